@@ -1,0 +1,264 @@
+/* clrt — a portable OpenCL runtime for training neural networks.
+ *
+ * Conventions (docs/DESIGN.md has the reasons):
+ *  - Every fallible call returns clrt_status: CLRT_OK (0) or a negative code.
+ *    clrt_status_str() names a code; clrt_ctx_errmsg() holds the detail of the
+ *    last failure on a context (which call, which OpenCL error, the build log).
+ *    Calls that create a context take an optional `err, errlen` buffer instead.
+ *  - New objects come back through an out-parameter, set to NULL on failure.
+ *  - Destroy functions accept NULL.
+ *  - Tensors are float32, row-major, contiguous, rank 1 to 4.
+ *  - Threads: the library has no global mutable state. One context, and every
+ *    tensor made from it, is used by one thread at a time.
+ *  - The library never prints, aborts or exits; diagnostics go to the optional
+ *    log callback in clrt_ctx_options.
+ */
+#ifndef CLRT_H
+#define CLRT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifndef CL_TARGET_OPENCL_VERSION
+#define CL_TARGET_OPENCL_VERSION 120
+#endif
+#ifdef __APPLE__
+#include <OpenCL/cl.h>
+#else
+#include <CL/cl.h>
+#endif
+
+#if defined(_WIN32) && defined(CLRT_BUILDING_DLL)
+#define CLRT_API __declspec(dllexport)
+#elif defined(__GNUC__) && defined(CLRT_BUILDING)
+#define CLRT_API __attribute__((visibility("default")))
+#else
+#define CLRT_API
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define CLRT_VERSION_MAJOR 0
+#define CLRT_VERSION_MINOR 1
+#define CLRT_VERSION_PATCH 0
+#define CLRT_VERSION_STRING "0.1.0"
+
+/* The version of the library linked at run time, e.g. "0.1.0". */
+CLRT_API const char *clrt_version(void);
+
+/* ------------------------------------------------------------------ status */
+
+typedef enum clrt_status {
+    CLRT_OK = 0,
+    CLRT_ERR_INVALID_ARG = -1,   /* NULL where an object is needed, bad flag, bad option */
+    CLRT_ERR_SHAPE = -2,         /* shapes disagree, bad rank, element count overflows */
+    CLRT_ERR_NO_DEVICE = -3,     /* no OpenCL device, or the selector matched none */
+    CLRT_ERR_OUT_OF_MEMORY = -4, /* host or device allocation failed */
+    CLRT_ERR_BUILD = -5,         /* a kernel failed to compile; the log is in the message */
+    CLRT_ERR_OPENCL = -6,        /* another OpenCL call failed; see clrt_ctx_cl_error() */
+    CLRT_ERR_BUSY = -7,          /* the object is still in use (a context with live tensors) */
+    CLRT_ERR_IO = -8,            /* a file could not be read or written */
+    CLRT_ERR_FORMAT = -9,        /* a file or buffer is corrupt or of another kind */
+    CLRT_ERR_UNSUPPORTED = -10,  /* the device or build lacks what the call needs */
+} clrt_status;
+
+/* A static, never-NULL name for a status ("CLRT_ERR_SHAPE"); unknown codes
+ * give "CLRT_ERR_UNKNOWN". */
+CLRT_API const char *clrt_status_str(clrt_status status);
+
+/* A static name for an OpenCL error code ("CL_OUT_OF_RESOURCES"); unknown
+ * codes give "CL_UNKNOWN_ERROR". */
+CLRT_API const char *clrt_cl_error_str(cl_int code);
+
+/* ----------------------------------------------------------------- devices */
+
+#define CLRT_NAME_LEN 256
+
+/* One OpenCL device as clrt sees it. Plain data: copy it freely. */
+typedef struct clrt_device_info {
+    size_t index;                          /* global index, the selector "N" */
+    cl_platform_id platform_id;
+    cl_device_id device_id;
+    char platform[CLRT_NAME_LEN];          /* CL_PLATFORM_NAME */
+    char platform_version[CLRT_NAME_LEN];  /* CL_PLATFORM_VERSION */
+    char name[CLRT_NAME_LEN];              /* CL_DEVICE_NAME */
+    char vendor[CLRT_NAME_LEN];            /* CL_DEVICE_VENDOR */
+    char driver_version[CLRT_NAME_LEN];    /* CL_DRIVER_VERSION */
+    char device_version[CLRT_NAME_LEN];    /* CL_DEVICE_VERSION */
+    char opencl_c_version[CLRT_NAME_LEN];  /* CL_DEVICE_OPENCL_C_VERSION */
+    cl_device_type type;                   /* CL_DEVICE_TYPE bits */
+    int is_simulator;                      /* oclgrind: only picked when named */
+    cl_uint compute_units;
+    cl_ulong global_mem_bytes;
+    cl_ulong local_mem_bytes;
+    cl_ulong max_alloc_bytes;
+    size_t max_work_group_size;
+    int has_fp16;
+    int has_fp64;
+    int compiler_available;
+    char selector[64];                     /* a CLRT_DEVICE string that picks this device */
+} clrt_device_info;
+
+/* Fill `out[0..cap)` with the devices of every platform, in platform order,
+ * and set *count to the number found (which may exceed cap; call with cap 0
+ * to count). No devices is CLRT_OK with *count 0. */
+CLRT_API clrt_status clrt_device_list(clrt_device_info *out, size_t cap, size_t *count,
+                                      char *err, size_t errlen);
+
+/* Pick one device by selector (the CLRT_DEVICE grammar): "gpu", "cpu",
+ * "accelerator", "gpu:1" (the second GPU), a global index "2", or any other
+ * text matched case-insensitively against platform and device names.
+ * NULL or "" picks the first GPU, else accelerator, else CPU, never a
+ * simulator. A selector that matches nothing is CLRT_ERR_NO_DEVICE with the
+ * list of devices in `err`. */
+CLRT_API clrt_status clrt_device_select(const char *selector, clrt_device_info *out,
+                                        char *err, size_t errlen);
+
+/* ---------------------------------------------------------------- contexts */
+
+typedef struct clrt_ctx clrt_ctx;
+
+typedef enum clrt_log_level {
+    CLRT_LOG_DEBUG = 0,
+    CLRT_LOG_INFO = 1,
+    CLRT_LOG_WARN = 2,
+    CLRT_LOG_ERROR = 3,
+} clrt_log_level;
+
+typedef void (*clrt_log_fn)(void *user, clrt_log_level level, const char *message);
+
+typedef struct clrt_ctx_options {
+    const char *device;      /* selector; NULL: $CLRT_DEVICE, else the default choice */
+    int profiling;           /* non-zero: queue with CL_QUEUE_PROFILING_ENABLE */
+    const char *kernel_dir;  /* NULL: $CLRT_KERNEL_DIR, else the embedded kernels */
+    const char *cache_dir;   /* NULL: $CLRT_CACHE_DIR, else XDG; "off" disables the disk cache */
+    clrt_log_fn log;         /* optional diagnostics sink */
+    void *log_user;
+} clrt_ctx_options;
+
+/* Set every option to its default. Always call before filling in fields. */
+CLRT_API void clrt_ctx_options_init(clrt_ctx_options *opt);
+
+/* Create a context and an in-order queue on the selected device. `opt` may be
+ * NULL for the defaults. On failure *out is NULL and `err` says why. */
+CLRT_API clrt_status clrt_ctx_create(const clrt_ctx_options *opt, clrt_ctx **out,
+                                     char *err, size_t errlen);
+
+/* Wrap an existing context and queue (the queue must be on a device of the
+ * context). Both are retained here and released by clrt_ctx_destroy. */
+CLRT_API clrt_status clrt_ctx_create_from_cl(cl_context context, cl_command_queue queue,
+                                             const clrt_ctx_options *opt, clrt_ctx **out,
+                                             char *err, size_t errlen);
+
+/* Wait for the queue, release everything. NULL is a no-op. A context whose
+ * tensors still live is left untouched and CLRT_ERR_BUSY is returned. */
+CLRT_API clrt_status clrt_ctx_destroy(clrt_ctx *ctx);
+
+/* clFinish / clFlush on the context's queue. */
+CLRT_API clrt_status clrt_ctx_finish(clrt_ctx *ctx);
+CLRT_API clrt_status clrt_ctx_flush(clrt_ctx *ctx);
+
+/* The message of the last failure on this context ("" if none). Valid until
+ * the next failing call on the context. Never NULL. */
+CLRT_API const char *clrt_ctx_errmsg(const clrt_ctx *ctx);
+
+/* The raw OpenCL code of the last failing OpenCL call (CL_SUCCESS if none). */
+CLRT_API cl_int clrt_ctx_cl_error(const clrt_ctx *ctx);
+
+/* The device the context runs on. */
+CLRT_API const clrt_device_info *clrt_ctx_device(const clrt_ctx *ctx);
+
+/* The OpenCL objects underneath, for interop; still owned by the context. */
+CLRT_API cl_context clrt_ctx_cl_context(const clrt_ctx *ctx);
+CLRT_API cl_command_queue clrt_ctx_cl_queue(const clrt_ctx *ctx);
+
+typedef struct clrt_memory_stats {
+    size_t bytes_in_use;     /* device bytes held by live tensors */
+    size_t bytes_pooled;     /* device bytes freed by tensors, kept for reuse */
+    size_t peak_bytes;       /* the most device bytes held at once (in use + pooled) */
+    size_t allocations;      /* clCreateBuffer calls made so far */
+    size_t pool_hits;        /* tensor creations served from the pool */
+    size_t live_tensors;     /* tensor handles (views included) not yet destroyed */
+} clrt_memory_stats;
+
+CLRT_API clrt_status clrt_ctx_memory_stats(const clrt_ctx *ctx, clrt_memory_stats *out);
+
+/* Release every pooled buffer to the device. */
+CLRT_API clrt_status clrt_ctx_trim(clrt_ctx *ctx);
+
+typedef struct clrt_program_stats {
+    size_t builds;       /* programs compiled from source */
+    size_t disk_hits;    /* programs loaded from the on-disk binary cache */
+    size_t disk_writes;  /* binaries stored in the on-disk cache */
+    size_t disk_rejects; /* cache entries found corrupt or foreign and ignored */
+} clrt_program_stats;
+
+CLRT_API clrt_status clrt_ctx_program_stats(const clrt_ctx *ctx, clrt_program_stats *out);
+
+/* Build every embedded program now instead of on first use. */
+CLRT_API clrt_status clrt_ctx_build_all(clrt_ctx *ctx);
+
+/* ----------------------------------------------------------------- tensors */
+
+#define CLRT_MAX_RANK 4
+
+typedef struct clrt_tensor clrt_tensor;
+
+typedef enum clrt_tensor_flags {
+    CLRT_TENSOR_UNINIT = 0, /* contents undefined until written */
+    CLRT_TENSOR_ZERO = 1,   /* filled with 0.0f (enqueued, not waited for) */
+} clrt_tensor_flags;
+
+/* Create a float32 tensor of `rank` (1..4) dimensions `shape[0..rank)`.
+ * Zero-sized dimensions are allowed. CLRT_ERR_SHAPE for a bad rank or an
+ * element count whose byte size overflows; CLRT_ERR_OUT_OF_MEMORY when the
+ * device cannot hold it. The buffer may come from the context's pool. */
+CLRT_API clrt_status clrt_tensor_create(clrt_ctx *ctx, int rank, const size_t *shape,
+                                        unsigned flags, clrt_tensor **out);
+
+/* Wrap an existing buffer of at least numel*4 bytes; `mem` is retained and
+ * released when the tensor is destroyed. */
+CLRT_API clrt_status clrt_tensor_from_cl(clrt_ctx *ctx, cl_mem mem, int rank,
+                                         const size_t *shape, clrt_tensor **out);
+
+/* A view with another shape of the same element count sharing the buffer.
+ * The buffer lives until the last tensor on it is destroyed. */
+CLRT_API clrt_status clrt_tensor_reshape(clrt_tensor *t, int rank, const size_t *shape,
+                                         clrt_tensor **out);
+
+/* Release the handle (waits for nothing; the buffer returns to the pool once
+ * no view uses it). NULL is a no-op. */
+CLRT_API void clrt_tensor_destroy(clrt_tensor *t);
+
+CLRT_API int clrt_tensor_rank(const clrt_tensor *t);
+/* Dimension i, or 0 when i is out of range. */
+CLRT_API size_t clrt_tensor_dim(const clrt_tensor *t, int i);
+CLRT_API size_t clrt_tensor_numel(const clrt_tensor *t);
+CLRT_API clrt_ctx *clrt_tensor_ctx(const clrt_tensor *t);
+/* The buffer, for interop (owned by the tensor; retain it to keep it). */
+CLRT_API cl_mem clrt_tensor_cl_mem(const clrt_tensor *t);
+
+/* Copy `count` floats (must equal numel) between host and tensor, blocking. */
+CLRT_API clrt_status clrt_tensor_write(clrt_tensor *t, const float *src, size_t count);
+CLRT_API clrt_status clrt_tensor_read(const clrt_tensor *t, float *dst, size_t count);
+
+/* The same without blocking: `host` must stay valid and untouched until
+ * *event (a new reference the caller releases) completes. `event` may be
+ * NULL, in which case only clrt_ctx_finish tells when it is done. */
+CLRT_API clrt_status clrt_tensor_write_async(clrt_tensor *t, const float *src, size_t count,
+                                             cl_event *event);
+CLRT_API clrt_status clrt_tensor_read_async(const clrt_tensor *t, float *dst, size_t count,
+                                            cl_event *event);
+
+/* Set every element to `value` (enqueued). */
+CLRT_API clrt_status clrt_tensor_fill(clrt_tensor *t, float value);
+
+/* dst = src; the shapes must be equal (enqueued). */
+CLRT_API clrt_status clrt_tensor_copy(clrt_tensor *dst, const clrt_tensor *src);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* CLRT_H */

@@ -1,0 +1,247 @@
+/* The on-disk program binary cache: directory choice, entry format, atomic
+ * store, and a load that never trusts a corrupt or foreign entry.
+ *
+ * Entry file "<dir>/<32 hex digits>.clbin", little-endian:
+ *   "CLRTBIN\0" | u32 format (1) | u32 key length | u64 binary length |
+ *   key bytes | binary bytes | u32 crc32 of key and binary
+ * The key is the whole text the entry was built for (source hash, options,
+ * platform, device, driver, clrt version); a load compares it byte for byte,
+ * so a hash collision or a file copied from elsewhere is rejected. */
+#include "clrt_internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <zlib.h>
+
+static const char MAGIC[8] = {'C', 'L', 'R', 'T', 'B', 'I', 'N', '\0'};
+enum { FORMAT_VERSION = 1, HEADER_BYTES = 8 + 4 + 4 + 8, TRAILER_BYTES = 4 };
+
+uint64_t clrt__hash64(const void *data, size_t len, uint64_t seed)
+{
+    /* FNV-1a, 64 bit, with the seed folded into the offset basis. */
+    uint64_t h = 0xcbf29ce484222325ull ^ seed;
+    const unsigned char *p = data;
+    for (size_t i = 0; i < len; i++) {
+        h ^= p[i];
+        h *= 0x100000001b3ull;
+    }
+    return h;
+}
+
+static char *join(const char *a, const char *b)
+{
+    size_t n = strlen(a) + strlen(b) + 1;
+    char *s = malloc(n);
+    if (s)
+        snprintf(s, n, "%s%s", a, b);
+    return s;
+}
+
+static char *dup_str(const char *s)
+{
+    return join(s, "");
+}
+
+char *clrt__cache_dir_resolve(const char *opt)
+{
+    const char *v = opt ? opt : getenv("CLRT_CACHE_DIR");
+    if (v && *v)
+        return strcmp(v, "off") == 0 ? NULL : dup_str(v);
+    const char *xdg = getenv("XDG_CACHE_HOME");
+    if (xdg && *xdg == '/')
+        return join(xdg, "/clrt");
+    const char *home = getenv("HOME");
+    if (home && *home == '/')
+        return join(home, "/.cache/clrt");
+    return NULL;
+}
+
+char *clrt__cache_path(const char *dir, const char *key)
+{
+    size_t klen = strlen(key);
+    char name[64];
+    snprintf(name, sizeof name, "/%016llx%016llx.clbin",
+             (unsigned long long)clrt__hash64(key, klen, 0),
+             (unsigned long long)clrt__hash64(key, klen, 0x9e3779b97f4a7c15ull));
+    return join(dir, name);
+}
+
+static void put_u32(unsigned char *p, uint32_t v)
+{
+    for (int i = 0; i < 4; i++)
+        p[i] = (unsigned char)(v >> (8 * i));
+}
+
+static void put_u64(unsigned char *p, uint64_t v)
+{
+    for (int i = 0; i < 8; i++)
+        p[i] = (unsigned char)(v >> (8 * i));
+}
+
+static uint32_t get_u32(const unsigned char *p)
+{
+    uint32_t v = 0;
+    for (int i = 3; i >= 0; i--)
+        v = (v << 8) | p[i];
+    return v;
+}
+
+static uint64_t get_u64(const unsigned char *p)
+{
+    uint64_t v = 0;
+    for (int i = 7; i >= 0; i--)
+        v = (v << 8) | p[i];
+    return v;
+}
+
+static uint32_t checksum(const char *key, size_t klen, const unsigned char *bin, size_t blen)
+{
+    uLong c = crc32(0L, Z_NULL, 0);
+    /* zlib takes uInt lengths: feed large inputs in pieces. */
+    for (size_t off = 0; off < klen;) {
+        uInt n = (uInt)(klen - off > 0x40000000u ? 0x40000000u : klen - off);
+        c = crc32(c, (const Bytef *)key + off, n);
+        off += n;
+    }
+    for (size_t off = 0; off < blen;) {
+        uInt n = (uInt)(blen - off > 0x40000000u ? 0x40000000u : blen - off);
+        c = crc32(c, bin + off, n);
+        off += n;
+    }
+    return (uint32_t)c;
+}
+
+clrt_status clrt__cache_load(const char *dir, const char *key, unsigned char **bin,
+                             size_t *bin_len)
+{
+    *bin = NULL;
+    *bin_len = 0;
+    char *path = clrt__cache_path(dir, key);
+    if (!path)
+        return CLRT_ERR_OUT_OF_MEMORY;
+    char *data;
+    size_t len;
+    int rc = clrt__read_file(path, &data, &len);
+    free(path);
+    if (rc != 0)
+        return CLRT_ERR_IO;
+
+    const unsigned char *p = (const unsigned char *)data;
+    size_t klen = strlen(key);
+    clrt_status st = CLRT_ERR_FORMAT;
+    if (len < HEADER_BYTES + TRAILER_BYTES || memcmp(p, MAGIC, 8) != 0 ||
+        get_u32(p + 8) != FORMAT_VERSION || get_u32(p + 12) != klen)
+        goto done;
+    uint64_t blen = get_u64(p + 16);
+    size_t fixed = HEADER_BYTES + TRAILER_BYTES + klen;
+    if (fixed > len || blen != (uint64_t)(len - fixed) || blen == 0)
+        goto done;
+    if (memcmp(p + HEADER_BYTES, key, klen) != 0)
+        goto done;
+    const unsigned char *b = p + HEADER_BYTES + klen;
+    if (get_u32(b + blen) != checksum(key, klen, b, (size_t)blen))
+        goto done;
+    unsigned char *copy = malloc((size_t)blen);
+    if (!copy) {
+        st = CLRT_ERR_OUT_OF_MEMORY;
+        goto done;
+    }
+    memcpy(copy, b, (size_t)blen);
+    *bin = copy;
+    *bin_len = (size_t)blen;
+    st = CLRT_OK;
+done:
+    free(data);
+    return st;
+}
+
+/* mkdir -p, each created level with mode 0700. */
+static int make_dirs(const char *dir)
+{
+    char *path = dup_str(dir);
+    if (!path)
+        return -1;
+    int rc = 0;
+    for (char *p = path + 1;; p++) {
+        if (*p != '/' && *p != '\0')
+            continue;
+        char saved = *p;
+        *p = '\0';
+        if (mkdir(path, 0700) != 0 && errno != EEXIST) {
+            rc = -1;
+            break;
+        }
+        *p = saved;
+        if (saved == '\0')
+            break;
+    }
+    free(path);
+    return rc;
+}
+
+static int write_all(int fd, const void *data, size_t len)
+{
+    const unsigned char *p = data;
+    while (len > 0) {
+        ssize_t n = write(fd, p, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return -1;
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+clrt_status clrt__cache_store(const char *dir, const char *key, const unsigned char *bin,
+                              size_t bin_len)
+{
+    if (make_dirs(dir) != 0)
+        return CLRT_ERR_IO;
+    char *path = clrt__cache_path(dir, key);
+    if (!path)
+        return CLRT_ERR_OUT_OF_MEMORY;
+    size_t tmplen = strlen(path) + 48;
+    char *tmp = malloc(tmplen);
+    if (!tmp) {
+        free(path);
+        return CLRT_ERR_OUT_OF_MEMORY;
+    }
+    /* A temp name unique per process and moment; O_EXCL refuses a clash.
+     * Concurrent writers of one entry each rename a complete file. */
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    snprintf(tmp, tmplen, "%s.tmp.%ld.%lld.%ld", path, (long)getpid(), (long long)now.tv_sec,
+             (long)now.tv_nsec);
+
+    size_t klen = strlen(key);
+    unsigned char header[HEADER_BYTES], trailer[TRAILER_BYTES];
+    memcpy(header, MAGIC, 8);
+    put_u32(header + 8, FORMAT_VERSION);
+    put_u32(header + 12, (uint32_t)klen);
+    put_u64(header + 16, (uint64_t)bin_len);
+    put_u32(trailer, checksum(key, klen, bin, bin_len));
+
+    clrt_status st = CLRT_ERR_IO;
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL, 0600);
+    if (fd >= 0) {
+        bool ok = write_all(fd, header, sizeof header) == 0 && write_all(fd, key, klen) == 0 &&
+                  write_all(fd, bin, bin_len) == 0 && write_all(fd, trailer, sizeof trailer) == 0 &&
+                  fsync(fd) == 0;
+        ok = close(fd) == 0 && ok;
+        if (ok && rename(tmp, path) == 0)
+            st = CLRT_OK;
+        else
+            unlink(tmp);
+    }
+    free(tmp);
+    free(path);
+    return st;
+}

@@ -1,0 +1,224 @@
+/* Internal declarations shared by the files of the library. Not installed. */
+#ifndef CLRT_INTERNAL_H
+#define CLRT_INTERNAL_H
+
+#include "clrt.h"
+
+#include <stdarg.h>
+#include <stdbool.h>
+
+#if defined(__GNUC__)
+#define CLRT_PRINTF(fmt, args) __attribute__((format(printf, fmt, args)))
+#else
+#define CLRT_PRINTF(fmt, args)
+#endif
+
+/* ------------------------------------------------------------ error.c */
+
+/* Format into a caller's `err, errlen` buffer (either may be NULL/0). */
+void clrt__errbuf_set(char *err, size_t errlen, const char *fmt, ...) CLRT_PRINTF(3, 4);
+
+/* Record `status` and a formatted message on ctx, pass it to the log
+ * callback, and return `status`. */
+clrt_status clrt__fail(clrt_ctx *ctx, clrt_status status, const char *fmt, ...)
+    CLRT_PRINTF(3, 4);
+
+/* Record a failed OpenCL call: "<call>: CL_NAME (code): <detail>". The status
+ * follows the code (allocation failures -> CLRT_ERR_OUT_OF_MEMORY, others ->
+ * CLRT_ERR_OPENCL). */
+clrt_status clrt__fail_cl(clrt_ctx *ctx, cl_int code, const char *call, const char *fmt, ...)
+    CLRT_PRINTF(4, 5);
+
+/* The clrt status an OpenCL error code maps to. */
+clrt_status clrt__status_from_cl(cl_int code);
+
+/* Send a diagnostic to the context's log callback, if any. */
+void clrt__log(const clrt_ctx *ctx, clrt_log_level level, const char *fmt, ...) CLRT_PRINTF(3, 4);
+
+/* Call an OpenCL function returning cl_int; on failure record it and jump. */
+#define CLRT_CL_GOTO(ctx, status, expr, label)                                                 \
+    do {                                                                                       \
+        cl_int clrt_cl_rc_ = (expr);                                                           \
+        if (clrt_cl_rc_ != CL_SUCCESS) {                                                       \
+            (status) = clrt__fail_cl((ctx), clrt_cl_rc_, #expr, "%s", __func__);               \
+            goto label;                                                                        \
+        }                                                                                      \
+    } while (0)
+
+/* Return early on a non-OK status. */
+#define CLRT_TRY(expr)                                                                         \
+    do {                                                                                       \
+        clrt_status clrt_try_st_ = (expr);                                                     \
+        if (clrt_try_st_ != CLRT_OK)                                                           \
+            return clrt_try_st_;                                                               \
+    } while (0)
+
+/* ----------------------------------------------------------- device.c */
+
+/* Every device of every platform, in a new array the caller frees. */
+clrt_status clrt__device_enumerate(clrt_device_info **list, size_t *count, char *err,
+                                   size_t errlen);
+
+/* Fill `out` from the OpenCL queries of one device. */
+clrt_status clrt__device_query(cl_platform_id platform, cl_device_id device, size_t index,
+                               clrt_device_info *out, char *err, size_t errlen);
+
+/* The selector grammar over a given list (pure: unit-tested on fake lists).
+ * CLRT_ERR_NO_DEVICE when nothing matches, CLRT_ERR_INVALID_ARG for a
+ * malformed selector ("gpu:x"); `err` then lists the devices. */
+clrt_status clrt__device_pick(const clrt_device_info *list, size_t count, const char *selector,
+                              size_t *index, char *err, size_t errlen);
+
+/* Fill list[i].selector with the shortest selector that picks device i. */
+void clrt__device_assign_selectors(clrt_device_info *list, size_t count);
+
+/* One line per device ("  0  cpu  Portable Computing Language / pthread-..."). */
+void clrt__device_list_text(const clrt_device_info *list, size_t count, char *buf, size_t len);
+
+/* ------------------------------------------------------------ shape.c */
+
+/* Validate rank and dims, computing the element count; the byte size must
+ * fit in size_t. On failure writes the reason to `why`. */
+clrt_status clrt__shape_numel(int rank, const size_t *shape, size_t *numel, char *why,
+                              size_t whylen);
+
+/* "[3, 4]" */
+void clrt__shape_str(int rank, const size_t *shape, char *buf, size_t len);
+
+/* ------------------------------------------------------------ cache.c */
+
+/* The cache directory to use: `opt` ("off" disables), else $CLRT_CACHE_DIR,
+ * else $XDG_CACHE_HOME/clrt, else $HOME/.cache/clrt. NULL when disabled or
+ * when no home is known. The caller frees the string. */
+char *clrt__cache_dir_resolve(const char *opt);
+
+uint64_t clrt__hash64(const void *data, size_t len, uint64_t seed);
+
+/* Look up an entry. CLRT_OK: *bin (caller frees) holds the binary.
+ * CLRT_ERR_IO: no entry. CLRT_ERR_FORMAT: an entry exists but is corrupt,
+ * truncated or made for another key; it must not be used. */
+clrt_status clrt__cache_load(const char *dir, const char *key, unsigned char **bin,
+                             size_t *bin_len);
+
+/* Store atomically (temp file, fsync, rename), creating `dir` with mode 0700. */
+clrt_status clrt__cache_store(const char *dir, const char *key, const unsigned char *bin,
+                              size_t bin_len);
+
+/* The file an entry for `key` lives in: "<dir>/<hash>.clbin" (caller frees). */
+char *clrt__cache_path(const char *dir, const char *key);
+
+/* ---------------------------------------------------- source_expand.c */
+
+/* Expand `#include "name"` lines of `text` with files from `include_dir`,
+ * recursively (depth 8), emitting #line markers so compiler messages keep
+ * file names and lines. `<...>` includes are left alone. 0 on success, with
+ * *out (NUL-terminated, caller frees); -1 with a message in `err`. */
+int clrt__expand_includes(const char *file_name, const char *text, size_t len,
+                          const char *include_dir, char **out, size_t *out_len, char *err,
+                          size_t errlen);
+
+/* Read a whole file; 0 on success (caller frees *data, NUL-terminated). */
+int clrt__read_file(const char *path, char **data, size_t *len);
+
+/* ---------------------------------------------------------- program.c */
+
+typedef struct clrt_source {
+    const char *name; /* "tensor" for cl/tensor.cl */
+    const unsigned char *data;
+    size_t len;
+} clrt_source;
+
+/* Generated at build time from the cl/ sources by tools/clrt-embed. */
+extern const clrt_source clrt_embedded_sources[];
+extern const size_t clrt_embedded_source_count;
+
+typedef struct clrt_program_entry clrt_program_entry;
+
+typedef struct clrt_program_cache {
+    clrt_program_entry *entries;
+    size_t count, cap;
+} clrt_program_cache;
+
+/* The compiler options clrt uses for a device (deterministic). */
+void clrt__build_options(const clrt_device_info *dev, char *buf, size_t len);
+
+/* The kernel `kernel_name` of program `program_name`, building the program
+ * on first use. The kernel belongs to the context's cache. */
+clrt_status clrt__kernel(clrt_ctx *ctx, const char *program_name, const char *kernel_name,
+                         cl_kernel *out);
+
+void clrt__programs_release(clrt_program_cache *cache);
+
+/* ------------------------------------------------------------- pool.c */
+
+typedef struct clrt_buffer {
+    cl_mem mem;        /* NULL for an empty tensor */
+    size_t capacity;   /* bytes allocated (a size class), 0 for external buffers */
+    int refs;          /* tensors (views included) using it */
+    bool external;     /* wrapped with clrt_tensor_from_cl: never pooled */
+} clrt_buffer;
+
+typedef struct clrt_pool_slot {
+    cl_mem mem;
+    size_t capacity;
+} clrt_pool_slot;
+
+typedef struct clrt_pool {
+    clrt_pool_slot *free;
+    size_t count, cap;
+} clrt_pool;
+
+/* The capacity a request of `bytes` is rounded up to (quarter-power-of-two
+ * classes: at most 25% waste, few distinct sizes to reuse). */
+size_t clrt__pool_size_class(size_t bytes);
+
+/* A buffer of at least `bytes`, from the pool or newly allocated. */
+clrt_status clrt__pool_acquire(clrt_ctx *ctx, size_t bytes, clrt_buffer **out);
+
+/* Drop one reference; the last returns the memory to the pool. */
+void clrt__pool_release(clrt_ctx *ctx, clrt_buffer *buf);
+
+void clrt__pool_trim(clrt_ctx *ctx);
+
+/* ---------------------------------------------------------- context.c */
+
+struct clrt_ctx {
+    clrt_device_info dev;
+    cl_context context;
+    cl_command_queue queue;
+    bool profiling;
+
+    char *kernel_dir;   /* NULL: embedded sources */
+    char *cache_dir;    /* NULL: disk cache off */
+    clrt_log_fn log;
+    void *log_user;
+
+    char *errmsg;       /* heap, grows as needed */
+    size_t errmsg_cap;
+    char errmsg_fallback[256]; /* used when the heap message cannot be grown */
+    cl_int cl_error;
+
+    clrt_pool pool;
+    clrt_memory_stats mem;
+    clrt_program_cache programs;
+    clrt_program_stats prog_stats;
+};
+
+/* The disk cache applies to this device (skipped on PoCL unless
+ * CLRT_CACHE=force, since PoCL caches kernels itself). */
+bool clrt__disk_cache_wanted(const clrt_device_info *dev);
+
+/* Enqueue a 1-D kernel over n work-items (rounded up to a multiple of 64). */
+clrt_status clrt__launch_1d(clrt_ctx *ctx, cl_kernel kernel, size_t n, const char *what);
+
+/* ----------------------------------------------------------- tensor.c */
+
+struct clrt_tensor {
+    clrt_ctx *ctx;
+    clrt_buffer *buf;
+    int rank;
+    size_t shape[CLRT_MAX_RANK];
+    size_t numel;
+};
+
+#endif /* CLRT_INTERNAL_H */

@@ -1,0 +1,248 @@
+/* Contexts: device choice, cl_context and in-order queue, options, finish and
+ * flush, interop, and the launch helper every op uses. */
+#include "clrt_internal.h"
+#include "common.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void clrt_ctx_options_init(clrt_ctx_options *opt)
+{
+    if (opt)
+        memset(opt, 0, sizeof *opt);
+}
+
+static char *dup_or_null(const char *s)
+{
+    if (!s || !*s)
+        return NULL;
+    size_t n = strlen(s) + 1;
+    char *d = malloc(n);
+    if (d)
+        memcpy(d, s, n);
+    return d;
+}
+
+bool clrt__disk_cache_wanted(const clrt_device_info *dev)
+{
+    const char *mode = getenv("CLRT_CACHE");
+    if (mode && strcmp(mode, "off") == 0)
+        return false;
+    if (mode && strcmp(mode, "force") == 0)
+        return true;
+    /* PoCL keeps its own kernel cache, and asking it for a binary costs a
+     * second compile: skip ours there unless forced. */
+    bool pocl = strstr(dev->platform, "Portable Computing Language") != NULL ||
+                strstr(dev->platform_version, "PoCL") != NULL;
+    return !pocl;
+}
+
+/* The parts of a context that do not depend on how the cl objects came. */
+static clrt_status ctx_alloc(const clrt_ctx_options *opt, clrt_ctx **out, char *err,
+                             size_t errlen)
+{
+    clrt_ctx *ctx = calloc(1, sizeof *ctx);
+    if (!ctx) {
+        clrt__errbuf_set(err, errlen, "out of host memory creating a context");
+        return CLRT_ERR_OUT_OF_MEMORY;
+    }
+    clrt_ctx_options defaults;
+    clrt_ctx_options_init(&defaults);
+    if (!opt)
+        opt = &defaults;
+    ctx->profiling = opt->profiling != 0;
+    ctx->log = opt->log;
+    ctx->log_user = opt->log_user;
+    const char *kdir = opt->kernel_dir ? opt->kernel_dir : getenv("CLRT_KERNEL_DIR");
+    ctx->kernel_dir = dup_or_null(kdir);
+    ctx->cache_dir = clrt__cache_dir_resolve(opt->cache_dir);
+    if ((kdir && *kdir && !ctx->kernel_dir)) {
+        free(ctx);
+        clrt__errbuf_set(err, errlen, "out of host memory creating a context");
+        return CLRT_ERR_OUT_OF_MEMORY;
+    }
+    *out = ctx;
+    return CLRT_OK;
+}
+
+static void ctx_free(clrt_ctx *ctx)
+{
+    clrt__programs_release(&ctx->programs);
+    clrt__pool_trim(ctx);
+    free(ctx->pool.free);
+    if (ctx->queue)
+        clReleaseCommandQueue(ctx->queue);
+    if (ctx->context)
+        clReleaseContext(ctx->context);
+    free(ctx->kernel_dir);
+    free(ctx->cache_dir);
+    free(ctx->errmsg);
+    free(ctx);
+}
+
+clrt_status clrt_ctx_create(const clrt_ctx_options *opt, clrt_ctx **out, char *err,
+                            size_t errlen)
+{
+    if (!out) {
+        clrt__errbuf_set(err, errlen, "clrt_ctx_create: out is NULL");
+        return CLRT_ERR_INVALID_ARG;
+    }
+    *out = NULL;
+    clrt_ctx *ctx;
+    CLRT_TRY(ctx_alloc(opt, &ctx, err, errlen));
+
+    const char *selector = opt && opt->device ? opt->device : getenv("CLRT_DEVICE");
+    clrt_status st = clrt_device_select(selector, &ctx->dev, err, errlen);
+    if (st != CLRT_OK) {
+        ctx_free(ctx);
+        return st;
+    }
+    cl_int rc;
+    cl_context_properties props[] = {CL_CONTEXT_PLATFORM,
+                                     (cl_context_properties)ctx->dev.platform_id, 0};
+    ctx->context = clCreateContext(props, 1, &ctx->dev.device_id, NULL, NULL, &rc);
+    const char *call = "clCreateContext";
+    if (rc == CL_SUCCESS) {
+        call = "clCreateCommandQueue";
+        ctx->queue = clCreateCommandQueue(ctx->context, ctx->dev.device_id,
+                                          ctx->profiling ? CL_QUEUE_PROFILING_ENABLE : 0, &rc);
+    }
+    if (rc != CL_SUCCESS) {
+        clrt__errbuf_set(err, errlen, "%s failed: %s (%d) on %s / %s", call,
+                         clrt_cl_error_str(rc), (int)rc, ctx->dev.platform, ctx->dev.name);
+        ctx_free(ctx);
+        return clrt__status_from_cl(rc);
+    }
+    clrt__log(ctx, CLRT_LOG_INFO, "context on %s / %s", ctx->dev.platform, ctx->dev.name);
+    *out = ctx;
+    return CLRT_OK;
+}
+
+clrt_status clrt_ctx_create_from_cl(cl_context context, cl_command_queue queue,
+                                    const clrt_ctx_options *opt, clrt_ctx **out, char *err,
+                                    size_t errlen)
+{
+    if (!out || !context || !queue) {
+        clrt__errbuf_set(err, errlen, "clrt_ctx_create_from_cl: context, queue and out are needed");
+        if (out)
+            *out = NULL;
+        return CLRT_ERR_INVALID_ARG;
+    }
+    *out = NULL;
+    cl_context qctx = NULL;
+    cl_device_id dev = NULL;
+    cl_command_queue_properties qprops = 0;
+    cl_int rc = clGetCommandQueueInfo(queue, CL_QUEUE_CONTEXT, sizeof qctx, &qctx, NULL);
+    if (rc == CL_SUCCESS)
+        rc = clGetCommandQueueInfo(queue, CL_QUEUE_DEVICE, sizeof dev, &dev, NULL);
+    if (rc == CL_SUCCESS)
+        rc = clGetCommandQueueInfo(queue, CL_QUEUE_PROPERTIES, sizeof qprops, &qprops, NULL);
+    if (rc != CL_SUCCESS) {
+        clrt__errbuf_set(err, errlen, "clGetCommandQueueInfo failed: %s (%d)",
+                         clrt_cl_error_str(rc), (int)rc);
+        return clrt__status_from_cl(rc);
+    }
+    if (qctx != context) {
+        clrt__errbuf_set(err, errlen, "the queue belongs to another cl_context");
+        return CLRT_ERR_INVALID_ARG;
+    }
+    if (qprops & CL_QUEUE_OUT_OF_ORDER_EXEC_MODE_ENABLE) {
+        clrt__errbuf_set(err, errlen, "the queue is out of order; clrt needs an in-order queue");
+        return CLRT_ERR_INVALID_ARG;
+    }
+    cl_platform_id plat = NULL;
+    rc = clGetDeviceInfo(dev, CL_DEVICE_PLATFORM, sizeof plat, &plat, NULL);
+    if (rc != CL_SUCCESS) {
+        clrt__errbuf_set(err, errlen, "clGetDeviceInfo(CL_DEVICE_PLATFORM) failed: %s (%d)",
+                         clrt_cl_error_str(rc), (int)rc);
+        return clrt__status_from_cl(rc);
+    }
+    clrt_ctx *ctx;
+    CLRT_TRY(ctx_alloc(opt, &ctx, err, errlen));
+    clrt_status st = clrt__device_query(plat, dev, 0, &ctx->dev, err, errlen);
+    if (st != CLRT_OK) {
+        ctx_free(ctx);
+        return st;
+    }
+    /* Its place in clrt's own list gives the index and selector. */
+    clrt_device_info *list;
+    size_t n;
+    if (clrt__device_enumerate(&list, &n, NULL, 0) == CLRT_OK) {
+        for (size_t i = 0; i < n; i++)
+            if (list[i].device_id == dev) {
+                ctx->dev.index = list[i].index;
+                memcpy(ctx->dev.selector, list[i].selector, sizeof ctx->dev.selector);
+            }
+        free(list);
+    }
+    clRetainContext(context);
+    clRetainCommandQueue(queue);
+    ctx->context = context;
+    ctx->queue = queue;
+    ctx->profiling = (qprops & CL_QUEUE_PROFILING_ENABLE) != 0;
+    *out = ctx;
+    return CLRT_OK;
+}
+
+clrt_status clrt_ctx_destroy(clrt_ctx *ctx)
+{
+    if (!ctx)
+        return CLRT_OK;
+    if (ctx->mem.live_tensors > 0)
+        return clrt__fail(ctx, CLRT_ERR_BUSY,
+                          "clrt_ctx_destroy: %zu tensors still live; destroy them first",
+                          ctx->mem.live_tensors);
+    /* Work still queued may use pooled buffers: let it end first. */
+    if (ctx->queue)
+        clFinish(ctx->queue);
+    ctx_free(ctx);
+    return CLRT_OK;
+}
+
+clrt_status clrt_ctx_finish(clrt_ctx *ctx)
+{
+    if (!ctx)
+        return CLRT_ERR_INVALID_ARG;
+    clrt_status st = CLRT_OK;
+    CLRT_CL_GOTO(ctx, st, clFinish(ctx->queue), out);
+out:
+    return st;
+}
+
+clrt_status clrt_ctx_flush(clrt_ctx *ctx)
+{
+    if (!ctx)
+        return CLRT_ERR_INVALID_ARG;
+    clrt_status st = CLRT_OK;
+    CLRT_CL_GOTO(ctx, st, clFlush(ctx->queue), out);
+out:
+    return st;
+}
+
+const clrt_device_info *clrt_ctx_device(const clrt_ctx *ctx)
+{
+    return ctx ? &ctx->dev : NULL;
+}
+
+cl_context clrt_ctx_cl_context(const clrt_ctx *ctx)
+{
+    return ctx ? ctx->context : NULL;
+}
+
+cl_command_queue clrt_ctx_cl_queue(const clrt_ctx *ctx)
+{
+    return ctx ? ctx->queue : NULL;
+}
+
+clrt_status clrt__launch_1d(clrt_ctx *ctx, cl_kernel kernel, size_t n, const char *what)
+{
+    if (n == 0)
+        return CLRT_OK;
+    size_t local = CLRT_WG_1D;
+    size_t global = (n + local - 1) / local * local;
+    cl_int rc = clEnqueueNDRangeKernel(ctx->queue, kernel, 1, NULL, &global, NULL, 0, NULL, NULL);
+    if (rc != CL_SUCCESS)
+        return clrt__fail_cl(ctx, rc, "clEnqueueNDRangeKernel", "%s over %zu items", what, n);
+    return CLRT_OK;
+}

@@ -1,0 +1,293 @@
+/* Kernel sources (embedded or from CLRT_KERNEL_DIR), build options per
+ * device, and the program/kernel cache: in memory per context, and on disk
+ * through cache.c for devices that profit from it. */
+#include "clrt_internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct kernel_slot {
+    char name[64];
+    cl_kernel kernel;
+} kernel_slot;
+
+struct clrt_program_entry {
+    char name[64];
+    cl_program program;
+    kernel_slot *kernels;
+    size_t nkernels;
+};
+
+void clrt__build_options(const clrt_device_info *dev, char *buf, size_t len)
+{
+    int major = 1, minor = 0;
+    /* "OpenCL C 1.2 ..." */
+    if (sscanf(dev->opencl_c_version, "OpenCL C %d.%d", &major, &minor) != 2)
+        major = 1, minor = 0;
+    bool cl12 = major > 1 || (major == 1 && minor >= 2);
+    bool cpu = (dev->type & CL_DEVICE_TYPE_CPU) && !(dev->type & CL_DEVICE_TYPE_GPU);
+    snprintf(buf, len, "%s-D CLRT_HAS_FP16=%d -D CLRT_DEVICE_CPU=%d", cl12 ? "-cl-std=CL1.2 " : "",
+             dev->has_fp16 ? 1 : 0, cpu ? 1 : 0);
+}
+
+/* The source of program `name`, include-expanded, NUL-terminated; *owned
+ * tells whether the caller frees it. */
+static clrt_status program_source(clrt_ctx *ctx, const char *name, const char **src,
+                                  size_t *len, bool *owned)
+{
+    *owned = false;
+    if (!ctx->kernel_dir) {
+        for (size_t i = 0; i < clrt_embedded_source_count; i++)
+            if (strcmp(clrt_embedded_sources[i].name, name) == 0) {
+                *src = (const char *)clrt_embedded_sources[i].data;
+                *len = clrt_embedded_sources[i].len;
+                return CLRT_OK;
+            }
+        return clrt__fail(ctx, CLRT_ERR_INVALID_ARG, "no kernel program named \"%s\"", name);
+    }
+    char path[4096], file[128];
+    snprintf(file, sizeof file, "%s.cl", name);
+    snprintf(path, sizeof path, "%s/%s", ctx->kernel_dir, file);
+    char *raw;
+    size_t raw_len;
+    if (clrt__read_file(path, &raw, &raw_len) != 0)
+        return clrt__fail(ctx, CLRT_ERR_IO, "cannot read kernel source %s (CLRT_KERNEL_DIR)", path);
+    char *text, why[512] = "";
+    int rc = clrt__expand_includes(file, raw, raw_len, ctx->kernel_dir, &text, len, why, sizeof why);
+    free(raw);
+    if (rc != 0)
+        return clrt__fail(ctx, CLRT_ERR_IO, "kernel source %s: %s", path, why);
+    *src = text;
+    *owned = true;
+    return CLRT_OK;
+}
+
+/* Everything a compiled binary depends on, as text: the disk cache key. */
+static char *cache_key(const clrt_ctx *ctx, const char *src, size_t len, const char *options)
+{
+    const clrt_device_info *d = &ctx->dev;
+    const char *fmt = "clrt %s\nsource %016llx%016llx %zu\noptions %s\nplatform %s\n"
+                      "platform-version %s\ndevice %s\ndriver %s\n";
+    unsigned long long h1 = clrt__hash64(src, len, 0), h2 = clrt__hash64(src, len, 0x51ed27ull);
+    int n = snprintf(NULL, 0, fmt, CLRT_VERSION_STRING, h1, h2, len, options, d->platform,
+                     d->platform_version, d->name, d->driver_version);
+    char *key = n > 0 ? malloc((size_t)n + 1) : NULL;
+    if (key)
+        snprintf(key, (size_t)n + 1, fmt, CLRT_VERSION_STRING, h1, h2, len, options, d->platform,
+                 d->platform_version, d->name, d->driver_version);
+    return key;
+}
+
+static clrt_status build_failure(clrt_ctx *ctx, cl_program prog, cl_int rc, const char *name,
+                                 const char *options)
+{
+    size_t size = 0;
+    char *log = NULL;
+    if (clGetProgramBuildInfo(prog, ctx->dev.device_id, CL_PROGRAM_BUILD_LOG, 0, NULL, &size) ==
+            CL_SUCCESS &&
+        (log = malloc(size + 1)) != NULL) {
+        if (clGetProgramBuildInfo(prog, ctx->dev.device_id, CL_PROGRAM_BUILD_LOG, size, log,
+                                  NULL) != CL_SUCCESS)
+            size = 0;
+        log[size] = '\0';
+    }
+    ctx->cl_error = rc;
+    clrt_status st = clrt__fail(ctx, CLRT_ERR_BUILD,
+                                "clBuildProgram failed: %s (%d) building %s.cl for %s with "
+                                "options \"%s\"; build log:\n%s",
+                                clrt_cl_error_str(rc), (int)rc, name, ctx->dev.name, options,
+                                log && log[0] ? log : "(the compiler gave no log)");
+    free(log);
+    return st;
+}
+
+/* Try the disk cache: a program built from a stored binary, or NULL. */
+static cl_program load_cached(clrt_ctx *ctx, const char *key, const char *options)
+{
+    unsigned char *bin;
+    size_t bin_len;
+    clrt_status st = clrt__cache_load(ctx->cache_dir, key, &bin, &bin_len);
+    if (st == CLRT_ERR_FORMAT)
+        ctx->prog_stats.disk_rejects++;
+    if (st != CLRT_OK)
+        return NULL;
+    const unsigned char *bins[1] = {bin};
+    cl_int bin_status = CL_SUCCESS, rc = CL_SUCCESS;
+    cl_program prog = clCreateProgramWithBinary(ctx->context, 1, &ctx->dev.device_id, &bin_len,
+                                                bins, &bin_status, &rc);
+    free(bin);
+    if (rc == CL_SUCCESS && bin_status == CL_SUCCESS)
+        rc = clBuildProgram(prog, 1, &ctx->dev.device_id, options, NULL, NULL);
+    if (rc != CL_SUCCESS || bin_status != CL_SUCCESS) {
+        /* The driver refused a binary that passed our checks: rebuild. */
+        if (prog)
+            clReleaseProgram(prog);
+        ctx->prog_stats.disk_rejects++;
+        clrt__log(ctx, CLRT_LOG_WARN, "cached binary refused by the driver (%s); rebuilding",
+                  clrt_cl_error_str(rc != CL_SUCCESS ? rc : bin_status));
+        return NULL;
+    }
+    ctx->prog_stats.disk_hits++;
+    return prog;
+}
+
+static void store_cached(clrt_ctx *ctx, cl_program prog, const char *key)
+{
+    size_t bin_len = 0;
+    if (clGetProgramInfo(prog, CL_PROGRAM_BINARY_SIZES, sizeof bin_len, &bin_len, NULL) !=
+            CL_SUCCESS ||
+        bin_len == 0)
+        return;
+    unsigned char *bin = malloc(bin_len);
+    if (!bin)
+        return;
+    unsigned char *bins[1] = {bin};
+    if (clGetProgramInfo(prog, CL_PROGRAM_BINARIES, sizeof bins, bins, NULL) == CL_SUCCESS) {
+        if (clrt__cache_store(ctx->cache_dir, key, bin, bin_len) == CLRT_OK)
+            ctx->prog_stats.disk_writes++;
+        else
+            clrt__log(ctx, CLRT_LOG_WARN, "could not write the program cache in %s",
+                      ctx->cache_dir);
+    }
+    free(bin);
+}
+
+static clrt_status build_program(clrt_ctx *ctx, const char *name, cl_program *out)
+{
+    *out = NULL;
+    const char *src;
+    size_t len;
+    bool owned;
+    CLRT_TRY(program_source(ctx, name, &src, &len, &owned));
+    char options[256];
+    clrt__build_options(&ctx->dev, options, sizeof options);
+
+    clrt_status st = CLRT_OK;
+    char *key = NULL;
+    cl_program prog = NULL;
+    if (ctx->cache_dir && clrt__disk_cache_wanted(&ctx->dev)) {
+        key = cache_key(ctx, src, len, options);
+        if (key)
+            prog = load_cached(ctx, key, options);
+    }
+    if (!prog && !ctx->dev.compiler_available) {
+        st = clrt__fail(ctx, CLRT_ERR_UNSUPPORTED,
+                        "device %s has no compiler and no pre-built binary of %s.cl was found",
+                        ctx->dev.name, name);
+        goto done;
+    }
+    if (!prog) {
+        cl_int rc;
+        prog = clCreateProgramWithSource(ctx->context, 1, &src, &len, &rc);
+        if (rc != CL_SUCCESS) {
+            st = clrt__fail_cl(ctx, rc, "clCreateProgramWithSource", "program %s", name);
+            goto done;
+        }
+        rc = clBuildProgram(prog, 1, &ctx->dev.device_id, options, NULL, NULL);
+        if (rc != CL_SUCCESS) {
+            st = build_failure(ctx, prog, rc, name, options);
+            clReleaseProgram(prog);
+            prog = NULL;
+            goto done;
+        }
+        ctx->prog_stats.builds++;
+        clrt__log(ctx, CLRT_LOG_DEBUG, "built %s.cl for %s", name, ctx->dev.name);
+        if (key)
+            store_cached(ctx, prog, key);
+    }
+    *out = prog;
+done:
+    free(key);
+    if (owned)
+        free((char *)src);
+    return st;
+}
+
+static clrt_status program_entry(clrt_ctx *ctx, const char *name, clrt_program_entry **out)
+{
+    clrt_program_cache *c = &ctx->programs;
+    for (size_t i = 0; i < c->count; i++)
+        if (strcmp(c->entries[i].name, name) == 0) {
+            *out = &c->entries[i];
+            return CLRT_OK;
+        }
+    if (strlen(name) >= sizeof c->entries[0].name)
+        return clrt__fail(ctx, CLRT_ERR_INVALID_ARG, "kernel program name \"%s\" is too long", name);
+    if (c->count == c->cap) {
+        size_t cap = c->cap ? 2 * c->cap : 8;
+        clrt_program_entry *grown = realloc(c->entries, cap * sizeof *grown);
+        if (!grown)
+            return clrt__fail(ctx, CLRT_ERR_OUT_OF_MEMORY, "out of host memory caching programs");
+        c->entries = grown;
+        c->cap = cap;
+    }
+    cl_program prog;
+    CLRT_TRY(build_program(ctx, name, &prog));
+    clrt_program_entry *e = &c->entries[c->count++];
+    memset(e, 0, sizeof *e);
+    snprintf(e->name, sizeof e->name, "%s", name);
+    e->program = prog;
+    *out = e;
+    return CLRT_OK;
+}
+
+clrt_status clrt__kernel(clrt_ctx *ctx, const char *program_name, const char *kernel_name,
+                         cl_kernel *out)
+{
+    *out = NULL;
+    clrt_program_entry *e;
+    CLRT_TRY(program_entry(ctx, program_name, &e));
+    for (size_t i = 0; i < e->nkernels; i++)
+        if (strcmp(e->kernels[i].name, kernel_name) == 0) {
+            *out = e->kernels[i].kernel;
+            return CLRT_OK;
+        }
+    if (strlen(kernel_name) >= sizeof e->kernels[0].name)
+        return clrt__fail(ctx, CLRT_ERR_INVALID_ARG, "kernel name \"%s\" is too long", kernel_name);
+    kernel_slot *grown = realloc(e->kernels, (e->nkernels + 1) * sizeof *grown);
+    if (!grown)
+        return clrt__fail(ctx, CLRT_ERR_OUT_OF_MEMORY, "out of host memory caching kernels");
+    e->kernels = grown;
+    cl_int rc;
+    cl_kernel k = clCreateKernel(e->program, kernel_name, &rc);
+    if (rc != CL_SUCCESS)
+        return clrt__fail_cl(ctx, rc, "clCreateKernel", "kernel %s of %s.cl", kernel_name,
+                             program_name);
+    snprintf(e->kernels[e->nkernels].name, sizeof e->kernels[0].name, "%s", kernel_name);
+    e->kernels[e->nkernels++].kernel = k;
+    *out = k;
+    return CLRT_OK;
+}
+
+void clrt__programs_release(clrt_program_cache *cache)
+{
+    for (size_t i = 0; i < cache->count; i++) {
+        clrt_program_entry *e = &cache->entries[i];
+        for (size_t k = 0; k < e->nkernels; k++)
+            clReleaseKernel(e->kernels[k].kernel);
+        free(e->kernels);
+        clReleaseProgram(e->program);
+    }
+    free(cache->entries);
+    memset(cache, 0, sizeof *cache);
+}
+
+clrt_status clrt_ctx_build_all(clrt_ctx *ctx)
+{
+    if (!ctx)
+        return CLRT_ERR_INVALID_ARG;
+    for (size_t i = 0; i < clrt_embedded_source_count; i++) {
+        clrt_program_entry *e;
+        CLRT_TRY(program_entry(ctx, clrt_embedded_sources[i].name, &e));
+    }
+    return CLRT_OK;
+}
+
+clrt_status clrt_ctx_program_stats(const clrt_ctx *ctx, clrt_program_stats *out)
+{
+    if (!ctx || !out)
+        return CLRT_ERR_INVALID_ARG;
+    *out = ctx->prog_stats;
+    return CLRT_OK;
+}

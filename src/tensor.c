@@ -1,0 +1,280 @@
+/* Device tensors: shape, create/destroy, host transfers, fill, copy,
+ * reshape views and interop wrapping. */
+#include "clrt_internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static clrt_status new_handle(clrt_ctx *ctx, clrt_buffer *buf, int rank, const size_t *shape,
+                              size_t numel, clrt_tensor **out)
+{
+    clrt_tensor *t = calloc(1, sizeof *t);
+    if (!t)
+        return clrt__fail(ctx, CLRT_ERR_OUT_OF_MEMORY, "out of host memory for a tensor");
+    t->ctx = ctx;
+    t->buf = buf;
+    t->rank = rank;
+    memcpy(t->shape, shape, (size_t)rank * sizeof *shape);
+    t->numel = numel;
+    ctx->mem.live_tensors++;
+    *out = t;
+    return CLRT_OK;
+}
+
+static clrt_status check_shape(clrt_ctx *ctx, const char *fn, int rank, const size_t *shape,
+                               size_t *numel)
+{
+    char why[256];
+    clrt_status st = clrt__shape_numel(rank, shape, numel, why, sizeof why);
+    if (st != CLRT_OK)
+        return clrt__fail(ctx, st, "%s: %s", fn, why);
+    return CLRT_OK;
+}
+
+clrt_status clrt_tensor_create(clrt_ctx *ctx, int rank, const size_t *shape, unsigned flags,
+                               clrt_tensor **out)
+{
+    if (out)
+        *out = NULL;
+    if (!ctx || !out)
+        return clrt__fail(ctx, CLRT_ERR_INVALID_ARG, "clrt_tensor_create: ctx and out are needed");
+    if (flags & ~(unsigned)CLRT_TENSOR_ZERO)
+        return clrt__fail(ctx, CLRT_ERR_INVALID_ARG, "clrt_tensor_create: unknown flags 0x%x",
+                          flags);
+    size_t numel;
+    CLRT_TRY(check_shape(ctx, "clrt_tensor_create", rank, shape, &numel));
+    clrt_buffer *buf;
+    CLRT_TRY(clrt__pool_acquire(ctx, numel * sizeof(float), &buf));
+    clrt_tensor *t;
+    clrt_status st = new_handle(ctx, buf, rank, shape, numel, &t);
+    if (st != CLRT_OK) {
+        clrt__pool_release(ctx, buf);
+        return st;
+    }
+    if (flags & CLRT_TENSOR_ZERO) {
+        st = clrt_tensor_fill(t, 0.0f);
+        if (st != CLRT_OK) {
+            clrt_tensor_destroy(t);
+            return st;
+        }
+    }
+    *out = t;
+    return CLRT_OK;
+}
+
+clrt_status clrt_tensor_from_cl(clrt_ctx *ctx, cl_mem mem, int rank, const size_t *shape,
+                                clrt_tensor **out)
+{
+    if (out)
+        *out = NULL;
+    if (!ctx || !mem || !out)
+        return clrt__fail(ctx, CLRT_ERR_INVALID_ARG,
+                          "clrt_tensor_from_cl: ctx, mem and out are needed");
+    size_t numel;
+    CLRT_TRY(check_shape(ctx, "clrt_tensor_from_cl", rank, shape, &numel));
+    size_t size = 0;
+    cl_context owner = NULL;
+    clrt_status st = CLRT_OK;
+    CLRT_CL_GOTO(ctx, st, clGetMemObjectInfo(mem, CL_MEM_SIZE, sizeof size, &size, NULL), fail);
+    CLRT_CL_GOTO(ctx, st, clGetMemObjectInfo(mem, CL_MEM_CONTEXT, sizeof owner, &owner, NULL),
+                 fail);
+    if (owner != ctx->context)
+        return clrt__fail(ctx, CLRT_ERR_INVALID_ARG,
+                          "clrt_tensor_from_cl: the buffer belongs to another cl_context");
+    if (size < numel * sizeof(float)) {
+        char s[160];
+        clrt__shape_str(rank, shape, s, sizeof s);
+        return clrt__fail(ctx, CLRT_ERR_SHAPE,
+                          "clrt_tensor_from_cl: shape %s needs %zu bytes, the buffer has %zu", s,
+                          numel * sizeof(float), size);
+    }
+    clrt_buffer *buf = calloc(1, sizeof *buf);
+    if (!buf)
+        return clrt__fail(ctx, CLRT_ERR_OUT_OF_MEMORY, "out of host memory for a tensor");
+    buf->mem = mem;
+    buf->refs = 1;
+    buf->external = true;
+    clRetainMemObject(mem);
+    st = new_handle(ctx, buf, rank, shape, numel, out);
+    if (st != CLRT_OK)
+        clrt__pool_release(ctx, buf);
+fail:
+    return st;
+}
+
+clrt_status clrt_tensor_reshape(clrt_tensor *t, int rank, const size_t *shape,
+                                clrt_tensor **out)
+{
+    if (out)
+        *out = NULL;
+    if (!t || !out)
+        return clrt__fail(t ? t->ctx : NULL, CLRT_ERR_INVALID_ARG,
+                          "clrt_tensor_reshape: tensor and out are needed");
+    size_t numel;
+    CLRT_TRY(check_shape(t->ctx, "clrt_tensor_reshape", rank, shape, &numel));
+    if (numel != t->numel) {
+        char from[160], to[160];
+        clrt__shape_str(t->rank, t->shape, from, sizeof from);
+        clrt__shape_str(rank, shape, to, sizeof to);
+        return clrt__fail(t->ctx, CLRT_ERR_SHAPE,
+                          "clrt_tensor_reshape: %s (%zu elements) cannot become %s (%zu elements)",
+                          from, t->numel, to, numel);
+    }
+    CLRT_TRY(new_handle(t->ctx, t->buf, rank, shape, numel, out));
+    t->buf->refs++;
+    return CLRT_OK;
+}
+
+void clrt_tensor_destroy(clrt_tensor *t)
+{
+    if (!t)
+        return;
+    t->ctx->mem.live_tensors--;
+    clrt__pool_release(t->ctx, t->buf);
+    free(t);
+}
+
+int clrt_tensor_rank(const clrt_tensor *t)
+{
+    return t ? t->rank : 0;
+}
+
+size_t clrt_tensor_dim(const clrt_tensor *t, int i)
+{
+    return t && i >= 0 && i < t->rank ? t->shape[i] : 0;
+}
+
+size_t clrt_tensor_numel(const clrt_tensor *t)
+{
+    return t ? t->numel : 0;
+}
+
+clrt_ctx *clrt_tensor_ctx(const clrt_tensor *t)
+{
+    return t ? t->ctx : NULL;
+}
+
+cl_mem clrt_tensor_cl_mem(const clrt_tensor *t)
+{
+    return t ? t->buf->mem : NULL;
+}
+
+/* ---------------------------------------------------------- transfers */
+
+static clrt_status check_transfer(const clrt_tensor *t, const void *host, size_t count,
+                                  const char *fn)
+{
+    if (!t)
+        return CLRT_ERR_INVALID_ARG;
+    if (!host && count > 0)
+        return clrt__fail(t->ctx, CLRT_ERR_INVALID_ARG, "%s: the host pointer is NULL", fn);
+    if (count != t->numel) {
+        char s[160];
+        clrt__shape_str(t->rank, t->shape, s, sizeof s);
+        return clrt__fail(t->ctx, CLRT_ERR_SHAPE,
+                          "%s: %zu floats given for a tensor of shape %s (%zu elements)", fn,
+                          count, s, t->numel);
+    }
+    return CLRT_OK;
+}
+
+static clrt_status write_impl(clrt_tensor *t, const float *src, size_t count, cl_bool blocking,
+                              cl_event *event, const char *fn)
+{
+    if (event)
+        *event = NULL;
+    CLRT_TRY(check_transfer(t, src, count, fn));
+    if (count == 0)
+        return CLRT_OK;
+    cl_int rc = clEnqueueWriteBuffer(t->ctx->queue, t->buf->mem, blocking, 0,
+                                     count * sizeof(float), src, 0, NULL, event);
+    if (rc != CL_SUCCESS)
+        return clrt__fail_cl(t->ctx, rc, "clEnqueueWriteBuffer", "%s of %zu floats", fn, count);
+    return CLRT_OK;
+}
+
+static clrt_status read_impl(const clrt_tensor *t, float *dst, size_t count, cl_bool blocking,
+                             cl_event *event, const char *fn)
+{
+    if (event)
+        *event = NULL;
+    CLRT_TRY(check_transfer(t, dst, count, fn));
+    if (count == 0)
+        return CLRT_OK;
+    cl_int rc = clEnqueueReadBuffer(t->ctx->queue, t->buf->mem, blocking, 0,
+                                    count * sizeof(float), dst, 0, NULL, event);
+    if (rc != CL_SUCCESS)
+        return clrt__fail_cl(t->ctx, rc, "clEnqueueReadBuffer", "%s of %zu floats", fn, count);
+    return CLRT_OK;
+}
+
+clrt_status clrt_tensor_write(clrt_tensor *t, const float *src, size_t count)
+{
+    return write_impl(t, src, count, CL_TRUE, NULL, "clrt_tensor_write");
+}
+
+clrt_status clrt_tensor_read(const clrt_tensor *t, float *dst, size_t count)
+{
+    return read_impl(t, dst, count, CL_TRUE, NULL, "clrt_tensor_read");
+}
+
+clrt_status clrt_tensor_write_async(clrt_tensor *t, const float *src, size_t count,
+                                    cl_event *event)
+{
+    return write_impl(t, src, count, CL_FALSE, event, "clrt_tensor_write_async");
+}
+
+clrt_status clrt_tensor_read_async(const clrt_tensor *t, float *dst, size_t count,
+                                   cl_event *event)
+{
+    return read_impl(t, dst, count, CL_FALSE, event, "clrt_tensor_read_async");
+}
+
+/* ------------------------------------------------------- fill and copy */
+
+clrt_status clrt_tensor_fill(clrt_tensor *t, float value)
+{
+    if (!t)
+        return CLRT_ERR_INVALID_ARG;
+    if (t->numel == 0)
+        return CLRT_OK;
+    cl_kernel k;
+    CLRT_TRY(clrt__kernel(t->ctx, "tensor", "clrt_fill", &k));
+    cl_ulong n = t->numel;
+    clrt_status st = CLRT_OK;
+    CLRT_CL_GOTO(t->ctx, st, clSetKernelArg(k, 0, sizeof(cl_mem), &t->buf->mem), out);
+    CLRT_CL_GOTO(t->ctx, st, clSetKernelArg(k, 1, sizeof value, &value), out);
+    CLRT_CL_GOTO(t->ctx, st, clSetKernelArg(k, 2, sizeof n, &n), out);
+    st = clrt__launch_1d(t->ctx, k, t->numel, "clrt_fill");
+out:
+    return st;
+}
+
+clrt_status clrt_tensor_copy(clrt_tensor *dst, const clrt_tensor *src)
+{
+    if (!dst || !src)
+        return clrt__fail(dst ? dst->ctx : src ? src->ctx : NULL, CLRT_ERR_INVALID_ARG,
+                          "clrt_tensor_copy: dst and src are needed");
+    if (dst->ctx != src->ctx)
+        return clrt__fail(dst->ctx, CLRT_ERR_INVALID_ARG,
+                          "clrt_tensor_copy: the tensors belong to different contexts");
+    bool same = dst->rank == src->rank;
+    for (int i = 0; same && i < dst->rank; i++)
+        same = dst->shape[i] == src->shape[i];
+    if (!same) {
+        char a[160], b[160];
+        clrt__shape_str(dst->rank, dst->shape, a, sizeof a);
+        clrt__shape_str(src->rank, src->shape, b, sizeof b);
+        return clrt__fail(dst->ctx, CLRT_ERR_SHAPE, "clrt_tensor_copy: dst %s and src %s differ",
+                          a, b);
+    }
+    if (dst->numel == 0 || dst->buf == src->buf)
+        return CLRT_OK;
+    clrt_status st = CLRT_OK;
+    CLRT_CL_GOTO(dst->ctx, st,
+                 clEnqueueCopyBuffer(dst->ctx->queue, src->buf->mem, dst->buf->mem, 0, 0,
+                                     dst->numel * sizeof(float), 0, NULL, NULL),
+                 out);
+out:
+    return st;
+}

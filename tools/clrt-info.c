@@ -1,0 +1,152 @@
+/* clrt-info: the OpenCL platforms and devices clrt sees, their capabilities,
+ * and for each the CLRT_DEVICE string that picks it.
+ *
+ *   clrt-info [--json] [--device SEL]
+ */
+#include <clrt.h>
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: clrt-info [--json] [--device SEL]\n"
+               "  --json        machine-readable output\n"
+               "  --device SEL  show only the device SEL picks (CLRT_DEVICE grammar)\n");
+}
+
+static const char *type_words(cl_device_type t, char *buf, size_t len)
+{
+    buf[0] = '\0';
+    if (t & CL_DEVICE_TYPE_GPU)
+        strncat(buf, "gpu ", len - strlen(buf) - 1);
+    if (t & CL_DEVICE_TYPE_ACCELERATOR)
+        strncat(buf, "accelerator ", len - strlen(buf) - 1);
+    if (t & CL_DEVICE_TYPE_CPU)
+        strncat(buf, "cpu ", len - strlen(buf) - 1);
+    size_t n = strlen(buf);
+    if (n)
+        buf[n - 1] = '\0';
+    else
+        snprintf(buf, len, "other");
+    return buf;
+}
+
+static json_t *device_json(const clrt_device_info *d, int is_default)
+{
+    char types[64];
+    return json_pack("{s:I, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:b, s:I, s:I, s:I, s:I, "
+                     "s:I, s:b, s:b, s:b, s:b}",
+                     "index", (json_int_t)d->index, "selector", d->selector, "platform",
+                     d->platform, "platform_version", d->platform_version, "name", d->name,
+                     "vendor", d->vendor, "type", type_words(d->type, types, sizeof types),
+                     "driver_version", d->driver_version, "opencl_c_version",
+                     d->opencl_c_version, "simulator", d->is_simulator, "compute_units",
+                     (json_int_t)d->compute_units, "global_mem_bytes",
+                     (json_int_t)d->global_mem_bytes, "local_mem_bytes",
+                     (json_int_t)d->local_mem_bytes, "max_alloc_bytes",
+                     (json_int_t)d->max_alloc_bytes, "max_work_group_size",
+                     (json_int_t)d->max_work_group_size, "fp16", d->has_fp16, "fp64",
+                     d->has_fp64, "compiler_available", d->compiler_available, "default",
+                     is_default);
+}
+
+static void device_text(const clrt_device_info *d, int is_default)
+{
+    char types[64];
+    printf("[%zu] %s / %s%s\n", d->index, d->platform, d->name, is_default ? "  (default)" : "");
+    printf("    select with     CLRT_DEVICE=%s\n", d->selector);
+    printf("    type            %s%s\n", type_words(d->type, types, sizeof types),
+           d->is_simulator ? " (simulator: used only when named)" : "");
+    printf("    vendor          %s\n", d->vendor);
+    printf("    versions        %s; driver %s; %s\n", d->device_version, d->driver_version,
+           d->opencl_c_version);
+    printf("    compute units   %u, max work-group %zu\n", d->compute_units,
+           d->max_work_group_size);
+    printf("    memory          %.1f MiB global, %.1f KiB local, %.1f MiB max allocation\n",
+           (double)d->global_mem_bytes / 1048576.0, (double)d->local_mem_bytes / 1024.0,
+           (double)d->max_alloc_bytes / 1048576.0);
+    printf("    fp16 %s, fp64 %s, compiler %s\n", d->has_fp16 ? "yes" : "no",
+           d->has_fp64 ? "yes" : "no", d->compiler_available ? "yes" : "no");
+}
+
+int main(int argc, char **argv)
+{
+    int json = 0;
+    const char *only = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--json") == 0) {
+            json = 1;
+        } else if (strcmp(argv[i], "--device") == 0 && i + 1 < argc) {
+            only = argv[++i];
+        } else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            usage(stdout);
+            return 0;
+        } else {
+            usage(stderr);
+            return 2;
+        }
+    }
+
+    char err[4096] = "";
+    size_t count = 0;
+    if (clrt_device_list(NULL, 0, &count, err, sizeof err) != CLRT_OK) {
+        fprintf(stderr, "clrt-info: %s\n", err);
+        return 1;
+    }
+    clrt_device_info *list = calloc(count ? count : 1, sizeof *list);
+    if (!list || clrt_device_list(list, count, &count, err, sizeof err) != CLRT_OK) {
+        fprintf(stderr, "clrt-info: %s\n", list ? err : "out of memory");
+        free(list);
+        return 1;
+    }
+    /* Which device a context made with no selector would use. */
+    const char *env = getenv("CLRT_DEVICE");
+    clrt_device_info chosen;
+    int have_default = clrt_device_select(env, &chosen, NULL, 0) == CLRT_OK;
+
+    clrt_device_info picked;
+    if (only && clrt_device_select(only, &picked, err, sizeof err) != CLRT_OK) {
+        fprintf(stderr, "clrt-info: %s\n", err);
+        free(list);
+        return 1;
+    }
+
+    int rc = 0;
+    if (json) {
+        json_t *devices = json_array();
+        for (size_t i = 0; i < count; i++) {
+            if (only && list[i].index != picked.index)
+                continue;
+            int is_default = have_default && chosen.index == list[i].index;
+            json_array_append_new(devices, device_json(&list[i], is_default));
+        }
+        json_t *root = json_pack("{s:s, s:s?, s:o}", "clrt_version", clrt_version(),
+                                 "clrt_device", env, "devices", devices);
+        char *text = root ? json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
+        if (text) {
+            puts(text);
+            free(text);
+        } else {
+            fprintf(stderr, "clrt-info: could not encode JSON\n");
+            rc = 1;
+        }
+        json_decref(root);
+    } else {
+        printf("clrt %s: %zu OpenCL device%s\n", clrt_version(), count, count == 1 ? "" : "s");
+        for (size_t i = 0; i < count; i++) {
+            if (only && list[i].index != picked.index)
+                continue;
+            device_text(&list[i], have_default && chosen.index == list[i].index);
+        }
+        if (count == 0)
+            printf("no OpenCL device: install an ICD (e.g. Debian's pocl-opencl-icd)\n");
+        else if (!have_default)
+            printf("no default device: CLRT_DEVICE%s%s%s matches nothing usable\n",
+                   env ? "=\"" : " unset,", env ? env : "", env ? "\"" : "");
+    }
+    free(list);
+    return rc;
+}
