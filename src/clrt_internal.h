@@ -172,6 +172,10 @@ typedef struct clrt_pool {
  * classes: at most 25% waste, few distinct sizes to reuse). */
 size_t clrt__pool_size_class(size_t bytes);
 
+/* The capacity this context allocates for a request of `bytes`: the size
+ * class, or the exact size on a simulator. */
+size_t clrt__pool_capacity(const clrt_ctx *ctx, size_t bytes);
+
 /* A buffer of at least `bytes`, from the pool or newly allocated. */
 clrt_status clrt__pool_acquire(clrt_ctx *ctx, size_t bytes, clrt_buffer **out);
 

@@ -21,6 +21,17 @@ size_t clrt__pool_size_class(size_t bytes)
     return rounded < bytes ? bytes : rounded; /* overflow: keep the exact size */
 }
 
+size_t clrt__pool_capacity(const clrt_ctx *ctx, size_t bytes)
+{
+    /* On a simulator every buffer has its exact size, so its bounds checker
+     * sees an overrun that a rounded-up buffer would hide. */
+    if (ctx->dev.is_simulator)
+        return bytes;
+    size_t capacity = clrt__pool_size_class(bytes);
+    /* The rounding alone must not push a request over the device's limit. */
+    return capacity > ctx->dev.max_alloc_bytes ? bytes : capacity;
+}
+
 static void update_peak(clrt_ctx *ctx)
 {
     size_t held = ctx->mem.bytes_in_use + ctx->mem.bytes_pooled;
@@ -60,9 +71,7 @@ clrt_status clrt__pool_acquire(clrt_ctx *ctx, size_t bytes, clrt_buffer **out)
         *out = buf; /* an empty tensor has no buffer: OpenCL forbids size 0 */
         return CLRT_OK;
     }
-    size_t capacity = clrt__pool_size_class(bytes);
-    if (capacity > ctx->dev.max_alloc_bytes && bytes <= ctx->dev.max_alloc_bytes)
-        capacity = bytes; /* the rounding alone must not push it over the limit */
+    size_t capacity = clrt__pool_capacity(ctx, bytes);
     if (capacity > ctx->dev.max_alloc_bytes) {
         free(buf);
         return clrt__fail(ctx, CLRT_ERR_OUT_OF_MEMORY,

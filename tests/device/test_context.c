@@ -1,0 +1,207 @@
+/* Contexts on each device: creation, selector errors, interop, BUSY on
+ * destroy, profiling, finish/flush, the log callback. */
+#include "harness.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void create_on_device(void **state)
+{
+    (void)state;
+    clrt_ctx *ctx = clrt_test_ctx();
+    const clrt_device_info *d = clrt_ctx_device(ctx);
+    assert_non_null(d);
+    assert_string_equal(d->name, clrt_test_device()->name);
+    assert_true(d->name[0] != '\0');
+    assert_true(d->compute_units >= 1);
+    assert_true(d->global_mem_bytes > 0);
+    assert_true(d->max_work_group_size >= 1);
+    assert_non_null(clrt_ctx_cl_context(ctx));
+    assert_non_null(clrt_ctx_cl_queue(ctx));
+    assert_string_equal(clrt_ctx_errmsg(ctx), "");
+    assert_int_equal(clrt_ctx_cl_error(ctx), CL_SUCCESS);
+    CLRT_ASSERT_OK(ctx, clrt_ctx_flush(ctx));
+    CLRT_ASSERT_OK(ctx, clrt_ctx_finish(ctx));
+
+    /* The device's advertised selector picks this very device. */
+    clrt_device_info again;
+    char err[1024];
+    assert_int_equal(clrt_device_select(d->selector, &again, err, sizeof err), CLRT_OK);
+    assert_ptr_equal(again.device_id, d->device_id);
+    clrt_test_ctx_done(ctx);
+}
+
+static void bad_selectors(void **state)
+{
+    (void)state;
+    clrt_ctx_options opt;
+    clrt_test_options(&opt);
+    opt.device = "no-such-device-anywhere";
+    clrt_ctx *ctx = (clrt_ctx *)&opt;
+    char err[4096] = "";
+    assert_int_equal(clrt_ctx_create(&opt, &ctx, err, sizeof err), CLRT_ERR_NO_DEVICE);
+    assert_null(ctx);
+    /* The message names the selector and lists the devices there are. */
+    assert_non_null(strstr(err, "no-such-device-anywhere"));
+    assert_non_null(strstr(err, clrt_test_device()->name));
+
+    opt.device = "gpu:x";
+    assert_int_equal(clrt_ctx_create(&opt, &ctx, err, sizeof err), CLRT_ERR_INVALID_ARG);
+    assert_null(ctx);
+    opt.device = "4096";
+    assert_int_equal(clrt_ctx_create(&opt, &ctx, err, sizeof err), CLRT_ERR_NO_DEVICE);
+    assert_int_equal(clrt_ctx_create(&opt, NULL, err, sizeof err), CLRT_ERR_INVALID_ARG);
+    /* A NULL error buffer is allowed. */
+    assert_int_equal(clrt_ctx_create(&opt, &ctx, NULL, 0), CLRT_ERR_NO_DEVICE);
+    assert_int_equal(clrt_ctx_destroy(NULL), CLRT_OK);
+}
+
+static void busy_while_tensors_live(void **state)
+{
+    (void)state;
+    clrt_ctx *ctx = clrt_test_ctx();
+    size_t n = 7;
+    clrt_tensor *t;
+    CLRT_ASSERT_OK(ctx, clrt_tensor_create(ctx, 1, &n, 0, &t));
+    assert_int_equal(clrt_ctx_destroy(ctx), CLRT_ERR_BUSY);
+    assert_non_null(strstr(clrt_ctx_errmsg(ctx), "1 tensors still live"));
+    /* Still usable after the refusal. */
+    float x[7] = {1, 2, 3, 4, 5, 6, 7}, y[7];
+    CLRT_ASSERT_OK(ctx, clrt_tensor_write(t, x, n));
+    CLRT_ASSERT_OK(ctx, clrt_tensor_read(t, y, n));
+    assert_memory_equal(x, y, sizeof x);
+    clrt_tensor_destroy(t);
+    clrt_test_ctx_done(ctx);
+}
+
+static void profiling_queue(void **state)
+{
+    (void)state;
+    clrt_ctx_options opt;
+    clrt_test_options(&opt);
+    opt.profiling = 1;
+    clrt_ctx *ctx;
+    char err[1024];
+    assert_int_equal(clrt_ctx_create(&opt, &ctx, err, sizeof err), CLRT_OK);
+    cl_command_queue_properties props = 0;
+    assert_int_equal(clGetCommandQueueInfo(clrt_ctx_cl_queue(ctx), CL_QUEUE_PROPERTIES,
+                                           sizeof props, &props, NULL),
+                     CL_SUCCESS);
+    assert_true(props & CL_QUEUE_PROFILING_ENABLE);
+    /* An event from a transfer carries timings. */
+    size_t n = 33;
+    float x[33] = {0};
+    clrt_tensor *t;
+    CLRT_ASSERT_OK(ctx, clrt_tensor_create(ctx, 1, &n, 0, &t));
+    cl_event ev;
+    CLRT_ASSERT_OK(ctx, clrt_tensor_write_async(t, x, n, &ev));
+    assert_int_equal(clWaitForEvents(1, &ev), CL_SUCCESS);
+    cl_ulong start = 0, end = 0;
+    assert_int_equal(clGetEventProfilingInfo(ev, CL_PROFILING_COMMAND_START, sizeof start, &start,
+                                             NULL),
+                     CL_SUCCESS);
+    assert_int_equal(
+        clGetEventProfilingInfo(ev, CL_PROFILING_COMMAND_END, sizeof end, &end, NULL), CL_SUCCESS);
+    assert_true(end >= start);
+    clReleaseEvent(ev);
+    clrt_tensor_destroy(t);
+    clrt_test_ctx_done(ctx);
+}
+
+static void interop_from_cl(void **state)
+{
+    (void)state;
+    const clrt_device_info *d = clrt_test_device();
+    cl_int rc;
+    cl_context cctx = clCreateContext(NULL, 1, &d->device_id, NULL, NULL, &rc);
+    assert_int_equal(rc, CL_SUCCESS);
+    cl_command_queue q = clCreateCommandQueue(cctx, d->device_id, 0, &rc);
+    assert_int_equal(rc, CL_SUCCESS);
+
+    clrt_ctx_options opt;
+    clrt_test_options(&opt);
+    clrt_ctx *ctx;
+    char err[1024];
+    assert_int_equal(clrt_ctx_create_from_cl(cctx, q, &opt, &ctx, err, sizeof err), CLRT_OK);
+    assert_ptr_equal(clrt_ctx_cl_context(ctx), cctx);
+    assert_ptr_equal(clrt_ctx_cl_queue(ctx), q);
+    assert_ptr_equal(clrt_ctx_device(ctx)->device_id, d->device_id);
+    assert_string_equal(clrt_ctx_device(ctx)->selector, d->selector);
+    cl_uint refs = 0;
+    clGetContextInfo(cctx, CL_CONTEXT_REFERENCE_COUNT, sizeof refs, &refs, NULL);
+    assert_true(refs >= 2); /* ours and clrt's (the queue may hold one too) */
+    cl_uint before = refs;
+
+    size_t n = 7;
+    float x[7] = {7, 6, 5, 4, 3, 2, 1}, y[7];
+    clrt_tensor *t;
+    CLRT_ASSERT_OK(ctx, clrt_tensor_create(ctx, 1, &n, 0, &t));
+    CLRT_ASSERT_OK(ctx, clrt_tensor_write(t, x, n));
+    CLRT_ASSERT_OK(ctx, clrt_tensor_fill(t, 3.0f));
+    CLRT_ASSERT_OK(ctx, clrt_tensor_read(t, y, n));
+    for (size_t i = 0; i < n; i++)
+        assert_true(y[i] == 3.0f);
+    clrt_tensor_destroy(t);
+    clrt_test_ctx_done(ctx);
+    /* clrt released exactly what it retained; ours are still valid. */
+    clGetContextInfo(cctx, CL_CONTEXT_REFERENCE_COUNT, sizeof refs, &refs, NULL);
+    assert_int_equal(refs, before - 1);
+    clReleaseCommandQueue(q);
+    clReleaseContext(cctx);
+
+    /* Mismatched or missing objects are refused. */
+    assert_int_equal(clrt_ctx_create_from_cl(NULL, NULL, &opt, &ctx, err, sizeof err),
+                     CLRT_ERR_INVALID_ARG);
+    assert_null(ctx);
+}
+
+typedef struct log_capture {
+    int errors;
+    char last[512];
+} log_capture;
+
+static void capture(void *user, clrt_log_level level, const char *message)
+{
+    log_capture *c = user;
+    if (level == CLRT_LOG_ERROR) {
+        c->errors++;
+        snprintf(c->last, sizeof c->last, "%s", message);
+    }
+}
+
+static void log_callback_gets_errors(void **state)
+{
+    (void)state;
+    log_capture cap = {0};
+    clrt_ctx_options opt;
+    clrt_test_options(&opt);
+    opt.log = capture;
+    opt.log_user = &cap;
+    clrt_ctx *ctx;
+    char err[1024];
+    assert_int_equal(clrt_ctx_create(&opt, &ctx, err, sizeof err), CLRT_OK);
+    const size_t s[2] = {2, 3};
+    clrt_tensor *t;
+    CLRT_ASSERT_OK(ctx, clrt_tensor_create(ctx, 2, s, 0, &t));
+    float x[5] = {0};
+    assert_int_equal(clrt_tensor_write(t, x, 5), CLRT_ERR_SHAPE);
+    assert_int_equal(cap.errors, 1);
+    assert_non_null(strstr(cap.last, "CLRT_ERR_SHAPE"));
+    assert_non_null(strstr(cap.last, "[2, 3]"));
+    clrt_tensor_destroy(t);
+    clrt_test_ctx_done(ctx);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(create_on_device),
+        cmocka_unit_test(bad_selectors),
+        cmocka_unit_test(busy_while_tensors_live),
+        cmocka_unit_test(profiling_queue),
+        cmocka_unit_test(interop_from_cl),
+        cmocka_unit_test(log_callback_gets_errors),
+    };
+    return clrt_test_main("context", tests, sizeof tests / sizeof tests[0]);
+}

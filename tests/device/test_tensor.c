@@ -1,0 +1,343 @@
+/* Tensors on each device: round trips of odd sizes, fill, copy, views,
+ * shape errors, async transfers, the pool, interop wrapping. */
+#include "harness.h"
+#include "clrt_internal.h"
+
+#include <float.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const size_t odd_sizes[] = {0, 1, 7, 1023};
+
+/* Host buffers carry a guard zone after `n` floats to catch overruns. */
+#define GUARD 16
+#define SENTINEL (-12345.5f)
+
+static float *guarded(size_t n)
+{
+    float *p = malloc((n + GUARD) * sizeof *p);
+    assert_non_null(p);
+    for (size_t i = 0; i < n + GUARD; i++)
+        p[i] = SENTINEL;
+    return p;
+}
+
+static void assert_guard(const float *p, size_t n)
+{
+    for (size_t i = n; i < n + GUARD; i++)
+        assert_true(p[i] == SENTINEL);
+}
+
+static void round_trip_odd_sizes(void **state)
+{
+    (void)state;
+    clrt_ctx *ctx = clrt_test_ctx();
+    for (size_t k = 0; k < sizeof odd_sizes / sizeof odd_sizes[0]; k++) {
+        size_t n = odd_sizes[k];
+        float *in = guarded(n), *out = guarded(n);
+        clrt_test_random(in, n, (uint32_t)n + 1);
+        clrt_tensor *t;
+        CLRT_ASSERT_OK(ctx, clrt_tensor_create(ctx, 1, &n, CLRT_TENSOR_UNINIT, &t));
+        assert_int_equal(clrt_tensor_numel(t), n);
+        assert_int_equal(clrt_tensor_rank(t), 1);
+        assert_int_equal(clrt_tensor_dim(t, 0), n);
+        assert_int_equal(clrt_tensor_dim(t, 1), 0);
+        assert_true(n == 0 ? clrt_tensor_cl_mem(t) == NULL : clrt_tensor_cl_mem(t) != NULL);
+        CLRT_ASSERT_OK(ctx, clrt_tensor_write(t, in, n));
+        CLRT_ASSERT_OK(ctx, clrt_tensor_read(t, out, n));
+        if (n > 0)
+            assert_memory_equal(in, out, n * sizeof(float));
+        assert_guard(out, n);
+        clrt_tensor_destroy(t);
+        free(in);
+        free(out);
+    }
+    clrt_test_ctx_done(ctx);
+}
+
+static void round_trip_ranks(void **state)
+{
+    (void)state;
+    clrt_ctx *ctx = clrt_test_ctx();
+    const size_t shapes[4][4] = {{33, 1, 1, 1}, {7, 33, 1, 1}, {3, 5, 7, 1}, {2, 3, 5, 7}};
+    for (int rank = 1; rank <= 4; rank++) {
+        size_t n = 1;
+        for (int i = 0; i < rank; i++)
+            n *= shapes[rank - 1][i];
+        float *in = guarded(n), *out = guarded(n);
+        clrt_test_random(in, n, (uint32_t)rank);
+        clrt_tensor *t;
+        CLRT_ASSERT_OK(ctx, clrt_tensor_create(ctx, rank, shapes[rank - 1], 0, &t));
+        assert_int_equal(clrt_tensor_rank(t), rank);
+        assert_int_equal(clrt_tensor_numel(t), n);
+        for (int i = 0; i < rank; i++)
+            assert_int_equal(clrt_tensor_dim(t, i), shapes[rank - 1][i]);
+        CLRT_ASSERT_OK(ctx, clrt_tensor_write(t, in, n));
+        CLRT_ASSERT_OK(ctx, clrt_tensor_read(t, out, n));
+        assert_memory_equal(in, out, n * sizeof(float));
+        assert_guard(out, n);
+        clrt_tensor_destroy(t);
+        free(in);
+        free(out);
+    }
+    clrt_test_ctx_done(ctx);
+}
+
+static void zeroed_and_fill(void **state)
+{
+    (void)state;
+    clrt_ctx *ctx = clrt_test_ctx();
+    for (size_t k = 0; k < sizeof odd_sizes / sizeof odd_sizes[0]; k++) {
+        size_t n = odd_sizes[k];
+        /* Two neighbours, so a fill that overruns its buffer shows up. */
+        clrt_tensor *t, *next;
+        CLRT_ASSERT_OK(ctx, clrt_tensor_create(ctx, 1, &n, CLRT_TENSOR_ZERO, &t));
+        CLRT_ASSERT_OK(ctx, clrt_tensor_create(ctx, 1, &n, CLRT_TENSOR_ZERO, &next));
+        float *out = guarded(n);
+        CLRT_ASSERT_OK(ctx, clrt_tensor_read(t, out, n));
+        for (size_t i = 0; i < n; i++)
+            assert_true(out[i] == 0.0f);
+        CLRT_ASSERT_OK(ctx, clrt_tensor_fill(t, 2.5f));
+        CLRT_ASSERT_OK(ctx, clrt_tensor_read(t, out, n));
+        for (size_t i = 0; i < n; i++)
+            assert_true(out[i] == 2.5f);
+        CLRT_ASSERT_OK(ctx, clrt_tensor_read(next, out, n));
+        for (size_t i = 0; i < n; i++)
+            assert_true(out[i] == 0.0f);
+        assert_guard(out, n);
+        /* Special values go through unchanged. */
+        CLRT_ASSERT_OK(ctx, clrt_tensor_fill(t, -FLT_MAX));
+        CLRT_ASSERT_OK(ctx, clrt_tensor_read(t, out, n));
+        for (size_t i = 0; i < n; i++)
+            assert_true(out[i] == -FLT_MAX);
+        clrt_tensor_destroy(t);
+        clrt_tensor_destroy(next);
+        free(out);
+    }
+    clrt_test_ctx_done(ctx);
+}
+
+static void copy_and_shape_errors(void **state)
+{
+    (void)state;
+    clrt_ctx *ctx = clrt_test_ctx();
+    const size_t s34[2] = {3, 4}, s43[2] = {4, 3};
+    float in[12], out[12];
+    clrt_test_random(in, 12, 7);
+    clrt_tensor *a, *b, *c;
+    CLRT_ASSERT_OK(ctx, clrt_tensor_create(ctx, 2, s34, 0, &a));
+    CLRT_ASSERT_OK(ctx, clrt_tensor_create(ctx, 2, s34, CLRT_TENSOR_ZERO, &b));
+    CLRT_ASSERT_OK(ctx, clrt_tensor_create(ctx, 2, s43, 0, &c));
+    CLRT_ASSERT_OK(ctx, clrt_tensor_write(a, in, 12));
+    CLRT_ASSERT_OK(ctx, clrt_tensor_copy(b, a));
+    CLRT_ASSERT_OK(ctx, clrt_tensor_read(b, out, 12));
+    assert_memory_equal(in, out, sizeof in);
+
+    /* Same element count, other shape: refused, with both shapes named. */
+    assert_int_equal(clrt_tensor_copy(c, a), CLRT_ERR_SHAPE);
+    assert_non_null(strstr(clrt_ctx_errmsg(ctx), "[4, 3]"));
+    assert_non_null(strstr(clrt_ctx_errmsg(ctx), "[3, 4]"));
+    /* Wrong counts and NULL pointers on transfers. */
+    assert_int_equal(clrt_tensor_write(a, in, 11), CLRT_ERR_SHAPE);
+    assert_non_null(strstr(clrt_ctx_errmsg(ctx), "11 floats"));
+    assert_int_equal(clrt_tensor_read(a, out, 13), CLRT_ERR_SHAPE);
+    assert_int_equal(clrt_tensor_write(a, NULL, 12), CLRT_ERR_INVALID_ARG);
+    assert_int_equal(clrt_tensor_copy(NULL, a), CLRT_ERR_INVALID_ARG);
+    /* A failed call loses nothing: a is intact. */
+    CLRT_ASSERT_OK(ctx, clrt_tensor_read(a, out, 12));
+    assert_memory_equal(in, out, sizeof in);
+
+    const size_t bad_rank[5] = {1, 1, 1, 1, 1};
+    clrt_tensor *t = (clrt_tensor *)&t;
+    assert_int_equal(clrt_tensor_create(ctx, 0, bad_rank, 0, &t), CLRT_ERR_SHAPE);
+    assert_null(t);
+    assert_int_equal(clrt_tensor_create(ctx, 5, bad_rank, 0, &t), CLRT_ERR_SHAPE);
+    assert_int_equal(clrt_tensor_create(ctx, 1, NULL, 0, &t), CLRT_ERR_INVALID_ARG);
+    assert_int_equal(clrt_tensor_create(ctx, 2, s34, 0x80, &t), CLRT_ERR_INVALID_ARG);
+    const size_t overflow[2] = {SIZE_MAX / 8, 16};
+    assert_int_equal(clrt_tensor_create(ctx, 2, overflow, 0, &t), CLRT_ERR_SHAPE);
+    assert_null(t);
+    assert_non_null(strstr(clrt_ctx_errmsg(ctx), "more elements"));
+    /* Valid but larger than the device allows in one buffer. */
+    const size_t huge[1] = {(size_t)(clrt_ctx_device(ctx)->max_alloc_bytes / 4) + 1};
+    assert_int_equal(clrt_tensor_create(ctx, 1, huge, 0, &t), CLRT_ERR_OUT_OF_MEMORY);
+    assert_null(t);
+    assert_non_null(strstr(clrt_ctx_errmsg(ctx), "CL_DEVICE_MAX_MEM_ALLOC_SIZE"));
+
+    clrt_tensor_destroy(a);
+    clrt_tensor_destroy(b);
+    clrt_tensor_destroy(c);
+    clrt_tensor_destroy(NULL);
+    clrt_test_ctx_done(ctx);
+}
+
+static void reshape_views_share_data(void **state)
+{
+    (void)state;
+    clrt_ctx *ctx = clrt_test_ctx();
+    const size_t s[2] = {6, 5}, flat[1] = {30}, s3[3] = {2, 3, 5}, bad[2] = {7, 5};
+    float in[30], out[30];
+    clrt_test_random(in, 30, 3);
+    clrt_tensor *t, *v, *w;
+    CLRT_ASSERT_OK(ctx, clrt_tensor_create(ctx, 2, s, CLRT_TENSOR_ZERO, &t));
+    CLRT_ASSERT_OK(ctx, clrt_tensor_reshape(t, 1, flat, &v));
+    assert_ptr_equal(clrt_tensor_cl_mem(t), clrt_tensor_cl_mem(v));
+    assert_int_equal(clrt_tensor_rank(v), 1);
+    CLRT_ASSERT_OK(ctx, clrt_tensor_write(v, in, 30));
+    CLRT_ASSERT_OK(ctx, clrt_tensor_read(t, out, 30));
+    assert_memory_equal(in, out, sizeof in);
+
+    w = (clrt_tensor *)&w;
+    assert_int_equal(clrt_tensor_reshape(t, 2, bad, &w), CLRT_ERR_SHAPE);
+    assert_null(w);
+    assert_non_null(strstr(clrt_ctx_errmsg(ctx), "[7, 5]"));
+
+    /* The buffer outlives the tensor it came from while a view uses it. */
+    clrt_memory_stats ms;
+    CLRT_ASSERT_OK(ctx, clrt_tensor_reshape(v, 3, s3, &w));
+    clrt_tensor_destroy(t);
+    clrt_tensor_destroy(v);
+    CLRT_ASSERT_OK(ctx, clrt_ctx_memory_stats(ctx, &ms));
+    assert_int_equal(ms.live_tensors, 1);
+    assert_int_equal(ms.bytes_pooled, 0);
+    memset(out, 0, sizeof out);
+    CLRT_ASSERT_OK(ctx, clrt_tensor_read(w, out, 30));
+    assert_memory_equal(in, out, sizeof in);
+    clrt_tensor_destroy(w);
+    CLRT_ASSERT_OK(ctx, clrt_ctx_memory_stats(ctx, &ms));
+    assert_int_equal(ms.live_tensors, 0);
+    assert_true(ms.bytes_pooled >= sizeof in);
+    clrt_test_ctx_done(ctx);
+}
+
+static void async_transfers(void **state)
+{
+    (void)state;
+    clrt_ctx *ctx = clrt_test_ctx();
+    size_t n = 257;
+    float in[257], out[257];
+    clrt_test_random(in, n, 11);
+    clrt_tensor *t;
+    CLRT_ASSERT_OK(ctx, clrt_tensor_create(ctx, 1, &n, 0, &t));
+    cl_event wrote, read;
+    CLRT_ASSERT_OK(ctx, clrt_tensor_write_async(t, in, n, &wrote));
+    assert_non_null(wrote);
+    CLRT_ASSERT_OK(ctx, clrt_tensor_read_async(t, out, n, &read));
+    assert_non_null(read);
+    assert_int_equal(clWaitForEvents(1, &read), CL_SUCCESS);
+    assert_memory_equal(in, out, sizeof in);
+    clReleaseEvent(wrote);
+    clReleaseEvent(read);
+    /* Without an event, finish is the way to know. */
+    CLRT_ASSERT_OK(ctx, clrt_tensor_fill(t, 1.0f));
+    CLRT_ASSERT_OK(ctx, clrt_tensor_read_async(t, out, n, NULL));
+    CLRT_ASSERT_OK(ctx, clrt_ctx_finish(ctx));
+    for (size_t i = 0; i < n; i++)
+        assert_true(out[i] == 1.0f);
+    cl_event none = (cl_event)&none;
+    assert_int_equal(clrt_tensor_read_async(t, out, n + 1, &none), CLRT_ERR_SHAPE);
+    assert_null(none);
+    clrt_tensor_destroy(t);
+    clrt_test_ctx_done(ctx);
+}
+
+static void pool_reuses_buffers(void **state)
+{
+    (void)state;
+    clrt_ctx *ctx = clrt_test_ctx();
+    clrt_memory_stats s0, s1, s2, s3;
+    CLRT_ASSERT_OK(ctx, clrt_ctx_memory_stats(ctx, &s0));
+    assert_int_equal(s0.allocations, 0);
+    assert_int_equal(s0.bytes_in_use, 0);
+
+    /* 4000 and 3600 bytes share a size class; a simulator sizes exactly. */
+    size_t n = 1000, m = clrt_ctx_device(ctx)->is_simulator ? 1000 : 900;
+    size_t cap = clrt__pool_capacity(ctx, n * 4);
+    assert_int_equal(cap, clrt__pool_capacity(ctx, m * 4));
+    assert_true(cap >= n * 4 && cap <= n * 5);
+    clrt_tensor *t;
+    CLRT_ASSERT_OK(ctx, clrt_tensor_create(ctx, 1, &n, 0, &t));
+    CLRT_ASSERT_OK(ctx, clrt_ctx_memory_stats(ctx, &s1));
+    assert_int_equal(s1.allocations, 1);
+    assert_int_equal(s1.bytes_in_use, cap);
+    assert_int_equal(s1.live_tensors, 1);
+    cl_mem first = clrt_tensor_cl_mem(t);
+    clrt_tensor_destroy(t);
+
+    CLRT_ASSERT_OK(ctx, clrt_ctx_memory_stats(ctx, &s2));
+    assert_int_equal(s2.bytes_in_use, 0);
+    assert_int_equal(s2.bytes_pooled, cap);
+    assert_int_equal(s2.live_tensors, 0);
+
+    /* Many steps of create/destroy allocate nothing more. */
+    for (int step = 0; step < 50; step++) {
+        CLRT_ASSERT_OK(ctx, clrt_tensor_create(ctx, 1, &m, 0, &t));
+        assert_ptr_equal(clrt_tensor_cl_mem(t), first);
+        clrt_tensor_destroy(t);
+    }
+    CLRT_ASSERT_OK(ctx, clrt_ctx_memory_stats(ctx, &s3));
+    assert_int_equal(s3.allocations, 1);
+    assert_int_equal(s3.pool_hits, 50);
+    assert_int_equal(s3.peak_bytes, cap);
+
+    /* A different class allocates; trim gives the pool back. */
+    size_t big = 5000;
+    CLRT_ASSERT_OK(ctx, clrt_tensor_create(ctx, 1, &big, 0, &t));
+    CLRT_ASSERT_OK(ctx, clrt_ctx_memory_stats(ctx, &s3));
+    assert_int_equal(s3.allocations, 2);
+    assert_int_equal(s3.peak_bytes, s3.bytes_in_use + s3.bytes_pooled);
+    CLRT_ASSERT_OK(ctx, clrt_ctx_trim(ctx));
+    CLRT_ASSERT_OK(ctx, clrt_ctx_memory_stats(ctx, &s3));
+    assert_int_equal(s3.bytes_pooled, 0);
+    assert_int_equal(s3.bytes_in_use, clrt__pool_capacity(ctx, big * 4));
+    clrt_tensor_destroy(t);
+    clrt_test_ctx_done(ctx);
+}
+
+static void wrap_existing_buffer(void **state)
+{
+    (void)state;
+    clrt_ctx *ctx = clrt_test_ctx();
+    cl_int rc;
+    cl_mem mem = clCreateBuffer(clrt_ctx_cl_context(ctx), CL_MEM_READ_WRITE, 64 * sizeof(float),
+                                NULL, &rc);
+    assert_int_equal(rc, CL_SUCCESS);
+    const size_t s[2] = {8, 8}, too_big[2] = {8, 9};
+    clrt_tensor *t;
+    assert_int_equal(clrt_tensor_from_cl(ctx, mem, 2, too_big, &t), CLRT_ERR_SHAPE);
+    CLRT_ASSERT_OK(ctx, clrt_tensor_from_cl(ctx, mem, 2, s, &t));
+    assert_ptr_equal(clrt_tensor_cl_mem(t), mem);
+    cl_uint refs = 0;
+    clGetMemObjectInfo(mem, CL_MEM_REFERENCE_COUNT, sizeof refs, &refs, NULL);
+    assert_int_equal(refs, 2);
+    float in[64], out[64];
+    clrt_test_random(in, 64, 5);
+    CLRT_ASSERT_OK(ctx, clrt_tensor_write(t, in, 64));
+    assert_int_equal(clEnqueueReadBuffer(clrt_ctx_cl_queue(ctx), mem, CL_TRUE, 0, sizeof out, out,
+                                         0, NULL, NULL),
+                     CL_SUCCESS);
+    assert_memory_equal(in, out, sizeof in);
+    clrt_tensor_destroy(t);
+    clGetMemObjectInfo(mem, CL_MEM_REFERENCE_COUNT, sizeof refs, &refs, NULL);
+    assert_int_equal(refs, 1);
+    clrt_memory_stats ms;
+    CLRT_ASSERT_OK(ctx, clrt_ctx_memory_stats(ctx, &ms));
+    assert_int_equal(ms.bytes_pooled, 0); /* a wrapped buffer is never pooled */
+    clReleaseMemObject(mem);
+    clrt_test_ctx_done(ctx);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(round_trip_odd_sizes),
+        cmocka_unit_test(round_trip_ranks),
+        cmocka_unit_test(zeroed_and_fill),
+        cmocka_unit_test(copy_and_shape_errors),
+        cmocka_unit_test(reshape_views_share_data),
+        cmocka_unit_test(async_transfers),
+        cmocka_unit_test(pool_reuses_buffers),
+        cmocka_unit_test(wrap_existing_buffer),
+    };
+    return clrt_test_main("tensor", tests, sizeof tests / sizeof tests[0]);
+}

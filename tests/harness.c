@@ -1,0 +1,196 @@
+/* nftw is an XSI extension of POSIX 2008. */
+#define _XOPEN_SOURCE 700
+
+#include "harness.h"
+
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static clrt_device_info current;
+static char simulator_log[256];
+static int simulator_log_ours; /* created here, so removed here */
+
+const clrt_device_info *clrt_test_device(void)
+{
+    return &current;
+}
+
+static void log_to_stderr(void *user, clrt_log_level level, const char *message)
+{
+    (void)user;
+    if (level >= CLRT_LOG_WARN)
+        fprintf(stderr, "clrt log: %s\n", message);
+}
+
+void clrt_test_options(clrt_ctx_options *opt)
+{
+    clrt_ctx_options_init(opt);
+    static char selector[32];
+    snprintf(selector, sizeof selector, "%zu", current.index);
+    opt->device = selector;
+    opt->cache_dir = "off";
+    opt->log = log_to_stderr;
+}
+
+clrt_ctx *clrt_test_ctx(void)
+{
+    clrt_ctx_options opt;
+    clrt_test_options(&opt);
+    clrt_ctx *ctx = NULL;
+    char err[4096] = "";
+    clrt_status st = clrt_ctx_create(&opt, &ctx, err, sizeof err);
+    if (st != CLRT_OK)
+        fail_msg("clrt_ctx_create on %s: %s: %s", current.name, clrt_status_str(st), err);
+    return ctx;
+}
+
+void clrt_test_ctx_done(clrt_ctx *ctx)
+{
+    CLRT_ASSERT_OK(ctx, clrt_ctx_finish(ctx));
+    clrt_status st = clrt_ctx_destroy(ctx);
+    if (st != CLRT_OK)
+        fail_msg("clrt_ctx_destroy: %s: %s", clrt_status_str(st), clrt_ctx_errmsg(ctx));
+    clrt_test_check_simulator_log();
+}
+
+void clrt_test_check_simulator_log(void)
+{
+    if (!current.is_simulator || !simulator_log[0])
+        return;
+    FILE *f = fopen(simulator_log, "r");
+    if (!f)
+        return;
+    char text[4096];
+    size_t n = fread(text, 1, sizeof text - 1, f);
+    fclose(f);
+    text[n] = '\0';
+    if (n > 0) {
+        clrt_test_discard_simulator_log();
+        fprintf(stderr, "oclgrind reported:\n%s%s\n", text,
+                n == sizeof text - 1 ? "\n(log cut here)" : "");
+        fail_msg("oclgrind reported errors on %s (see above)", current.name);
+    }
+}
+
+void clrt_test_discard_simulator_log(void)
+{
+    if (simulator_log[0] && truncate(simulator_log, 0) != 0)
+        fprintf(stderr, "cannot truncate %s\n", simulator_log);
+}
+
+void clrt_test_random(float *x, size_t n, uint32_t seed)
+{
+    uint32_t s = seed * 2654435761u + 1;
+    for (size_t i = 0; i < n; i++) {
+        s ^= s << 13;
+        s ^= s >> 17;
+        s ^= s << 5;
+        x[i] = (float)((double)s / 2147483648.0 - 1.0);
+    }
+}
+
+char *clrt_test_tempdir(void)
+{
+    const char *base = getenv("TMPDIR");
+    char tmpl[512];
+    snprintf(tmpl, sizeof tmpl, "%s/clrt-test-XXXXXX", base && *base ? base : "/tmp");
+    char *dir = mkdtemp(tmpl);
+    if (!dir)
+        fail_msg("mkdtemp failed");
+    char *copy = malloc(strlen(dir) + 1);
+    assert_non_null(copy);
+    strcpy(copy, dir);
+    return copy;
+}
+
+static int remove_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
+void clrt_test_rmtree(const char *dir)
+{
+    nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* Checks on, a log file to read: set before the first OpenCL call so the
+ * simulator sees them whenever it starts. A user's own settings win. */
+static void configure_simulator(void)
+{
+    setenv("OCLGRIND_CHECK_API", "1", 0);
+    setenv("OCLGRIND_DATA_RACES", "1", 0);
+    setenv("OCLGRIND_UNINITIALIZED", "1", 0);
+    const char *log = getenv("OCLGRIND_LOG");
+    if (!log) {
+        const char *base = getenv("TMPDIR");
+        snprintf(simulator_log, sizeof simulator_log, "%s/clrt-oclgrind-%ld.log",
+                 base && *base ? base : "/tmp", (long)getpid());
+        setenv("OCLGRIND_LOG", simulator_log, 1);
+        simulator_log_ours = 1;
+    } else {
+        snprintf(simulator_log, sizeof simulator_log, "%s", log);
+    }
+}
+
+int clrt_test_main(const char *suite, const struct CMUnitTest *tests, size_t count)
+{
+    configure_simulator();
+    char err[4096] = "";
+    size_t ndev = 0;
+    if (clrt_device_list(NULL, 0, &ndev, err, sizeof err) != CLRT_OK) {
+        fprintf(stderr, "%s: %s\n", suite, err);
+        return 1;
+    }
+    clrt_device_info *all = calloc(ndev ? ndev : 1, sizeof *all);
+    if (!all || clrt_device_list(all, ndev, &ndev, err, sizeof err) != CLRT_OK)
+        return 1;
+
+    /* The devices to run on: the named ones, else all. */
+    const char *wanted = getenv("CLRT_TEST_DEVICES");
+    clrt_device_info *run = calloc(ndev ? ndev : 1, sizeof *run);
+    size_t nrun = 0;
+    if (!run)
+        return 1;
+    if (wanted && *wanted) {
+        char list[1024];
+        snprintf(list, sizeof list, "%s", wanted);
+        for (char *save = NULL, *sel = strtok_r(list, ",", &save); sel;
+             sel = strtok_r(NULL, ",", &save)) {
+            clrt_device_info d;
+            if (clrt_device_select(sel, &d, err, sizeof err) != CLRT_OK) {
+                /* Named but absent: a failure, so a broken matrix is noticed. */
+                fprintf(stderr, "%s: CLRT_TEST_DEVICES names \"%s\": %s\n", suite, sel, err);
+                return 1;
+            }
+            run[nrun++] = d;
+        }
+    } else {
+        memcpy(run, all, ndev * sizeof *all);
+        nrun = ndev;
+    }
+    free(all);
+    if (nrun == 0) {
+        fprintf(stderr, "%s: no OpenCL device found; skipping\n", suite);
+        free(run);
+        return 77;
+    }
+
+    int failures = 0;
+    for (size_t i = 0; i < nrun; i++) {
+        current = run[i];
+        clrt_test_discard_simulator_log();
+        char name[256];
+        snprintf(name, sizeof name, "%s@%s", suite, current.selector);
+        failures += _cmocka_run_group_tests(name, tests, count, NULL, NULL);
+    }
+    if (simulator_log_ours)
+        unlink(simulator_log);
+    free(run);
+    return failures ? 1 : 0;
+}
