@@ -7,4 +7,16 @@
 /* Work-group size the 1-D element-wise launches round up to. */
 #define CLRT_WG_1D 64
 
+/* Activation codes, equal to enum clrt_act in clrt.h (the host checks this
+ * at compile time in ops_activation.c). */
+#define CLRT_K_ACT_IDENTITY 0
+#define CLRT_K_ACT_RELU 1
+#define CLRT_K_ACT_LEAKY_RELU 2
+#define CLRT_K_ACT_SIGMOID 3
+#define CLRT_K_ACT_TANH 4
+#define CLRT_K_ACT_SIN 5
+#define CLRT_K_ACT_GELU 6
+#define CLRT_K_ACT_GELU_TANH 7
+#define CLRT_K_ACT_SOFTMAX 8
+
 #endif

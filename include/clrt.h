@@ -134,6 +134,7 @@ typedef struct clrt_ctx_options {
     int profiling;           /* non-zero: queue with CL_QUEUE_PROFILING_ENABLE */
     const char *kernel_dir;  /* NULL: $CLRT_KERNEL_DIR, else the embedded kernels */
     const char *cache_dir;   /* NULL: $CLRT_CACHE_DIR, else XDG; "off" disables the disk cache */
+    int gemm;                /* a clrt_gemm_backend; CLRT_GEMM_AUTO: $CLRT_GEMM, else auto */
     clrt_log_fn log;         /* optional diagnostics sink */
     void *log_user;
 } clrt_ctx_options;
@@ -257,6 +258,177 @@ CLRT_API clrt_status clrt_tensor_fill(clrt_tensor *t, float value);
 
 /* dst = src; the shapes must be equal (enqueued). */
 CLRT_API clrt_status clrt_tensor_copy(clrt_tensor *dst, const clrt_tensor *src);
+
+/* -------------------------------------------------------------- operations
+ * Every op enqueues on the context's queue and returns without waiting; a
+ * later read (or clrt_ctx_finish) sees its result. Shapes are checked before
+ * anything is enqueued: a mismatch is CLRT_ERR_SHAPE naming the shapes.
+ * Outputs must not alias inputs unless the op says so. Tensors of one call
+ * must belong to one context. */
+
+/* ---- GEMM */
+
+typedef enum clrt_gemm_backend {
+    CLRT_GEMM_AUTO = 0,    /* time the candidates once per device and shape class */
+    CLRT_GEMM_BUILTIN = 1, /* clrt's kernels in cl/gemm.cl */
+    CLRT_GEMM_CLBLAST = 2, /* CLBlastSgemm on the same buffers */
+    CLRT_GEMM_HOST = 3,    /* CPU devices only: map the buffers, call the host CBLAS */
+} clrt_gemm_backend;
+
+/* The backend this context uses (from clrt_ctx_options.gemm or $CLRT_GEMM). */
+CLRT_API clrt_gemm_backend clrt_ctx_gemm_backend(const clrt_ctx *ctx);
+
+/* Choose the backend; CLRT_ERR_UNSUPPORTED if it cannot run on this context
+ * (CLBlast not built in, host BLAS on a non-CPU device). */
+CLRT_API clrt_status clrt_ctx_set_gemm_backend(clrt_ctx *ctx, clrt_gemm_backend backend);
+
+/* "auto", "builtin", "clblast", "host" */
+CLRT_API const char *clrt_gemm_backend_name(clrt_gemm_backend backend);
+
+/* C = alpha·op(A)·op(B) + beta·C with op(X) = X or Xᵀ; A, B, C rank 2.
+ * op(A) is [M, K], op(B) is [K, N], C is [M, N]. C must not alias A or B.
+ * beta = 0 ignores C's old contents (NaN included). */
+CLRT_API clrt_status clrt_gemm(clrt_ctx *ctx, int trans_a, int trans_b, float alpha,
+                               const clrt_tensor *a, const clrt_tensor *b, float beta,
+                               clrt_tensor *c);
+
+/* ---- activations */
+
+typedef enum clrt_act {
+    CLRT_ACT_IDENTITY = 0,
+    CLRT_ACT_RELU = 1,
+    CLRT_ACT_LEAKY_RELU = 2, /* param: negative slope (PyTorch default 0.01) */
+    CLRT_ACT_SIGMOID = 3,
+    CLRT_ACT_TANH = 4,
+    CLRT_ACT_SIN = 5,
+    CLRT_ACT_GELU = 6,       /* exact: x·Φ(x) with erf */
+    CLRT_ACT_GELU_TANH = 7,  /* PyTorch's approximate='tanh' */
+    CLRT_ACT_SOFTMAX = 8,    /* row-wise over the last dimension, max-subtracted */
+} clrt_act;
+
+/* "relu", "gelu_tanh", ...; NULL for an unknown value. */
+CLRT_API const char *clrt_act_name(clrt_act act);
+
+/* y = act(x); same shapes; y may be x. `param` is used by LEAKY_RELU only. */
+CLRT_API clrt_status clrt_act_forward(clrt_ctx *ctx, clrt_act act, float param,
+                                      const clrt_tensor *x, clrt_tensor *y);
+
+/* dx = dy · act'(x) (softmax: the Jacobian-vector product). x is needed by
+ * RELU, LEAKY_RELU, SIN, GELU, GELU_TANH; y = act(x) by SIGMOID, TANH,
+ * SOFTMAX; the other may be NULL. dx may be dy. */
+CLRT_API clrt_status clrt_act_backward(clrt_ctx *ctx, clrt_act act, float param,
+                                       const clrt_tensor *x, const clrt_tensor *y,
+                                       const clrt_tensor *dy, clrt_tensor *dx);
+
+/* ---- linear layers (PyTorch layout: W is [out, in]) */
+
+/* y = act(x·Wᵀ + b) in one pass over y. x [batch, in], w [out, in], b [out]
+ * or NULL, y [batch, out]. `z` (NULL or [batch, out]) receives x·Wᵀ + b, for
+ * the backward of activations that need it. act IDENTITY is a plain linear. */
+CLRT_API clrt_status clrt_linear_forward(clrt_ctx *ctx, const clrt_tensor *x,
+                                         const clrt_tensor *w, const clrt_tensor *b,
+                                         clrt_act act, float act_param, clrt_tensor *z,
+                                         clrt_tensor *y);
+
+/* Gradient flags */
+#define CLRT_GRAD_ACCUMULATE 1u /* add into dx/dw/db instead of overwriting */
+
+/* Backward of y = x·Wᵀ + b given dy [batch, out]: dx = dy·W [batch, in],
+ * dw = dyᵀ·x [out, in], db = column sums of dy [out]. Any of dx, dw, db may
+ * be NULL (not wanted). */
+CLRT_API clrt_status clrt_linear_backward(clrt_ctx *ctx, const clrt_tensor *x,
+                                          const clrt_tensor *w, const clrt_tensor *dy,
+                                          clrt_tensor *dx, clrt_tensor *dw, clrt_tensor *db,
+                                          unsigned flags);
+
+/* ---- losses and metrics (results stay on the device) */
+
+/* loss[0] = mean((pred - target)²) over all elements; grad (NULL: not
+ * wanted) = 2·(pred - target)/n, shaped like pred. loss has one element. */
+CLRT_API clrt_status clrt_loss_mse(clrt_ctx *ctx, const clrt_tensor *pred,
+                                   const clrt_tensor *target, clrt_tensor *loss,
+                                   clrt_tensor *grad);
+
+/* torch.nn.CrossEntropyLoss (mean): logits [batch, classes], labels [batch]
+ * holding class indices as floats (exact up to 2^24). loss[0] = mean over
+ * rows of logsumexp(row) - row[label]; grad (NULL: not wanted) =
+ * (softmax(row) - onehot(label)) / batch. A label outside [0, classes)
+ * makes loss NaN and its grad row NaN. */
+CLRT_API clrt_status clrt_loss_cross_entropy(clrt_ctx *ctx, const clrt_tensor *logits,
+                                             const clrt_tensor *labels, clrt_tensor *loss,
+                                             clrt_tensor *grad);
+
+/* correct[0] = number of rows whose first argmax equals the label. */
+CLRT_API clrt_status clrt_accuracy(clrt_ctx *ctx, const clrt_tensor *logits,
+                                   const clrt_tensor *labels, clrt_tensor *correct);
+
+/* ---- reductions and element-wise */
+
+typedef enum clrt_reduce_op { CLRT_REDUCE_SUM = 0, CLRT_REDUCE_MEAN = 1 } clrt_reduce_op;
+
+/* Reduce a rank-2 x [rows, cols] along `axis` (0: y[cols] over rows, as
+ * torch.sum(x, 0); 1: y[rows] over columns). */
+CLRT_API clrt_status clrt_reduce(clrt_ctx *ctx, clrt_reduce_op op, int axis,
+                                 const clrt_tensor *x, clrt_tensor *y);
+
+/* y = a + b (same shapes; y may be a or b). */
+CLRT_API clrt_status clrt_add(clrt_ctx *ctx, const clrt_tensor *a, const clrt_tensor *b,
+                              clrt_tensor *y);
+/* y = alpha·x (y may be x). */
+CLRT_API clrt_status clrt_scale(clrt_ctx *ctx, float alpha, const clrt_tensor *x,
+                                clrt_tensor *y);
+/* y += alpha·x */
+CLRT_API clrt_status clrt_axpy(clrt_ctx *ctx, float alpha, const clrt_tensor *x,
+                               clrt_tensor *y);
+
+/* ---- optimizers (torch.optim.SGD, Adam, AdamW update rules) */
+
+typedef struct clrt_optim clrt_optim;
+
+typedef enum clrt_optim_kind {
+    CLRT_OPTIM_SGD = 0,
+    CLRT_OPTIM_ADAM = 1,
+    CLRT_OPTIM_ADAMW = 2,
+} clrt_optim_kind;
+
+typedef struct clrt_optim_options {
+    clrt_optim_kind kind;
+    float lr;
+    float weight_decay; /* SGD/Adam: added to the gradient; AdamW: decoupled */
+    float momentum;     /* SGD */
+    float dampening;    /* SGD */
+    int nesterov;       /* SGD: needs momentum > 0 and dampening 0 */
+    float beta1, beta2, eps; /* Adam, AdamW */
+} clrt_optim_options;
+
+/* PyTorch's defaults for `kind` (SGD: lr 0.01, the rest 0; Adam: lr 1e-3,
+ * betas 0.9/0.999, eps 1e-8, weight_decay 0; AdamW: the same with
+ * weight_decay 0.01). */
+CLRT_API void clrt_optim_options_init(clrt_optim_options *opt, clrt_optim_kind kind);
+
+/* An optimizer over a fixed list of parameters (not owned). Its state
+ * tensors (momentum, Adam moments) are created here, zeroed. */
+CLRT_API clrt_status clrt_optim_create(clrt_ctx *ctx, const clrt_optim_options *opt,
+                                       size_t nparams, clrt_tensor *const *params,
+                                       clrt_optim **out);
+CLRT_API void clrt_optim_destroy(clrt_optim *opt);
+
+/* One update of every parameter from its gradient (grads[i] shaped like
+ * params[i]). */
+CLRT_API clrt_status clrt_optim_step(clrt_optim *opt, clrt_tensor *const *grads);
+
+/* Learning rate for the following steps (schedules). */
+CLRT_API void clrt_optim_set_lr(clrt_optim *opt, float lr);
+CLRT_API float clrt_optim_lr(const clrt_optim *opt);
+/* Steps taken so far (Adam's bias correction uses it). */
+CLRT_API uint64_t clrt_optim_steps(const clrt_optim *opt);
+CLRT_API clrt_status clrt_optim_set_steps(clrt_optim *opt, uint64_t steps);
+
+/* State tensor `slot` of parameter `i` (SGD: slot 0 momentum_buffer; Adam:
+ * slot 0 exp_avg, slot 1 exp_avg_sq), owned by the optimizer; NULL when
+ * there is none (SGD without momentum). The name is PyTorch's. */
+CLRT_API clrt_tensor *clrt_optim_state(const clrt_optim *opt, size_t i, int slot,
+                                       const char **name);
 
 #ifdef __cplusplus
 }

@@ -215,6 +215,30 @@ bool clrt__disk_cache_wanted(const clrt_device_info *dev);
 /* Enqueue a 1-D kernel over n work-items (rounded up to a multiple of 64). */
 clrt_status clrt__launch_1d(clrt_ctx *ctx, cl_kernel kernel, size_t n, const char *what);
 
+/* --------------------------------------------------------- ops_check.c */
+
+/* t is non-NULL and of this context. */
+clrt_status clrt__expect_tensor(clrt_ctx *ctx, const char *fn, const char *name,
+                                const clrt_tensor *t);
+/* t has `rank` and, when dims is non-NULL, exactly those dimensions. */
+clrt_status clrt__expect_dims(clrt_ctx *ctx, const char *fn, const char *name,
+                              const clrt_tensor *t, int rank, const size_t *dims);
+clrt_status clrt__expect_same_shape(clrt_ctx *ctx, const char *fn, const char *an,
+                                    const clrt_tensor *a, const char *bn, const clrt_tensor *b);
+/* a and b share a device buffer. */
+bool clrt__aliases(const clrt_tensor *a, const clrt_tensor *b);
+
+/* Set kernel arguments 0.. from a type string: 'm' tensor (its cl_mem),
+ * 'f' float (passed as double), 'i' int, 'u' unsigned, 'l' size_t as
+ * cl_ulong, 'L' local memory of size_t bytes. */
+clrt_status clrt__set_args(clrt_ctx *ctx, cl_kernel kernel, const char *what, const char *types,
+                           ...);
+
+/* Enqueue a 2-D kernel; with l0, l1 non-zero the global size is rounded up
+ * to multiples of them, with 0 the driver picks the work-group. */
+clrt_status clrt__launch_2d(clrt_ctx *ctx, cl_kernel kernel, size_t g0, size_t g1, size_t l0,
+                            size_t l1, const char *what);
+
 /* ----------------------------------------------------------- tensor.c */
 
 struct clrt_tensor {

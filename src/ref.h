@@ -1,0 +1,49 @@
+/* Plain-C reference of every op (double accumulation), used by the tests
+ * and by clrt_selftest. Arrays are row-major float32 on the host, shaped as
+ * the device op documents in clrt.h. No allocation, no OpenCL. */
+#ifndef CLRT_REF_H
+#define CLRT_REF_H
+
+#include "clrt.h"
+
+/* C[M,N] = alpha·op(A)·op(B) + beta·C; A is [M,K] (trans_a: [K,M]), B is
+ * [K,N] (trans_b: [N,K]). beta = 0 ignores C's old contents. */
+void clrt_ref_gemm(int trans_a, int trans_b, size_t m, size_t n, size_t k, float alpha,
+                   const float *a, const float *b, float beta, float *c);
+
+/* Element-wise act over rows×cols (softmax: per row of `cols`). */
+void clrt_ref_act_forward(clrt_act act, float param, size_t rows, size_t cols, const float *x,
+                          float *y);
+/* dx from x, y = act(x) and dy, as clrt_act_backward. */
+void clrt_ref_act_backward(clrt_act act, float param, size_t rows, size_t cols, const float *x,
+                           const float *y, const float *dy, float *dx);
+
+/* z = x·Wᵀ + b (z may be NULL), y = act(z). b may be NULL. */
+void clrt_ref_linear_forward(size_t batch, size_t in, size_t out, const float *x, const float *w,
+                             const float *b, clrt_act act, float param, float *z, float *y);
+/* dx, dw, db (each may be NULL) as clrt_linear_backward; flags
+ * CLRT_GRAD_ACCUMULATE adds into them. */
+void clrt_ref_linear_backward(size_t batch, size_t in, size_t out, const float *x, const float *w,
+                              const float *dy, float *dx, float *dw, float *db, unsigned flags);
+
+/* Returns the loss; grad (NULL: skipped) as clrt_loss_mse. */
+float clrt_ref_loss_mse(size_t n, const float *pred, const float *target, float *grad);
+/* Returns the loss; grad (NULL: skipped) as clrt_loss_cross_entropy. */
+float clrt_ref_loss_cross_entropy(size_t batch, size_t classes, const float *logits,
+                                  const float *labels, float *grad);
+/* Number of rows whose first argmax equals the label. */
+float clrt_ref_accuracy(size_t batch, size_t classes, const float *logits, const float *labels);
+
+void clrt_ref_reduce(clrt_reduce_op op, int axis, size_t rows, size_t cols, const float *x,
+                     float *y);
+void clrt_ref_add(size_t n, const float *a, const float *b, float *y);
+void clrt_ref_scale(size_t n, float alpha, const float *x, float *y);
+void clrt_ref_axpy(size_t n, float alpha, const float *x, float *y);
+
+/* One optimizer update of n elements, torch.optim semantics. `step` is the
+ * 1-based number of this update. state0: SGD momentum_buffer / Adam exp_avg;
+ * state1: Adam exp_avg_sq (unused by SGD). */
+void clrt_ref_optim_step(const clrt_optim_options *opt, uint64_t step, size_t n, float *param,
+                         const float *grad, float *state0, float *state1);
+
+#endif
