@@ -50,7 +50,7 @@ static char *dup_str(const char *s)
 
 char *clrt__cache_dir_resolve(const char *opt)
 {
-    const char *v = opt ? opt : getenv("CLRT_CACHE_DIR");
+    const char *v = opt && *opt ? opt : getenv("CLRT_CACHE_DIR");
     if (v && *v)
         return strcmp(v, "off") == 0 ? NULL : dup_str(v);
     const char *xdg = getenv("XDG_CACHE_HOME");
@@ -203,6 +203,8 @@ static int write_all(int fd, const void *data, size_t len)
 clrt_status clrt__cache_store(const char *dir, const char *key, const unsigned char *bin,
                               size_t bin_len)
 {
+    if (!dir || !*dir || !key || !bin || bin_len == 0)
+        return CLRT_ERR_INVALID_ARG; /* an empty binary could never be loaded */
     if (make_dirs(dir) != 0)
         return CLRT_ERR_IO;
     char *path = clrt__cache_path(dir, key);

@@ -23,13 +23,14 @@ void clrt__errbuf_set(char *err, size_t errlen, const char *fmt, ...) CLRT_PRINT
 clrt_status clrt__fail(clrt_ctx *ctx, clrt_status status, const char *fmt, ...)
     CLRT_PRINTF(3, 4);
 
-/* Record a failed OpenCL call: "<call>: CL_NAME (code): <detail>". The status
- * follows the code (allocation failures -> CLRT_ERR_OUT_OF_MEMORY, others ->
- * CLRT_ERR_OPENCL). */
+/* Record a failed OpenCL call: "<call> failed: CL_NAME (code) in <detail>".
+ * The status is clrt__status_from_cl(code). */
 clrt_status clrt__fail_cl(clrt_ctx *ctx, cl_int code, const char *call, const char *fmt, ...)
     CLRT_PRINTF(4, 5);
 
-/* The clrt status an OpenCL error code maps to. */
+/* The clrt status an OpenCL error code maps to: allocation failures ->
+ * OUT_OF_MEMORY, build/compile/link failures -> BUILD, no device -> NO_DEVICE,
+ * no compiler -> UNSUPPORTED, everything else -> OPENCL. */
 clrt_status clrt__status_from_cl(cl_int code);
 
 /* Send a diagnostic to the context's log callback, if any. */
@@ -147,6 +148,11 @@ void clrt__build_options(const clrt_device_info *dev, char *buf, size_t len);
 clrt_status clrt__kernel(clrt_ctx *ctx, const char *program_name, const char *kernel_name,
                          cl_kernel *out);
 
+/* The same for a variant of the program compiled with extra `defines`
+ * ("-D CLRT_GEMM_TM=4 ..."); each variant is built and cached on its own. */
+clrt_status clrt__kernel_variant(clrt_ctx *ctx, const char *program_name, const char *defines,
+                                 const char *kernel_name, cl_kernel *out);
+
 void clrt__programs_release(clrt_program_cache *cache);
 
 /* ------------------------------------------------------------- pool.c */
@@ -202,6 +208,9 @@ struct clrt_ctx {
     char errmsg_fallback[256]; /* used when the heap message cannot be grown */
     cl_int cl_error;
 
+    clrt_gemm_backend gemm_backend;
+    struct clrt_gemm_tuning *gemm_tuning; /* gemm.c: autotune results */
+
     clrt_pool pool;
     clrt_memory_stats mem;
     clrt_program_cache programs;
@@ -238,6 +247,12 @@ clrt_status clrt__set_args(clrt_ctx *ctx, cl_kernel kernel, const char *what, co
  * to multiples of them, with 0 the driver picks the work-group. */
 clrt_status clrt__launch_2d(clrt_ctx *ctx, cl_kernel kernel, size_t g0, size_t g1, size_t l0,
                             size_t l1, const char *what);
+
+/* -------------------------------------------------------------- gemm.c */
+
+/* Resolve the context's backend from the option value or $CLRT_GEMM. */
+clrt_status clrt__gemm_init(clrt_ctx *ctx, int option, char *err, size_t errlen);
+void clrt__gemm_release(clrt_ctx *ctx);
 
 /* ----------------------------------------------------------- tensor.c */
 

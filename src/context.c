@@ -66,8 +66,16 @@ static clrt_status ctx_alloc(const clrt_ctx_options *opt, clrt_ctx **out, char *
     return CLRT_OK;
 }
 
+/* Settings that need the device: after ctx->dev is known. */
+static clrt_status ctx_configure(clrt_ctx *ctx, const clrt_ctx_options *opt, char *err,
+                                 size_t errlen)
+{
+    return clrt__gemm_init(ctx, opt ? opt->gemm : CLRT_GEMM_AUTO, err, errlen);
+}
+
 static void ctx_free(clrt_ctx *ctx)
 {
+    clrt__gemm_release(ctx);
     clrt__programs_release(&ctx->programs);
     clrt__pool_trim(ctx);
     free(ctx->pool.free);
@@ -113,6 +121,11 @@ clrt_status clrt_ctx_create(const clrt_ctx_options *opt, clrt_ctx **out, char *e
                          clrt_cl_error_str(rc), (int)rc, ctx->dev.platform, ctx->dev.name);
         ctx_free(ctx);
         return clrt__status_from_cl(rc);
+    }
+    st = ctx_configure(ctx, opt, err, errlen);
+    if (st != CLRT_OK) {
+        ctx_free(ctx);
+        return st;
     }
     clrt__log(ctx, CLRT_LOG_INFO, "context on %s / %s", ctx->dev.platform, ctx->dev.name);
     *out = ctx;
@@ -161,6 +174,8 @@ clrt_status clrt_ctx_create_from_cl(cl_context context, cl_command_queue queue,
     clrt_ctx *ctx;
     CLRT_TRY(ctx_alloc(opt, &ctx, err, errlen));
     clrt_status st = clrt__device_query(plat, dev, 0, &ctx->dev, err, errlen);
+    if (st == CLRT_OK)
+        st = ctx_configure(ctx, opt, err, errlen);
     if (st != CLRT_OK) {
         ctx_free(ctx);
         return st;

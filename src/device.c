@@ -3,6 +3,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -294,7 +295,7 @@ static bool parse_index(const char *s, size_t *out)
     errno = 0;
     char *end = NULL;
     unsigned long long v = strtoull(s, &end, 10);
-    if (errno || *end)
+    if (errno || *end || v > SIZE_MAX)
         return false;
     *out = (size_t)v;
     return true;
@@ -316,6 +317,9 @@ clrt_status clrt__device_pick(const clrt_device_info *list, size_t count, const 
                               size_t *index, char *err, size_t errlen)
 {
     char sel[128];
+    if (selector && strlen(selector) >= sizeof sel)
+        return no_match(list, count, "(too long)", CLRT_ERR_INVALID_ARG,
+                        "is longer than 127 characters", err, errlen);
     trim_copy(sel, sizeof sel, selector ? selector : "");
     for (char *p = sel; *p; p++)
         *p = (char)tolower((unsigned char)*p);

@@ -14,6 +14,7 @@ typedef struct kernel_slot {
 
 struct clrt_program_entry {
     char name[64];
+    char defines[256]; /* extra options of this variant ("-D TILE=4"), may be "" */
     cl_program program;
     kernel_slot *kernels;
     size_t nkernels;
@@ -153,15 +154,20 @@ static void store_cached(clrt_ctx *ctx, cl_program prog, const char *key)
     free(bin);
 }
 
-static clrt_status build_program(clrt_ctx *ctx, const char *name, cl_program *out)
+static clrt_status build_program(clrt_ctx *ctx, const char *name, const char *defines,
+                                 cl_program *out)
 {
     *out = NULL;
     const char *src;
     size_t len;
     bool owned;
     CLRT_TRY(program_source(ctx, name, &src, &len, &owned));
-    char options[256];
+    char options[512];
     clrt__build_options(&ctx->dev, options, sizeof options);
+    if (defines[0]) {
+        size_t used = strlen(options);
+        snprintf(options + used, sizeof options - used, " %s", defines);
+    }
 
     clrt_status st = CLRT_OK;
     char *key = NULL;
@@ -204,16 +210,20 @@ done:
     return st;
 }
 
-static clrt_status program_entry(clrt_ctx *ctx, const char *name, clrt_program_entry **out)
+static clrt_status program_entry(clrt_ctx *ctx, const char *name, const char *defines,
+                                 clrt_program_entry **out)
 {
     clrt_program_cache *c = &ctx->programs;
     for (size_t i = 0; i < c->count; i++)
-        if (strcmp(c->entries[i].name, name) == 0) {
+        if (strcmp(c->entries[i].name, name) == 0 && strcmp(c->entries[i].defines, defines) == 0) {
             *out = &c->entries[i];
             return CLRT_OK;
         }
-    if (strlen(name) >= sizeof c->entries[0].name)
-        return clrt__fail(ctx, CLRT_ERR_INVALID_ARG, "kernel program name \"%s\" is too long", name);
+    if (strlen(name) >= sizeof c->entries[0].name ||
+        strlen(defines) >= sizeof c->entries[0].defines)
+        return clrt__fail(ctx, CLRT_ERR_INVALID_ARG,
+                          "kernel program name \"%s\" or its options \"%s\" are too long", name,
+                          defines);
     if (c->count == c->cap) {
         size_t cap = c->cap ? 2 * c->cap : 8;
         clrt_program_entry *grown = realloc(c->entries, cap * sizeof *grown);
@@ -223,10 +233,11 @@ static clrt_status program_entry(clrt_ctx *ctx, const char *name, clrt_program_e
         c->cap = cap;
     }
     cl_program prog;
-    CLRT_TRY(build_program(ctx, name, &prog));
+    CLRT_TRY(build_program(ctx, name, defines, &prog));
     clrt_program_entry *e = &c->entries[c->count++];
     memset(e, 0, sizeof *e);
     snprintf(e->name, sizeof e->name, "%s", name);
+    snprintf(e->defines, sizeof e->defines, "%s", defines);
     e->program = prog;
     *out = e;
     return CLRT_OK;
@@ -235,9 +246,15 @@ static clrt_status program_entry(clrt_ctx *ctx, const char *name, clrt_program_e
 clrt_status clrt__kernel(clrt_ctx *ctx, const char *program_name, const char *kernel_name,
                          cl_kernel *out)
 {
+    return clrt__kernel_variant(ctx, program_name, "", kernel_name, out);
+}
+
+clrt_status clrt__kernel_variant(clrt_ctx *ctx, const char *program_name, const char *defines,
+                                 const char *kernel_name, cl_kernel *out)
+{
     *out = NULL;
     clrt_program_entry *e;
-    CLRT_TRY(program_entry(ctx, program_name, &e));
+    CLRT_TRY(program_entry(ctx, program_name, defines ? defines : "", &e));
     for (size_t i = 0; i < e->nkernels; i++)
         if (strcmp(e->kernels[i].name, kernel_name) == 0) {
             *out = e->kernels[i].kernel;
@@ -279,7 +296,7 @@ clrt_status clrt_ctx_build_all(clrt_ctx *ctx)
         return CLRT_ERR_INVALID_ARG;
     for (size_t i = 0; i < clrt_embedded_source_count; i++) {
         clrt_program_entry *e;
-        CLRT_TRY(program_entry(ctx, clrt_embedded_sources[i].name, &e));
+        CLRT_TRY(program_entry(ctx, clrt_embedded_sources[i].name, "", &e));
     }
     return CLRT_OK;
 }

@@ -17,6 +17,11 @@ clrt_status clrt__shape_numel(int rank, const size_t *shape, size_t *numel, char
     }
     /* Bound the byte size, not only the count: every tensor is float32. */
     const size_t max_elems = SIZE_MAX / sizeof(float);
+    for (int i = 0; i < rank; i++)
+        if (shape[i] == 0) {
+            *numel = 0; /* empty whatever the other dimensions are */
+            return CLRT_OK;
+        }
     size_t n = 1;
     for (int i = 0; i < rank; i++) {
         if (shape[i] != 0 && n > max_elems / shape[i]) {

@@ -90,8 +90,12 @@ static bool local_include(const char *line, size_t len, char *name, size_t namel
     if (p == end || *p != '"')
         return false;
     const char *q = memchr(p + 1, '"', (size_t)(end - p - 1));
-    if (!q || (size_t)(q - p - 1) >= namelen)
+    if (!q)
         return false;
+    if ((size_t)(q - p - 1) >= namelen) {
+        name[0] = '\0'; /* too long: the caller reports it */
+        return true;
+    }
     memcpy(name, p + 1, (size_t)(q - p - 1));
     name[q - p - 1] = '\0';
     return true;
@@ -114,6 +118,11 @@ static int expand(text_buf *out, const char *file_name, const char *text, size_t
             if (depth >= MAX_INCLUDE_DEPTH) {
                 clrt__errbuf_set(err, errlen, "%s:%zu: includes nest deeper than %d (a cycle?)",
                                  file_name, line_no, MAX_INCLUDE_DEPTH);
+                return -1;
+            }
+            if (name[0] == '\0') {
+                clrt__errbuf_set(err, errlen, "%s:%zu: #include name is empty or too long",
+                                 file_name, line_no);
                 return -1;
             }
             if (name[0] == '/' || strstr(name, "..")) {

@@ -17,7 +17,8 @@ static void base_name(const char *path, char *out, size_t len)
 {
     const char *slash = strrchr(path, '/');
     const char *b = slash ? slash + 1 : path;
-    size_t n = strcspn(b, ".");
+    const char *dot = strrchr(b, '.');
+    size_t n = dot ? (size_t)(dot - b) : strlen(b);
     if (n >= len)
         n = len - 1;
     memcpy(out, b, n);

@@ -1,0 +1,461 @@
+/* GEMM front: argument checks, the three backends (builtin kernels, CLBlast,
+ * host CBLAS on CPU devices) and `auto`, which times the candidates once per
+ * (device, driver, shape class) and records the winner in memory and, when
+ * the disk cache is on, in "<cache dir>/gemm-tuning.txt". */
+#include "clrt_internal.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#ifdef CLRT_HAVE_CLBLAST
+#include <clblast_c.h>
+#endif
+#ifdef CLRT_HAVE_CBLAS
+#include <cblas.h>
+#endif
+
+/* Builtin tile configurations; `auto` times each, `builtin` uses the first. */
+typedef struct gemm_tile {
+    unsigned tm, tn, lx, ly;
+} gemm_tile;
+
+static const gemm_tile tiles[] = {
+    {4, 4, 16, 4},
+    {8, 4, 16, 4},
+    {4, 8, 16, 4},
+    {2, 2, 16, 8},
+};
+enum { NTILES = sizeof tiles / sizeof tiles[0] };
+
+/* One decision of `auto`. */
+typedef struct gemm_choice {
+    char shape_class[48];
+    clrt_gemm_backend backend;
+    unsigned tile;
+} gemm_choice;
+
+struct clrt_gemm_tuning {
+    gemm_choice *choices;
+    size_t count, cap;
+    bool loaded; /* the disk record has been read */
+};
+
+const char *clrt_gemm_backend_name(clrt_gemm_backend backend)
+{
+    switch (backend) {
+    case CLRT_GEMM_AUTO: return "auto";
+    case CLRT_GEMM_BUILTIN: return "builtin";
+    case CLRT_GEMM_CLBLAST: return "clblast";
+    case CLRT_GEMM_HOST: return "host";
+    }
+    return NULL;
+}
+
+static bool is_cpu(const clrt_ctx *ctx)
+{
+    return (ctx->dev.type & CL_DEVICE_TYPE_CPU) && !(ctx->dev.type & CL_DEVICE_TYPE_GPU);
+}
+
+/* NULL when the backend can run here, else why not. */
+static const char *unavailable(const clrt_ctx *ctx, clrt_gemm_backend b)
+{
+    switch (b) {
+    case CLRT_GEMM_AUTO:
+    case CLRT_GEMM_BUILTIN: return NULL;
+    case CLRT_GEMM_CLBLAST:
+#ifdef CLRT_HAVE_CLBLAST
+        return NULL;
+#else
+        return "clrt was built without CLBlast (-Dclblast=enabled)";
+#endif
+    case CLRT_GEMM_HOST:
+#ifdef CLRT_HAVE_CBLAS
+        if (!is_cpu(ctx) || ctx->dev.is_simulator)
+            return "the host backend needs a CPU device whose buffers the host can map";
+        return NULL;
+#else
+        (void)ctx;
+        return "clrt was built without a host CBLAS (-Dhost_blas=enabled)";
+#endif
+    }
+    return "unknown backend";
+}
+
+clrt_status clrt__gemm_init(clrt_ctx *ctx, int option, char *err, size_t errlen)
+{
+    clrt_gemm_backend b = (clrt_gemm_backend)option;
+    const char *env = getenv("CLRT_GEMM");
+    if (option == CLRT_GEMM_AUTO && env && *env) {
+        bool known = false;
+        for (int i = CLRT_GEMM_AUTO; i <= CLRT_GEMM_HOST; i++)
+            if (strcmp(env, clrt_gemm_backend_name((clrt_gemm_backend)i)) == 0) {
+                b = (clrt_gemm_backend)i;
+                known = true;
+            }
+        if (!known) {
+            clrt__errbuf_set(err, errlen,
+                             "CLRT_GEMM=\"%s\" is not one of auto, builtin, clblast, host", env);
+            return CLRT_ERR_INVALID_ARG;
+        }
+    }
+    if (!clrt_gemm_backend_name(b)) {
+        clrt__errbuf_set(err, errlen, "gemm backend %d is not a clrt_gemm_backend", option);
+        return CLRT_ERR_INVALID_ARG;
+    }
+    const char *why = unavailable(ctx, b);
+    if (why) {
+        clrt__errbuf_set(err, errlen, "gemm backend %s: %s", clrt_gemm_backend_name(b), why);
+        return CLRT_ERR_UNSUPPORTED;
+    }
+    ctx->gemm_backend = b;
+    return CLRT_OK;
+}
+
+void clrt__gemm_release(clrt_ctx *ctx)
+{
+    if (ctx->gemm_tuning)
+        free(ctx->gemm_tuning->choices);
+    free(ctx->gemm_tuning);
+    ctx->gemm_tuning = NULL;
+}
+
+clrt_gemm_backend clrt_ctx_gemm_backend(const clrt_ctx *ctx)
+{
+    return ctx ? ctx->gemm_backend : CLRT_GEMM_AUTO;
+}
+
+clrt_status clrt_ctx_set_gemm_backend(clrt_ctx *ctx, clrt_gemm_backend backend)
+{
+    if (!ctx)
+        return CLRT_ERR_INVALID_ARG;
+    if (!clrt_gemm_backend_name(backend))
+        return clrt__fail(ctx, CLRT_ERR_INVALID_ARG, "gemm backend %d is unknown", (int)backend);
+    const char *why = unavailable(ctx, backend);
+    if (why)
+        return clrt__fail(ctx, CLRT_ERR_UNSUPPORTED, "gemm backend %s: %s",
+                          clrt_gemm_backend_name(backend), why);
+    ctx->gemm_backend = backend;
+    return CLRT_OK;
+}
+
+/* ------------------------------------------------------------ backends */
+
+typedef struct gemm_args {
+    int ta, tb;
+    size_t m, n, k;
+    float alpha, beta;
+    const clrt_tensor *a, *b;
+    clrt_tensor *c;
+} gemm_args;
+
+static clrt_status run_builtin(clrt_ctx *ctx, const gemm_args *g, unsigned tile)
+{
+    const gemm_tile *t = &tiles[tile];
+    char defines[160];
+    snprintf(defines, sizeof defines,
+             "-D CLRT_GEMM_TM=%u -D CLRT_GEMM_TN=%u -D CLRT_GEMM_LX=%u -D CLRT_GEMM_LY=%u", t->tm,
+             t->tn, t->lx, t->ly);
+    static const char *const names[2][2] = {{"clrt_gemm_nn", "clrt_gemm_nt"},
+                                            {"clrt_gemm_tn", "clrt_gemm_tt"}};
+    cl_kernel k;
+    CLRT_TRY(clrt__kernel_variant(ctx, "gemm", defines, names[g->ta != 0][g->tb != 0], &k));
+    if (g->m > UINT32_MAX || g->n > UINT32_MAX || g->k > UINT32_MAX)
+        return clrt__fail(ctx, CLRT_ERR_UNSUPPORTED, "clrt_gemm: dimensions past 2^32");
+    CLRT_TRY(clrt__set_args(ctx, k, "clrt_gemm", "uuufmumufmu", (unsigned)g->m, (unsigned)g->n,
+                            (unsigned)g->k, (double)g->alpha, g->a, (unsigned)g->a->shape[1],
+                            g->b, (unsigned)g->b->shape[1], (double)g->beta, g->c,
+                            (unsigned)g->c->shape[1]));
+    size_t cols = (g->n + t->tn - 1) / t->tn; /* work-items across N */
+    size_t rows = (g->m + t->tm - 1) / t->tm;
+    size_t groups_x = (cols + t->lx - 1) / t->lx;
+    return clrt__launch_2d(ctx, k, groups_x * t->lx, rows, t->lx, t->ly, "clrt_gemm");
+}
+
+static clrt_status run_clblast(clrt_ctx *ctx, const gemm_args *g)
+{
+#ifdef CLRT_HAVE_CLBLAST
+    CLBlastStatusCode rc = CLBlastSgemm(
+        CLBlastLayoutRowMajor, g->ta ? CLBlastTransposeYes : CLBlastTransposeNo,
+        g->tb ? CLBlastTransposeYes : CLBlastTransposeNo, g->m, g->n, g->k, g->alpha,
+        g->a->buf->mem, 0, g->a->shape[1], g->b->buf->mem, 0, g->b->shape[1], g->beta,
+        g->c->buf->mem, 0, g->c->shape[1], &ctx->queue, NULL);
+    if (rc != CLBlastSuccess) {
+        if (rc < 0 && rc > -100) /* CLBlast passes OpenCL's own codes through */
+            return clrt__fail_cl(ctx, (cl_int)rc, "CLBlastSgemm", "clrt_gemm");
+        return clrt__fail(ctx, CLRT_ERR_OPENCL, "CLBlastSgemm failed with CLBlast status %d",
+                          (int)rc);
+    }
+    return CLRT_OK;
+#else
+    (void)g;
+    return clrt__fail(ctx, CLRT_ERR_UNSUPPORTED, "clrt was built without CLBlast");
+#endif
+}
+
+static clrt_status run_host(clrt_ctx *ctx, const gemm_args *g)
+{
+#ifdef CLRT_HAVE_CBLAS
+    /* Zero-copy on CPU devices: the maps hand out the buffers themselves.
+     * They block, so this backend waits for the work queued before it. */
+    cl_int rc = CL_SUCCESS;
+    float *pa = NULL, *pb = NULL, *pc = NULL;
+    clrt_status st = CLRT_OK;
+    size_t abytes = g->a->numel * sizeof(float), bbytes = g->b->numel * sizeof(float);
+    size_t cbytes = g->c->numel * sizeof(float);
+    cl_map_flags cflags = g->beta == 0.0f ? CL_MAP_WRITE_INVALIDATE_REGION
+                                          : (CL_MAP_READ | CL_MAP_WRITE);
+    pa = clEnqueueMapBuffer(ctx->queue, g->a->buf->mem, CL_TRUE, CL_MAP_READ, 0, abytes, 0, NULL,
+                            NULL, &rc);
+    if (rc == CL_SUCCESS)
+        pb = clEnqueueMapBuffer(ctx->queue, g->b->buf->mem, CL_TRUE, CL_MAP_READ, 0, bbytes, 0,
+                                NULL, NULL, &rc);
+    if (rc == CL_SUCCESS)
+        pc = clEnqueueMapBuffer(ctx->queue, g->c->buf->mem, CL_TRUE, cflags, 0, cbytes, 0, NULL,
+                                NULL, &rc);
+    if (rc == CL_SUCCESS)
+        cblas_sgemm(CblasRowMajor, g->ta ? CblasTrans : CblasNoTrans,
+                    g->tb ? CblasTrans : CblasNoTrans, (blasint)g->m, (blasint)g->n,
+                    (blasint)g->k, g->alpha, pa, (blasint)g->a->shape[1], pb,
+                    (blasint)g->b->shape[1], g->beta, pc, (blasint)g->c->shape[1]);
+    else
+        st = clrt__fail_cl(ctx, rc, "clEnqueueMapBuffer", "clrt_gemm (host backend)");
+    if (pa)
+        clEnqueueUnmapMemObject(ctx->queue, g->a->buf->mem, pa, 0, NULL, NULL);
+    if (pb)
+        clEnqueueUnmapMemObject(ctx->queue, g->b->buf->mem, pb, 0, NULL, NULL);
+    if (pc)
+        clEnqueueUnmapMemObject(ctx->queue, g->c->buf->mem, pc, 0, NULL, NULL);
+    return st;
+#else
+    (void)g;
+    return clrt__fail(ctx, CLRT_ERR_UNSUPPORTED, "clrt was built without a host CBLAS");
+#endif
+}
+
+static clrt_status run_choice(clrt_ctx *ctx, const gemm_args *g, clrt_gemm_backend b,
+                              unsigned tile)
+{
+    switch (b) {
+    case CLRT_GEMM_CLBLAST: return run_clblast(ctx, g);
+    case CLRT_GEMM_HOST: return run_host(ctx, g);
+    default: return run_builtin(ctx, g, tile);
+    }
+}
+
+/* ---------------------------------------------------------------- auto */
+
+static unsigned log2_ceil(size_t x)
+{
+    unsigned r = 0;
+    while (((size_t)1 << r) < x)
+        r++;
+    return r;
+}
+
+static void shape_class(const gemm_args *g, char *buf, size_t len)
+{
+    snprintf(buf, len, "%c%c-m%u-n%u-k%u", g->ta ? 't' : 'n', g->tb ? 't' : 'n', log2_ceil(g->m),
+             log2_ceil(g->n), log2_ceil(g->k));
+}
+
+/* What the record is valid for: the device and driver, and this clrt. */
+static void device_key(const clrt_ctx *ctx, char *buf, size_t len)
+{
+    char text[1024];
+    snprintf(text, sizeof text, "%s|%s|%s|%s", CLRT_VERSION_STRING, ctx->dev.platform,
+             ctx->dev.name, ctx->dev.driver_version);
+    snprintf(buf, len, "%016llx", (unsigned long long)clrt__hash64(text, strlen(text), 7));
+}
+
+static char *record_path(const clrt_ctx *ctx)
+{
+    if (!ctx->cache_dir)
+        return NULL;
+    size_t n = strlen(ctx->cache_dir) + 32;
+    char *p = malloc(n);
+    if (p)
+        snprintf(p, n, "%s/gemm-tuning.txt", ctx->cache_dir);
+    return p;
+}
+
+static void remember(clrt_ctx *ctx, const char *cls, clrt_gemm_backend b, unsigned tile)
+{
+    struct clrt_gemm_tuning *t = ctx->gemm_tuning;
+    if (t->count == t->cap) {
+        size_t cap = t->cap ? 2 * t->cap : 16;
+        gemm_choice *grown = realloc(t->choices, cap * sizeof *grown);
+        if (!grown)
+            return; /* then it is timed again next time: slower, not wrong */
+        t->choices = grown;
+        t->cap = cap;
+    }
+    gemm_choice *c = &t->choices[t->count++];
+    snprintf(c->shape_class, sizeof c->shape_class, "%s", cls);
+    c->backend = b;
+    c->tile = tile;
+}
+
+/* Lines "<device key> <shape class> <backend name> <tile>"; lines for other
+ * devices or that do not parse are skipped: the record is a hint. */
+static void load_record(clrt_ctx *ctx)
+{
+    char *path = record_path(ctx);
+    FILE *f = path ? fopen(path, "r") : NULL;
+    free(path);
+    if (!f)
+        return;
+    char key[32], line[256];
+    device_key(ctx, key, sizeof key);
+    while (fgets(line, sizeof line, f)) {
+        char k[32], cls[48], name[16];
+        unsigned tile;
+        if (sscanf(line, "%31s %47s %15s %u", k, cls, name, &tile) != 4 || strcmp(k, key) != 0)
+            continue;
+        for (int b = CLRT_GEMM_BUILTIN; b <= CLRT_GEMM_HOST; b++)
+            if (strcmp(name, clrt_gemm_backend_name((clrt_gemm_backend)b)) == 0 && tile < NTILES &&
+                !unavailable(ctx, (clrt_gemm_backend)b))
+                remember(ctx, cls, (clrt_gemm_backend)b, tile);
+    }
+    fclose(f);
+}
+
+static void append_record(clrt_ctx *ctx, const char *cls, clrt_gemm_backend b, unsigned tile)
+{
+    char *path = record_path(ctx);
+    if (!path)
+        return;
+    /* Appends of one short line are atomic enough for a hint file; a torn
+     * line fails to parse and is skipped. */
+    FILE *f = fopen(path, "a");
+    if (f) {
+        char key[32];
+        device_key(ctx, key, sizeof key);
+        fprintf(f, "%s %s %s %u\n", key, cls, clrt_gemm_backend_name(b), tile);
+        fclose(f);
+    }
+    free(path);
+}
+
+static double now_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* Best of three runs after a warm-up (which also builds the kernels), on a
+ * scratch C so the caller's C is untouched; +inf if the candidate fails. */
+static double time_candidate(clrt_ctx *ctx, const gemm_args *g, clrt_gemm_backend b,
+                             unsigned tile)
+{
+    double best = INFINITY;
+    for (int rep = 0; rep < 4; rep++) {
+        double t0 = now_seconds();
+        if (run_choice(ctx, g, b, tile) != CLRT_OK || clFinish(ctx->queue) != CL_SUCCESS)
+            return INFINITY;
+        double dt = now_seconds() - t0;
+        if (rep > 0 && dt < best)
+            best = dt;
+    }
+    return best;
+}
+
+static clrt_status choose(clrt_ctx *ctx, const gemm_args *g, clrt_gemm_backend *b,
+                          unsigned *tile)
+{
+    *b = CLRT_GEMM_BUILTIN;
+    *tile = 0;
+    if (ctx->dev.is_simulator)
+        return CLRT_OK; /* timings of an interpreter mean nothing */
+    if (!ctx->gemm_tuning) {
+        ctx->gemm_tuning = calloc(1, sizeof *ctx->gemm_tuning);
+        if (!ctx->gemm_tuning)
+            return CLRT_OK;
+    }
+    if (!ctx->gemm_tuning->loaded) {
+        ctx->gemm_tuning->loaded = true;
+        if (clrt__disk_cache_wanted(&ctx->dev) || getenv("CLRT_CACHE_DIR"))
+            load_record(ctx);
+    }
+    char cls[48];
+    shape_class(g, cls, sizeof cls);
+    for (size_t i = 0; i < ctx->gemm_tuning->count; i++) {
+        gemm_choice *c = &ctx->gemm_tuning->choices[i];
+        if (strcmp(c->shape_class, cls) == 0) {
+            *b = c->backend;
+            *tile = c->tile;
+            return CLRT_OK;
+        }
+    }
+    clrt_tensor *scratch;
+    CLRT_TRY(clrt_tensor_create(ctx, 2, g->c->shape, CLRT_TENSOR_ZERO, &scratch));
+    gemm_args trial = *g;
+    trial.c = scratch;
+    trial.beta = 0.0f;
+    double best = INFINITY;
+    for (unsigned t = 0; t < NTILES; t++) {
+        double dt = time_candidate(ctx, &trial, CLRT_GEMM_BUILTIN, t);
+        if (dt < best)
+            best = dt, *b = CLRT_GEMM_BUILTIN, *tile = t;
+    }
+    for (int cand = CLRT_GEMM_CLBLAST; cand <= CLRT_GEMM_HOST; cand++) {
+        if (unavailable(ctx, (clrt_gemm_backend)cand))
+            continue;
+        double dt = time_candidate(ctx, &trial, (clrt_gemm_backend)cand, 0);
+        if (dt < best)
+            best = dt, *b = (clrt_gemm_backend)cand, *tile = 0;
+    }
+    clrt_tensor_destroy(scratch);
+    clrt__log(ctx, CLRT_LOG_INFO, "gemm %s: %s (tile %u) in %.3g ms", cls,
+              clrt_gemm_backend_name(*b), *tile, best * 1e3);
+    remember(ctx, cls, *b, *tile);
+    if (clrt__disk_cache_wanted(&ctx->dev) || getenv("CLRT_CACHE_DIR"))
+        append_record(ctx, cls, *b, *tile);
+    return CLRT_OK;
+}
+
+/* --------------------------------------------------------------- entry */
+
+clrt_status clrt_gemm(clrt_ctx *ctx, int trans_a, int trans_b, float alpha, const clrt_tensor *a,
+                      const clrt_tensor *b, float beta, clrt_tensor *c)
+{
+    static const char fn[] = "clrt_gemm";
+    if (!ctx)
+        return CLRT_ERR_INVALID_ARG;
+    CLRT_TRY(clrt__expect_dims(ctx, fn, "A", a, 2, NULL));
+    CLRT_TRY(clrt__expect_dims(ctx, fn, "B", b, 2, NULL));
+    CLRT_TRY(clrt__expect_dims(ctx, fn, "C", c, 2, NULL));
+    gemm_args g = {trans_a != 0, trans_b != 0, 0, 0, 0, alpha, beta, a, b, c};
+    g.m = g.ta ? a->shape[1] : a->shape[0];
+    g.k = g.ta ? a->shape[0] : a->shape[1];
+    size_t kb = g.tb ? b->shape[1] : b->shape[0];
+    g.n = g.tb ? b->shape[0] : b->shape[1];
+    if (kb != g.k || c->shape[0] != g.m || c->shape[1] != g.n) {
+        char sa[64], sb[64], sc[64];
+        clrt__shape_str(2, a->shape, sa, sizeof sa);
+        clrt__shape_str(2, b->shape, sb, sizeof sb);
+        clrt__shape_str(2, c->shape, sc, sizeof sc);
+        return clrt__fail(ctx, CLRT_ERR_SHAPE,
+                          "%s: op(A) of A %s%s and op(B) of B %s%s do not make C %s", fn, sa,
+                          g.ta ? "^T" : "", sb, g.tb ? "^T" : "", sc);
+    }
+    if (clrt__aliases(c, a) || clrt__aliases(c, b))
+        return clrt__fail(ctx, CLRT_ERR_INVALID_ARG, "%s: C shares its buffer with A or B", fn);
+    if (g.m == 0 || g.n == 0)
+        return CLRT_OK;
+
+    clrt_gemm_backend backend = ctx->gemm_backend;
+    unsigned tile = 0;
+    if (backend == CLRT_GEMM_AUTO) {
+        if (g.k == 0)
+            backend = CLRT_GEMM_BUILTIN; /* C = beta·C: nothing to tune */
+        else
+            CLRT_TRY(choose(ctx, &g, &backend, &tile));
+    }
+    if (g.k == 0 && backend != CLRT_GEMM_BUILTIN)
+        backend = CLRT_GEMM_BUILTIN; /* some BLAS reject K = 0 */
+    return run_choice(ctx, &g, backend, tile);
+}

@@ -1,0 +1,171 @@
+/* GEMM on each device: every available backend, all four transposes, odd
+ * shapes, alpha/beta, beta = 0 over NaN, K = 0, shape errors, and auto. */
+#include "harness.h"
+#include "clrt_internal.h"
+#include "ref.h"
+
+#include <float.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct shape3 {
+    size_t m, n, k;
+} shape3;
+
+/* Odd sizes, and the MLP's own; oclgrind gets the small ones only. */
+static const shape3 shapes[] = {
+    {1, 1, 1}, {7, 33, 1}, {33, 7, 257}, {257, 33, 7}, {5, 3, 0}, {128, 10, 784}, {128, 512, 784},
+};
+
+static bool too_big(const shape3 *s)
+{
+    return clrt_test_device()->is_simulator && s->m * s->n * (s->k + 1) > 3000;
+}
+
+static clrt_tensor *upload(clrt_ctx *ctx, size_t r, size_t c, const float *data)
+{
+    const size_t dims[2] = {r, c};
+    clrt_tensor *t;
+    CLRT_ASSERT_OK(ctx, clrt_tensor_create(ctx, 2, dims, 0, &t));
+    CLRT_ASSERT_OK(ctx, clrt_tensor_write(t, data, r * c));
+    return t;
+}
+
+/* Compare against the reference with the standard bound for a float dot
+ * product of length K: |err| <= (K+2)·eps·Σ|a||b| (scaled by |alpha|), plus
+ * the rounding of beta·C. */
+static void check_one(clrt_ctx *ctx, int ta, int tb, const shape3 *s, float alpha, float beta)
+{
+    size_t m = s->m, n = s->n, k = s->k;
+    size_t ar = ta ? k : m, ac = ta ? m : k, br = tb ? n : k, bc = tb ? k : n;
+    float *a = malloc((ar * ac + 1) * sizeof *a), *b = malloc((br * bc + 1) * sizeof *b);
+    float *c0 = malloc((m * n + 1) * sizeof *c0), *want = malloc((m * n + 1) * sizeof *want);
+    float *got = malloc((m * n + 1) * sizeof *got), *bound = malloc((m * n + 1) * sizeof *bound);
+    float *aa = malloc((ar * ac + 1) * sizeof *aa), *ab = malloc((br * bc + 1) * sizeof *ab);
+    assert_true(a && b && c0 && want && got && bound && aa && ab);
+    clrt_test_random(a, ar * ac, (uint32_t)(m * 31 + k));
+    clrt_test_random(b, br * bc, (uint32_t)(n * 17 + k));
+    clrt_test_random(c0, m * n, (uint32_t)(m + n));
+    if (beta == 0.0f)
+        for (size_t i = 0; i < m * n; i++)
+            c0[i] = NAN; /* beta 0 must ignore C */
+    for (size_t i = 0; i < ar * ac; i++)
+        aa[i] = fabsf(a[i]);
+    for (size_t i = 0; i < br * bc; i++)
+        ab[i] = fabsf(b[i]);
+    memcpy(want, c0, m * n * sizeof *want);
+    clrt_ref_gemm(ta, tb, m, n, k, alpha, a, b, beta, want);
+    clrt_ref_gemm(ta, tb, m, n, k, fabsf(alpha), aa, ab, 0.0f, bound);
+
+    clrt_tensor *ta_ = upload(ctx, ar, ac, a), *tb_ = upload(ctx, br, bc, b);
+    clrt_tensor *tc = upload(ctx, m, n, c0);
+    CLRT_ASSERT_OK(ctx, clrt_gemm(ctx, ta, tb, alpha, ta_, tb_, beta, tc));
+    CLRT_ASSERT_OK(ctx, clrt_tensor_read(tc, got, m * n));
+    for (size_t i = 0; i < m * n; i++) {
+        double tol = (double)(k + 2) * FLT_EPSILON * bound[i] + 1e-30;
+        if (beta != 0.0f)
+            tol += 2 * FLT_EPSILON * fabs((double)beta * c0[i]);
+        if (!(fabs((double)got[i] - want[i]) <= tol))
+            fail_msg("%s gemm %c%c M=%zu N=%zu K=%zu alpha=%g beta=%g: C[%zu] = %.9g, want %.9g "
+                     "(tolerance %.3g)",
+                     clrt_gemm_backend_name(clrt_ctx_gemm_backend(ctx)), ta ? 't' : 'n',
+                     tb ? 't' : 'n', m, n, k, alpha, beta, i, got[i], want[i], tol);
+    }
+    clrt_tensor_destroy(ta_);
+    clrt_tensor_destroy(tb_);
+    clrt_tensor_destroy(tc);
+    free(a), free(b), free(c0), free(want), free(got), free(bound), free(aa), free(ab);
+}
+
+static void check_backend(clrt_gemm_backend backend)
+{
+    clrt_ctx *ctx = clrt_test_ctx();
+    clrt_status st = clrt_ctx_set_gemm_backend(ctx, backend);
+    if (st == CLRT_ERR_UNSUPPORTED || (backend != CLRT_GEMM_BUILTIN && clrt_test_device()->is_simulator)) {
+        /* Not built in, or not for this device; say which and move on. */
+        clrt_test_ctx_done(ctx);
+        skip();
+    }
+    CLRT_ASSERT_OK(ctx, st);
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+        if (too_big(&shapes[s]))
+            continue;
+        for (int t = 0; t < 4; t++) {
+            check_one(ctx, t >> 1, t & 1, &shapes[s], 1.0f, 0.0f);
+            if (shapes[s].m * shapes[s].n < 5000)
+                check_one(ctx, t >> 1, t & 1, &shapes[s], -1.5f, 0.5f);
+        }
+    }
+    clrt_test_ctx_done(ctx);
+}
+
+static void builtin_backend(void **state)
+{
+    (void)state;
+    check_backend(CLRT_GEMM_BUILTIN);
+}
+
+static void clblast_backend(void **state)
+{
+    (void)state;
+    check_backend(CLRT_GEMM_CLBLAST);
+}
+
+static void host_backend(void **state)
+{
+    (void)state;
+    check_backend(CLRT_GEMM_HOST);
+}
+
+static void auto_backend(void **state)
+{
+    (void)state;
+    clrt_ctx *ctx = clrt_test_ctx();
+    CLRT_ASSERT_OK(ctx, clrt_ctx_set_gemm_backend(ctx, CLRT_GEMM_AUTO));
+    /* Twice each: the second run uses the recorded choice. */
+    for (int rep = 0; rep < 2; rep++) {
+        check_one(ctx, 0, 1, &shapes[2], 1.0f, 0.0f);
+        check_one(ctx, 1, 0, &shapes[3], 2.0f, 1.0f);
+    }
+    clrt_test_ctx_done(ctx);
+}
+
+static void shape_errors(void **state)
+{
+    (void)state;
+    clrt_ctx *ctx = clrt_test_ctx();
+    const size_t s23[2] = {2, 3}, s34[2] = {3, 4}, s24[2] = {2, 4}, s25[2] = {2, 5}, v3[1] = {3};
+    clrt_tensor *a, *b, *c, *bad, *vec;
+    CLRT_ASSERT_OK(ctx, clrt_tensor_create(ctx, 2, s23, CLRT_TENSOR_ZERO, &a));
+    CLRT_ASSERT_OK(ctx, clrt_tensor_create(ctx, 2, s34, CLRT_TENSOR_ZERO, &b));
+    CLRT_ASSERT_OK(ctx, clrt_tensor_create(ctx, 2, s24, CLRT_TENSOR_ZERO, &c));
+    CLRT_ASSERT_OK(ctx, clrt_tensor_create(ctx, 2, s25, CLRT_TENSOR_ZERO, &bad));
+    CLRT_ASSERT_OK(ctx, clrt_tensor_create(ctx, 1, v3, CLRT_TENSOR_ZERO, &vec));
+    CLRT_ASSERT_OK(ctx, clrt_gemm(ctx, 0, 0, 1.0f, a, b, 0.0f, c));
+    assert_int_equal(clrt_gemm(ctx, 0, 0, 1.0f, a, b, 0.0f, bad), CLRT_ERR_SHAPE);
+    assert_non_null(strstr(clrt_ctx_errmsg(ctx), "[2, 5]"));
+    assert_int_equal(clrt_gemm(ctx, 1, 0, 1.0f, a, b, 0.0f, c), CLRT_ERR_SHAPE);
+    assert_int_equal(clrt_gemm(ctx, 0, 0, 1.0f, vec, b, 0.0f, c), CLRT_ERR_SHAPE);
+    assert_int_equal(clrt_gemm(ctx, 0, 0, 1.0f, NULL, b, 0.0f, c), CLRT_ERR_INVALID_ARG);
+    assert_int_equal(clrt_gemm(ctx, 0, 0, 1.0f, c, b, 0.0f, c), CLRT_ERR_SHAPE);
+    /* C may not be an input. */
+    const size_t s33[2] = {3, 3};
+    clrt_tensor *sq;
+    CLRT_ASSERT_OK(ctx, clrt_tensor_create(ctx, 2, s33, CLRT_TENSOR_ZERO, &sq));
+    assert_int_equal(clrt_gemm(ctx, 0, 0, 1.0f, sq, sq, 0.0f, sq), CLRT_ERR_INVALID_ARG);
+    assert_int_equal(clrt_ctx_set_gemm_backend(ctx, (clrt_gemm_backend)42), CLRT_ERR_INVALID_ARG);
+    clrt_tensor_destroy(a), clrt_tensor_destroy(b), clrt_tensor_destroy(c);
+    clrt_tensor_destroy(bad), clrt_tensor_destroy(vec), clrt_tensor_destroy(sq);
+    clrt_test_ctx_done(ctx);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(builtin_backend), cmocka_unit_test(clblast_backend),
+        cmocka_unit_test(host_backend),    cmocka_unit_test(auto_backend),
+        cmocka_unit_test(shape_errors),
+    };
+    return clrt_test_main("gemm", tests, sizeof tests / sizeof tests[0]);
+}

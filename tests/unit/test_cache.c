@@ -1,0 +1,595 @@
+/* The on-disk program cache: directory choice, entry paths, store/load round
+ * trips, and the refusal of every corrupt, truncated or foreign entry. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "clrt_internal.h"
+
+/* Entry layout (src/cache.c): magic 8 | u32 format | u32 key length |
+ * u64 binary length | key | binary | u32 crc32. */
+enum { HEADER = 8 + 4 + 4 + 8, TRAILER = 4 };
+
+/* ------------------------------------------------------------ helpers */
+
+static char tmp_root[4096];
+static int dir_counter;
+
+static int remove_tree(const char *path)
+{
+    struct stat st;
+    if (lstat(path, &st) != 0)
+        return -1;
+    if (!S_ISDIR(st.st_mode))
+        return unlink(path);
+    DIR *d = opendir(path);
+    if (!d)
+        return -1;
+    int rc = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+            continue;
+        size_t n = strlen(path) + strlen(e->d_name) + 2;
+        char *child = malloc(n);
+        if (!child) {
+            rc = -1;
+            break;
+        }
+        snprintf(child, n, "%s/%s", path, e->d_name);
+        if (remove_tree(child) != 0)
+            rc = -1;
+        free(child);
+    }
+    closedir(d);
+    return rmdir(path) == 0 ? rc : -1;
+}
+
+static int make_tmp(void **state)
+{
+    (void)state;
+    const char *base = getenv("TMPDIR");
+    if (!base || base[0] != '/')
+        base = "/tmp";
+    snprintf(tmp_root, sizeof tmp_root, "%s/clrt-unit-cache-XXXXXX", base);
+    return mkdtemp(tmp_root) ? 0 : -1;
+}
+
+static int remove_tmp(void **state)
+{
+    (void)state;
+    return remove_tree(tmp_root);
+}
+
+/* A fresh, not yet existing, cache directory path under the temp root. */
+static void new_dir(char *out, size_t len)
+{
+    int n = snprintf(out, len, "%s/cache%d", tmp_root, ++dir_counter);
+    assert_true(n > 0 && (size_t)n < len);
+}
+
+static unsigned char *make_binary(size_t n, unsigned seed)
+{
+    unsigned char *b = malloc(n);
+    assert_non_null(b);
+    uint32_t x = seed * 2654435761u + 1;
+    for (size_t i = 0; i < n; i++) {
+        x = x * 1664525u + 1013904223u;
+        b[i] = (unsigned char)(x >> 24);
+    }
+    if (n > 2)
+        b[1] = 0; /* NULs must survive */
+    return b;
+}
+
+static unsigned char *slurp(const char *path, size_t *len)
+{
+    char *data;
+    if (clrt__read_file(path, &data, len) != 0)
+        fail_msg("cannot read %s", path);
+    return (unsigned char *)data;
+}
+
+static void spit(const char *path, const unsigned char *data, size_t len)
+{
+    FILE *f = fopen(path, "wb");
+    if (!f)
+        fail_msg("cannot write %s", path);
+    assert_int_equal(fwrite(data, 1, len, f), len);
+    assert_int_equal(fclose(f), 0);
+}
+
+static void store_ok(const char *dir, const char *key, const unsigned char *bin, size_t n)
+{
+    clrt_status st = clrt__cache_store(dir, key, bin, n);
+    if (st != CLRT_OK)
+        fail_msg("store in %s: %s", dir, clrt_status_str(st));
+}
+
+static void expect_load(const char *dir, const char *key, const unsigned char *want, size_t n)
+{
+    unsigned char *bin = NULL;
+    size_t len = 0;
+    clrt_status st = clrt__cache_load(dir, key, &bin, &len);
+    if (st != CLRT_OK)
+        fail_msg("load from %s: %s", dir, clrt_status_str(st));
+    assert_non_null(bin);
+    assert_int_equal(len, n);
+    assert_memory_equal(bin, want, n);
+    free(bin);
+}
+
+static void expect_load_fails(const char *dir, const char *key, clrt_status want,
+                              const char *what)
+{
+    unsigned char *bin = (unsigned char *)"sentinel";
+    size_t len = 99;
+    clrt_status st = clrt__cache_load(dir, key, &bin, &len);
+    if (st != want)
+        fail_msg("%s: load gave %s, want %s", what, clrt_status_str(st), clrt_status_str(want));
+    assert_null(bin);
+    assert_int_equal(len, 0);
+}
+
+/* Names in `dir` (not . and ..), counting those that contain `part`. */
+static size_t count_entries(const char *dir, const char *part, size_t *total)
+{
+    DIR *d = opendir(dir);
+    assert_non_null(d);
+    size_t matched = 0, all = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+            continue;
+        all++;
+        if (part && strstr(e->d_name, part))
+            matched++;
+    }
+    closedir(d);
+    if (total)
+        *total = all;
+    return matched;
+}
+
+/* ---------------------------------------------------- directory choice */
+
+static char *saved_env[3];
+static const char *const env_names[3] = {"CLRT_CACHE_DIR", "XDG_CACHE_HOME", "HOME"};
+
+static int save_env(void **state)
+{
+    (void)state;
+    for (int i = 0; i < 3; i++) {
+        const char *v = getenv(env_names[i]);
+        saved_env[i] = NULL;
+        if (v) {
+            saved_env[i] = malloc(strlen(v) + 1);
+            if (!saved_env[i])
+                return -1;
+            strcpy(saved_env[i], v);
+        }
+    }
+    return 0;
+}
+
+static int restore_env(void **state)
+{
+    (void)state;
+    for (int i = 0; i < 3; i++) {
+        if (saved_env[i])
+            setenv(env_names[i], saved_env[i], 1);
+        else
+            unsetenv(env_names[i]);
+        free(saved_env[i]);
+        saved_env[i] = NULL;
+    }
+    return 0;
+}
+
+static void set_env(const char *cache, const char *xdg, const char *home)
+{
+    const char *v[3] = {cache, xdg, home};
+    for (int i = 0; i < 3; i++) {
+        if (v[i])
+            assert_int_equal(setenv(env_names[i], v[i], 1), 0);
+        else
+            assert_int_equal(unsetenv(env_names[i]), 0);
+    }
+}
+
+static void expect_dir(const char *opt, const char *want)
+{
+    char *got = clrt__cache_dir_resolve(opt);
+    if (!want) {
+        if (got)
+            fail_msg("opt \"%s\": got \"%s\", want NULL", opt ? opt : "(null)", got);
+        return;
+    }
+    if (!got)
+        fail_msg("opt \"%s\": got NULL, want \"%s\"", opt ? opt : "(null)", want);
+    if (strcmp(got, want) != 0)
+        fail_msg("opt \"%s\": got \"%s\", want \"%s\"", opt ? opt : "(null)", got, want);
+    free(got);
+}
+
+static void dir_resolve(void **state)
+{
+    (void)state;
+    set_env("/env/cache", "/xdg", "/home/user");
+    /* The option wins over everything. */
+    expect_dir("off", NULL);
+    expect_dir("/explicit/dir", "/explicit/dir");
+    expect_dir("relative/dir", "relative/dir");
+    /* Then $CLRT_CACHE_DIR. */
+    expect_dir(NULL, "/env/cache");
+    set_env("off", "/xdg", "/home/user");
+    expect_dir(NULL, NULL);
+    expect_dir("/explicit/dir", "/explicit/dir");
+    /* Then $XDG_CACHE_HOME/clrt. */
+    set_env(NULL, "/xdg", "/home/user");
+    expect_dir(NULL, "/xdg/clrt");
+    set_env("", "/xdg", "/home/user");
+    expect_dir(NULL, "/xdg/clrt");
+    /* Then $HOME/.cache/clrt; an empty or relative XDG_CACHE_HOME is ignored
+     * (the XDG base directory rules). */
+    set_env(NULL, NULL, "/home/user");
+    expect_dir(NULL, "/home/user/.cache/clrt");
+    set_env(NULL, "", "/home/user");
+    expect_dir(NULL, "/home/user/.cache/clrt");
+    set_env(NULL, "relative-xdg", "/home/user");
+    expect_dir(NULL, "/home/user/.cache/clrt");
+    /* Nowhere to put it: disabled. */
+    set_env(NULL, NULL, NULL);
+    expect_dir(NULL, NULL);
+    expect_dir("off", NULL);
+    expect_dir("/explicit/dir", "/explicit/dir");
+}
+
+/* ------------------------------------------------------------- paths */
+
+static void cache_path(void **state)
+{
+    (void)state;
+    char *a1 = clrt__cache_path("/some/dir", "key one");
+    char *a2 = clrt__cache_path("/some/dir", "key one");
+    char *b = clrt__cache_path("/some/dir", "key two");
+    char *c = clrt__cache_path("/other", "key one");
+    char *d = clrt__cache_path("/some/dir", "key onf"); /* one bit apart */
+    assert_non_null(a1);
+    assert_non_null(a2);
+    assert_non_null(b);
+    assert_non_null(c);
+    assert_non_null(d);
+    assert_string_equal(a1, a2);
+    assert_string_not_equal(a1, b);
+    assert_string_not_equal(a1, d);
+    /* "<dir>/<32 hex digits>.clbin" */
+    const char *prefix = "/some/dir/";
+    assert_int_equal(strncmp(a1, prefix, strlen(prefix)), 0);
+    const char *base = a1 + strlen(prefix);
+    assert_int_equal(strlen(base), 32 + strlen(".clbin"));
+    for (int i = 0; i < 32; i++)
+        assert_non_null(strchr("0123456789abcdef", base[i]));
+    assert_string_equal(base + 32, ".clbin");
+    /* The file name depends on the key only. */
+    assert_string_equal(strrchr(c, '/'), strrchr(a1, '/'));
+    free(a1);
+    free(a2);
+    free(b);
+    free(c);
+    free(d);
+}
+
+static void hash64(void **state)
+{
+    (void)state;
+    /* FNV-1a 64 with seed 0: the published test values. */
+    assert_true(clrt__hash64("", 0, 0) == 0xcbf29ce484222325ull);
+    assert_true(clrt__hash64("a", 1, 0) == 0xaf63dc4c8601ec8cull);
+    assert_true(clrt__hash64("foobar", 6, 0) == 0x85944171f73967e8ull);
+    /* The seed changes the hash; the length counts. */
+    assert_true(clrt__hash64("a", 1, 1) != clrt__hash64("a", 1, 0));
+    assert_true(clrt__hash64("ab", 1, 0) == clrt__hash64("a", 1, 0));
+    assert_true(clrt__hash64("ab", 2, 0) != clrt__hash64("a", 1, 0));
+}
+
+/* ------------------------------------------------------- round trips */
+
+static const char *const KEY = "clrt 0.1.0\nsource 0123456789abcdef0123456789abcdef 392\n"
+                               "options -cl-std=CL1.2\nplatform Portable Computing Language\n"
+                               "device pthread-test\ndriver 3.1\n";
+
+static void round_trip(void **state)
+{
+    (void)state;
+    char dir[4096];
+    new_dir(dir, sizeof dir);
+    size_t n = 5000;
+    unsigned char *bin = make_binary(n, 1);
+    store_ok(dir, KEY, bin, n);
+    expect_load(dir, KEY, bin, n);
+
+    /* The file is laid out as documented. */
+    char *path = clrt__cache_path(dir, KEY);
+    assert_non_null(path);
+    size_t flen;
+    unsigned char *file = slurp(path, &flen);
+    assert_int_equal(flen, HEADER + strlen(KEY) + n + TRAILER);
+    assert_memory_equal(file, "CLRTBIN\0", 8);
+    assert_memory_equal(file + HEADER, KEY, strlen(KEY));
+    assert_memory_equal(file + HEADER + strlen(KEY), bin, n);
+    free(file);
+
+    /* A one-byte binary and a long key work too. */
+    unsigned char one = 0x5a;
+    store_ok(dir, "k", &one, 1);
+    expect_load(dir, "k", &one, 1);
+    char *long_key = malloc(20001);
+    assert_non_null(long_key);
+    memset(long_key, 'K', 20000);
+    long_key[20000] = '\0';
+    store_ok(dir, long_key, bin, n);
+    expect_load(dir, long_key, bin, n);
+    /* Entries of other keys are untouched. */
+    expect_load(dir, KEY, bin, n);
+    free(long_key);
+    free(path);
+    free(bin);
+}
+
+static void load_missing(void **state)
+{
+    (void)state;
+    char dir[4096];
+    new_dir(dir, sizeof dir);
+    /* No directory at all. */
+    expect_load_fails(dir, KEY, CLRT_ERR_IO, "missing directory");
+    /* A directory with another key's entry. */
+    unsigned char bin[3] = {1, 2, 3};
+    store_ok(dir, "another key", bin, sizeof bin);
+    expect_load_fails(dir, KEY, CLRT_ERR_IO, "missing entry");
+}
+
+/* Store a fresh entry for KEY in a new directory; return its path and
+ * bytes (the caller frees both). */
+static char *fresh_entry(char *dir, size_t dirlen, unsigned char **file, size_t *flen,
+                         size_t bin_len)
+{
+    new_dir(dir, dirlen);
+    unsigned char *bin = make_binary(bin_len, 7);
+    store_ok(dir, KEY, bin, bin_len);
+    expect_load(dir, KEY, bin, bin_len);
+    free(bin);
+    char *path = clrt__cache_path(dir, KEY);
+    assert_non_null(path);
+    *file = slurp(path, flen);
+    return path;
+}
+
+/* Write `data` over the entry and expect CLRT_ERR_FORMAT. */
+static void expect_rejected(const char *dir, const char *path, const unsigned char *data,
+                            size_t len, const char *what)
+{
+    spit(path, data, len);
+    expect_load_fails(dir, KEY, CLRT_ERR_FORMAT, what);
+}
+
+static void corrupt_entries_are_refused(void **state)
+{
+    (void)state;
+    char dir[4096];
+    unsigned char *file;
+    size_t flen;
+    const size_t n = 1000;
+    char *path = fresh_entry(dir, sizeof dir, &file, &flen, n);
+    const size_t klen = strlen(KEY);
+    assert_int_equal(flen, HEADER + klen + n + TRAILER);
+    unsigned char *bad = malloc(flen + 16);
+    assert_non_null(bad);
+
+    /* One flipped bit anywhere in the binary part, key part, trailer, header. */
+    static const size_t bin_offsets[] = {0, 1, 499, 999};
+    for (size_t i = 0; i < sizeof bin_offsets / sizeof bin_offsets[0]; i++) {
+        memcpy(bad, file, flen);
+        bad[HEADER + klen + bin_offsets[i]] ^= 0x01;
+        expect_rejected(dir, path, bad, flen, "flipped binary byte");
+    }
+    static const size_t key_offsets[] = {0, 5, 40};
+    for (size_t i = 0; i < sizeof key_offsets / sizeof key_offsets[0]; i++) {
+        memcpy(bad, file, flen);
+        bad[HEADER + key_offsets[i]] ^= 0x20;
+        expect_rejected(dir, path, bad, flen, "flipped key byte");
+    }
+    memcpy(bad, file, flen);
+    bad[flen - 1] ^= 0x80;
+    expect_rejected(dir, path, bad, flen, "flipped checksum byte");
+    for (size_t off = 0; off < HEADER; off++) {
+        memcpy(bad, file, flen);
+        bad[off] ^= 0x04;
+        expect_rejected(dir, path, bad, flen, "flipped header byte");
+    }
+
+    /* Truncated at every kind of boundary, and empty. */
+    static const size_t cuts[] = {1, TRAILER, TRAILER + 1, TRAILER + 500};
+    for (size_t i = 0; i < sizeof cuts / sizeof cuts[0]; i++)
+        expect_rejected(dir, path, file, flen - cuts[i], "truncated");
+    expect_rejected(dir, path, file, HEADER + klen, "truncated after the key");
+    expect_rejected(dir, path, file, HEADER, "header only");
+    expect_rejected(dir, path, file, 10, "truncated header");
+    expect_rejected(dir, path, file, 0, "empty file");
+
+    /* Extra bytes after the trailer. */
+    memcpy(bad, file, flen);
+    memset(bad + flen, 0, 16);
+    expect_rejected(dir, path, bad, flen + 16, "trailing bytes");
+
+    /* Another magic: an ELF file, and text. */
+    memcpy(bad, file, flen);
+    memcpy(bad, "\177ELF\2\1\1\0", 8);
+    expect_rejected(dir, path, bad, flen, "ELF magic");
+    const char *text = "this is not a cache entry, only some text long enough";
+    expect_rejected(dir, path, (const unsigned char *)text, strlen(text), "text");
+
+    /* A later format version. */
+    memcpy(bad, file, flen);
+    bad[8] = 2;
+    expect_rejected(dir, path, bad, flen, "format 2");
+
+    /* Rewritten whole, the entry is trusted again. */
+    spit(path, file, flen);
+    unsigned char *bin = make_binary(n, 7);
+    expect_load(dir, KEY, bin, n);
+    free(bin);
+
+    free(bad);
+    free(file);
+    free(path);
+}
+
+static void entry_of_another_key_is_refused(void **state)
+{
+    (void)state;
+    char dir[4096];
+    unsigned char *file;
+    size_t flen;
+    char *path = fresh_entry(dir, sizeof dir, &file, &flen, 300);
+
+    /* Copied to where another key's entry lives: same key length, and not. */
+    char other_same_len[1024];
+    snprintf(other_same_len, sizeof other_same_len, "%s", KEY);
+    other_same_len[strlen(KEY) - 2] ^= 0x01;
+    const char *other_keys[] = {other_same_len, "short key", "a much longer key than KEY ... "
+                                                             "a much longer key than KEY ... "
+                                                             "a much longer key than KEY ... "
+                                                             "a much longer key than KEY ..."};
+    for (size_t i = 0; i < sizeof other_keys / sizeof other_keys[0]; i++) {
+        char *other_path = clrt__cache_path(dir, other_keys[i]);
+        assert_non_null(other_path);
+        assert_string_not_equal(other_path, path);
+        spit(other_path, file, flen);
+        expect_load_fails(dir, other_keys[i], CLRT_ERR_FORMAT, other_keys[i]);
+        free(other_path);
+    }
+    free(file);
+    free(path);
+}
+
+/* ------------------------------------------------------------ storing */
+
+static void store_creates_private_dirs(void **state)
+{
+    (void)state;
+    mode_t old = umask(022);
+    char top[4096], dir[4200];
+    new_dir(top, sizeof top);
+    snprintf(dir, sizeof dir, "%s/a/b/c", top);
+    unsigned char bin[16] = {9, 8, 7, 6, 5, 4, 3, 2, 1, 0, 1, 2, 3, 4, 5, 6};
+    clrt_status st = clrt__cache_store(dir, KEY, bin, sizeof bin);
+    umask(old);
+    assert_int_equal(st, CLRT_OK);
+    expect_load(dir, KEY, bin, sizeof bin);
+
+    /* Every level made here has mode 0700. */
+    char level[4200];
+    const char *suffixes[] = {"", "/a", "/a/b", "/a/b/c"};
+    for (size_t i = 0; i < sizeof suffixes / sizeof suffixes[0]; i++) {
+        snprintf(level, sizeof level, "%s%s", top, suffixes[i]);
+        struct stat sb;
+        assert_int_equal(stat(level, &sb), 0);
+        assert_true(S_ISDIR(sb.st_mode));
+        if ((sb.st_mode & 07777) != 0700)
+            fail_msg("%s has mode %04o, want 0700", level, (unsigned)(sb.st_mode & 07777));
+    }
+    /* The entry is readable by its owner only. */
+    char *path = clrt__cache_path(dir, KEY);
+    struct stat sb;
+    assert_int_equal(stat(path, &sb), 0);
+    assert_true(S_ISREG(sb.st_mode));
+    assert_int_equal(sb.st_mode & 077, 0);
+    free(path);
+
+    /* A trailing slash works too. */
+    snprintf(dir, sizeof dir, "%s/d/", top);
+    assert_int_equal(clrt__cache_store(dir, KEY, bin, sizeof bin), CLRT_OK);
+    expect_load(dir, KEY, bin, sizeof bin);
+}
+
+static void store_leaves_no_temp_files(void **state)
+{
+    (void)state;
+    char dir[4096];
+    new_dir(dir, sizeof dir);
+    for (unsigned i = 0; i < 5; i++) {
+        char key[32];
+        snprintf(key, sizeof key, "key %u", i);
+        unsigned char *bin = make_binary(100 + i, i);
+        store_ok(dir, key, bin, 100 + i);
+        free(bin);
+    }
+    size_t total;
+    assert_int_equal(count_entries(dir, ".tmp.", &total), 0);
+    assert_int_equal(count_entries(dir, ".clbin", NULL), 5);
+    assert_int_equal(total, 5);
+}
+
+static void second_store_replaces_first(void **state)
+{
+    (void)state;
+    char dir[4096];
+    new_dir(dir, sizeof dir);
+    unsigned char *first = make_binary(4000, 1);
+    unsigned char *second = make_binary(123, 2);
+    store_ok(dir, KEY, first, 4000);
+    expect_load(dir, KEY, first, 4000);
+    store_ok(dir, KEY, second, 123);
+    expect_load(dir, KEY, second, 123);
+    size_t total;
+    assert_int_equal(count_entries(dir, ".tmp.", &total), 0);
+    assert_int_equal(total, 1);
+    /* And back to a longer one. */
+    store_ok(dir, KEY, first, 4000);
+    expect_load(dir, KEY, first, 4000);
+    free(first);
+    free(second);
+}
+
+static void store_fails_where_it_cannot_write(void **state)
+{
+    (void)state;
+    char file_path[4096], dir[4200];
+    new_dir(file_path, sizeof file_path);
+    spit(file_path, (const unsigned char *)"x", 1);
+    /* A regular file where a directory should be. */
+    unsigned char bin[4] = {1, 2, 3, 4};
+    assert_int_equal(clrt__cache_store(file_path, KEY, bin, sizeof bin), CLRT_ERR_IO);
+    snprintf(dir, sizeof dir, "%s/below", file_path);
+    assert_int_equal(clrt__cache_store(dir, KEY, bin, sizeof bin), CLRT_ERR_IO);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(dir_resolve, save_env, restore_env),
+        cmocka_unit_test(cache_path),
+        cmocka_unit_test(hash64),
+        cmocka_unit_test(round_trip),
+        cmocka_unit_test(load_missing),
+        cmocka_unit_test(corrupt_entries_are_refused),
+        cmocka_unit_test(entry_of_another_key_is_refused),
+        cmocka_unit_test(store_creates_private_dirs),
+        cmocka_unit_test(store_leaves_no_temp_files),
+        cmocka_unit_test(second_store_replaces_first),
+        cmocka_unit_test(store_fails_where_it_cannot_write),
+    };
+    return cmocka_run_group_tests_name("unit-cache", tests, make_tmp, remove_tmp);
+}

@@ -1,0 +1,450 @@
+/* The CLRT_DEVICE selector grammar (docs/DESIGN.md, "Device selection") over
+ * fake device lists: no OpenCL call is made, the cl ids are NULL. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clrt_internal.h"
+
+#define ALL_TYPES                                                                              \
+    (CL_DEVICE_TYPE_GPU | CL_DEVICE_TYPE_CPU | CL_DEVICE_TYPE_ACCELERATOR |                    \
+     CL_DEVICE_TYPE_DEFAULT)
+
+/* Names as the drivers report them. */
+#define OCLGRIND_PLATFORM "Oclgrind", "OpenCL 1.2 (Oclgrind 21.10)"
+#define OCLGRIND_DEVICE "Oclgrind Simulator", "University of Bristol", ALL_TYPES, 1
+#define POCL_PLATFORM                                                                          \
+    "Portable Computing Language",                                                             \
+        "OpenCL 3.0 PoCL 3.1+debian  Linux, None+Asserts, RELOC, SPIR, LLVM 15.0.6, SLEEF, "   \
+        "DISTRO, POCL_DEBUG"
+#define POCL_DEVICE                                                                            \
+    "pthread-Intel(R) Xeon(R) Platinum 8375C @ 2.90GHz", "GenuineIntel", CL_DEVICE_TYPE_CPU, 0
+#define NVIDIA_PLATFORM "NVIDIA CUDA", "OpenCL 3.0 CUDA 12.2.148"
+#define RTX4090 "NVIDIA GeForce RTX 4090", "NVIDIA Corporation", CL_DEVICE_TYPE_GPU, 0
+#define FPGA_PLATFORM                                                                          \
+    "Intel(R) FPGA SDK for OpenCL(TM)",                                                        \
+        "OpenCL 1.0 Intel(R) FPGA SDK for OpenCL(TM), Version 20.3"
+#define FPGA_DEVICE                                                                            \
+    "pac_a10 : Intel PAC Platform (pac_ee00000)", "Intel Corp", CL_DEVICE_TYPE_ACCELERATOR, 0
+
+static void set_dev(clrt_device_info *list, size_t i, const char *platform,
+                    const char *platform_version, const char *name, const char *vendor,
+                    cl_device_type type, int is_simulator)
+{
+    clrt_device_info *d = &list[i];
+    memset(d, 0, sizeof *d);
+    d->index = i;
+    d->platform_id = NULL;
+    d->device_id = NULL;
+    snprintf(d->platform, sizeof d->platform, "%s", platform);
+    snprintf(d->platform_version, sizeof d->platform_version, "%s", platform_version);
+    snprintf(d->name, sizeof d->name, "%s", name);
+    snprintf(d->vendor, sizeof d->vendor, "%s", vendor);
+    snprintf(d->driver_version, sizeof d->driver_version, "1.0");
+    snprintf(d->device_version, sizeof d->device_version, "OpenCL 1.2");
+    snprintf(d->opencl_c_version, sizeof d->opencl_c_version, "OpenCL C 1.2");
+    d->type = type;
+    d->is_simulator = is_simulator;
+    d->compiler_available = 1;
+}
+
+/* 0: oclgrind (claims every type), 1: PoCL CPU */
+static size_t list_sim_then_pocl(clrt_device_info *l)
+{
+    set_dev(l, 0, OCLGRIND_PLATFORM, OCLGRIND_DEVICE);
+    set_dev(l, 1, POCL_PLATFORM, POCL_DEVICE);
+    return 2;
+}
+
+/* 0, 1: NVIDIA GPUs with the same name, 2: PoCL CPU, 3: FPGA accelerator */
+static size_t list_two_gpus(clrt_device_info *l)
+{
+    set_dev(l, 0, NVIDIA_PLATFORM, RTX4090);
+    set_dev(l, 1, NVIDIA_PLATFORM, RTX4090);
+    set_dev(l, 2, POCL_PLATFORM, POCL_DEVICE);
+    set_dev(l, 3, FPGA_PLATFORM, FPGA_DEVICE);
+    return 4;
+}
+
+/* 0: oclgrind only */
+static size_t list_sim_only(clrt_device_info *l)
+{
+    set_dev(l, 0, OCLGRIND_PLATFORM, OCLGRIND_DEVICE);
+    return 1;
+}
+
+/* 0: PoCL CPU, 1: FPGA, 2: oclgrind — no GPU: the default is the accelerator */
+static size_t list_cpu_fpga_sim(clrt_device_info *l)
+{
+    set_dev(l, 0, POCL_PLATFORM, POCL_DEVICE);
+    set_dev(l, 1, FPGA_PLATFORM, FPGA_DEVICE);
+    set_dev(l, 2, OCLGRIND_PLATFORM, OCLGRIND_DEVICE);
+    return 3;
+}
+
+/* 0: oclgrind, 1: NVIDIA, 2: another NVIDIA with a different name, 3, 4: two
+ * identical PoCL CPUs (e.g. two platforms of the same ICD), 5: a second
+ * oclgrind that no word can tell from the first */
+static size_t list_mixed(clrt_device_info *l)
+{
+    set_dev(l, 0, OCLGRIND_PLATFORM, OCLGRIND_DEVICE);
+    set_dev(l, 1, NVIDIA_PLATFORM, RTX4090);
+    set_dev(l, 2, NVIDIA_PLATFORM, "NVIDIA RTX A6000", "NVIDIA Corporation",
+            CL_DEVICE_TYPE_GPU, 0);
+    set_dev(l, 3, POCL_PLATFORM, POCL_DEVICE);
+    set_dev(l, 4, POCL_PLATFORM, POCL_DEVICE);
+    set_dev(l, 5, OCLGRIND_PLATFORM, OCLGRIND_DEVICE);
+    return 6;
+}
+
+#define MAX_DEVS 8
+
+static int has_nocase(const char *hay, const char *needle)
+{
+    size_t n = strlen(needle);
+    for (; *hay; hay++) {
+        size_t i = 0;
+        while (i < n && hay[i] && tolower((unsigned char)hay[i]) == tolower((unsigned char)needle[i]))
+            i++;
+        if (i == n)
+            return 1;
+    }
+    return 0;
+}
+
+/* pick() must give CLRT_OK and `want`. */
+static void expect_pick(const clrt_device_info *l, size_t n, const char *sel, size_t want)
+{
+    size_t got = (size_t)-1;
+    char err[4096] = "";
+    clrt_status st = clrt__device_pick(l, n, sel, &got, err, sizeof err);
+    if (st != CLRT_OK)
+        fail_msg("selector \"%s\": %s (%s), want device %zu", sel ? sel : "(null)",
+                 clrt_status_str(st), err, want);
+    if (got != want)
+        fail_msg("selector \"%s\" picked %zu, want %zu", sel ? sel : "(null)", got, want);
+}
+
+/* pick() must fail with `want`; returns nothing, the message goes to err. */
+static void expect_fail(const clrt_device_info *l, size_t n, const char *sel, clrt_status want,
+                        char *err, size_t errlen)
+{
+    size_t got = (size_t)-1;
+    clrt_status st = clrt__device_pick(l, n, sel, &got, err, errlen);
+    if (st != want)
+        fail_msg("selector \"%s\": got %s (device %zu), want %s", sel ? sel : "(null)",
+                 clrt_status_str(st), got, clrt_status_str(want));
+}
+
+static void expect_fail_simple(const clrt_device_info *l, size_t n, const char *sel,
+                               clrt_status want)
+{
+    char err[4096] = "";
+    expect_fail(l, n, sel, want, err, sizeof err);
+    assert_true(strlen(err) > 0);
+}
+
+static void simulator_then_pocl(void **state)
+{
+    (void)state;
+    clrt_device_info l[MAX_DEVS];
+    size_t n = list_sim_then_pocl(l);
+    /* The default never takes the simulator, though it claims to be a GPU. */
+    expect_pick(l, n, NULL, 1);
+    expect_pick(l, n, "", 1);
+    expect_pick(l, n, "   ", 1);
+    expect_pick(l, n, "cpu", 1);
+    expect_pick(l, n, "cpu:0", 1);
+    expect_fail_simple(l, n, "gpu", CLRT_ERR_NO_DEVICE);
+    expect_fail_simple(l, n, "accelerator", CLRT_ERR_NO_DEVICE);
+    expect_fail_simple(l, n, "cpu:1", CLRT_ERR_NO_DEVICE);
+    /* Named, or by index, it is picked. */
+    expect_pick(l, n, "oclgrind", 0);
+    expect_pick(l, n, "OCLGRIND", 0);
+    expect_pick(l, n, "Simulator", 0);  /* device name */
+    expect_pick(l, n, "bristol", 0);    /* vendor */
+    expect_pick(l, n, "0", 0);
+    expect_pick(l, n, "1", 1);
+    /* PoCL by platform version, platform name, device name, vendor. */
+    expect_pick(l, n, "pocl", 1);
+    expect_pick(l, n, "PoCL", 1);
+    expect_pick(l, n, "portable computing", 1);
+    expect_pick(l, n, "xeon", 1);
+    expect_pick(l, n, "genuineintel", 1);
+    expect_fail_simple(l, n, "2", CLRT_ERR_NO_DEVICE);
+}
+
+static void two_gpus_pocl_fpga(void **state)
+{
+    (void)state;
+    clrt_device_info l[MAX_DEVS];
+    size_t n = list_two_gpus(l);
+    expect_pick(l, n, NULL, 0);
+    expect_pick(l, n, "", 0);
+    expect_pick(l, n, "gpu", 0);
+    expect_pick(l, n, "gpu:0", 0);
+    expect_pick(l, n, "gpu:1", 1);
+    expect_pick(l, n, "  GPU:1 ", 1);
+    expect_pick(l, n, "\tGpu:1\n", 1);
+    expect_fail_simple(l, n, "gpu:2", CLRT_ERR_NO_DEVICE);
+    expect_pick(l, n, "cpu", 2);
+    expect_pick(l, n, "CPU:0", 2);
+    expect_fail_simple(l, n, "cpu:1", CLRT_ERR_NO_DEVICE);
+    expect_pick(l, n, "accelerator", 3);
+    expect_pick(l, n, "Accelerator:0", 3);
+    expect_fail_simple(l, n, "accelerator:1", CLRT_ERR_NO_DEVICE);
+    /* Global indices count every device, whatever its type. */
+    expect_pick(l, n, "0", 0);
+    expect_pick(l, n, "1", 1);
+    expect_pick(l, n, "2", 2);
+    expect_pick(l, n, "3", 3);
+    expect_pick(l, n, " 3 ", 3);
+    expect_fail_simple(l, n, "4", CLRT_ERR_NO_DEVICE);
+    expect_fail_simple(l, n, "99999", CLRT_ERR_NO_DEVICE);
+    /* Names: the first match in list order. */
+    expect_pick(l, n, "nvidia", 0);
+    expect_pick(l, n, "NVIDIA", 0);
+    expect_pick(l, n, "cuda", 0);
+    expect_pick(l, n, "geforce rtx", 0);
+    expect_pick(l, n, "pocl", 2);
+    expect_pick(l, n, "pthread", 2);
+    expect_pick(l, n, "fpga", 3);
+    expect_pick(l, n, "PAC_A10", 3);
+    expect_pick(l, n, "intel corp", 3);
+    /* "intel" is in PoCL's device name before the FPGA's platform name. */
+    expect_pick(l, n, "intel", 2);
+    /* Words that start like a type are names, not types. */
+    expect_fail_simple(l, n, "gpux", CLRT_ERR_NO_DEVICE);
+    expect_fail_simple(l, n, "cpus", CLRT_ERR_NO_DEVICE);
+}
+
+static void default_prefers_accelerator_over_cpu(void **state)
+{
+    (void)state;
+    clrt_device_info l[MAX_DEVS];
+    size_t n = list_cpu_fpga_sim(l);
+    expect_pick(l, n, NULL, 1);
+    expect_pick(l, n, "", 1);
+    expect_pick(l, n, "cpu", 0);
+    expect_pick(l, n, "accelerator", 1);
+    expect_fail_simple(l, n, "gpu", CLRT_ERR_NO_DEVICE);
+    expect_pick(l, n, "oclgrind", 2);
+    expect_pick(l, n, "2", 2);
+
+    /* Only a CPU besides the simulator: the CPU. */
+    set_dev(l, 0, OCLGRIND_PLATFORM, OCLGRIND_DEVICE);
+    set_dev(l, 1, POCL_PLATFORM, POCL_DEVICE);
+    expect_pick(l, 2, NULL, 1);
+
+    /* A GPU after the CPU and the accelerator still wins. */
+    n = list_cpu_fpga_sim(l);
+    set_dev(l, 3, NVIDIA_PLATFORM, RTX4090);
+    expect_pick(l, 4, NULL, 3);
+    expect_pick(l, 4, "gpu", 3);
+    expect_pick(l, 4, "gpu:0", 3);
+}
+
+static void simulator_only(void **state)
+{
+    (void)state;
+    clrt_device_info l[MAX_DEVS];
+    size_t n = list_sim_only(l);
+    char err[4096] = "";
+    expect_fail(l, n, NULL, CLRT_ERR_NO_DEVICE, err, sizeof err);
+    assert_non_null(strstr(err, "Oclgrind Simulator"));
+    expect_fail(l, n, "", CLRT_ERR_NO_DEVICE, err, sizeof err);
+    expect_fail_simple(l, n, "gpu", CLRT_ERR_NO_DEVICE);
+    expect_fail_simple(l, n, "cpu", CLRT_ERR_NO_DEVICE);
+    expect_fail_simple(l, n, "accelerator", CLRT_ERR_NO_DEVICE);
+    expect_pick(l, n, "oclgrind", 0);
+    expect_pick(l, n, "Oclgrind", 0);
+    expect_pick(l, n, "0", 0);
+    expect_fail_simple(l, n, "1", CLRT_ERR_NO_DEVICE);
+}
+
+static void empty_list(void **state)
+{
+    (void)state;
+    char err[4096] = "";
+    size_t got;
+    assert_int_equal(clrt__device_pick(NULL, 0, NULL, &got, err, sizeof err),
+                     CLRT_ERR_NO_DEVICE);
+    assert_non_null(strstr(err, "no OpenCL device"));
+    assert_int_equal(clrt__device_pick(NULL, 0, "0", &got, err, sizeof err),
+                     CLRT_ERR_NO_DEVICE);
+    assert_int_equal(clrt__device_pick(NULL, 0, "gpu", &got, NULL, 0), CLRT_ERR_NO_DEVICE);
+    assert_int_equal(clrt__device_pick(NULL, 0, "pocl", &got, NULL, 0), CLRT_ERR_NO_DEVICE);
+
+    char text[256];
+    clrt__device_list_text(NULL, 0, text, sizeof text);
+    assert_non_null(strstr(text, "no OpenCL device"));
+}
+
+static void no_match_lists_devices(void **state)
+{
+    (void)state;
+    clrt_device_info l[MAX_DEVS];
+    size_t n = list_two_gpus(l);
+    clrt__device_assign_selectors(l, n);
+    char err[4096] = "";
+    expect_fail(l, n, "Radeon", CLRT_ERR_NO_DEVICE, err, sizeof err);
+    /* The selector (lower-cased is fine) and every device. */
+    assert_true(has_nocase(err, "radeon"));
+    for (size_t i = 0; i < n; i++) {
+        if (!strstr(err, l[i].name))
+            fail_msg("device %zu (%s) missing from: %s", i, l[i].name, err);
+        if (!strstr(err, l[i].platform))
+            fail_msg("platform %zu (%s) missing from: %s", i, l[i].platform, err);
+    }
+
+    /* Past the end: the same list. */
+    expect_fail(l, n, "7", CLRT_ERR_NO_DEVICE, err, sizeof err);
+    assert_non_null(strstr(err, "7"));
+    assert_non_null(strstr(err, "NVIDIA GeForce RTX 4090"));
+    assert_non_null(strstr(err, "pac_a10"));
+
+    /* A small or absent buffer is safe. */
+    char small[24];
+    memset(small, 'z', sizeof small);
+    expect_fail(l, n, "radeon", CLRT_ERR_NO_DEVICE, small, 16);
+    assert_true(strlen(small) < 16);
+    assert_int_equal(small[16], 'z');
+    expect_fail(l, n, "radeon", CLRT_ERR_NO_DEVICE, NULL, 0);
+    expect_fail(l, n, "radeon", CLRT_ERR_NO_DEVICE, small, 0);
+}
+
+static void malformed_selectors(void **state)
+{
+    (void)state;
+    clrt_device_info l[MAX_DEVS];
+    size_t n = list_two_gpus(l);
+    static const char *bad[] = {"gpu:x", "gpu:", "GPU:-1", "gpu:1x", "gpu:1:2", "cpu:one",
+                                "accelerator:+1", "gpu: 1", "gpu:0x1"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char err[4096] = "";
+        expect_fail(l, n, bad[i], CLRT_ERR_INVALID_ARG, err, sizeof err);
+        /* The message names the devices too. */
+        if (!strstr(err, "NVIDIA GeForce RTX 4090"))
+            fail_msg("\"%s\": devices missing from: %s", bad[i], err);
+    }
+}
+
+static void assigned_selectors_pick_their_device(void **state)
+{
+    (void)state;
+    size_t (*const lists[])(clrt_device_info *) = {list_sim_then_pocl, list_two_gpus,
+                                                    list_sim_only, list_cpu_fpga_sim,
+                                                    list_mixed};
+    for (size_t k = 0; k < sizeof lists / sizeof lists[0]; k++) {
+        clrt_device_info l[MAX_DEVS];
+        size_t n = lists[k](l);
+        clrt__device_assign_selectors(l, n);
+        for (size_t i = 0; i < n; i++) {
+            assert_true(strlen(l[i].selector) > 0);
+            assert_true(strlen(l[i].selector) < sizeof l[i].selector);
+            size_t got = (size_t)-1;
+            char err[4096] = "";
+            clrt_status st = clrt__device_pick(l, n, l[i].selector, &got, err, sizeof err);
+            if (st != CLRT_OK || got != i)
+                fail_msg("list %zu device %zu: selector \"%s\" gives %s, device %zu (%s)", k, i,
+                         l[i].selector, clrt_status_str(st), got, err);
+        }
+    }
+}
+
+static void assigned_selectors_are_readable(void **state)
+{
+    (void)state;
+    clrt_device_info l[MAX_DEVS];
+    size_t n = list_two_gpus(l);
+    clrt__device_assign_selectors(l, n);
+    assert_string_equal(l[0].selector, "gpu");
+    assert_string_equal(l[1].selector, "gpu:1");
+    assert_string_equal(l[2].selector, "cpu");
+    assert_string_equal(l[3].selector, "accelerator");
+
+    n = list_sim_then_pocl(l);
+    clrt__device_assign_selectors(l, n);
+    assert_string_equal(l[0].selector, "oclgrind");
+    assert_string_equal(l[1].selector, "cpu");
+
+    n = list_mixed(l);
+    clrt__device_assign_selectors(l, n);
+    assert_string_equal(l[0].selector, "oclgrind");
+    assert_string_equal(l[1].selector, "gpu");
+    assert_string_equal(l[3].selector, "cpu");
+    assert_string_equal(l[4].selector, "cpu:1");
+    /* No word tells the second oclgrind apart: its index does. */
+    assert_string_equal(l[5].selector, "5");
+}
+
+static void list_text(void **state)
+{
+    (void)state;
+    clrt_device_info l[MAX_DEVS];
+    size_t n = list_mixed(l);
+    clrt__device_assign_selectors(l, n);
+    char text[8192];
+    clrt__device_list_text(l, n, text, sizeof text);
+
+    /* One line per device, in order, each with its index, kind, platform,
+     * name and selector. */
+    const char *line = text;
+    static const char *kinds[] = {"simulator", "gpu", "gpu", "cpu", "cpu", "simulator"};
+    for (size_t i = 0; i < n; i++) {
+        assert_non_null(line);
+        const char *nl = strchr(line, '\n');
+        size_t len = nl ? (size_t)(nl - line) : strlen(line);
+        char one[1024];
+        assert_true(len < sizeof one);
+        memcpy(one, line, len);
+        one[len] = '\0';
+        char idx[32], sel[96];
+        snprintf(idx, sizeof idx, " %zu ", i);
+        snprintf(sel, sizeof sel, "\"%s\"", l[i].selector);
+        if (!strstr(one, idx) || !strstr(one, kinds[i]) || !strstr(one, l[i].platform) ||
+            !strstr(one, l[i].name) || !strstr(one, sel))
+            fail_msg("line %zu is \"%s\"", i, one);
+        line = nl ? nl + 1 : NULL;
+    }
+    assert_null(line); /* no line more than devices */
+
+    /* Truncation into a small buffer stays inside it and keeps a prefix. */
+    for (size_t len = 1; len < 80; len++) {
+        char small[96];
+        memset(small, 'z', sizeof small);
+        clrt__device_list_text(l, n, small, len);
+        assert_true(strlen(small) < len);
+        assert_int_equal(strncmp(small, text, strlen(small)), 0);
+        assert_int_equal(small[len], 'z');
+    }
+    char untouched = 'q';
+    clrt__device_list_text(l, n, &untouched, 0);
+    assert_int_equal(untouched, 'q');
+    clrt__device_list_text(l, n, NULL, 100); /* must not crash */
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(simulator_then_pocl),
+        cmocka_unit_test(two_gpus_pocl_fpga),
+        cmocka_unit_test(default_prefers_accelerator_over_cpu),
+        cmocka_unit_test(simulator_only),
+        cmocka_unit_test(empty_list),
+        cmocka_unit_test(no_match_lists_devices),
+        cmocka_unit_test(malformed_selectors),
+        cmocka_unit_test(assigned_selectors_pick_their_device),
+        cmocka_unit_test(assigned_selectors_are_readable),
+        cmocka_unit_test(list_text),
+    };
+    return cmocka_run_group_tests_name("unit-selector", tests, NULL, NULL);
+}
