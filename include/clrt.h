@@ -8,6 +8,7 @@
  *  - New objects come back through an out-parameter, set to NULL on failure.
  *  - Destroy functions accept NULL.
  *  - Tensors are float32, row-major, contiguous, rank 1 to 4.
+ *  - docs/guide.md is the user guide, docs/design.md the design notes.
  *  - Threads: the library has no global mutable state. One context, and every
  *    tensor made from it, is used by one thread at a time.
  *  - The library never prints, aborts or exits; diagnostics go to the optional
@@ -238,7 +239,9 @@ CLRT_API int clrt_tensor_rank(const clrt_tensor *t);
 CLRT_API size_t clrt_tensor_dim(const clrt_tensor *t, int i);
 CLRT_API size_t clrt_tensor_numel(const clrt_tensor *t);
 CLRT_API clrt_ctx *clrt_tensor_ctx(const clrt_tensor *t);
-/* The buffer, for interop (owned by the tensor; retain it to keep it). */
+/* The buffer, for interop, owned by the tensor; NULL for an empty tensor.
+ * Once the last tensor on it is destroyed the buffer goes back to the pool
+ * and may hold another tensor's data, even if the caller retained it. */
 CLRT_API cl_mem clrt_tensor_cl_mem(const clrt_tensor *t);
 
 /* Copy `count` floats (must equal numel) between host and tensor, blocking. */
@@ -247,7 +250,8 @@ CLRT_API clrt_status clrt_tensor_read(const clrt_tensor *t, float *dst, size_t c
 
 /* The same without blocking: `host` must stay valid and untouched until
  * *event (a new reference the caller releases) completes. `event` may be
- * NULL, in which case only clrt_ctx_finish tells when it is done. */
+ * NULL, in which case only clrt_ctx_finish tells when it is done. With
+ * count 0 nothing is enqueued and *event is set to NULL. */
 CLRT_API clrt_status clrt_tensor_write_async(clrt_tensor *t, const float *src, size_t count,
                                              cl_event *event);
 CLRT_API clrt_status clrt_tensor_read_async(const clrt_tensor *t, float *dst, size_t count,
@@ -417,18 +421,39 @@ CLRT_API void clrt_optim_destroy(clrt_optim *opt);
  * params[i]). */
 CLRT_API clrt_status clrt_optim_step(clrt_optim *opt, clrt_tensor *const *grads);
 
-/* Learning rate for the following steps (schedules). */
-CLRT_API void clrt_optim_set_lr(clrt_optim *opt, float lr);
+/* Learning rate for the following steps (schedules); a negative or NaN rate
+ * is CLRT_ERR_INVALID_ARG and the old one stays. */
+CLRT_API clrt_status clrt_optim_set_lr(clrt_optim *opt, float lr);
 CLRT_API float clrt_optim_lr(const clrt_optim *opt);
-/* Steps taken so far (Adam's bias correction uses it). */
+/* Steps taken so far: Adam's bias correction uses it, and SGD's first step
+ * (steps == 0) sets the momentum buffer to the gradient. To resume, copy
+ * the state tensors back and call clrt_optim_set_steps. */
 CLRT_API uint64_t clrt_optim_steps(const clrt_optim *opt);
 CLRT_API clrt_status clrt_optim_set_steps(clrt_optim *opt, uint64_t steps);
 
 /* State tensor `slot` of parameter `i` (SGD: slot 0 momentum_buffer; Adam:
  * slot 0 exp_avg, slot 1 exp_avg_sq), owned by the optimizer; NULL when
- * there is none (SGD without momentum). The name is PyTorch's. */
+ * there is none (SGD without momentum; *name is then NULL). The name is
+ * PyTorch's. Parameters sharing a buffer are refused at creation. */
 CLRT_API clrt_tensor *clrt_optim_state(const clrt_optim *opt, size_t i, int slot,
                                        const char **name);
+
+/* ---- self-test */
+
+typedef struct clrt_selftest_result {
+    char op[40];        /* "gemm nt (builtin)", "act_backward gelu", ... */
+    char shape[40];     /* "[7, 33]" */
+    double max_error;   /* largest |device - reference| / (1 + |reference|) */
+    double tolerance;   /* the bound it must stay under */
+    int passed;
+} clrt_selftest_result;
+
+/* Run every op on the context's device on small odd shapes and compare with
+ * the plain-C reference. Fills results[0..cap) and sets *count to the
+ * number of checks and *failures to those over tolerance. CLRT_OK means the
+ * checks ran (look at *failures); an error means an op itself failed. */
+CLRT_API clrt_status clrt_selftest(clrt_ctx *ctx, clrt_selftest_result *results, size_t cap,
+                                   size_t *count, size_t *failures);
 
 #ifdef __cplusplus
 }

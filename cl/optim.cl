@@ -1,0 +1,73 @@
+/* Optimizer updates, torch.optim semantics (1.13's single-tensor path).
+ * One work-item per element, 1-D over n with the global size rounded up to
+ * CLRT_WG_1D. Every per-step scalar (bias corrections, 1 - beta, -lr) is
+ * computed on the host in double and arrives here as a float, as PyTorch
+ * turns its Python scalars into the tensor's float type. The operations
+ * follow PyTorch's order so float32 results agree to a few ulps. */
+#include "common.h"
+
+/* SGD without momentum: p -= lr·(g + wd·p). */
+__kernel void clrt_optim_sgd(__global float *p, __global const float *g, const float lr,
+                             const float wd, const ulong n)
+{
+    size_t i = get_global_id(0);
+    if (i < n) {
+        float pi = p[i];
+        float d = g[i];
+        if (wd != 0.0f)
+            d = d + wd * pi;
+        p[i] = pi + (-lr) * d;
+    }
+}
+
+/* SGD with momentum. d = g + wd·p; on the first step buf = d, later
+ * buf = momentum·buf + (1 - dampening)·d; the step is buf, or with nesterov
+ * d + momentum·buf; p -= lr·step. `first` is non-zero on the first step
+ * (the buffer is then written without being read). */
+__kernel void clrt_optim_sgd_momentum(__global float *p, __global const float *g,
+                                      __global float *buf, const float lr, const float wd,
+                                      const float momentum, const float one_minus_dampening,
+                                      const int nesterov, const int first, const ulong n)
+{
+    size_t i = get_global_id(0);
+    if (i < n) {
+        float pi = p[i];
+        float d = g[i];
+        if (wd != 0.0f)
+            d = d + wd * pi;
+        float b = first ? d : buf[i] * momentum + one_minus_dampening * d;
+        buf[i] = b;
+        float s = nesterov ? d + momentum * b : b;
+        p[i] = pi + (-lr) * s;
+    }
+}
+
+/* Adam and AdamW. `wd` is Adam's coupled weight decay (g += wd·p; 0 for
+ * AdamW), `decay` AdamW's decoupled factor 1 - lr·wd (1 for Adam), applied
+ * to p before the update:
+ *   m = beta1·m + (1 - beta1)·g
+ *   v = beta2·v + (1 - beta2)·g²
+ *   p -= step_size·m / (sqrt(v) / bias2_sqrt + eps)
+ * with step_size = lr / (1 - beta1^t) and bias2_sqrt = sqrt(1 - beta2^t). */
+__kernel void clrt_optim_adam(__global float *p, __global const float *g, __global float *m,
+                              __global float *v, const float wd, const float decay,
+                              const float beta1, const float one_minus_beta1, const float beta2,
+                              const float one_minus_beta2, const float step_size,
+                              const float bias2_sqrt, const float eps, const ulong n)
+{
+    size_t i = get_global_id(0);
+    if (i < n) {
+        float pi = p[i];
+        float gi = g[i];
+        if (wd != 0.0f)
+            gi = gi + wd * pi;
+        if (decay != 1.0f)
+            pi = pi * decay;
+        float mi = m[i] * beta1 + one_minus_beta1 * gi;
+        float vi = v[i] * beta2 + one_minus_beta2 * gi * gi;
+        m[i] = mi;
+        v[i] = vi;
+        float denom = sqrt(vi) / bias2_sqrt + eps;
+        p[i] = pi + ((-step_size) * mi) / denom;
+    }
+}

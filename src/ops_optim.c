@@ -1,0 +1,312 @@
+/* Optimizers: torch.optim.SGD, Adam and AdamW update rules over a fixed
+ * list of parameters, one kernel launch per parameter and step (cl/optim.cl).
+ * Formulas and option checks follow PyTorch 1.13's single-tensor path. */
+#include "clrt_internal.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define NSLOTS 2
+
+struct clrt_optim {
+    clrt_ctx *ctx;
+    clrt_optim_options o;
+    size_t n;
+    clrt_tensor **params;          /* our copy of the caller's array; tensors not owned */
+    clrt_tensor **state[NSLOTS];   /* per slot, n owned tensors; NULL when the kind has none */
+    uint64_t steps;
+};
+
+void clrt_optim_options_init(clrt_optim_options *opt, clrt_optim_kind kind)
+{
+    if (!opt)
+        return;
+    memset(opt, 0, sizeof *opt);
+    opt->kind = kind;
+    switch (kind) {
+    case CLRT_OPTIM_SGD:
+        opt->lr = 0.01f;
+        break;
+    case CLRT_OPTIM_ADAM:
+    case CLRT_OPTIM_ADAMW:
+        opt->lr = 1e-3f;
+        opt->beta1 = 0.9f;
+        opt->beta2 = 0.999f;
+        opt->eps = 1e-8f;
+        opt->weight_decay = kind == CLRT_OPTIM_ADAMW ? 0.01f : 0.0f;
+        break;
+    }
+}
+
+static const char *kind_name(clrt_optim_kind kind)
+{
+    switch (kind) {
+    case CLRT_OPTIM_SGD: return "SGD";
+    case CLRT_OPTIM_ADAM: return "Adam";
+    case CLRT_OPTIM_ADAMW: return "AdamW";
+    }
+    return "?";
+}
+
+/* The number of state slots a kind uses and their PyTorch names. */
+static int slot_count(const clrt_optim_options *o)
+{
+    if (o->kind == CLRT_OPTIM_SGD)
+        return o->momentum != 0.0f ? 1 : 0;
+    return 2;
+}
+
+static const char *slot_name(clrt_optim_kind kind, int slot)
+{
+    if (kind == CLRT_OPTIM_SGD)
+        return slot == 0 ? "momentum_buffer" : NULL;
+    return slot == 0 ? "exp_avg" : slot == 1 ? "exp_avg_sq" : NULL;
+}
+
+/* PyTorch's constructor checks for the options the kind uses (the others are
+ * ignored, as PyTorch has no such arguments). `!(x >= 0)` also refuses NaN,
+ * as PyTorch's `not 0.0 <= x` does. */
+static clrt_status check_options(clrt_ctx *ctx, const clrt_optim_options *o)
+{
+    static const char fn[] = "clrt_optim_create";
+    if (o->kind != CLRT_OPTIM_SGD && o->kind != CLRT_OPTIM_ADAM && o->kind != CLRT_OPTIM_ADAMW)
+        return clrt__fail(ctx, CLRT_ERR_INVALID_ARG, "%s: unknown optimizer kind %d", fn,
+                          (int)o->kind);
+    const char *k = kind_name(o->kind);
+    if (!(o->lr >= 0.0f))
+        return clrt__fail(ctx, CLRT_ERR_INVALID_ARG, "%s: %s: invalid learning rate %g (lr >= 0)",
+                          fn, k, (double)o->lr);
+    if (!(o->weight_decay >= 0.0f))
+        return clrt__fail(ctx, CLRT_ERR_INVALID_ARG,
+                          "%s: %s: invalid weight_decay %g (weight_decay >= 0)", fn, k,
+                          (double)o->weight_decay);
+    if (o->kind == CLRT_OPTIM_SGD) {
+        if (!(o->momentum >= 0.0f))
+            return clrt__fail(ctx, CLRT_ERR_INVALID_ARG,
+                              "%s: SGD: invalid momentum %g (momentum >= 0)", fn,
+                              (double)o->momentum);
+        if (o->nesterov && (o->momentum <= 0.0f || o->dampening != 0.0f))
+            return clrt__fail(ctx, CLRT_ERR_INVALID_ARG,
+                              "%s: SGD: nesterov needs momentum > 0 and dampening 0 "
+                              "(momentum %g, dampening %g)",
+                              fn, (double)o->momentum, (double)o->dampening);
+        return CLRT_OK;
+    }
+    if (!(o->eps >= 0.0f))
+        return clrt__fail(ctx, CLRT_ERR_INVALID_ARG, "%s: %s: invalid eps %g (eps >= 0)", fn, k,
+                          (double)o->eps);
+    if (!(o->beta1 >= 0.0f && o->beta1 < 1.0f))
+        return clrt__fail(ctx, CLRT_ERR_INVALID_ARG,
+                          "%s: %s: invalid beta1 %g (0 <= beta1 < 1)", fn, k, (double)o->beta1);
+    if (!(o->beta2 >= 0.0f && o->beta2 < 1.0f))
+        return clrt__fail(ctx, CLRT_ERR_INVALID_ARG,
+                          "%s: %s: invalid beta2 %g (0 <= beta2 < 1)", fn, k, (double)o->beta2);
+    return CLRT_OK;
+}
+
+void clrt_optim_destroy(clrt_optim *opt)
+{
+    if (!opt)
+        return;
+    for (int s = 0; s < NSLOTS; s++) {
+        if (!opt->state[s])
+            continue;
+        for (size_t i = 0; i < opt->n; i++)
+            clrt_tensor_destroy(opt->state[s][i]);
+        free(opt->state[s]);
+    }
+    free(opt->params);
+    free(opt);
+}
+
+clrt_status clrt_optim_create(clrt_ctx *ctx, const clrt_optim_options *opt, size_t nparams,
+                              clrt_tensor *const *params, clrt_optim **out)
+{
+    static const char fn[] = "clrt_optim_create";
+    if (out)
+        *out = NULL;
+    if (!ctx || !opt || !out)
+        return clrt__fail(ctx, CLRT_ERR_INVALID_ARG, "%s: ctx, opt and out are needed", fn);
+    CLRT_TRY(check_options(ctx, opt));
+    if (nparams == 0 || !params)
+        return clrt__fail(ctx, CLRT_ERR_INVALID_ARG, "%s: an empty parameter list", fn);
+    for (size_t i = 0; i < nparams; i++) {
+        char name[48];
+        snprintf(name, sizeof name, "params[%zu]", i);
+        CLRT_TRY(clrt__expect_tensor(ctx, fn, name, params[i]));
+        /* A parameter listed twice (or two views of one buffer) would be
+         * updated twice per step. */
+        for (size_t j = 0; j < i; j++)
+            if (clrt__aliases(params[j], params[i]))
+                return clrt__fail(ctx, CLRT_ERR_INVALID_ARG,
+                                  "%s: params[%zu] and params[%zu] share a device buffer", fn, j,
+                                  i);
+    }
+
+    clrt_optim *o = calloc(1, sizeof *o);
+    if (!o)
+        return clrt__fail(ctx, CLRT_ERR_OUT_OF_MEMORY, "%s: out of host memory", fn);
+    o->ctx = ctx;
+    o->o = *opt;
+    o->n = nparams;
+    o->params = malloc(nparams * sizeof *o->params);
+    if (!o->params) {
+        clrt_optim_destroy(o);
+        return clrt__fail(ctx, CLRT_ERR_OUT_OF_MEMORY, "%s: out of host memory", fn);
+    }
+    memcpy(o->params, params, nparams * sizeof *o->params);
+
+    int nslots = slot_count(opt);
+    for (int s = 0; s < nslots; s++) {
+        o->state[s] = calloc(nparams, sizeof *o->state[s]);
+        if (!o->state[s]) {
+            clrt_optim_destroy(o);
+            return clrt__fail(ctx, CLRT_ERR_OUT_OF_MEMORY, "%s: out of host memory", fn);
+        }
+        for (size_t i = 0; i < nparams; i++) {
+            const clrt_tensor *p = params[i];
+            clrt_status st =
+                clrt_tensor_create(ctx, p->rank, p->shape, CLRT_TENSOR_ZERO, &o->state[s][i]);
+            if (st != CLRT_OK) {
+                clrt_optim_destroy(o);
+                return st;
+            }
+        }
+    }
+    *out = o;
+    return CLRT_OK;
+}
+
+/* ------------------------------------------------------------- step */
+
+static clrt_status step_sgd(clrt_optim *o, clrt_tensor *const *grads)
+{
+    const clrt_optim_options *p = &o->o;
+    clrt_ctx *ctx = o->ctx;
+    bool momentum = p->momentum != 0.0f;
+    const char *kname = momentum ? "clrt_optim_sgd_momentum" : "clrt_optim_sgd";
+    cl_kernel k;
+    CLRT_TRY(clrt__kernel(ctx, "optim", kname, &k));
+    /* PyTorch creates the momentum buffer as a copy of the first step's
+     * direction; the buffer here exists from the start, so the kernel is
+     * told which step is the first. */
+    int first = o->steps == 0;
+    double one_minus_dampening = 1.0 - (double)p->dampening;
+    for (size_t i = 0; i < o->n; i++) {
+        clrt_tensor *param = o->params[i];
+        if (param->numel == 0)
+            continue;
+        if (momentum)
+            CLRT_TRY(clrt__set_args(ctx, k, kname, "mmmffffiil", param, grads[i],
+                                    o->state[0][i], (double)p->lr, (double)p->weight_decay,
+                                    (double)p->momentum, one_minus_dampening,
+                                    p->nesterov ? 1 : 0, first, param->numel));
+        else
+            CLRT_TRY(clrt__set_args(ctx, k, kname, "mmffl", param, grads[i], (double)p->lr,
+                                    (double)p->weight_decay, param->numel));
+        CLRT_TRY(clrt__launch_1d(ctx, k, param->numel, kname));
+    }
+    return CLRT_OK;
+}
+
+static clrt_status step_adam(clrt_optim *o, clrt_tensor *const *grads)
+{
+    const clrt_optim_options *p = &o->o;
+    clrt_ctx *ctx = o->ctx;
+    static const char kname[] = "clrt_optim_adam";
+    cl_kernel k;
+    CLRT_TRY(clrt__kernel(ctx, "optim", kname, &k));
+    /* The host side of PyTorch's update, in double as Python computes it. */
+    double t = (double)o->steps + 1.0;
+    double lr = p->lr, beta1 = p->beta1, beta2 = p->beta2;
+    double bias1 = 1.0 - pow(beta1, t);
+    double bias2 = 1.0 - pow(beta2, t);
+    double step_size = lr / bias1;
+    double bias2_sqrt = sqrt(bias2);
+    bool decoupled = p->kind == CLRT_OPTIM_ADAMW;
+    double wd = decoupled ? 0.0 : (double)p->weight_decay;
+    double decay = decoupled ? 1.0 - lr * (double)p->weight_decay : 1.0;
+    for (size_t i = 0; i < o->n; i++) {
+        clrt_tensor *param = o->params[i];
+        if (param->numel == 0)
+            continue;
+        CLRT_TRY(clrt__set_args(ctx, k, kname, "mmmmfffffffffl", param, grads[i],
+                                o->state[0][i], o->state[1][i], wd, decay, beta1, 1.0 - beta1,
+                                beta2, 1.0 - beta2, step_size, bias2_sqrt, (double)p->eps,
+                                param->numel));
+        CLRT_TRY(clrt__launch_1d(ctx, k, param->numel, kname));
+    }
+    return CLRT_OK;
+}
+
+clrt_status clrt_optim_step(clrt_optim *opt, clrt_tensor *const *grads)
+{
+    static const char fn[] = "clrt_optim_step";
+    if (!opt)
+        return CLRT_ERR_INVALID_ARG;
+    if (!grads)
+        return clrt__fail(opt->ctx, CLRT_ERR_INVALID_ARG, "%s: grads is NULL", fn);
+    /* Every gradient is checked before anything is enqueued, so a bad one
+     * leaves all parameters and state untouched. */
+    for (size_t i = 0; i < opt->n; i++) {
+        char gname[48], pname[48];
+        snprintf(gname, sizeof gname, "grads[%zu]", i);
+        snprintf(pname, sizeof pname, "params[%zu]", i);
+        CLRT_TRY(clrt__expect_same_shape(opt->ctx, fn, gname, grads[i], pname, opt->params[i]));
+    }
+    if (opt->o.kind == CLRT_OPTIM_SGD)
+        CLRT_TRY(step_sgd(opt, grads));
+    else
+        CLRT_TRY(step_adam(opt, grads));
+    opt->steps++;
+    return CLRT_OK;
+}
+
+/* ---------------------------------------------------- lr, steps, state */
+
+clrt_status clrt_optim_set_lr(clrt_optim *opt, float lr)
+{
+    if (!opt)
+        return CLRT_ERR_INVALID_ARG;
+    if (!(lr >= 0.0f))
+        return clrt__fail(opt->ctx, CLRT_ERR_INVALID_ARG,
+                          "clrt_optim_set_lr: invalid learning rate %g, keeping %g", (double)lr,
+                          (double)opt->o.lr);
+    opt->o.lr = lr;
+    return CLRT_OK;
+}
+
+float clrt_optim_lr(const clrt_optim *opt)
+{
+    return opt ? opt->o.lr : 0.0f;
+}
+
+uint64_t clrt_optim_steps(const clrt_optim *opt)
+{
+    return opt ? opt->steps : 0;
+}
+
+clrt_status clrt_optim_set_steps(clrt_optim *opt, uint64_t steps)
+{
+    if (!opt)
+        return CLRT_ERR_INVALID_ARG;
+    if (steps == UINT64_MAX)
+        return clrt__fail(opt->ctx, CLRT_ERR_INVALID_ARG,
+                          "clrt_optim_set_steps: %llu leaves no room for another step",
+                          (unsigned long long)steps);
+    opt->steps = steps;
+    return CLRT_OK;
+}
+
+clrt_tensor *clrt_optim_state(const clrt_optim *opt, size_t i, int slot, const char **name)
+{
+    if (name)
+        *name = NULL;
+    if (!opt || i >= opt->n || slot < 0 || slot >= NSLOTS || !opt->state[slot])
+        return NULL;
+    if (name)
+        *name = slot_name(opt->o.kind, slot);
+    return opt->state[slot][i];
+}

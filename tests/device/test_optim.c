@@ -1,0 +1,808 @@
+/* Optimizers on each device: several steps of SGD (plain, momentum,
+ * dampening, nesterov, weight decay), Adam and AdamW against the plain-C
+ * reference on odd sizes; a few steps pinned to numbers PyTorch produced;
+ * option checks, gradient shape errors, learning-rate changes, state
+ * tensors, and resuming with clrt_optim_set_steps. */
+#include "harness.h"
+#include "ref.h"
+
+#include <math.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static clrt_tensor *tensor_from(clrt_ctx *ctx, int rank, const size_t *shape, const float *data)
+{
+    clrt_tensor *t;
+    CLRT_ASSERT_OK(ctx, clrt_tensor_create(ctx, rank, shape, CLRT_TENSOR_UNINIT, &t));
+    CLRT_ASSERT_OK(ctx, clrt_tensor_write(t, data, clrt_tensor_numel(t)));
+    return t;
+}
+
+static clrt_tensor *vector_from(clrt_ctx *ctx, size_t n, const float *data)
+{
+    return tensor_from(ctx, 1, &n, data);
+}
+
+static void read_all(clrt_ctx *ctx, const clrt_tensor *t, float *out)
+{
+    CLRT_ASSERT_OK(ctx, clrt_tensor_read(t, out, clrt_tensor_numel(t)));
+}
+
+/* |got - want| <= rtol·max(|want|, scale) element-wise. */
+static void assert_close(const char *what, size_t index, const float *got, const float *want,
+                         size_t n, double rtol, double scale)
+{
+    for (size_t i = 0; i < n; i++) {
+        double g = got[i], w = want[i];
+        double tol = rtol * fmax(fabs(w), scale);
+        if (!(fabs(g - w) <= tol))
+            fail_msg("%s, parameter %zu, element %zu of %zu: got %.9g, want %.9g "
+                     "(difference %.3g, tolerance %.3g)",
+                     what, index, i, n, g, w, fabs(g - w), tol);
+    }
+}
+
+static bool all_zero(const float *x, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (x[i] != 0.0f)
+            return false;
+    return true;
+}
+
+/* ------------------------------------------------ against the reference */
+
+typedef struct optim_case {
+    const char *name;
+    clrt_optim_options o;
+} optim_case;
+
+static size_t make_cases(optim_case *c)
+{
+    size_t n = 0;
+    clrt_optim_options o;
+
+    clrt_optim_options_init(&o, CLRT_OPTIM_SGD);
+    o.lr = 0.1f;
+    c[n++] = (optim_case){"SGD", o};
+    o.momentum = 0.9f;
+    c[n++] = (optim_case){"SGD momentum", o};
+    o.dampening = 0.3f;
+    c[n++] = (optim_case){"SGD momentum dampening", o};
+    o.dampening = 0.0f;
+    o.nesterov = 1;
+    c[n++] = (optim_case){"SGD nesterov", o};
+    clrt_optim_options_init(&o, CLRT_OPTIM_SGD);
+    o.lr = 0.1f;
+    o.weight_decay = 0.05f;
+    c[n++] = (optim_case){"SGD weight decay", o};
+    o.momentum = 0.8f;
+    o.dampening = 0.1f;
+    c[n++] = (optim_case){"SGD momentum dampening weight decay", o};
+    o.dampening = 0.0f;
+    o.nesterov = 1;
+    c[n++] = (optim_case){"SGD nesterov weight decay", o};
+
+    clrt_optim_options_init(&o, CLRT_OPTIM_ADAM);
+    o.lr = 0.05f;
+    c[n++] = (optim_case){"Adam", o};
+    o.weight_decay = 0.05f;
+    c[n++] = (optim_case){"Adam weight decay", o};
+    o.beta1 = 0.5f;
+    o.beta2 = 0.75f;
+    o.eps = 1e-3f;
+    c[n++] = (optim_case){"Adam other betas and eps", o};
+
+    clrt_optim_options_init(&o, CLRT_OPTIM_ADAMW);
+    o.lr = 0.05f;
+    c[n++] = (optim_case){"AdamW default weight decay", o};
+    o.weight_decay = 0.0f;
+    c[n++] = (optim_case){"AdamW no weight decay", o};
+    o.weight_decay = 0.5f;
+    c[n++] = (optim_case){"AdamW weight decay 0.5", o};
+    return n;
+}
+
+#define MAX_PARAMS 4
+#define NSTEPS 5
+
+/* Float32 on the device against a reference that keeps the same float32
+ * parameters and state between steps but computes each update in double:
+ * one step rounds the parameter, the state and a handful of intermediate
+ * terms to float32 (each within a few ulps, 2^-23 ≈ 1.2e-7 relative; the
+ * device's sqrt and division may be off by up to 3 ulps), so the two drift
+ * apart by well under 1e-6 relative per step. Parameters, momentum and
+ * exp_avg are O(1) quantities that can cancel towards 0, so their error is
+ * measured against max(|ref|, 1); exp_avg_sq is a sum of positive terms and
+ * is compared purely relatively. */
+#define RTOL_PER_STEP 1e-6
+
+static void matches_reference(void **state)
+{
+    (void)state;
+    clrt_ctx *ctx = clrt_test_ctx();
+    bool sim = clrt_test_device()->is_simulator;
+    const size_t sizes_full[MAX_PARAMS] = {1, 7, 33, 257};
+    const size_t sizes_sim[MAX_PARAMS] = {1, 7, 33, 5};
+    const size_t *sizes = sim ? sizes_sim : sizes_full;
+    optim_case cases[16];
+    size_t ncases = make_cases(cases);
+
+    for (size_t c = 0; c < ncases; c++) {
+        const clrt_optim_options *o = &cases[c].o;
+        clrt_tensor *params[MAX_PARAMS], *grads[MAX_PARAMS];
+        float *p_ref[MAX_PARAMS], *s_ref[MAX_PARAMS][2], *g[MAX_PARAMS];
+        for (int k = 0; k < MAX_PARAMS; k++) {
+            size_t n = sizes[k];
+            p_ref[k] = malloc(n * sizeof(float));
+            g[k] = malloc(n * sizeof(float));
+            s_ref[k][0] = calloc(n, sizeof(float));
+            s_ref[k][1] = calloc(n, sizeof(float));
+            assert_true(p_ref[k] && g[k] && s_ref[k][0] && s_ref[k][1]);
+            clrt_test_random(p_ref[k], n, 100u + (uint32_t)k);
+            for (size_t i = 0; i < n; i++)
+                p_ref[k][i] *= 1.5f;
+            params[k] = vector_from(ctx, n, p_ref[k]);
+            CLRT_ASSERT_OK(ctx, clrt_tensor_create(ctx, 1, &n, 0, &grads[k]));
+        }
+        clrt_optim *opt;
+        CLRT_ASSERT_OK(ctx, clrt_optim_create(ctx, o, MAX_PARAMS, params, &opt));
+        for (uint64_t t = 1; t <= NSTEPS; t++) {
+            for (int k = 0; k < MAX_PARAMS; k++) {
+                clrt_test_random(g[k], sizes[k], (uint32_t)(1000 * t + (uint64_t)k));
+                CLRT_ASSERT_OK(ctx, clrt_tensor_write(grads[k], g[k], sizes[k]));
+                clrt_ref_optim_step(o, t, sizes[k], p_ref[k], g[k], s_ref[k][0], s_ref[k][1]);
+            }
+            CLRT_ASSERT_OK(ctx, clrt_optim_step(opt, grads));
+        }
+        assert_int_equal(clrt_optim_steps(opt), NSTEPS);
+
+        char what[128];
+        for (int k = 0; k < MAX_PARAMS; k++) {
+            size_t n = sizes[k];
+            float *got = malloc(n * sizeof(float));
+            assert_non_null(got);
+            read_all(ctx, params[k], got);
+            snprintf(what, sizeof what, "%s: param", cases[c].name);
+            assert_close(what, (size_t)k, got, p_ref[k], n, NSTEPS * RTOL_PER_STEP, 1.0);
+            for (int slot = 0; slot < 2; slot++) {
+                const char *name;
+                clrt_tensor *s = clrt_optim_state(opt, (size_t)k, slot, &name);
+                if (!s)
+                    continue;
+                read_all(ctx, s, got);
+                snprintf(what, sizeof what, "%s: %s", cases[c].name, name);
+                bool squares = strcmp(name, "exp_avg_sq") == 0;
+                assert_close(what, (size_t)k, got, s_ref[k][slot], n, NSTEPS * RTOL_PER_STEP,
+                             squares ? 0.0 : 1.0);
+            }
+            free(got);
+        }
+        clrt_optim_destroy(opt);
+        for (int k = 0; k < MAX_PARAMS; k++) {
+            clrt_tensor_destroy(params[k]);
+            clrt_tensor_destroy(grads[k]);
+            free(p_ref[k]);
+            free(g[k]);
+            free(s_ref[k][0]);
+            free(s_ref[k][1]);
+        }
+    }
+    clrt_test_ctx_done(ctx);
+}
+
+/* ------------------------------------------------- pinned to PyTorch */
+
+/* The numbers below come from PyTorch itself (Debian's python3-torch,
+ * torch.__version__ 1.13.0a0, CPU), running torch.optim.SGD / Adam / AdamW
+ * on torch.tensor([1.0, -2.0, 0.5], dtype=float32) with the gradients
+ * PIN_GRADS for 3 steps, hyper-parameters rounded to float32 first
+ * (torch.tensor(x, dtype=torch.float32).item()) so torch saw the same
+ * values as these float options; printed with "%.9g". */
+static const float pin_p0[3] = {1.0f, -2.0f, 0.5f};
+static const float pin_grads[3][3] = {{0.5f, -1.25f, 2.0f}, {-0.75f, 0.25f, 1.5f},
+                                      {1.0f, -0.5f, -2.0f}};
+
+typedef struct pin_case {
+    const char *name;
+    clrt_optim_options o;
+    float p[3], s0[3], s1[3];
+} pin_case;
+
+static size_t make_pins(pin_case *c)
+{
+    size_t n = 0;
+    clrt_optim_options o;
+
+    /* SGD(lr=0.1, momentum=0.9, dampening=0.25, weight_decay=0.01) */
+    clrt_optim_options_init(&o, CLRT_OPTIM_SGD);
+    o.lr = 0.1f;
+    o.momentum = 0.9f;
+    o.dampening = 0.25f;
+    o.weight_decay = 0.01f;
+    c[n++] = (pin_case){"torch SGD momentum dampening weight decay", o,
+                        {0.891593695f, -1.64995396f, -0.107536584f},
+                        {0.670445502f, -1.26091313f, 1.13861918f}, {0}};
+    /* SGD(lr=0.1, momentum=0.9, nesterov=True, weight_decay=0.01) */
+    o.dampening = 0.0f;
+    o.nesterov = 1;
+    c[n++] = (pin_case){"torch SGD nesterov weight decay", o,
+                        {0.83350867f, -1.52800095f, -0.215717852f},
+                        {0.7562536f, -1.33652818f, 0.971835613f}, {0}};
+    /* Adam(lr=0.1, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.01) */
+    clrt_optim_options_init(&o, CLRT_OPTIM_ADAM);
+    o.lr = 0.1f;
+    o.weight_decay = 0.01f;
+    c[n++] = (pin_case){"torch Adam weight decay", o,
+                        {0.887625813f, -1.78584504f, 0.282182753f},
+                        {0.0755433515f, -0.133927435f, 0.0980667695f},
+                        {0.00182664045f, 0.00193177385f, 0.0102595501f}};
+    /* AdamW(lr=0.1, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.1) */
+    clrt_optim_options_init(&o, CLRT_OPTIM_ADAMW);
+    o.lr = 0.1f;
+    o.weight_decay = 0.1f;
+    c[n++] = (pin_case){"torch AdamW weight decay", o,
+                        {0.862162948f, -1.73188031f, 0.270500302f},
+                        {0.0730000138f, -0.128750026f, 0.0970000029f},
+                        {0.00181141449f, 0.00187179004f, 0.0102396216f}};
+    return n;
+}
+
+/* Both sides are float32 doing the same operations in the same order;
+ * they may differ by a few ulps per operation (fused multiply-adds, the
+ * device's sqrt and division), far below 1e-6 relative per step, while a
+ * wrong formula (a missing bias correction, decay applied to the gradient
+ * instead of the weights, dampening on the first step) moves these numbers
+ * by 1e-3 or more. */
+#define PIN_STEPS 3
+
+static void matches_pytorch(void **state)
+{
+    (void)state;
+    clrt_ctx *ctx = clrt_test_ctx();
+    pin_case pins[4];
+    size_t npins = make_pins(pins);
+    for (size_t c = 0; c < npins; c++) {
+        clrt_tensor *p = vector_from(ctx, 3, pin_p0), *g = NULL;
+        clrt_optim *opt;
+        CLRT_ASSERT_OK(ctx, clrt_optim_create(ctx, &pins[c].o, 1, &p, &opt));
+        float ref_p[3], ref_s0[3] = {0}, ref_s1[3] = {0};
+        memcpy(ref_p, pin_p0, sizeof ref_p);
+        for (int t = 0; t < PIN_STEPS; t++) {
+            clrt_tensor_destroy(g);
+            g = vector_from(ctx, 3, pin_grads[t]);
+            CLRT_ASSERT_OK(ctx, clrt_optim_step(opt, &g));
+            clrt_ref_optim_step(&pins[c].o, (uint64_t)t + 1, 3, ref_p, pin_grads[t], ref_s0,
+                                ref_s1);
+        }
+        const double rtol = PIN_STEPS * RTOL_PER_STEP;
+        bool adam = pins[c].o.kind != CLRT_OPTIM_SGD;
+        float got[3];
+        char what[128];
+        read_all(ctx, p, got);
+        snprintf(what, sizeof what, "%s: device param", pins[c].name);
+        assert_close(what, 0, got, pins[c].p, 3, rtol, 1.0);
+        /* The reference must agree with PyTorch too. */
+        snprintf(what, sizeof what, "%s: reference param", pins[c].name);
+        assert_close(what, 0, ref_p, pins[c].p, 3, rtol, 1.0);
+        for (int slot = 0; slot < (adam ? 2 : 1); slot++) {
+            const float *want = slot == 0 ? pins[c].s0 : pins[c].s1;
+            const char *name;
+            read_all(ctx, clrt_optim_state(opt, 0, slot, &name), got);
+            snprintf(what, sizeof what, "%s: device %s", pins[c].name, name);
+            assert_close(what, 0, got, want, 3, rtol, slot == 1 ? 0.0 : 1.0);
+            snprintf(what, sizeof what, "%s: reference %s", pins[c].name, name);
+            assert_close(what, 0, slot == 0 ? ref_s0 : ref_s1, want, 3, rtol,
+                         slot == 1 ? 0.0 : 1.0);
+        }
+        clrt_optim_destroy(opt);
+        clrt_tensor_destroy(p);
+        clrt_tensor_destroy(g);
+    }
+    clrt_test_ctx_done(ctx);
+}
+
+/* ----------------------------------------------------------- options */
+
+static void defaults_are_pytorchs(void **state)
+{
+    (void)state;
+    clrt_optim_options o;
+    memset(&o, 0x5a, sizeof o);
+    clrt_optim_options_init(&o, CLRT_OPTIM_SGD);
+    assert_int_equal(o.kind, CLRT_OPTIM_SGD);
+    assert_true(o.lr == 0.01f && o.momentum == 0.0f && o.dampening == 0.0f &&
+                o.weight_decay == 0.0f && o.nesterov == 0);
+    memset(&o, 0x5a, sizeof o);
+    clrt_optim_options_init(&o, CLRT_OPTIM_ADAM);
+    assert_int_equal(o.kind, CLRT_OPTIM_ADAM);
+    assert_true(o.lr == 1e-3f && o.beta1 == 0.9f && o.beta2 == 0.999f && o.eps == 1e-8f &&
+                o.weight_decay == 0.0f);
+    clrt_optim_options_init(&o, CLRT_OPTIM_ADAMW);
+    assert_int_equal(o.kind, CLRT_OPTIM_ADAMW);
+    assert_true(o.lr == 1e-3f && o.beta1 == 0.9f && o.beta2 == 0.999f && o.eps == 1e-8f &&
+                o.weight_decay == 0.01f);
+}
+
+static void expect_refused(clrt_ctx *ctx, const clrt_optim_options *o, size_t n,
+                           clrt_tensor *const *params, const char *says)
+{
+    clrt_optim *opt = (clrt_optim *)&opt;
+    clrt_status st = clrt_optim_create(ctx, o, n, params, &opt);
+    if (st != CLRT_ERR_INVALID_ARG)
+        fail_msg("expected CLRT_ERR_INVALID_ARG mentioning \"%s\", got %s", says,
+                 clrt_status_str(st));
+    assert_null(opt);
+    if (!strstr(clrt_ctx_errmsg(ctx), says))
+        fail_msg("message \"%s\" does not mention \"%s\"", clrt_ctx_errmsg(ctx), says);
+}
+
+static void invalid_options_refused(void **state)
+{
+    (void)state;
+    clrt_ctx *ctx = clrt_test_ctx();
+    size_t n = 3;
+    clrt_tensor *p, *q;
+    CLRT_ASSERT_OK(ctx, clrt_tensor_create(ctx, 1, &n, CLRT_TENSOR_ZERO, &p));
+    clrt_memory_stats before, after;
+    CLRT_ASSERT_OK(ctx, clrt_ctx_memory_stats(ctx, &before));
+    clrt_optim_options o;
+
+    clrt_optim_options_init(&o, CLRT_OPTIM_SGD);
+    o.lr = -0.1f;
+    expect_refused(ctx, &o, 1, &p, "learning rate");
+    o.lr = NAN;
+    expect_refused(ctx, &o, 1, &p, "learning rate");
+    clrt_optim_options_init(&o, CLRT_OPTIM_SGD);
+    o.momentum = -0.5f;
+    expect_refused(ctx, &o, 1, &p, "momentum");
+    clrt_optim_options_init(&o, CLRT_OPTIM_SGD);
+    o.weight_decay = -1e-4f;
+    expect_refused(ctx, &o, 1, &p, "weight_decay");
+    clrt_optim_options_init(&o, CLRT_OPTIM_SGD);
+    o.nesterov = 1;
+    expect_refused(ctx, &o, 1, &p, "nesterov");
+    o.momentum = 0.9f;
+    o.dampening = 0.1f;
+    expect_refused(ctx, &o, 1, &p, "nesterov");
+
+    const clrt_optim_kind adams[2] = {CLRT_OPTIM_ADAM, CLRT_OPTIM_ADAMW};
+    for (int a = 0; a < 2; a++) {
+        clrt_optim_options_init(&o, adams[a]);
+        o.lr = -1e-3f;
+        expect_refused(ctx, &o, 1, &p, "learning rate");
+        clrt_optim_options_init(&o, adams[a]);
+        o.beta1 = 1.0f;
+        expect_refused(ctx, &o, 1, &p, "beta1");
+        o.beta1 = -0.1f;
+        expect_refused(ctx, &o, 1, &p, "beta1");
+        clrt_optim_options_init(&o, adams[a]);
+        o.beta2 = 1.0f;
+        expect_refused(ctx, &o, 1, &p, "beta2");
+        o.beta2 = NAN;
+        expect_refused(ctx, &o, 1, &p, "beta2");
+        clrt_optim_options_init(&o, adams[a]);
+        o.eps = -1e-8f;
+        expect_refused(ctx, &o, 1, &p, "eps");
+        clrt_optim_options_init(&o, adams[a]);
+        o.weight_decay = -0.01f;
+        expect_refused(ctx, &o, 1, &p, "weight_decay");
+    }
+    /* Boundary values PyTorch accepts are accepted. */
+    clrt_optim *opt;
+    clrt_optim_options_init(&o, CLRT_OPTIM_ADAM);
+    o.lr = 0.0f;
+    o.beta1 = 0.0f;
+    o.beta2 = 0.0f;
+    o.eps = 0.0f;
+    CLRT_ASSERT_OK(ctx, clrt_optim_create(ctx, &o, 1, &p, &opt));
+    clrt_optim_destroy(opt);
+    clrt_optim_options_init(&o, CLRT_OPTIM_SGD);
+    o.dampening = 0.5f; /* without nesterov, any dampening */
+    o.momentum = 0.9f;
+    CLRT_ASSERT_OK(ctx, clrt_optim_create(ctx, &o, 1, &p, &opt));
+    clrt_optim_destroy(opt);
+
+    /* The kind, the parameter list and the arguments. */
+    clrt_optim_options_init(&o, CLRT_OPTIM_SGD);
+    o.kind = (clrt_optim_kind)7;
+    expect_refused(ctx, &o, 1, &p, "kind");
+    clrt_optim_options_init(&o, CLRT_OPTIM_SGD);
+    expect_refused(ctx, &o, 0, &p, "empty");
+    expect_refused(ctx, &o, 1, NULL, "empty");
+    clrt_tensor *with_null[2] = {p, NULL};
+    expect_refused(ctx, &o, 2, with_null, "params[1] is NULL");
+    clrt_tensor *twice[2] = {p, p};
+    expect_refused(ctx, &o, 2, twice, "share");
+    clrt_tensor *view;
+    CLRT_ASSERT_OK(ctx, clrt_tensor_reshape(p, 1, &n, &view));
+    clrt_tensor *aliased[2] = {p, view};
+    expect_refused(ctx, &o, 2, aliased, "params[0] and params[1]");
+    clrt_tensor_destroy(view);
+    opt = (clrt_optim *)&opt;
+    assert_int_equal(clrt_optim_create(ctx, NULL, 1, &p, &opt), CLRT_ERR_INVALID_ARG);
+    assert_null(opt);
+    assert_int_equal(clrt_optim_create(ctx, &o, 1, &p, NULL), CLRT_ERR_INVALID_ARG);
+    assert_int_equal(clrt_optim_create(NULL, &o, 1, &p, &opt), CLRT_ERR_INVALID_ARG);
+
+    /* A parameter of another context. */
+    clrt_ctx *other = clrt_test_ctx();
+    CLRT_ASSERT_OK(other, clrt_tensor_create(other, 1, &n, CLRT_TENSOR_ZERO, &q));
+    clrt_tensor *mixed[2] = {p, q};
+    expect_refused(ctx, &o, 2, mixed, "another context");
+    clrt_tensor_destroy(q);
+    clrt_test_ctx_done(other);
+
+    /* Nothing was left behind by the refusals. */
+    CLRT_ASSERT_OK(ctx, clrt_ctx_memory_stats(ctx, &after));
+    assert_int_equal(after.live_tensors, before.live_tensors);
+    clrt_optim_destroy(NULL);
+    clrt_tensor_destroy(p);
+    clrt_test_ctx_done(ctx);
+}
+
+/* ---------------------------------------------------- gradient errors */
+
+static void grad_shape_mismatch_updates_nothing(void **state)
+{
+    (void)state;
+    clrt_ctx *ctx = clrt_test_ctx();
+    const size_t s0[1] = {7}, s1[2] = {3, 5}, s2[2] = {3, 11}, s2t[2] = {11, 3};
+    const size_t *shapes[3] = {s0, s1, s2};
+    const int ranks[3] = {1, 2, 2};
+    float init[33], grad[33], got[33];
+    clrt_test_random(init, 33, 5);
+    clrt_test_random(grad, 33, 6);
+    clrt_tensor *params[3], *grads[3], *wrong, *foreign;
+    for (int k = 0; k < 3; k++) {
+        params[k] = tensor_from(ctx, ranks[k], shapes[k], init);
+        grads[k] = tensor_from(ctx, ranks[k], shapes[k], grad);
+    }
+    wrong = tensor_from(ctx, 2, s2t, grad); /* same element count, other shape */
+    clrt_optim_options o;
+    clrt_optim_options_init(&o, CLRT_OPTIM_ADAM);
+    clrt_optim *opt;
+    CLRT_ASSERT_OK(ctx, clrt_optim_create(ctx, &o, 3, params, &opt));
+
+    /* The bad gradient is the last one: an implementation that updated as it
+     * went would have changed params[0] and params[1] already. */
+    clrt_tensor *bad[3] = {grads[0], grads[1], wrong};
+    assert_int_equal(clrt_optim_step(opt, bad), CLRT_ERR_SHAPE);
+    const char *msg = clrt_ctx_errmsg(ctx);
+    assert_non_null(strstr(msg, "grads[2]"));
+    assert_non_null(strstr(msg, "[11, 3]"));
+    assert_non_null(strstr(msg, "[3, 11]"));
+    clrt_tensor *missing[3] = {grads[0], NULL, grads[2]};
+    assert_int_equal(clrt_optim_step(opt, missing), CLRT_ERR_INVALID_ARG);
+    assert_non_null(strstr(clrt_ctx_errmsg(ctx), "grads[1]"));
+    assert_int_equal(clrt_optim_step(opt, NULL), CLRT_ERR_INVALID_ARG);
+    assert_int_equal(clrt_optim_step(NULL, grads), CLRT_ERR_INVALID_ARG);
+    clrt_ctx *other = clrt_test_ctx();
+    foreign = tensor_from(other, 2, s2, grad);
+    clrt_tensor *mixed[3] = {grads[0], grads[1], foreign};
+    assert_int_equal(clrt_optim_step(opt, mixed), CLRT_ERR_INVALID_ARG);
+    assert_non_null(strstr(clrt_ctx_errmsg(ctx), "another context"));
+
+    assert_int_equal(clrt_optim_steps(opt), 0);
+    for (int k = 0; k < 3; k++) {
+        size_t n = clrt_tensor_numel(params[k]);
+        read_all(ctx, params[k], got);
+        assert_memory_equal(got, init, n * sizeof(float));
+        for (int slot = 0; slot < 2; slot++) {
+            read_all(ctx, clrt_optim_state(opt, (size_t)k, slot, NULL), got);
+            assert_true(all_zero(got, n));
+        }
+    }
+    /* The right gradients still work afterwards. */
+    CLRT_ASSERT_OK(ctx, clrt_optim_step(opt, grads));
+    assert_int_equal(clrt_optim_steps(opt), 1);
+    read_all(ctx, params[2], got);
+    assert_memory_not_equal(got, init, 33 * sizeof(float));
+
+    clrt_optim_destroy(opt);
+    for (int k = 0; k < 3; k++) {
+        clrt_tensor_destroy(params[k]);
+        clrt_tensor_destroy(grads[k]);
+    }
+    clrt_tensor_destroy(wrong);
+    clrt_tensor_destroy(foreign);
+    clrt_test_ctx_done(other);
+    clrt_test_ctx_done(ctx);
+}
+
+/* ------------------------------------------------------- learning rate */
+
+static void set_lr_takes_effect_next_step(void **state)
+{
+    (void)state;
+    clrt_ctx *ctx = clrt_test_ctx();
+    /* Plain SGD on values where every product and difference is exact. */
+    const float p0[2] = {1.0f, 2.0f}, g1[2] = {0.5f, -0.25f}, g2[2] = {1.0f, 1.0f};
+    clrt_tensor *p = vector_from(ctx, 2, p0), *g = vector_from(ctx, 2, g1);
+    clrt_optim_options o;
+    clrt_optim_options_init(&o, CLRT_OPTIM_SGD);
+    o.lr = 0.5f;
+    clrt_optim *opt;
+    CLRT_ASSERT_OK(ctx, clrt_optim_create(ctx, &o, 1, &p, &opt));
+    assert_true(clrt_optim_lr(opt) == 0.5f);
+    CLRT_ASSERT_OK(ctx, clrt_optim_step(opt, &g));
+    float got[2];
+    read_all(ctx, p, got);
+    assert_true(got[0] == 0.75f && got[1] == 2.125f);
+    CLRT_ASSERT_OK(ctx, clrt_optim_set_lr(opt, 0.25f));
+    assert_true(clrt_optim_lr(opt) == 0.25f);
+    CLRT_ASSERT_OK(ctx, clrt_tensor_write(g, g2, 2));
+    CLRT_ASSERT_OK(ctx, clrt_optim_step(opt, &g));
+    read_all(ctx, p, got);
+    assert_true(got[0] == 0.5f && got[1] == 1.875f);
+    /* An invalid rate is refused: the old one stays, the context says why. */
+    assert_int_equal(clrt_optim_set_lr(opt, -1.0f), CLRT_ERR_INVALID_ARG);
+    assert_true(clrt_optim_lr(opt) == 0.25f);
+    assert_non_null(strstr(clrt_ctx_errmsg(ctx), "clrt_optim_set_lr"));
+    assert_int_equal(clrt_optim_set_lr(opt, NAN), CLRT_ERR_INVALID_ARG);
+    assert_true(clrt_optim_lr(opt) == 0.25f);
+    assert_int_equal(clrt_optim_set_lr(NULL, 1.0f), CLRT_ERR_INVALID_ARG);
+    assert_true(clrt_optim_lr(NULL) == 0.0f);
+    clrt_optim_destroy(opt);
+    clrt_tensor_destroy(p);
+    clrt_tensor_destroy(g);
+
+    /* AdamW uses lr twice (decay factor and step size): a changed rate must
+     * reach both, as the reference run with the same schedule shows. */
+    size_t n = 33;
+    float pr[33], gr[33], m[33] = {0}, v[33] = {0}, dev[33];
+    clrt_test_random(pr, n, 21);
+    p = vector_from(ctx, n, pr);
+    CLRT_ASSERT_OK(ctx, clrt_tensor_create(ctx, 1, &n, 0, &g));
+    clrt_optim_options_init(&o, CLRT_OPTIM_ADAMW);
+    o.lr = 0.01f;
+    o.weight_decay = 0.5f;
+    CLRT_ASSERT_OK(ctx, clrt_optim_create(ctx, &o, 1, &p, &opt));
+    const float lrs[3] = {0.01f, 0.2f, 0.05f};
+    for (int t = 0; t < 3; t++) {
+        CLRT_ASSERT_OK(ctx, clrt_optim_set_lr(opt, lrs[t]));
+        o.lr = lrs[t];
+        clrt_test_random(gr, n, 30u + (uint32_t)t);
+        CLRT_ASSERT_OK(ctx, clrt_tensor_write(g, gr, n));
+        CLRT_ASSERT_OK(ctx, clrt_optim_step(opt, &g));
+        clrt_ref_optim_step(&o, (uint64_t)t + 1, n, pr, gr, m, v);
+    }
+    read_all(ctx, p, dev);
+    assert_close("AdamW with a changing lr: param", 0, dev, pr, n, 3 * RTOL_PER_STEP, 1.0);
+    clrt_optim_destroy(opt);
+    clrt_tensor_destroy(p);
+    clrt_tensor_destroy(g);
+    clrt_test_ctx_done(ctx);
+}
+
+/* ------------------------------------------------------- state tensors */
+
+static void state_tensors_and_names(void **state)
+{
+    (void)state;
+    clrt_ctx *ctx = clrt_test_ctx();
+    const size_t s0[2] = {3, 5}, s1[1] = {7};
+    clrt_tensor *params[2];
+    CLRT_ASSERT_OK(ctx, clrt_tensor_create(ctx, 2, s0, CLRT_TENSOR_ZERO, &params[0]));
+    CLRT_ASSERT_OK(ctx, clrt_tensor_create(ctx, 1, s1, CLRT_TENSOR_ZERO, &params[1]));
+    clrt_memory_stats base, ms;
+    CLRT_ASSERT_OK(ctx, clrt_ctx_memory_stats(ctx, &base));
+    clrt_optim_options o;
+    clrt_optim *opt;
+    const char *name = "unset";
+    float got[15];
+
+    /* SGD without momentum keeps no state. */
+    clrt_optim_options_init(&o, CLRT_OPTIM_SGD);
+    CLRT_ASSERT_OK(ctx, clrt_optim_create(ctx, &o, 2, params, &opt));
+    assert_null(clrt_optim_state(opt, 0, 0, &name));
+    assert_null(name);
+    assert_null(clrt_optim_state(opt, 1, 0, NULL));
+    CLRT_ASSERT_OK(ctx, clrt_ctx_memory_stats(ctx, &ms));
+    assert_int_equal(ms.live_tensors, base.live_tensors);
+    clrt_optim_destroy(opt);
+
+    /* SGD with momentum: one buffer per parameter, shaped like it, zeroed. */
+    o.momentum = 0.9f;
+    CLRT_ASSERT_OK(ctx, clrt_optim_create(ctx, &o, 2, params, &opt));
+    for (size_t i = 0; i < 2; i++) {
+        clrt_tensor *b = clrt_optim_state(opt, i, 0, &name);
+        assert_non_null(b);
+        assert_string_equal(name, "momentum_buffer");
+        assert_int_equal(clrt_tensor_rank(b), clrt_tensor_rank(params[i]));
+        for (int d = 0; d < clrt_tensor_rank(b); d++)
+            assert_int_equal(clrt_tensor_dim(b, d), clrt_tensor_dim(params[i], d));
+        assert_ptr_not_equal(clrt_tensor_cl_mem(b), clrt_tensor_cl_mem(params[i]));
+        read_all(ctx, b, got);
+        assert_true(all_zero(got, clrt_tensor_numel(b)));
+        name = "unset";
+        assert_null(clrt_optim_state(opt, i, 1, &name));
+        assert_null(name);
+    }
+    CLRT_ASSERT_OK(ctx, clrt_ctx_memory_stats(ctx, &ms));
+    assert_int_equal(ms.live_tensors, base.live_tensors + 2);
+    clrt_optim_destroy(opt);
+
+    /* Adam and AdamW: exp_avg and exp_avg_sq. */
+    const clrt_optim_kind adams[2] = {CLRT_OPTIM_ADAM, CLRT_OPTIM_ADAMW};
+    for (int a = 0; a < 2; a++) {
+        clrt_optim_options_init(&o, adams[a]);
+        CLRT_ASSERT_OK(ctx, clrt_optim_create(ctx, &o, 2, params, &opt));
+        for (size_t i = 0; i < 2; i++) {
+            clrt_tensor *m = clrt_optim_state(opt, i, 0, &name);
+            assert_non_null(m);
+            assert_string_equal(name, "exp_avg");
+            clrt_tensor *v = clrt_optim_state(opt, i, 1, &name);
+            assert_non_null(v);
+            assert_string_equal(name, "exp_avg_sq");
+            assert_ptr_not_equal(m, v);
+            assert_int_equal(clrt_tensor_numel(m), clrt_tensor_numel(params[i]));
+            assert_int_equal(clrt_tensor_numel(v), clrt_tensor_numel(params[i]));
+            read_all(ctx, m, got);
+            assert_true(all_zero(got, clrt_tensor_numel(m)));
+            read_all(ctx, v, got);
+            assert_true(all_zero(got, clrt_tensor_numel(v)));
+        }
+        /* Out of range: no parameter 2, no slot 2 or -1. */
+        name = "unset";
+        assert_null(clrt_optim_state(opt, 2, 0, &name));
+        assert_null(name);
+        assert_null(clrt_optim_state(opt, 0, 2, NULL));
+        assert_null(clrt_optim_state(opt, 0, -1, NULL));
+        CLRT_ASSERT_OK(ctx, clrt_ctx_memory_stats(ctx, &ms));
+        assert_int_equal(ms.live_tensors, base.live_tensors + 4);
+        clrt_optim_destroy(opt);
+    }
+    CLRT_ASSERT_OK(ctx, clrt_ctx_memory_stats(ctx, &ms));
+    assert_int_equal(ms.live_tensors, base.live_tensors);
+    assert_null(clrt_optim_state(NULL, 0, 0, NULL));
+    clrt_tensor_destroy(params[0]);
+    clrt_tensor_destroy(params[1]);
+    clrt_test_ctx_done(ctx);
+}
+
+/* The optimizer keeps its own copy of the parameter array, and skips an
+ * empty parameter. */
+static void params_array_is_copied(void **state)
+{
+    (void)state;
+    clrt_ctx *ctx = clrt_test_ctx();
+    size_t n = 7, zero = 0;
+    float p0[7], g0[7], got[7], want[7];
+    clrt_test_random(p0, n, 41);
+    clrt_test_random(g0, n, 42);
+    clrt_tensor *list[2], *grads[2];
+    CLRT_ASSERT_OK(ctx, clrt_tensor_create(ctx, 1, &zero, 0, &list[0]));
+    list[1] = vector_from(ctx, n, p0);
+    CLRT_ASSERT_OK(ctx, clrt_tensor_create(ctx, 1, &zero, 0, &grads[0]));
+    grads[1] = vector_from(ctx, n, g0);
+    clrt_tensor *p = list[1], *empty = list[0];
+    clrt_optim_options o;
+    clrt_optim_options_init(&o, CLRT_OPTIM_SGD);
+    o.lr = 0.5f;
+    o.momentum = 0.9f;
+    clrt_optim *opt;
+    CLRT_ASSERT_OK(ctx, clrt_optim_create(ctx, &o, 2, list, &opt));
+    list[0] = list[1] = NULL;
+    CLRT_ASSERT_OK(ctx, clrt_optim_step(opt, grads));
+    read_all(ctx, p, got);
+    for (size_t i = 0; i < n; i++)
+        want[i] = p0[i] - 0.5f * g0[i]; /* first step: buf = g */
+    assert_close("SGD first step", 1, got, want, n, RTOL_PER_STEP, 1.0);
+    clrt_optim_destroy(opt);
+    clrt_tensor_destroy(p);
+    clrt_tensor_destroy(empty);
+    clrt_tensor_destroy(grads[0]);
+    clrt_tensor_destroy(grads[1]);
+    clrt_test_ctx_done(ctx);
+}
+
+/* ------------------------------------------------------------- resume */
+
+#define RESUME_N 33
+
+/* Run steps [from, to) of a fixed gradient sequence. */
+static void run_steps(clrt_ctx *ctx, clrt_optim *opt, clrt_tensor *g, int from, int to)
+{
+    float gr[RESUME_N];
+    for (int t = from; t < to; t++) {
+        clrt_test_random(gr, RESUME_N, 500u + (uint32_t)t);
+        CLRT_ASSERT_OK(ctx, clrt_tensor_write(g, gr, RESUME_N));
+        CLRT_ASSERT_OK(ctx, clrt_optim_step(opt, &g));
+    }
+}
+
+/* Two steps, then a fresh optimizer on copies of the parameter and state
+ * finishes two more; with set_steps(2) it must end bit for bit where four
+ * uninterrupted steps end, and without it (step count 0: Adam's bias
+ * correction restarts, SGD treats the step as the first) somewhere else. */
+static void resume_with_set_steps(void **state)
+{
+    (void)state;
+    clrt_ctx *ctx = clrt_test_ctx();
+    size_t n = RESUME_N;
+    float p0[RESUME_N], straight[RESUME_N], resumed[RESUME_N], restarted[RESUME_N];
+    clrt_test_random(p0, n, 77);
+    clrt_optim_options cases[3];
+    clrt_optim_options_init(&cases[0], CLRT_OPTIM_ADAM);
+    cases[0].lr = 0.05f;
+    clrt_optim_options_init(&cases[1], CLRT_OPTIM_ADAMW);
+    cases[1].lr = 0.05f;
+    clrt_optim_options_init(&cases[2], CLRT_OPTIM_SGD);
+    cases[2].lr = 0.1f;
+    cases[2].momentum = 0.9f;
+    cases[2].dampening = 0.5f;
+    clrt_tensor *g;
+    CLRT_ASSERT_OK(ctx, clrt_tensor_create(ctx, 1, &n, 0, &g));
+
+    for (int c = 0; c < 3; c++) {
+        const clrt_optim_options *o = &cases[c];
+        int nslots = o->kind == CLRT_OPTIM_SGD ? 1 : 2;
+        /* Four steps in one go. */
+        clrt_tensor *p = vector_from(ctx, n, p0);
+        clrt_optim *opt;
+        CLRT_ASSERT_OK(ctx, clrt_optim_create(ctx, o, 1, &p, &opt));
+        run_steps(ctx, opt, g, 0, 4);
+        assert_int_equal(clrt_optim_steps(opt), 4);
+        read_all(ctx, p, straight);
+        clrt_optim_destroy(opt);
+        clrt_tensor_destroy(p);
+
+        /* Two steps, then two more in a fresh optimizer, with and without
+         * the step count carried over. */
+        p = vector_from(ctx, n, p0);
+        CLRT_ASSERT_OK(ctx, clrt_optim_create(ctx, o, 1, &p, &opt));
+        run_steps(ctx, opt, g, 0, 2);
+        for (int with_steps = 1; with_steps >= 0; with_steps--) {
+            clrt_tensor *q;
+            CLRT_ASSERT_OK(ctx, clrt_tensor_create(ctx, 1, &n, 0, &q));
+            CLRT_ASSERT_OK(ctx, clrt_tensor_copy(q, p));
+            clrt_optim *fresh;
+            CLRT_ASSERT_OK(ctx, clrt_optim_create(ctx, o, 1, &q, &fresh));
+            for (int slot = 0; slot < nslots; slot++) {
+                const char *name_old, *name_new;
+                clrt_tensor *from = clrt_optim_state(opt, 0, slot, &name_old);
+                clrt_tensor *to = clrt_optim_state(fresh, 0, slot, &name_new);
+                assert_non_null(from);
+                assert_non_null(to);
+                assert_string_equal(name_old, name_new);
+                CLRT_ASSERT_OK(ctx, clrt_tensor_copy(to, from));
+            }
+            if (with_steps) {
+                CLRT_ASSERT_OK(ctx, clrt_optim_set_steps(fresh, clrt_optim_steps(opt)));
+                assert_int_equal(clrt_optim_steps(fresh), 2);
+            }
+            run_steps(ctx, fresh, g, 2, 4);
+            assert_int_equal(clrt_optim_steps(fresh), with_steps ? 4 : 2);
+            read_all(ctx, q, with_steps ? resumed : restarted);
+            clrt_optim_destroy(fresh);
+            clrt_tensor_destroy(q);
+        }
+        assert_memory_equal(resumed, straight, sizeof straight);
+        assert_memory_not_equal(restarted, straight, sizeof straight);
+        clrt_optim_destroy(opt);
+        clrt_tensor_destroy(p);
+    }
+    assert_int_equal(clrt_optim_set_steps(NULL, 1), CLRT_ERR_INVALID_ARG);
+    assert_int_equal(clrt_optim_steps(NULL), 0);
+    clrt_tensor_destroy(g);
+    clrt_test_ctx_done(ctx);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(defaults_are_pytorchs),
+        cmocka_unit_test(matches_reference),
+        cmocka_unit_test(matches_pytorch),
+        cmocka_unit_test(invalid_options_refused),
+        cmocka_unit_test(grad_shape_mismatch_updates_nothing),
+        cmocka_unit_test(set_lr_takes_effect_next_step),
+        cmocka_unit_test(state_tensors_and_names),
+        cmocka_unit_test(params_array_is_copied),
+        cmocka_unit_test(resume_with_set_steps),
+    };
+    return clrt_test_main("optim", tests, sizeof tests / sizeof tests[0]);
+}
