@@ -2,6 +2,7 @@
  * and for each the CLRT_DEVICE string that picks it.
  *
  *   clrt-info [--json] [--device SEL]
+ *   clrt-info --selftest [--device SEL] [--json]
  */
 #include <clrt.h>
 
@@ -13,8 +14,67 @@
 static void usage(FILE *f)
 {
     fprintf(f, "usage: clrt-info [--json] [--device SEL]\n"
+               "       clrt-info --selftest [--device SEL] [--json]\n"
                "  --json        machine-readable output\n"
-               "  --device SEL  show only the device SEL picks (CLRT_DEVICE grammar)\n");
+               "  --device SEL  show only the device SEL picks (CLRT_DEVICE grammar)\n"
+               "  --selftest    run every op on the device against the plain-C reference;\n"
+               "                exit status 1 if any is out of tolerance\n");
+}
+
+/* Every op against the reference on one device: a table, or JSON. */
+static int selftest(const char *selector, int json)
+{
+    clrt_ctx_options opt;
+    clrt_ctx_options_init(&opt);
+    opt.device = selector;
+    clrt_ctx *ctx = NULL;
+    char err[4096] = "";
+    clrt_status st = clrt_ctx_create(&opt, &ctx, err, sizeof err);
+    if (st != CLRT_OK) {
+        fprintf(stderr, "clrt-info: %s: %s\n", clrt_status_str(st), err);
+        return 1;
+    }
+    clrt_selftest_result results[128];
+    size_t count = 0, failures = 0;
+    st = clrt_selftest(ctx, results, sizeof results / sizeof results[0], &count, &failures);
+    if (st != CLRT_OK) {
+        fprintf(stderr, "clrt-info: self-test stopped: %s: %s\n", clrt_status_str(st),
+                clrt_ctx_errmsg(ctx));
+        clrt_ctx_destroy(ctx);
+        return 1;
+    }
+    if (count > sizeof results / sizeof results[0])
+        count = sizeof results / sizeof results[0];
+    const clrt_device_info *d = clrt_ctx_device(ctx);
+    if (json) {
+        json_t *checks = json_array();
+        for (size_t i = 0; i < count; i++)
+            json_array_append_new(checks, json_pack("{s:s, s:s, s:f, s:f, s:b}", "op",
+                                                    results[i].op, "shape", results[i].shape,
+                                                    "max_error", results[i].max_error,
+                                                    "tolerance", results[i].tolerance, "passed",
+                                                    results[i].passed));
+        json_t *root = json_pack("{s:s, s:s, s:s, s:I, s:I, s:o}", "device", d->name, "platform",
+                                 d->platform, "gemm_backend",
+                                 clrt_gemm_backend_name(clrt_ctx_gemm_backend(ctx)), "checks",
+                                 (json_int_t)count, "failures", (json_int_t)failures, "results",
+                                 checks);
+        char *text = root ? json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
+        if (text)
+            puts(text);
+        free(text);
+        json_decref(root);
+    } else {
+        printf("self-test on %s / %s (gemm backend %s)\n", d->platform, d->name,
+               clrt_gemm_backend_name(clrt_ctx_gemm_backend(ctx)));
+        printf("%-30s %-12s %12s %12s  %s\n", "op", "shape", "max error", "tolerance", "result");
+        for (size_t i = 0; i < count; i++)
+            printf("%-30s %-12s %12.3g %12.3g  %s\n", results[i].op, results[i].shape,
+                   results[i].max_error, results[i].tolerance, results[i].passed ? "pass" : "FAIL");
+        printf("%zu checks, %zu failed\n", count, failures);
+    }
+    clrt_ctx_destroy(ctx);
+    return failures ? 1 : 0;
 }
 
 static const char *type_words(cl_device_type t, char *buf, size_t len)
@@ -74,11 +134,13 @@ static void device_text(const clrt_device_info *d, int is_default)
 
 int main(int argc, char **argv)
 {
-    int json = 0;
+    int json = 0, self = 0;
     const char *only = NULL;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--json") == 0) {
             json = 1;
+        } else if (strcmp(argv[i], "--selftest") == 0) {
+            self = 1;
         } else if (strcmp(argv[i], "--device") == 0 && i + 1 < argc) {
             only = argv[++i];
         } else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
@@ -89,6 +151,9 @@ int main(int argc, char **argv)
             return 2;
         }
     }
+
+    if (self)
+        return selftest(only, json);
 
     char err[4096] = "";
     size_t count = 0;
