@@ -421,6 +421,9 @@ CLRT_API void clrt_optim_destroy(clrt_optim *opt);
  * params[i]). */
 CLRT_API clrt_status clrt_optim_step(clrt_optim *opt, clrt_tensor *const *grads);
 
+/* The options the optimizer was made with (lr as currently set). */
+CLRT_API clrt_status clrt_optim_get_options(const clrt_optim *opt, clrt_optim_options *out);
+
 /* Learning rate for the following steps (schedules); a negative or NaN rate
  * is CLRT_ERR_INVALID_ARG and the old one stays. */
 CLRT_API clrt_status clrt_optim_set_lr(clrt_optim *opt, float lr);
@@ -437,6 +440,165 @@ CLRT_API clrt_status clrt_optim_set_steps(clrt_optim *opt, uint64_t steps);
  * PyTorch's. Parameters sharing a buffer are refused at creation. */
 CLRT_API clrt_tensor *clrt_optim_state(const clrt_optim *opt, size_t i, int slot,
                                        const char **name);
+
+/* ------------------------------------------------------------------ models
+ * A sequential stack of linear and activation layers (an nn.Sequential).
+ * Layer i of the stack is named "i" as in PyTorch: the parameters of a
+ * linear layer at position 2 are "2.weight" [out, in] and "2.bias" [out]. */
+
+typedef struct clrt_model clrt_model;
+
+/* An empty model taking `in_features` inputs per sample. */
+CLRT_API clrt_status clrt_model_create(clrt_ctx *ctx, size_t in_features, clrt_model **out);
+/* Destroys the model's parameters, gradients and work tensors. NULL is a no-op. */
+CLRT_API void clrt_model_destroy(clrt_model *m);
+
+/* Append nn.Linear(current width, out_features) with bias; its parameters
+ * are created zeroed (see clrt_model_init). */
+CLRT_API clrt_status clrt_model_add_linear(clrt_model *m, size_t out_features);
+/* Append an activation (param: leaky_relu's slope). */
+CLRT_API clrt_status clrt_model_add_act(clrt_model *m, clrt_act act, float param);
+
+/* PyTorch's default nn.Linear initialisation, U(-1/√in, 1/√in) for weight
+ * and bias, from a seed (the same seed gives the same weights everywhere). */
+CLRT_API clrt_status clrt_model_init(clrt_model *m, uint64_t seed);
+
+typedef enum clrt_layer_kind { CLRT_LAYER_LINEAR = 0, CLRT_LAYER_ACT = 1 } clrt_layer_kind;
+
+typedef struct clrt_layer_info {
+    clrt_layer_kind kind;
+    size_t in, out;   /* widths before and after the layer */
+    clrt_act act;     /* activations */
+    float act_param;
+} clrt_layer_info;
+
+CLRT_API clrt_ctx *clrt_model_ctx(const clrt_model *m);
+CLRT_API size_t clrt_model_num_layers(const clrt_model *m);
+CLRT_API clrt_status clrt_model_layer(const clrt_model *m, size_t i, clrt_layer_info *out);
+CLRT_API size_t clrt_model_in_features(const clrt_model *m);
+CLRT_API size_t clrt_model_out_features(const clrt_model *m);
+
+/* Parameters in order ("0.weight", "0.bias", "2.weight", ...): the tensor
+ * (owned by the model), its gradient, and its state_dict name. */
+CLRT_API size_t clrt_model_num_params(const clrt_model *m);
+CLRT_API clrt_tensor *clrt_model_param(const clrt_model *m, size_t i, const char **name);
+CLRT_API clrt_tensor *clrt_model_grad(const clrt_model *m, size_t i);
+
+/* Forward pass of x [batch, in]; *y [batch, out] is owned by the model and
+ * valid until the next forward. Linear layers followed by an activation run
+ * fused. */
+CLRT_API clrt_status clrt_model_forward(clrt_model *m, const clrt_tensor *x,
+                                        const clrt_tensor **y);
+
+/* Backward pass from dy = dL/dy of the last forward; gradients are
+ * overwritten (flags 0) or accumulated (CLRT_GRAD_ACCUMULATE). */
+CLRT_API clrt_status clrt_model_backward(clrt_model *m, const clrt_tensor *dy, unsigned flags);
+
+typedef enum clrt_loss_kind { CLRT_LOSS_CROSS_ENTROPY = 0, CLRT_LOSS_MSE = 1 } clrt_loss_kind;
+
+/* One training step: forward, loss against `target` (class indices [batch]
+ * for cross-entropy, values [batch, out] for MSE), backward, optimizer step.
+ * Everything is enqueued; nothing is read back. The loss joins a running
+ * sum read by clrt_model_take_loss. `opt` must be over this model's
+ * parameters (clrt_optim_create with clrt_model_params). */
+CLRT_API clrt_status clrt_model_train_step(clrt_model *m, clrt_optim *opt, clrt_loss_kind loss,
+                                           const clrt_tensor *x, const clrt_tensor *target);
+
+/* The mean loss of the steps since the last call (blocking read), and how
+ * many samples it covers; then the running sum restarts. */
+CLRT_API clrt_status clrt_model_take_loss(clrt_model *m, double *mean_loss, size_t *samples);
+
+/* The parameter array, for clrt_optim_create. */
+CLRT_API clrt_tensor *const *clrt_model_params(const clrt_model *m);
+
+/* ---------------------------------------------------------------- datasets
+ * Host-side data: features float [n, dim] and labels (class indices). */
+
+typedef struct clrt_dataset clrt_dataset;
+
+/* IDX image and label files (gzip or not), as MNIST and Fashion-MNIST ship;
+ * pixels are scaled to [0, 1]. */
+CLRT_API clrt_status clrt_dataset_load_idx(const char *images_path, const char *labels_path,
+                                           clrt_dataset **out, char *err, size_t errlen);
+/* CSV: comma-separated numbers, an optional header row (detected: a first
+ * row that does not parse as numbers), the last column the integer class
+ * label. A ragged row or a bad label is CLRT_ERR_FORMAT naming the line. */
+CLRT_API clrt_status clrt_dataset_load_csv(const char *path, clrt_dataset **out, char *err,
+                                           size_t errlen);
+CLRT_API void clrt_dataset_destroy(clrt_dataset *ds);
+
+CLRT_API size_t clrt_dataset_size(const clrt_dataset *ds);
+CLRT_API size_t clrt_dataset_features(const clrt_dataset *ds);
+/* 1 + the largest label. */
+CLRT_API size_t clrt_dataset_classes(const clrt_dataset *ds);
+/* Row-major [size, features] and [size] (labels as floats). */
+CLRT_API const float *clrt_dataset_data(const clrt_dataset *ds);
+CLRT_API const float *clrt_dataset_labels(const clrt_dataset *ds);
+
+/* Per-feature mean and standard deviation (population) of `ds` into
+ * mean[features], std[features]; a constant feature gets std 1. */
+CLRT_API clrt_status clrt_dataset_stats(const clrt_dataset *ds, float *mean, float *std);
+/* x = (x - mean) / std for every feature, in place. */
+CLRT_API clrt_status clrt_dataset_normalize(clrt_dataset *ds, const float *mean,
+                                            const float *std);
+
+/* Mini-batches of a dataset on a device. Batches go in file order, or in a
+ * permutation fixed by (seed, epoch) when shuffling, so a resumed run sees
+ * the same order; the last partial batch is used (PyTorch's DataLoader
+ * default). Uploads go through reused staging buffers, the next batch
+ * uploading while the current one is in use. */
+typedef struct clrt_loader clrt_loader;
+
+typedef struct clrt_loader_options {
+    size_t batch;   /* rows per batch (default 128) */
+    int shuffle;    /* non-zero: shuffle each epoch */
+    uint64_t seed;  /* shuffling seed */
+} clrt_loader_options;
+
+CLRT_API void clrt_loader_options_init(clrt_loader_options *opt);
+/* The dataset must outlive the loader. */
+CLRT_API clrt_status clrt_loader_create(clrt_ctx *ctx, const clrt_dataset *ds,
+                                        const clrt_loader_options *opt, clrt_loader **out);
+CLRT_API void clrt_loader_destroy(clrt_loader *l);
+/* Start epoch `epoch` (0-based) from its first batch. */
+CLRT_API clrt_status clrt_loader_begin(clrt_loader *l, uint64_t epoch);
+/* The next batch: *x [rows, features], *labels [rows], owned by the loader
+ * and valid until the next call. *x is NULL when the epoch is over. */
+CLRT_API clrt_status clrt_loader_next(clrt_loader *l, const clrt_tensor **x,
+                                      const clrt_tensor **labels);
+CLRT_API size_t clrt_loader_batches(const clrt_loader *l);
+
+/* Mean loss and accuracy of the model over every batch of the loader's
+ * epoch 0 order (cross-entropy on class labels). */
+CLRT_API clrt_status clrt_model_evaluate(clrt_model *m, clrt_loader *l, double *loss,
+                                         double *accuracy);
+
+/* ------------------------------------------------------------- checkpoints
+ * safetensors files: tensors named like a PyTorch nn.Sequential state_dict
+ * ("0.weight", ...) so torch's load_state_dict takes them; optimizer state
+ * as "optim.<param>.<state name>"; the layer list, training position and a
+ * checksum in __metadata__. Written to a temp file, fsynced, renamed. */
+
+typedef struct clrt_train_state {
+    uint64_t epoch;        /* epochs completed */
+    uint64_t seed;         /* the shuffling seed of the run */
+    double lr;             /* the learning rate in force */
+} clrt_train_state;
+
+/* Save the model, and the optimizer's state if opt is non-NULL, and `state`
+ * if non-NULL. */
+CLRT_API clrt_status clrt_checkpoint_save(const char *path, const clrt_model *m,
+                                          const clrt_optim *opt, const clrt_train_state *state);
+
+#define CLRT_CHECKPOINT_WEIGHTS_ONLY 1u /* ignore optimizer and training state */
+
+/* Load into an existing model of the same layers (and optimizer, and state,
+ * each when non-NULL and present in the file). Every offset, length, dtype
+ * and shape is checked before anything is written to the model: a mismatch
+ * is CLRT_ERR_FORMAT (corrupt file) or CLRT_ERR_SHAPE (another model),
+ * naming the first offending tensor, and the model is left untouched. */
+CLRT_API clrt_status clrt_checkpoint_load(const char *path, clrt_model *m, clrt_optim *opt,
+                                          clrt_train_state *state, unsigned flags);
 
 /* ---- self-test */
 

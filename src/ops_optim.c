@@ -310,3 +310,11 @@ clrt_tensor *clrt_optim_state(const clrt_optim *opt, size_t i, int slot, const c
         *name = slot_name(opt->o.kind, slot);
     return opt->state[slot][i];
 }
+
+clrt_status clrt_optim_get_options(const clrt_optim *opt, clrt_optim_options *out)
+{
+    if (!opt || !out)
+        return CLRT_ERR_INVALID_ARG;
+    *out = opt->o;
+    return CLRT_OK;
+}
