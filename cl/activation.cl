@@ -1,0 +1,109 @@
+/* Activations: element-wise forward and backward through act_math.h, and
+ * softmax row-wise over the last dimension (one work-group per row). */
+#include "common.h"
+#include "act_math.h"
+
+/* y[i] = act(x[i]) for i < n. y may be x. */
+__kernel void clrt_act_forward(__global const float *x, __global float *y, const int act,
+                               const float param, const ulong n)
+{
+    size_t i = get_global_id(0);
+    if (i < n)
+        y[i] = clrt_act_f(act, x[i], param);
+}
+
+/* dx[i] = dy[i]·act'(x[i]) for i < n. `uses` bit 0: x is bound, bit 1: y is
+ * bound; an unbound one is another buffer in its place and is never read.
+ * dx may be dy (each item reads its element before writing it). */
+__kernel void clrt_act_backward(__global const float *x, __global const float *y,
+                                __global const float *dy, __global float *dx, const int uses,
+                                const int act, const float param, const ulong n)
+{
+    size_t i = get_global_id(0);
+    if (i < n) {
+        float xi = (uses & 1) ? x[i] : 0.0f;
+        float yi = (uses & 2) ? y[i] : 0.0f;
+        dx[i] = dy[i] * clrt_act_df(act, xi, yi, param);
+    }
+}
+
+/* Tree reductions over a work-group whose size is a power of two, in a
+ * fixed order (deterministic). Every item calls them with its value and
+ * gets the group's result; `buf` holds get_local_size(0) floats and is free
+ * again when they return (the last barrier orders the reads of buf[0]
+ * before any later write). */
+float clrt_act_group_max(__local float *buf, float v)
+{
+    const size_t l = get_local_id(0);
+    buf[l] = v;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (size_t s = get_local_size(0) / 2; s > 0; s >>= 1) {
+        if (l < s)
+            buf[l] = fmax(buf[l], buf[l + s]);
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+    float r = buf[0];
+    barrier(CLK_LOCAL_MEM_FENCE);
+    return r;
+}
+
+float clrt_act_group_sum(__local float *buf, float v)
+{
+    const size_t l = get_local_id(0);
+    buf[l] = v;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (size_t s = get_local_size(0) / 2; s > 0; s >>= 1) {
+        if (l < s)
+            buf[l] += buf[l + s];
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+    float r = buf[0];
+    barrier(CLK_LOCAL_MEM_FENCE);
+    return r;
+}
+
+/* Softmax of each row of `cols` floats: y = exp(x - max) / Σ exp(x - max).
+ * Launched as (local size, rows) with work-groups (local size, 1): group
+ * (0, r) does row r, its items striding over the columns. y may be x: every
+ * read of the row happens before the barriers that precede the writes, and
+ * each item writes only the elements it read last. */
+__kernel void clrt_softmax_forward(__global const float *x, __global float *y, const ulong cols,
+                                   __local float *scratch)
+{
+    const size_t row = get_group_id(1);
+    const size_t l = get_local_id(0), nl = get_local_size(0);
+    __global const float *xr = x + row * cols;
+    __global float *yr = y + row * cols;
+
+    float m = -INFINITY;
+    for (size_t j = l; j < cols; j += nl)
+        m = fmax(m, xr[j]);
+    m = clrt_act_group_max(scratch, m);
+
+    float s = 0.0f;
+    for (size_t j = l; j < cols; j += nl)
+        s += exp(xr[j] - m);
+    s = clrt_act_group_sum(scratch, s);
+
+    for (size_t j = l; j < cols; j += nl)
+        yr[j] = exp(xr[j] - m) / s;
+}
+
+/* dx = y ⊙ (dy − Σ dy ⊙ y) per row, launched as clrt_softmax_forward. dx may
+ * be dy or y, for the same reason y may be x there. */
+__kernel void clrt_softmax_backward(__global const float *y, __global const float *dy,
+                                    __global float *dx, const ulong cols,
+                                    __local float *scratch)
+{
+    const size_t row = get_group_id(1);
+    const size_t l = get_local_id(0), nl = get_local_size(0);
+    const size_t off = row * cols;
+
+    float s = 0.0f;
+    for (size_t j = l; j < cols; j += nl)
+        s += dy[off + j] * y[off + j];
+    s = clrt_act_group_sum(scratch, s);
+
+    for (size_t j = l; j < cols; j += nl)
+        dx[off + j] = y[off + j] * (dy[off + j] - s);
+}

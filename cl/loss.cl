@@ -1,0 +1,119 @@
+/* Losses and metrics. Every scalar result is a sum reduced in a fixed order
+ * (strided per item, then a tree per work-group, then one work-group over
+ * the groups' partial sums), so a result depends on the shape alone, never
+ * on timing, and no two items write one place. */
+#include "common.h"
+
+/* Tree sum over a work-group whose size is a power of two; every item gets
+ * the total. `buf` holds get_local_size(0) floats and is free again on
+ * return. */
+float clrt_loss_group_sum(__local float *buf, float v)
+{
+    const size_t l = get_local_id(0);
+    buf[l] = v;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (size_t s = get_local_size(0) / 2; s > 0; s >>= 1) {
+        if (l < s)
+            buf[l] += buf[l + s];
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+    float r = buf[0];
+    barrier(CLK_LOCAL_MEM_FENCE);
+    return r;
+}
+
+/* out[g] = (Σ in[i] over the items of group g, each striding by the global
+ * size) / divisor. With one work-group: out[0] = Σ in / divisor. */
+__kernel void clrt_loss_sum(__global const float *in, const ulong n, const float divisor,
+                            __global float *out, __local float *scratch)
+{
+    float acc = 0.0f;
+    for (size_t i = get_global_id(0); i < n; i += get_global_size(0))
+        acc += in[i];
+    acc = clrt_loss_group_sum(scratch, acc);
+    if (get_local_id(0) == 0)
+        out[get_group_id(0)] = acc / divisor;
+}
+
+/* MSE stage 1: partial[g] = Σ (pred - target)² over group g's elements, and
+ * grad[i] = 2·(pred[i] - target[i])/n when has_grad. grad may alias pred or
+ * target: an item writes only the element it has just read. */
+__kernel void clrt_mse_partial(__global const float *pred, __global const float *target,
+                               __global float *grad, const int has_grad, const ulong n,
+                               __global float *partial, __local float *scratch)
+{
+    const float gscale = 2.0f / (float)n;
+    float acc = 0.0f;
+    for (size_t i = get_global_id(0); i < n; i += get_global_size(0)) {
+        float d = pred[i] - target[i];
+        if (has_grad)
+            grad[i] = gscale * d;
+        acc += d * d;
+    }
+    acc = clrt_loss_group_sum(scratch, acc);
+    if (get_local_id(0) == 0)
+        partial[get_group_id(0)] = acc;
+}
+
+/* The class index a float label holds, or `classes` when it is not an
+ * integer in [0, classes). */
+size_t clrt_loss_label(float lab, ulong classes)
+{
+    if (!(lab >= 0.0f && lab < (float)classes && lab == floor(lab)))
+        return classes;
+    size_t li = (size_t)lab;
+    return li < classes ? li : classes; /* (float)classes may have rounded up */
+}
+
+/* Cross-entropy, one item per row: rowloss[r] = logsumexp(row) - row[label]
+ * (NaN for a bad label) and, when has_grad, the grad row (softmax(row) -
+ * onehot(label)) / batch (NaN for a bad label). Computed as (max - row[label])
+ * + log Σ exp(row - max): the difference of two nearby large logits is exact,
+ * so a large common offset costs no precision. grad may alias logits: the
+ * row is fully read before it is written. */
+__kernel void clrt_ce_rows(__global const float *logits, __global const float *labels,
+                           __global float *grad, const int has_grad, const ulong batch,
+                           const ulong classes, __global float *rowloss)
+{
+    size_t r = get_global_id(0);
+    if (r >= batch)
+        return;
+    __global const float *x = logits + r * classes;
+    float m = -INFINITY;
+    for (size_t j = 0; j < classes; j++)
+        m = fmax(m, x[j]);
+    float s = 0.0f;
+    for (size_t j = 0; j < classes; j++)
+        s += exp(x[j] - m);
+    size_t li = clrt_loss_label(labels[r], classes);
+    bool ok = li < classes;
+    float xl = ok ? x[li] : 0.0f;
+    rowloss[r] = ok ? (m - xl) + log(s) : NAN;
+    if (has_grad) {
+        __global float *g = grad + r * classes;
+        const float fb = (float)batch;
+        for (size_t j = 0; j < classes; j++) {
+            float p = exp(x[j] - m) / s;
+            g[j] = ok ? (p - (j == li ? 1.0f : 0.0f)) / fb : NAN;
+        }
+    }
+}
+
+/* Accuracy, one item per row: rowcorrect[r] = 1 when the first argmax of the
+ * row equals the label, else 0 (a bad label is never right). */
+__kernel void clrt_accuracy_rows(__global const float *logits, __global const float *labels,
+                                 const ulong batch, const ulong classes,
+                                 __global float *rowcorrect)
+{
+    size_t r = get_global_id(0);
+    if (r >= batch)
+        return;
+    __global const float *x = logits + r * classes;
+    size_t li = clrt_loss_label(labels[r], classes);
+    /* The first maximal index; as torch.argmax, the first NaN is the maximum. */
+    size_t best = 0;
+    for (size_t j = 1; j < classes && !isnan(x[best]); j++)
+        if (isnan(x[j]) || x[j] > x[best])
+            best = j;
+    rowcorrect[r] = li < classes && best == li ? 1.0f : 0.0f;
+}
