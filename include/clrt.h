@@ -525,6 +525,11 @@ CLRT_API clrt_status clrt_dataset_load_idx(const char *images_path, const char *
  * label. A ragged row or a bad label is CLRT_ERR_FORMAT naming the line. */
 CLRT_API clrt_status clrt_dataset_load_csv(const char *path, clrt_dataset **out, char *err,
                                            size_t errlen);
+/* A dataset from memory: `data` [n, features] and `labels` [n] (integer
+ * class indices as floats) are copied. A bad label is CLRT_ERR_FORMAT. */
+CLRT_API clrt_status clrt_dataset_create(size_t n, size_t features, const float *data,
+                                         const float *labels, clrt_dataset **out, char *err,
+                                         size_t errlen);
 CLRT_API void clrt_dataset_destroy(clrt_dataset *ds);
 
 CLRT_API size_t clrt_dataset_size(const clrt_dataset *ds);

@@ -1,0 +1,448 @@
+/* Sequential models: layers, PyTorch's default initialisation, forward with
+ * linear+activation fused, backward, the training step and evaluation. */
+#include "clrt_internal.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct model_layer {
+    clrt_layer_kind kind;
+    size_t in, out;
+    clrt_act act;
+    float act_param;
+    bool fused;                 /* an activation run inside the linear before it */
+    clrt_tensor *w, *b, *dw, *db; /* linear layers */
+    /* Work tensors for the current batch size. */
+    clrt_tensor *y;             /* output of the layer */
+    clrt_tensor *z;             /* linear + fused act: pre-activation, when the act needs it */
+    clrt_tensor *dx;            /* gradient w.r.t. the layer's input */
+} model_layer;
+
+struct clrt_model {
+    clrt_ctx *ctx;
+    size_t in;
+    model_layer *layers;
+    size_t nlayers, cap;
+    clrt_tensor **params, **grads;
+    char (*names)[32];
+    size_t nparams;
+    size_t batch;               /* batch size the work tensors are made for */
+    const clrt_tensor *x;       /* input of the last forward (not owned) */
+    clrt_tensor *loss, *loss_sum, *dout; /* batch loss, running sum, dL/dy */
+    size_t loss_samples;
+};
+
+/* ------------------------------------------------------------ building */
+
+clrt_status clrt_model_create(clrt_ctx *ctx, size_t in_features, clrt_model **out)
+{
+    if (out)
+        *out = NULL;
+    if (!ctx || !out)
+        return clrt__fail(ctx, CLRT_ERR_INVALID_ARG, "clrt_model_create: ctx and out are needed");
+    if (in_features == 0)
+        return clrt__fail(ctx, CLRT_ERR_SHAPE, "clrt_model_create: in_features is 0");
+    clrt_model *m = calloc(1, sizeof *m);
+    if (!m)
+        return clrt__fail(ctx, CLRT_ERR_OUT_OF_MEMORY, "out of host memory for a model");
+    m->ctx = ctx;
+    m->in = in_features;
+    const size_t one = 1;
+    clrt_status st = clrt_tensor_create(ctx, 1, &one, CLRT_TENSOR_ZERO, &m->loss_sum);
+    if (st == CLRT_OK)
+        st = clrt_tensor_create(ctx, 1, &one, 0, &m->loss);
+    if (st != CLRT_OK) {
+        clrt_model_destroy(m);
+        return st;
+    }
+    *out = m;
+    return CLRT_OK;
+}
+
+static void drop_work(clrt_model *m)
+{
+    for (size_t i = 0; i < m->nlayers; i++) {
+        model_layer *l = &m->layers[i];
+        clrt_tensor_destroy(l->y);
+        clrt_tensor_destroy(l->z);
+        clrt_tensor_destroy(l->dx);
+        l->y = l->z = l->dx = NULL;
+    }
+    clrt_tensor_destroy(m->dout);
+    m->dout = NULL;
+    m->batch = 0;
+}
+
+void clrt_model_destroy(clrt_model *m)
+{
+    if (!m)
+        return;
+    drop_work(m);
+    for (size_t i = 0; i < m->nlayers; i++) {
+        model_layer *l = &m->layers[i];
+        clrt_tensor_destroy(l->w), clrt_tensor_destroy(l->b);
+        clrt_tensor_destroy(l->dw), clrt_tensor_destroy(l->db);
+    }
+    clrt_tensor_destroy(m->loss), clrt_tensor_destroy(m->loss_sum);
+    free(m->layers), free(m->params), free(m->grads), free(m->names);
+    free(m);
+}
+
+size_t clrt_model_out_features(const clrt_model *m)
+{
+    if (!m)
+        return 0;
+    return m->nlayers ? m->layers[m->nlayers - 1].out : m->in;
+}
+
+static clrt_status push_layer(clrt_model *m, model_layer *l)
+{
+    if (m->nlayers == m->cap) {
+        size_t cap = m->cap ? 2 * m->cap : 8;
+        model_layer *grown = realloc(m->layers, cap * sizeof *grown);
+        if (!grown)
+            return clrt__fail(m->ctx, CLRT_ERR_OUT_OF_MEMORY, "out of host memory for a layer");
+        m->layers = grown;
+        m->cap = cap;
+    }
+    drop_work(m); /* the work tensors follow the layer list */
+    m->layers[m->nlayers++] = *l;
+    return CLRT_OK;
+}
+
+clrt_status clrt_model_add_linear(clrt_model *m, size_t out_features)
+{
+    if (!m)
+        return CLRT_ERR_INVALID_ARG;
+    if (out_features == 0)
+        return clrt__fail(m->ctx, CLRT_ERR_SHAPE, "clrt_model_add_linear: out_features is 0");
+    size_t in = clrt_model_out_features(m);
+    model_layer l = {.kind = CLRT_LAYER_LINEAR, .in = in, .out = out_features};
+    const size_t wd[2] = {out_features, in};
+    clrt_status st = CLRT_OK;
+    clrt_tensor **made[4] = {&l.w, &l.dw, &l.b, &l.db};
+    for (int i = 0; i < 4 && st == CLRT_OK; i++)
+        st = clrt_tensor_create(m->ctx, i < 2 ? 2 : 1, i < 2 ? wd : &wd[0], CLRT_TENSOR_ZERO,
+                                made[i]);
+    clrt_tensor **params = st == CLRT_OK ? realloc(m->params, (m->nparams + 2) * sizeof *params)
+                                         : NULL;
+    if (params)
+        m->params = params;
+    clrt_tensor **grads = params ? realloc(m->grads, (m->nparams + 2) * sizeof *grads) : NULL;
+    if (grads)
+        m->grads = grads;
+    char(*names)[32] = grads ? realloc(m->names, (m->nparams + 2) * sizeof *names) : NULL;
+    if (names)
+        m->names = names;
+    if (st == CLRT_OK && !names)
+        st = clrt__fail(m->ctx, CLRT_ERR_OUT_OF_MEMORY, "out of host memory for a layer");
+    if (st == CLRT_OK)
+        st = push_layer(m, &l);
+    if (st != CLRT_OK) {
+        for (int i = 0; i < 4; i++)
+            clrt_tensor_destroy(*made[i]);
+        return st;
+    }
+    size_t index = m->nlayers - 1;
+    m->params[m->nparams] = l.w, m->grads[m->nparams] = l.dw;
+    snprintf(m->names[m->nparams++], 32, "%zu.weight", index);
+    m->params[m->nparams] = l.b, m->grads[m->nparams] = l.db;
+    snprintf(m->names[m->nparams++], 32, "%zu.bias", index);
+    return CLRT_OK;
+}
+
+clrt_status clrt_model_add_act(clrt_model *m, clrt_act act, float param)
+{
+    if (!m)
+        return CLRT_ERR_INVALID_ARG;
+    if (!clrt_act_name(act))
+        return clrt__fail(m->ctx, CLRT_ERR_INVALID_ARG, "clrt_model_add_act: activation %d is "
+                                                        "unknown", (int)act);
+    size_t w = clrt_model_out_features(m);
+    model_layer l = {.kind = CLRT_LAYER_ACT, .in = w, .out = w, .act = act, .act_param = param};
+    /* Right after a linear layer it runs inside that layer's forward pass. */
+    l.fused = m->nlayers > 0 && m->layers[m->nlayers - 1].kind == CLRT_LAYER_LINEAR;
+    return push_layer(m, &l);
+}
+
+/* splitmix64: a small, well-mixed generator; the same seed gives the same
+ * weights on every device because they are drawn on the host. */
+static uint64_t next_u64(uint64_t *s)
+{
+    uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+static clrt_status fill_uniform(clrt_model *m, clrt_tensor *t, double bound, uint64_t *rng)
+{
+    size_t n = clrt_tensor_numel(t);
+    float *v = malloc((n ? n : 1) * sizeof *v);
+    if (!v)
+        return clrt__fail(m->ctx, CLRT_ERR_OUT_OF_MEMORY, "out of host memory initialising");
+    for (size_t i = 0; i < n; i++) {
+        double u = (double)(next_u64(rng) >> 11) * 0x1.0p-53; /* [0, 1) */
+        v[i] = (float)((2.0 * u - 1.0) * bound);
+    }
+    clrt_status st = clrt_tensor_write(t, v, n);
+    free(v);
+    return st;
+}
+
+clrt_status clrt_model_init(clrt_model *m, uint64_t seed)
+{
+    if (!m)
+        return CLRT_ERR_INVALID_ARG;
+    uint64_t rng = seed;
+    for (size_t i = 0; i < m->nlayers; i++) {
+        model_layer *l = &m->layers[i];
+        if (l->kind != CLRT_LAYER_LINEAR)
+            continue;
+        /* nn.Linear.reset_parameters: kaiming_uniform_(a=√5) gives bound
+         * 1/√in for the weight; the bias uses 1/√in too. */
+        double bound = 1.0 / sqrt((double)l->in);
+        CLRT_TRY(fill_uniform(m, l->w, bound, &rng));
+        CLRT_TRY(fill_uniform(m, l->b, bound, &rng));
+    }
+    return CLRT_OK;
+}
+
+/* ----------------------------------------------------------- accessors */
+
+clrt_ctx *clrt_model_ctx(const clrt_model *m)
+{
+    return m ? m->ctx : NULL;
+}
+
+size_t clrt_model_num_layers(const clrt_model *m)
+{
+    return m ? m->nlayers : 0;
+}
+
+clrt_status clrt_model_layer(const clrt_model *m, size_t i, clrt_layer_info *out)
+{
+    if (!m || !out || i >= m->nlayers)
+        return CLRT_ERR_INVALID_ARG;
+    const model_layer *l = &m->layers[i];
+    *out = (clrt_layer_info){l->kind, l->in, l->out, l->act, l->act_param};
+    return CLRT_OK;
+}
+
+size_t clrt_model_in_features(const clrt_model *m)
+{
+    return m ? m->in : 0;
+}
+
+size_t clrt_model_num_params(const clrt_model *m)
+{
+    return m ? m->nparams : 0;
+}
+
+clrt_tensor *clrt_model_param(const clrt_model *m, size_t i, const char **name)
+{
+    if (name)
+        *name = m && i < m->nparams ? m->names[i] : NULL;
+    return m && i < m->nparams ? m->params[i] : NULL;
+}
+
+clrt_tensor *clrt_model_grad(const clrt_model *m, size_t i)
+{
+    return m && i < m->nparams ? m->grads[i] : NULL;
+}
+
+clrt_tensor *const *clrt_model_params(const clrt_model *m)
+{
+    return m ? m->params : NULL;
+}
+
+/* ------------------------------------------------------------- forward */
+
+/* Which input the backward of `act` needs: the pre-activation z, or can it
+ * use y? relu'(z) = [z > 0] = [y > 0], so relu runs on y and saves z. */
+static bool needs_z(clrt_act act)
+{
+    return act == CLRT_ACT_LEAKY_RELU || act == CLRT_ACT_SIN || act == CLRT_ACT_GELU ||
+           act == CLRT_ACT_GELU_TANH;
+}
+
+static clrt_status make_work(clrt_model *m, size_t batch)
+{
+    if (m->batch == batch)
+        return CLRT_OK;
+    drop_work(m); /* the pool hands the same buffers back: no allocation */
+    for (size_t i = 0; i < m->nlayers; i++) {
+        model_layer *l = &m->layers[i];
+        const size_t yd[2] = {batch, l->out}, xd[2] = {batch, l->in};
+        if (l->fused)
+            continue; /* its output is the linear layer's */
+        CLRT_TRY(clrt_tensor_create(m->ctx, 2, yd, 0, &l->y));
+        if (i > 0)
+            CLRT_TRY(clrt_tensor_create(m->ctx, 2, xd, 0, &l->dx));
+        bool fused_next = i + 1 < m->nlayers && m->layers[i + 1].fused;
+        if (fused_next && needs_z(m->layers[i + 1].act))
+            CLRT_TRY(clrt_tensor_create(m->ctx, 2, yd, 0, &l->z));
+    }
+    const size_t od[2] = {batch, clrt_model_out_features(m)};
+    CLRT_TRY(clrt_tensor_create(m->ctx, 2, od, 0, &m->dout));
+    m->batch = batch;
+    return CLRT_OK;
+}
+
+/* The output tensor of layer i (a fused activation's is its linear's). */
+static clrt_tensor *output_of(clrt_model *m, size_t i)
+{
+    return m->layers[i].fused ? m->layers[i - 1].y : m->layers[i].y;
+}
+
+clrt_status clrt_model_forward(clrt_model *m, const clrt_tensor *x, const clrt_tensor **y)
+{
+    static const char fn[] = "clrt_model_forward";
+    if (y)
+        *y = NULL;
+    if (!m || !y)
+        return CLRT_ERR_INVALID_ARG;
+    if (m->nlayers == 0)
+        return clrt__fail(m->ctx, CLRT_ERR_INVALID_ARG, "%s: the model has no layers", fn);
+    CLRT_TRY(clrt__expect_dims(m->ctx, fn, "x", x, 2, NULL));
+    const size_t xd[2] = {x->shape[0], m->in};
+    CLRT_TRY(clrt__expect_dims(m->ctx, fn, "x", x, 2, xd));
+    CLRT_TRY(make_work(m, x->shape[0]));
+    m->x = x;
+    const clrt_tensor *cur = x;
+    for (size_t i = 0; i < m->nlayers; i++) {
+        model_layer *l = &m->layers[i];
+        if (l->fused)
+            continue;
+        if (l->kind == CLRT_LAYER_LINEAR) {
+            bool fuse = i + 1 < m->nlayers && m->layers[i + 1].fused;
+            clrt_act act = fuse ? m->layers[i + 1].act : CLRT_ACT_IDENTITY;
+            float param = fuse ? m->layers[i + 1].act_param : 0.0f;
+            CLRT_TRY(clrt_linear_forward(m->ctx, cur, l->w, l->b, act, param, l->z, l->y));
+        } else {
+            CLRT_TRY(clrt_act_forward(m->ctx, l->act, l->act_param, cur, l->y));
+        }
+        cur = l->y;
+    }
+    *y = cur;
+    return CLRT_OK;
+}
+
+/* ------------------------------------------------------------ backward */
+
+clrt_status clrt_model_backward(clrt_model *m, const clrt_tensor *dy, unsigned flags)
+{
+    static const char fn[] = "clrt_model_backward";
+    if (!m)
+        return CLRT_ERR_INVALID_ARG;
+    if (!m->x || m->batch == 0)
+        return clrt__fail(m->ctx, CLRT_ERR_INVALID_ARG, "%s: no forward pass to go back through",
+                          fn);
+    const size_t od[2] = {m->batch, clrt_model_out_features(m)};
+    CLRT_TRY(clrt__expect_dims(m->ctx, fn, "dy", dy, 2, od));
+    const clrt_tensor *g = dy;
+    for (size_t k = m->nlayers; k-- > 0;) {
+        model_layer *l = &m->layers[k];
+        if (l->fused) {
+            /* dz = act'(z)·g, written over the gradient buffer after this
+             * pair (or dout): g is either that buffer or the caller's dy. */
+            model_layer *lin = &m->layers[k - 1];
+            clrt_tensor *dz = g == m->dout || k + 1 >= m->nlayers ? m->dout : (clrt_tensor *)g;
+            const clrt_tensor *pre = lin->z ? lin->z : lin->y;
+            CLRT_TRY(clrt_act_backward(m->ctx, l->act, l->act_param, pre, lin->y, g, dz));
+            g = dz;
+            continue;
+        }
+        const clrt_tensor *input = k == 0 ? m->x : output_of(m, k - 1);
+        if (l->kind == CLRT_LAYER_LINEAR) {
+            CLRT_TRY(clrt_linear_backward(m->ctx, input, l->w, g, l->dx, l->dw, l->db, flags));
+        } else if (l->dx) {
+            CLRT_TRY(clrt_act_backward(m->ctx, l->act, l->act_param, input, l->y, g, l->dx));
+        }
+        g = l->dx;
+    }
+    return CLRT_OK;
+}
+
+/* ---------------------------------------------------- training and eval */
+
+clrt_status clrt_model_train_step(clrt_model *m, clrt_optim *opt, clrt_loss_kind loss,
+                                  const clrt_tensor *x, const clrt_tensor *target)
+{
+    static const char fn[] = "clrt_model_train_step";
+    if (!m || !opt)
+        return clrt__fail(m ? m->ctx : NULL, CLRT_ERR_INVALID_ARG, "%s: model and optimizer are "
+                                                                   "needed", fn);
+    if (loss != CLRT_LOSS_CROSS_ENTROPY && loss != CLRT_LOSS_MSE)
+        return clrt__fail(m->ctx, CLRT_ERR_INVALID_ARG, "%s: loss %d is unknown", fn, (int)loss);
+    const clrt_tensor *y;
+    CLRT_TRY(clrt_model_forward(m, x, &y));
+    if (loss == CLRT_LOSS_CROSS_ENTROPY)
+        CLRT_TRY(clrt_loss_cross_entropy(m->ctx, y, target, m->loss, m->dout));
+    else
+        CLRT_TRY(clrt_loss_mse(m->ctx, y, target, m->loss, m->dout));
+    CLRT_TRY(clrt_model_backward(m, m->dout, 0));
+    CLRT_TRY(clrt_optim_step(opt, m->grads));
+    /* The running sum weighs each batch's mean by its rows, so the epoch
+     * mean is per sample as PyTorch users compute it. */
+    CLRT_TRY(clrt_axpy(m->ctx, (float)m->batch, m->loss, m->loss_sum));
+    m->loss_samples += m->batch;
+    return CLRT_OK;
+}
+
+clrt_status clrt_model_take_loss(clrt_model *m, double *mean_loss, size_t *samples)
+{
+    if (!m || !mean_loss)
+        return CLRT_ERR_INVALID_ARG;
+    float sum = 0.0f;
+    CLRT_TRY(clrt_tensor_read(m->loss_sum, &sum, 1));
+    *mean_loss = m->loss_samples ? (double)sum / (double)m->loss_samples : 0.0;
+    if (samples)
+        *samples = m->loss_samples;
+    m->loss_samples = 0;
+    return clrt_tensor_fill(m->loss_sum, 0.0f);
+}
+
+clrt_status clrt_model_evaluate(clrt_model *m, clrt_loader *l, double *loss, double *accuracy)
+{
+    if (!m || !l)
+        return clrt__fail(m ? m->ctx : NULL, CLRT_ERR_INVALID_ARG,
+                          "clrt_model_evaluate: model and loader are needed");
+    /* Sums stay on the device (loss weighted by rows, correct counts) and
+     * are read once at the end. */
+    const size_t one = 1;
+    clrt_tensor *t[4] = {NULL, NULL, NULL, NULL}; /* batch loss, batch correct, sums */
+    clrt_status st = CLRT_OK;
+    for (int i = 0; i < 4 && st == CLRT_OK; i++)
+        st = clrt_tensor_create(m->ctx, 1, &one, i < 2 ? 0 : CLRT_TENSOR_ZERO, &t[i]);
+    if (st == CLRT_OK)
+        st = clrt_loader_begin(l, 0);
+    size_t samples = 0;
+    while (st == CLRT_OK) {
+        const clrt_tensor *x, *labels, *y;
+        if ((st = clrt_loader_next(l, &x, &labels)) != CLRT_OK || !x)
+            break;
+        size_t rows = x->shape[0];
+        if ((st = clrt_model_forward(m, x, &y)) != CLRT_OK ||
+            (st = clrt_loss_cross_entropy(m->ctx, y, labels, t[0], NULL)) != CLRT_OK ||
+            (st = clrt_accuracy(m->ctx, y, labels, t[1])) != CLRT_OK ||
+            (st = clrt_axpy(m->ctx, (float)rows, t[0], t[2])) != CLRT_OK ||
+            (st = clrt_axpy(m->ctx, 1.0f, t[1], t[3])) != CLRT_OK)
+            break;
+        samples += rows;
+    }
+    float sums[2] = {0, 0};
+    if (st == CLRT_OK && (st = clrt_tensor_read(t[2], &sums[0], 1)) == CLRT_OK)
+        st = clrt_tensor_read(t[3], &sums[1], 1);
+    for (int i = 0; i < 4; i++)
+        clrt_tensor_destroy(t[i]);
+    if (st != CLRT_OK)
+        return st;
+    if (loss)
+        *loss = samples ? (double)sums[0] / (double)samples : 0.0;
+    if (accuracy)
+        *accuracy = samples ? (double)sums[1] / (double)samples : 0.0;
+    return CLRT_OK;
+}

@@ -1,0 +1,492 @@
+/* clrt-train: train an MLP classifier on Fashion-MNIST or CSV data on any
+ * OpenCL device. The README's main command runs it with its defaults:
+ * 784-512-512-10, relu, SGD with momentum 0.9, cosine learning-rate decay,
+ * 10 epochs, batch 128. Run with --help for the options. */
+#include <clrt.h>
+
+#include <errno.h>
+#include <jansson.h>
+#include <math.h>
+#include <stdbool.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define FASHION_DIR "/usr/share/datasets/fashion-mnist"
+#define MAX_HIDDEN 16
+
+typedef enum { SCHEDULE_CONSTANT, SCHEDULE_COSINE, SCHEDULE_STEP } lr_schedule;
+
+typedef struct options {
+    const char *device, *data, *train_csv, *test_csv;
+    size_t hidden[MAX_HIDDEN], nhidden;
+    clrt_act act;
+    unsigned epochs;
+    size_t batch;
+    double lr, momentum, weight_decay;
+    int lr_set, momentum_set;
+    clrt_optim_kind optimizer;
+    lr_schedule schedule;
+    uint64_t seed;
+    int shuffle, normalize, json;
+    const char *init, *save, *resume, *plot;
+} options;
+
+typedef struct epoch_result {
+    double train_loss, test_loss, test_accuracy, samples_per_s, lr;
+} epoch_result;
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: clrt-train [options]\n"
+            "  --device SEL            OpenCL device (CLRT_DEVICE grammar; default $CLRT_DEVICE)\n"
+            "  --data fashion-mnist    the default data set, from Debian's dataset-fashion-mnist\n"
+            "  --train-csv F --test-csv F\n"
+            "                          CSV data: numbers, last column the class label\n"
+            "  --layers 512,512        hidden layer widths (\"\" for none)\n"
+            "  --act relu              relu, leaky_relu, sigmoid, tanh, sin, gelu, gelu_tanh\n"
+            "  --epochs 10  --batch 128\n"
+            "  --optimizer sgd         sgd, adam or adamw\n"
+            "  --lr X                  default 0.05 for sgd, 0.001 for adam/adamw\n"
+            "  --momentum 0.9          sgd only\n"
+            "  --weight-decay W        default 0 (adamw: 0.01)\n"
+            "  --lr-schedule cosine    cosine (decay to 0 over the run), step (x0.1 at 50%%\n"
+            "                          and 75%%) or constant\n"
+            "  --seed S                initialisation and shuffling seed (default 0)\n"
+            "  --no-shuffle            batches in file order\n"
+            "  --normalize             standardise features with training-set statistics\n"
+            "  --init F.safetensors    start from these weights (e.g. exported from PyTorch)\n"
+            "  --save F.safetensors    save model, optimizer and position after each epoch\n"
+            "  --resume F.safetensors  continue a saved run where it stopped\n"
+            "  --plot F.svg            loss and accuracy per epoch as an SVG chart\n"
+            "  --json                  print the results as JSON on stdout\n");
+}
+
+static void die(int code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("clrt-train: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    exit(code);
+}
+
+static double parse_double(const char *opt, const char *v)
+{
+    char *end = NULL;
+    errno = 0;
+    double d = strtod(v, &end);
+    if (errno || end == v || *end || !isfinite(d))
+        die(2, "%s needs a number, got \"%s\"", opt, v);
+    return d;
+}
+
+static unsigned long long parse_uint(const char *opt, const char *v)
+{
+    char *end = NULL;
+    errno = 0;
+    unsigned long long u = strtoull(v, &end, 10);
+    if (errno || end == v || *end || v[0] == '-')
+        die(2, "%s needs a non-negative integer, got \"%s\"", opt, v);
+    return u;
+}
+
+static void parse_layers(options *o, const char *v)
+{
+    o->nhidden = 0;
+    const char *p = v;
+    while (*p) {
+        char *end = NULL;
+        errno = 0;
+        unsigned long long w = strtoull(p, &end, 10);
+        if (errno || end == p || w == 0 || (*end && *end != ','))
+            die(2, "--layers needs comma-separated positive widths, got \"%s\"", v);
+        if (o->nhidden == MAX_HIDDEN)
+            die(2, "--layers: at most %d hidden layers", MAX_HIDDEN);
+        o->hidden[o->nhidden++] = (size_t)w;
+        p = *end ? end + 1 : end;
+    }
+}
+
+static clrt_act parse_act(const char *v)
+{
+    for (int a = CLRT_ACT_RELU; a <= CLRT_ACT_GELU_TANH; a++)
+        if (strcmp(v, clrt_act_name((clrt_act)a)) == 0)
+            return (clrt_act)a;
+    die(2, "--act: unknown activation \"%s\"", v);
+    return CLRT_ACT_RELU;
+}
+
+static void parse_args(int argc, char **argv, options *o)
+{
+    memset(o, 0, sizeof *o);
+    o->data = "fashion-mnist";
+    o->hidden[0] = 512, o->hidden[1] = 512, o->nhidden = 2;
+    o->act = CLRT_ACT_RELU;
+    o->epochs = 10;
+    o->batch = 128;
+    o->optimizer = CLRT_OPTIM_SGD;
+    o->schedule = SCHEDULE_COSINE;
+    o->shuffle = 1;
+    o->weight_decay = -1;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            usage(stdout);
+            exit(0);
+        }
+        if (strcmp(a, "--no-shuffle") == 0) {
+            o->shuffle = 0;
+            continue;
+        }
+        if (strcmp(a, "--normalize") == 0) {
+            o->normalize = 1;
+            continue;
+        }
+        if (strcmp(a, "--json") == 0) {
+            o->json = 1;
+            continue;
+        }
+        if (i + 1 >= argc || strncmp(a, "--", 2) != 0) {
+            usage(stderr);
+            die(2, "unknown or incomplete option \"%s\"", a);
+        }
+        const char *v = argv[++i];
+        if (strcmp(a, "--device") == 0)
+            o->device = v;
+        else if (strcmp(a, "--data") == 0)
+            o->data = v;
+        else if (strcmp(a, "--train-csv") == 0)
+            o->train_csv = v;
+        else if (strcmp(a, "--test-csv") == 0)
+            o->test_csv = v;
+        else if (strcmp(a, "--layers") == 0)
+            parse_layers(o, v);
+        else if (strcmp(a, "--act") == 0)
+            o->act = parse_act(v);
+        else if (strcmp(a, "--epochs") == 0)
+            o->epochs = (unsigned)parse_uint(a, v);
+        else if (strcmp(a, "--batch") == 0)
+            o->batch = (size_t)parse_uint(a, v);
+        else if (strcmp(a, "--lr") == 0)
+            o->lr = parse_double(a, v), o->lr_set = 1;
+        else if (strcmp(a, "--momentum") == 0)
+            o->momentum = parse_double(a, v), o->momentum_set = 1;
+        else if (strcmp(a, "--weight-decay") == 0)
+            o->weight_decay = parse_double(a, v);
+        else if (strcmp(a, "--seed") == 0)
+            o->seed = parse_uint(a, v);
+        else if (strcmp(a, "--init") == 0)
+            o->init = v;
+        else if (strcmp(a, "--save") == 0)
+            o->save = v;
+        else if (strcmp(a, "--resume") == 0)
+            o->resume = v;
+        else if (strcmp(a, "--plot") == 0)
+            o->plot = v;
+        else if (strcmp(a, "--optimizer") == 0) {
+            if (strcmp(v, "sgd") == 0)
+                o->optimizer = CLRT_OPTIM_SGD;
+            else if (strcmp(v, "adam") == 0)
+                o->optimizer = CLRT_OPTIM_ADAM;
+            else if (strcmp(v, "adamw") == 0)
+                o->optimizer = CLRT_OPTIM_ADAMW;
+            else
+                die(2, "--optimizer: expected sgd, adam or adamw, got \"%s\"", v);
+        } else if (strcmp(a, "--lr-schedule") == 0) {
+            if (strcmp(v, "cosine") == 0)
+                o->schedule = SCHEDULE_COSINE;
+            else if (strcmp(v, "step") == 0)
+                o->schedule = SCHEDULE_STEP;
+            else if (strcmp(v, "constant") == 0)
+                o->schedule = SCHEDULE_CONSTANT;
+            else
+                die(2, "--lr-schedule: expected cosine, step or constant, got \"%s\"", v);
+        } else {
+            usage(stderr);
+            die(2, "unknown option \"%s\"", a);
+        }
+    }
+    if ((o->train_csv != NULL) != (o->test_csv != NULL))
+        die(2, "--train-csv and --test-csv go together");
+    if (o->batch == 0)
+        die(2, "--batch must be at least 1");
+    if (!o->lr_set)
+        o->lr = o->optimizer == CLRT_OPTIM_SGD ? 0.05 : 1e-3;
+    if (!o->momentum_set)
+        o->momentum = o->optimizer == CLRT_OPTIM_SGD ? 0.9 : 0.0;
+    if (o->lr < 0 || o->momentum < 0)
+        die(2, "--lr and --momentum must not be negative");
+}
+
+/* The learning rate of epoch e (0-based) of `total`. */
+static double scheduled_lr(const options *o, unsigned e)
+{
+    switch (o->schedule) {
+    case SCHEDULE_COSINE: return o->lr * 0.5 * (1.0 + cos(3.14159265358979323846 * e / o->epochs));
+    case SCHEDULE_STEP:
+        return o->lr * (e >= o->epochs * 3 / 4 ? 0.01 : e >= o->epochs / 2 ? 0.1 : 1.0);
+    default: return o->lr;
+    }
+}
+
+static double now_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static void check(clrt_status st, clrt_ctx *ctx, const char *what)
+{
+    if (st != CLRT_OK)
+        die(1, "%s: %s: %s", what, clrt_status_str(st), ctx ? clrt_ctx_errmsg(ctx) : "");
+}
+
+static void load_data(const options *o, clrt_dataset **train, clrt_dataset **test)
+{
+    char err[1024] = "";
+    clrt_status st;
+    if (o->train_csv) {
+        if ((st = clrt_dataset_load_csv(o->train_csv, train, err, sizeof err)) != CLRT_OK ||
+            (st = clrt_dataset_load_csv(o->test_csv, test, err, sizeof err)) != CLRT_OK)
+            die(1, "%s", err);
+    } else if (strcmp(o->data, "fashion-mnist") == 0) {
+        const char *f[4] = {FASHION_DIR "/train-images-idx3-ubyte.gz",
+                            FASHION_DIR "/train-labels-idx1-ubyte.gz",
+                            FASHION_DIR "/t10k-images-idx3-ubyte.gz",
+                            FASHION_DIR "/t10k-labels-idx1-ubyte.gz"};
+        if (access(f[0], R_OK) != 0)
+            die(1, "Fashion-MNIST is not in " FASHION_DIR
+                   "; install it with: apt-get install dataset-fashion-mnist");
+        if ((st = clrt_dataset_load_idx(f[0], f[1], train, err, sizeof err)) != CLRT_OK ||
+            (st = clrt_dataset_load_idx(f[2], f[3], test, err, sizeof err)) != CLRT_OK)
+            die(1, "%s", err);
+    } else {
+        die(2, "--data: only fashion-mnist is built in; use --train-csv/--test-csv for others");
+    }
+    if (clrt_dataset_features(*train) != clrt_dataset_features(*test))
+        die(1, "the training data has %zu features, the test data %zu",
+            clrt_dataset_features(*train), clrt_dataset_features(*test));
+    if (o->normalize) {
+        size_t nf = clrt_dataset_features(*train);
+        float *mean = malloc(nf * sizeof *mean), *std = malloc(nf * sizeof *std);
+        if (!mean || !std)
+            die(1, "out of memory");
+        if (clrt_dataset_stats(*train, mean, std) != CLRT_OK ||
+            clrt_dataset_normalize(*train, mean, std) != CLRT_OK ||
+            clrt_dataset_normalize(*test, mean, std) != CLRT_OK)
+            die(1, "--normalize failed");
+        free(mean);
+        free(std);
+    }
+}
+
+static void progress(unsigned epoch, unsigned epochs, size_t done, size_t total)
+{
+    int width = 30, filled = total ? (int)(width * done / total) : width;
+    fprintf(stderr, "\repoch %u/%u [%.*s%*s] %zu/%zu", epoch, epochs, filled,
+            "==============================", width - filled, "", done, total);
+    fflush(stderr);
+}
+
+/* Two charts side by side: loss (train and test) and test accuracy. */
+static void write_svg(const char *path, const epoch_result *r, unsigned first, unsigned n)
+{
+    FILE *f = fopen(path, "w");
+    if (!f)
+        die(1, "cannot write %s: %s", path, strerror(errno));
+    const double W = 360, H = 240, pad = 40;
+    double lmax = 0;
+    for (unsigned i = 0; i < n; i++)
+        lmax = fmax(lmax, fmax(r[i].train_loss, r[i].test_loss));
+    if (lmax <= 0)
+        lmax = 1;
+    fprintf(f, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%g\" height=\"%g\" "
+               "font-family=\"sans-serif\" font-size=\"11\">\n",
+            2 * W, H);
+    for (int chart = 0; chart < 2; chart++) {
+        double x0 = chart * W + pad, y0 = H - pad, w = W - 1.5 * pad, h = H - 2 * pad;
+        fprintf(f, "<text x=\"%g\" y=\"20\">%s</text>\n", x0,
+                chart ? "test accuracy" : "loss (train: blue, test: orange)");
+        fprintf(f, "<rect x=\"%g\" y=\"%g\" width=\"%g\" height=\"%g\" fill=\"none\" "
+                   "stroke=\"#888\"/>\n",
+                x0, y0 - h, w, h);
+        fprintf(f, "<text x=\"%g\" y=\"%g\">epoch</text>\n", x0 + w / 2 - 15, H - 8);
+        double top = chart ? 1.0 : lmax;
+        fprintf(f, "<text x=\"2\" y=\"%g\" transform=\"translate(%g,0)\">%.3g</text>\n", y0 - h + 4,
+                chart * W, top);
+        for (int series = 0; series < (chart ? 1 : 2); series++) {
+            fprintf(f, "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"2\" points=\"",
+                    series ? "#e08020" : "#2060c0");
+            for (unsigned i = 0; i < n; i++) {
+                double v = chart ? r[i].test_accuracy : series ? r[i].test_loss : r[i].train_loss;
+                double x = x0 + (n > 1 ? w * i / (n - 1) : w / 2), y = y0 - h * v / top;
+                fprintf(f, "%.1f,%.1f ", x, y);
+            }
+            fprintf(f, "\"/>\n");
+        }
+        fprintf(f, "<text x=\"%g\" y=\"%g\">%u</text><text x=\"%g\" y=\"%g\">%u</text>\n", x0,
+                y0 + 14, first + 1, x0 + w - 10, y0 + 14, first + n);
+    }
+    fprintf(f, "</svg>\n");
+    if (fclose(f) != 0)
+        die(1, "cannot write %s", path);
+}
+
+int main(int argc, char **argv)
+{
+    options o;
+    parse_args(argc, argv, &o);
+
+    clrt_dataset *train = NULL, *test = NULL;
+    load_data(&o, &train, &test);
+    size_t classes = clrt_dataset_classes(train);
+    if (clrt_dataset_classes(test) > classes)
+        die(1, "the test data has label %zu, but the training data only %zu classes",
+            clrt_dataset_classes(test) - 1, classes);
+
+    clrt_ctx_options copt;
+    clrt_ctx_options_init(&copt);
+    copt.device = o.device;
+    clrt_ctx *ctx = NULL;
+    char err[4096] = "";
+    if (clrt_ctx_create(&copt, &ctx, err, sizeof err) != CLRT_OK)
+        die(1, "%s", err);
+    const clrt_device_info *dev = clrt_ctx_device(ctx);
+
+    clrt_model *m = NULL;
+    check(clrt_model_create(ctx, clrt_dataset_features(train), &m), ctx, "model");
+    for (size_t i = 0; i < o.nhidden; i++) {
+        check(clrt_model_add_linear(m, o.hidden[i]), ctx, "model");
+        check(clrt_model_add_act(m, o.act, o.act == CLRT_ACT_LEAKY_RELU ? 0.01f : 0.0f), ctx,
+              "model");
+    }
+    check(clrt_model_add_linear(m, classes), ctx, "model");
+    check(clrt_model_init(m, o.seed), ctx, "init");
+    if (o.init)
+        check(clrt_checkpoint_load(o.init, m, NULL, NULL, CLRT_CHECKPOINT_WEIGHTS_ONLY), ctx,
+              o.init);
+
+    clrt_optim_options oo;
+    clrt_optim_options_init(&oo, o.optimizer);
+    oo.lr = (float)o.lr;
+    if (o.optimizer == CLRT_OPTIM_SGD)
+        oo.momentum = (float)o.momentum;
+    if (o.weight_decay >= 0)
+        oo.weight_decay = (float)o.weight_decay;
+    clrt_optim *opt = NULL;
+    check(clrt_optim_create(ctx, &oo, clrt_model_num_params(m), clrt_model_params(m), &opt), ctx,
+          "optimizer");
+
+    unsigned first_epoch = 0;
+    if (o.resume) {
+        clrt_train_state ts;
+        check(clrt_checkpoint_load(o.resume, m, opt, &ts, 0), ctx, o.resume);
+        if (ts.seed != o.seed)
+            die(1, "%s was trained with --seed %llu, not %llu", o.resume,
+                (unsigned long long)ts.seed, (unsigned long long)o.seed);
+        first_epoch = (unsigned)ts.epoch;
+        if (first_epoch >= o.epochs)
+            die(1, "%s has already done %u epochs of %u", o.resume, first_epoch, o.epochs);
+    }
+
+    clrt_loader_options lo;
+    clrt_loader_options_init(&lo);
+    lo.batch = o.batch;
+    lo.shuffle = o.shuffle;
+    lo.seed = o.seed;
+    clrt_loader *train_loader = NULL, *test_loader = NULL;
+    check(clrt_loader_create(ctx, train, &lo, &train_loader), ctx, "loader");
+    lo.shuffle = 0;
+    check(clrt_loader_create(ctx, test, &lo, &test_loader), ctx, "loader");
+
+    bool tty = !o.json && isatty(STDERR_FILENO);
+    FILE *out = o.json ? stderr : stdout;
+    fprintf(out, "clrt-train on %s / %s: %zu train, %zu test samples, %zu features, %zu classes\n",
+            dev->platform, dev->name, clrt_dataset_size(train), clrt_dataset_size(test),
+            clrt_dataset_features(train), classes);
+
+    epoch_result *results = calloc(o.epochs, sizeof *results);
+    if (!results)
+        die(1, "out of memory");
+    size_t nbatches = clrt_loader_batches(train_loader);
+    for (unsigned e = first_epoch; e < o.epochs; e++) {
+        epoch_result *r = &results[e - first_epoch];
+        r->lr = scheduled_lr(&o, e);
+        check(clrt_optim_set_lr(opt, (float)r->lr), ctx, "learning rate");
+        check(clrt_loader_begin(train_loader, e), ctx, "loader");
+        double t0 = now_seconds();
+        size_t done = 0;
+        for (;;) {
+            const clrt_tensor *x, *y;
+            check(clrt_loader_next(train_loader, &x, &y), ctx, "loader");
+            if (!x)
+                break;
+            check(clrt_model_train_step(m, opt, CLRT_LOSS_CROSS_ENTROPY, x, y), ctx,
+                  "training step");
+            if (tty && (++done % 16 == 0 || done == nbatches))
+                progress(e + 1, o.epochs, done, nbatches);
+        }
+        size_t samples = 0;
+        check(clrt_model_take_loss(m, &r->train_loss, &samples), ctx, "loss");
+        double dt = now_seconds() - t0;
+        r->samples_per_s = dt > 0 ? (double)samples / dt : 0;
+        check(clrt_model_evaluate(m, test_loader, &r->test_loss, &r->test_accuracy), ctx,
+              "evaluation");
+        if (tty)
+            fprintf(stderr, "\r\033[K");
+        fprintf(out,
+                "epoch %2u/%u  lr %.4g  train loss %.4f  test loss %.4f  test accuracy %.2f%%  "
+                "%.0f samples/s\n",
+                e + 1, o.epochs, r->lr, r->train_loss, r->test_loss, 100 * r->test_accuracy,
+                r->samples_per_s);
+        if (!isfinite(r->train_loss))
+            die(1, "the loss diverged (%g); try a smaller --lr", r->train_loss);
+        if (o.save) {
+            clrt_train_state ts = {e + 1, o.seed, r->lr};
+            check(clrt_checkpoint_save(o.save, m, opt, &ts), ctx, o.save);
+        }
+    }
+    unsigned ran = o.epochs - first_epoch;
+    if (o.plot && ran > 0)
+        write_svg(o.plot, results, first_epoch, ran);
+    if (o.json) {
+        json_t *epochs = json_array();
+        for (unsigned i = 0; i < ran; i++)
+            json_array_append_new(
+                epochs, json_pack("{s:i, s:f, s:f, s:f, s:f, s:f}", "epoch", (int)(first_epoch + i + 1),
+                                  "lr", results[i].lr, "train_loss", results[i].train_loss,
+                                  "test_loss", results[i].test_loss, "test_accuracy",
+                                  results[i].test_accuracy, "samples_per_s",
+                                  results[i].samples_per_s));
+        const epoch_result *last = ran ? &results[ran - 1] : NULL;
+        json_t *root = json_pack(
+            "{s:s, s:s, s:s, s:o, s:{s:f, s:f, s:f, s:f}}", "device", dev->name, "platform",
+            dev->platform, "gemm_backend", clrt_gemm_backend_name(clrt_ctx_gemm_backend(ctx)),
+            "epochs", epochs, "final", "train_loss", last ? last->train_loss : 0.0, "test_loss",
+            last ? last->test_loss : 0.0, "test_accuracy", last ? last->test_accuracy : 0.0,
+            "samples_per_s", last ? last->samples_per_s : 0.0);
+        char *text = root ? json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
+        if (!text)
+            die(1, "could not encode the results as JSON");
+        puts(text);
+        free(text);
+        json_decref(root);
+    }
+    free(results);
+    clrt_loader_destroy(train_loader);
+    clrt_loader_destroy(test_loader);
+    clrt_optim_destroy(opt);
+    clrt_model_destroy(m);
+    clrt_dataset_destroy(train);
+    clrt_dataset_destroy(test);
+    clrt_ctx_destroy(ctx);
+    return 0;
+}
