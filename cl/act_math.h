@@ -67,7 +67,9 @@ CLRT_ACT_FN float clrt_act_df(int act, float x, float y, float param)
 {
     switch (act) {
     case CLRT_K_ACT_RELU:
-        return x > 0.0f ? 1.0f : 0.0f; /* 0 at x = 0, as PyTorch */
+        /* As torch's threshold_backward: 0 where x <= 0 (so at 0 too), and
+         * NaN lets the gradient through. */
+        return x <= 0.0f ? 0.0f : 1.0f;
     case CLRT_K_ACT_LEAKY_RELU:
         return x > 0.0f ? 1.0f : param;
     case CLRT_K_ACT_SIGMOID:

@@ -161,8 +161,7 @@ done:
     return st;
 }
 
-/* mkdir -p, each created level with mode 0700. */
-static int make_dirs(const char *dir)
+int clrt__make_dirs(const char *dir)
 {
     char *path = dup_str(dir);
     if (!path)
@@ -205,7 +204,7 @@ clrt_status clrt__cache_store(const char *dir, const char *key, const unsigned c
 {
     if (!dir || !*dir || !key || !bin || bin_len == 0)
         return CLRT_ERR_INVALID_ARG; /* an empty binary could never be loaded */
-    if (make_dirs(dir) != 0)
+    if (clrt__make_dirs(dir) != 0)
         return CLRT_ERR_IO;
     char *path = clrt__cache_path(dir, key);
     if (!path)

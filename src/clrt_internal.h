@@ -105,6 +105,9 @@ clrt_status clrt__cache_load(const char *dir, const char *key, unsigned char **b
 clrt_status clrt__cache_store(const char *dir, const char *key, const unsigned char *bin,
                               size_t bin_len);
 
+/* mkdir -p, each level it creates with mode 0700; 0 on success. */
+int clrt__make_dirs(const char *dir);
+
 /* The file an entry for `key` lives in: "<dir>/<hash>.clbin" (caller frees). */
 char *clrt__cache_path(const char *dir, const char *key);
 
@@ -253,6 +256,8 @@ clrt_status clrt__launch_2d(clrt_ctx *ctx, cl_kernel kernel, size_t g0, size_t g
 /* Resolve the context's backend from the option value or $CLRT_GEMM. */
 clrt_status clrt__gemm_init(clrt_ctx *ctx, int option, char *err, size_t errlen);
 void clrt__gemm_release(clrt_ctx *ctx);
+/* Build the GEMM program variants the context's backend may use. */
+clrt_status clrt__gemm_build(clrt_ctx *ctx);
 
 /* ----------------------------------------------------------- tensor.c */
 

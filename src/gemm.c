@@ -151,17 +151,35 @@ typedef struct gemm_args {
     clrt_tensor *c;
 } gemm_args;
 
-static clrt_status run_builtin(clrt_ctx *ctx, const gemm_args *g, unsigned tile)
+static const char *const kernel_names[2][2] = {{"clrt_gemm_nn", "clrt_gemm_nt"},
+                                               {"clrt_gemm_tn", "clrt_gemm_tt"}};
+
+static clrt_status builtin_kernel(clrt_ctx *ctx, unsigned tile, int ta, int tb, cl_kernel *k)
 {
     const gemm_tile *t = &tiles[tile];
     char defines[160];
     snprintf(defines, sizeof defines,
              "-D CLRT_GEMM_TM=%u -D CLRT_GEMM_TN=%u -D CLRT_GEMM_LX=%u -D CLRT_GEMM_LY=%u", t->tm,
              t->tn, t->lx, t->ly);
-    static const char *const names[2][2] = {{"clrt_gemm_nn", "clrt_gemm_nt"},
-                                            {"clrt_gemm_tn", "clrt_gemm_tt"}};
+    return clrt__kernel_variant(ctx, "gemm", defines, kernel_names[ta != 0][tb != 0], k);
+}
+
+clrt_status clrt__gemm_build(clrt_ctx *ctx)
+{
+    /* builtin uses the first tile; auto may pick any of them. */
+    unsigned ntiles = ctx->gemm_backend == CLRT_GEMM_AUTO && !ctx->dev.is_simulator ? NTILES : 1;
+    for (unsigned t = 0; t < ntiles; t++) {
+        cl_kernel k;
+        CLRT_TRY(builtin_kernel(ctx, t, 0, 0, &k));
+    }
+    return CLRT_OK;
+}
+
+static clrt_status run_builtin(clrt_ctx *ctx, const gemm_args *g, unsigned tile)
+{
+    const gemm_tile *t = &tiles[tile];
     cl_kernel k;
-    CLRT_TRY(clrt__kernel_variant(ctx, "gemm", defines, names[g->ta != 0][g->tb != 0], &k));
+    CLRT_TRY(builtin_kernel(ctx, tile, g->ta, g->tb, &k));
     if (g->m > UINT32_MAX || g->n > UINT32_MAX || g->k > UINT32_MAX)
         return clrt__fail(ctx, CLRT_ERR_UNSUPPORTED, "clrt_gemm: dimensions past 2^32");
     CLRT_TRY(clrt__set_args(ctx, k, "clrt_gemm", "uuufmumufmu", (unsigned)g->m, (unsigned)g->n,
@@ -270,9 +288,13 @@ static void device_key(const clrt_ctx *ctx, char *buf, size_t len)
     snprintf(buf, len, "%016llx", (unsigned long long)clrt__hash64(text, strlen(text), 7));
 }
 
+/* The record is small and worth keeping on every device, PoCL included
+ * (its kernel-binary reason for skipping the disk cache does not apply);
+ * CLRT_CACHE=off or CLRT_CACHE_DIR=off turn it off with the cache. */
 static char *record_path(const clrt_ctx *ctx)
 {
-    if (!ctx->cache_dir)
+    const char *mode = getenv("CLRT_CACHE");
+    if (!ctx->cache_dir || (mode && strcmp(mode, "off") == 0))
         return NULL;
     size_t n = strlen(ctx->cache_dir) + 32;
     char *p = malloc(n);
@@ -329,7 +351,7 @@ static void append_record(clrt_ctx *ctx, const char *cls, clrt_gemm_backend b, u
         return;
     /* Appends of one short line are atomic enough for a hint file; a torn
      * line fails to parse and is skipped. */
-    FILE *f = fopen(path, "a");
+    FILE *f = clrt__make_dirs(ctx->cache_dir) == 0 ? fopen(path, "a") : NULL;
     if (f) {
         char key[32];
         device_key(ctx, key, sizeof key);
@@ -377,8 +399,7 @@ static clrt_status choose(clrt_ctx *ctx, const gemm_args *g, clrt_gemm_backend *
     }
     if (!ctx->gemm_tuning->loaded) {
         ctx->gemm_tuning->loaded = true;
-        if (clrt__disk_cache_wanted(&ctx->dev) || getenv("CLRT_CACHE_DIR"))
-            load_record(ctx);
+        load_record(ctx);
     }
     char cls[48];
     shape_class(g, cls, sizeof cls);
@@ -412,8 +433,7 @@ static clrt_status choose(clrt_ctx *ctx, const gemm_args *g, clrt_gemm_backend *
     clrt__log(ctx, CLRT_LOG_INFO, "gemm %s: %s (tile %u) in %.3g ms", cls,
               clrt_gemm_backend_name(*b), *tile, best * 1e3);
     remember(ctx, cls, *b, *tile);
-    if (clrt__disk_cache_wanted(&ctx->dev) || getenv("CLRT_CACHE_DIR"))
-        append_record(ctx, cls, *b, *tile);
+    append_record(ctx, cls, *b, *tile);
     return CLRT_OK;
 }
 

