@@ -387,8 +387,12 @@ int main(int argc, char **argv)
 
     unsigned first_epoch = 0;
     if (o.resume) {
-        clrt_train_state ts;
+        /* A file without a training position leaves ts as it is. */
+        clrt_train_state ts = {UINT64_MAX, 0, 0};
         check(clrt_checkpoint_load(o.resume, m, opt, &ts, 0), ctx, o.resume);
+        if (ts.epoch == UINT64_MAX)
+            die(1, "%s holds no training position (epoch, seed): use --init to start from its "
+                   "weights", o.resume);
         if (ts.seed != o.seed)
             die(1, "%s was trained with --seed %llu, not %llu", o.resume,
                 (unsigned long long)ts.seed, (unsigned long long)o.seed);

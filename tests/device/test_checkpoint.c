@@ -1,0 +1,1221 @@
+/* Checkpoints on each device: save then load gives identical weights,
+ * optimizer state, steps and training position; resuming gives the same
+ * weights as an uninterrupted run; corrupt files are CLRT_ERR_FORMAT and
+ * another model's file CLRT_ERR_SHAPE, both naming what is wrong and leaving
+ * model, optimizer and state untouched; a safetensors file written by
+ * another program (no clrt metadata) loads by name and shape; saving
+ * replaces the file through a temp file that does not stay behind; and the
+ * file loads into PyTorch's nn.Sequential with the same outputs
+ * (tools/check-torch-checkpoint.py, skipped where torch is missing).
+ *
+ * Weights are compared bit for bit: a checkpoint stores the floats
+ * themselves, and resuming runs the same kernels on the same data. */
+#include "harness.h"
+
+#include <dirent.h>
+#include <math.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+/* ------------------------------------------------------------- helpers */
+
+/* in -> widths[0] -> act -> widths[1] -> act ... -> widths[n-1] (no act
+ * after the last linear), initialised from seed. */
+static clrt_model *mlp(clrt_ctx *ctx, size_t in, const size_t *widths, size_t n, clrt_act act,
+                       float act_param, uint64_t seed)
+{
+    clrt_model *m;
+    CLRT_ASSERT_OK(ctx, clrt_model_create(ctx, in, &m));
+    for (size_t i = 0; i < n; i++) {
+        if (i > 0)
+            CLRT_ASSERT_OK(ctx, clrt_model_add_act(m, act, act_param));
+        CLRT_ASSERT_OK(ctx, clrt_model_add_linear(m, widths[i]));
+    }
+    CLRT_ASSERT_OK(ctx, clrt_model_init(m, seed));
+    return m;
+}
+
+/* The model used by most tests: 13 -> 33 -> tanh -> 7 (odd sizes). */
+static const size_t W_A[] = {33, 7};
+static clrt_model *model_a(clrt_ctx *ctx, uint64_t seed)
+{
+    return mlp(ctx, 13, W_A, 2, CLRT_ACT_TANH, 0.0f, seed);
+}
+
+/* Every parameter of m, concatenated. */
+static float *snapshot(clrt_ctx *ctx, const clrt_model *m, size_t *count)
+{
+    size_t total = 0;
+    const char *name;
+    for (size_t i = 0; i < clrt_model_num_params(m); i++)
+        total += clrt_tensor_numel(clrt_model_param(m, i, &name));
+    float *all = malloc((total + 1) * sizeof *all);
+    assert_non_null(all);
+    size_t at = 0;
+    for (size_t i = 0; i < clrt_model_num_params(m); i++) {
+        const clrt_tensor *t = clrt_model_param(m, i, &name);
+        CLRT_ASSERT_OK(ctx, clrt_tensor_read(t, all + at, clrt_tensor_numel(t)));
+        at += clrt_tensor_numel(t);
+    }
+    *count = total;
+    return all;
+}
+
+/* Every optimizer state tensor (slots 0 and 1) over m's parameters. */
+static float *snapshot_optim(clrt_ctx *ctx, const clrt_model *m, const clrt_optim *opt,
+                             size_t *count)
+{
+    size_t total = 0;
+    for (size_t i = 0; i < clrt_model_num_params(m); i++)
+        for (int s = 0; s < 2; s++) {
+            const clrt_tensor *t = clrt_optim_state(opt, i, s, NULL);
+            total += t ? clrt_tensor_numel(t) : 0;
+        }
+    float *all = malloc((total + 1) * sizeof *all);
+    assert_non_null(all);
+    size_t at = 0;
+    for (size_t i = 0; i < clrt_model_num_params(m); i++)
+        for (int s = 0; s < 2; s++) {
+            const clrt_tensor *t = clrt_optim_state(opt, i, s, NULL);
+            if (!t)
+                continue;
+            CLRT_ASSERT_OK(ctx, clrt_tensor_read(t, all + at, clrt_tensor_numel(t)));
+            at += clrt_tensor_numel(t);
+        }
+    *count = total;
+    return all;
+}
+
+static void assert_same_floats(const char *what, const float *a, size_t na, const float *b,
+                               size_t nb)
+{
+    if (na != nb)
+        fail_msg("%s: %zu floats, expected %zu", what, nb, na);
+    for (size_t i = 0; i < na; i++)
+        if (memcmp(&a[i], &b[i], sizeof a[i]) != 0)
+            fail_msg("%s: element %zu is %.9g, expected %.9g", what, i, (double)b[i],
+                     (double)a[i]);
+}
+
+static void assert_params_equal(clrt_ctx *ctx, const clrt_model *a, const clrt_model *b)
+{
+    size_t na, nb;
+    float *pa = snapshot(ctx, a, &na), *pb = snapshot(ctx, b, &nb);
+    assert_same_floats("parameters", pa, na, pb, nb);
+    free(pa);
+    free(pb);
+}
+
+static bool params_differ(clrt_ctx *ctx, const clrt_model *a, const clrt_model *b)
+{
+    size_t na, nb;
+    float *pa = snapshot(ctx, a, &na), *pb = snapshot(ctx, b, &nb);
+    bool differ = na != nb || memcmp(pa, pb, na * sizeof *pa) != 0;
+    free(pa);
+    free(pb);
+    return differ;
+}
+
+static char *path_in(const char *dir, const char *name)
+{
+    size_t n = strlen(dir) + strlen(name) + 2;
+    char *p = malloc(n);
+    assert_non_null(p);
+    snprintf(p, n, "%s/%s", dir, name);
+    return p;
+}
+
+static unsigned char *read_bytes(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    assert_int_equal(fseek(f, 0, SEEK_END), 0);
+    long n = ftell(f);
+    assert_true(n >= 0);
+    rewind(f);
+    unsigned char *p = malloc((size_t)n + 1);
+    assert_non_null(p);
+    assert_int_equal(fread(p, 1, (size_t)n, f), (size_t)n);
+    fclose(f);
+    *len = (size_t)n;
+    return p;
+}
+
+static void write_bytes(const char *path, const void *data, size_t len)
+{
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(data, 1, len, f), len);
+    assert_int_equal(fclose(f), 0);
+}
+
+static uint64_t get_le64(const unsigned char *p)
+{
+    uint64_t v = 0;
+    for (int i = 7; i >= 0; i--)
+        v = (v << 8) | p[i];
+    return v;
+}
+
+static void put_le64(unsigned char *p, uint64_t v)
+{
+    for (int i = 0; i < 8; i++)
+        p[i] = (unsigned char)(v >> (8 * i));
+}
+
+static void put_f32_le(unsigned char *p, float f)
+{
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    for (int i = 0; i < 4; i++)
+        p[i] = (unsigned char)(u >> (8 * i));
+}
+
+/* A safetensors file from header text (padded here) and a data section. */
+static void write_safetensors(const char *path, const char *header, const unsigned char *data,
+                              size_t data_len)
+{
+    size_t hlen = strlen(header), pad = (8 - hlen % 8) % 8;
+    size_t total = 8 + hlen + pad + data_len;
+    unsigned char *f = malloc(total);
+    assert_non_null(f);
+    put_le64(f, hlen + pad);
+    memcpy(f + 8, header, hlen);
+    memset(f + 8 + hlen, ' ', pad);
+    if (data_len)
+        memcpy(f + 8 + hlen + pad, data, data_len);
+    write_bytes(path, f, total);
+    free(f);
+}
+
+/* The header of a safetensors file, parsed, and where its data begins. */
+static json_t *read_header(const unsigned char *file, size_t len, size_t *data_at)
+{
+    assert_true(len >= 8);
+    uint64_t hlen = get_le64(file);
+    assert_true(hlen <= len - 8);
+    json_error_t err;
+    json_t *root = json_loadb((const char *)file + 8, (size_t)hlen, 0, &err);
+    if (!root)
+        fail_msg("header does not parse: %s", err.text);
+    *data_at = 8 + (size_t)hlen;
+    return root;
+}
+
+/* Copy `src` to `dst` with its header edited by `edit` (data unchanged). */
+static void rewrite_header(const char *src, const char *dst, void (*edit)(json_t *root))
+{
+    size_t len, data_at;
+    unsigned char *file = read_bytes(src, &len);
+    json_t *root = read_header(file, len, &data_at);
+    edit(root);
+    char *text = json_dumps(root, JSON_COMPACT);
+    assert_non_null(text);
+    write_safetensors(dst, text, file + data_at, len - data_at);
+    free(text);
+    json_decref(root);
+    free(file);
+}
+
+static const char *meta_value(json_t *root, const char *key)
+{
+    return json_string_value(json_object_get(json_object_get(root, "__metadata__"), key));
+}
+
+/* grads[i] := deterministic values; then one optimizer step. */
+static void step_with_grads(clrt_ctx *ctx, clrt_model *m, clrt_optim *opt, uint32_t seed)
+{
+    for (size_t i = 0; i < clrt_model_num_params(m); i++) {
+        clrt_tensor *g = clrt_model_grad(m, i);
+        size_t n = clrt_tensor_numel(g);
+        float *h = malloc((n + 1) * sizeof *h);
+        assert_non_null(h);
+        clrt_test_random(h, n, seed * 31u + (uint32_t)i);
+        CLRT_ASSERT_OK(ctx, clrt_tensor_write(g, h, n));
+        free(h);
+    }
+    clrt_tensor *grads[16];
+    assert_true(clrt_model_num_params(m) <= 16);
+    for (size_t i = 0; i < clrt_model_num_params(m); i++)
+        grads[i] = clrt_model_grad(m, i);
+    CLRT_ASSERT_OK(ctx, clrt_optim_step(opt, grads));
+}
+
+static clrt_optim *optim_for(clrt_ctx *ctx, clrt_model *m, const clrt_optim_options *o)
+{
+    clrt_optim *opt;
+    CLRT_ASSERT_OK(ctx, clrt_optim_create(ctx, o, clrt_model_num_params(m),
+                                          clrt_model_params(m), &opt));
+    return opt;
+}
+
+static clrt_optim *sgd_momentum(clrt_ctx *ctx, clrt_model *m)
+{
+    clrt_optim_options o;
+    clrt_optim_options_init(&o, CLRT_OPTIM_SGD);
+    o.lr = 0.05f;
+    o.momentum = 0.9f;
+    return optim_for(ctx, m, &o);
+}
+
+/* Names of the entries of a directory but "." and "..", comma-separated. */
+static void dir_listing(const char *dir, char *buf, size_t len, int *count)
+{
+    DIR *d = opendir(dir);
+    assert_non_null(d);
+    buf[0] = '\0';
+    *count = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+            continue;
+        size_t used = strlen(buf);
+        snprintf(buf + used, len - used, "%s%s", *count ? "," : "", e->d_name);
+        (*count)++;
+    }
+    closedir(d);
+}
+
+/* ------------------------------------------------------------- round trips */
+
+static void weights_and_state_round_trip(void **state)
+{
+    (void)state;
+    clrt_ctx *ctx = clrt_test_ctx();
+    char *dir = clrt_test_tempdir(), *path = path_in(dir, "a.safetensors");
+    clrt_model *a = model_a(ctx, 1), *b = model_a(ctx, 2);
+    assert_true(params_differ(ctx, a, b));
+
+    /* A seed past INT64_MAX and an lr with all 17 digits must survive. */
+    const clrt_train_state saved = {3, 0xfedcba9876543210ull, 0.012345678901234567};
+    CLRT_ASSERT_OK(ctx, clrt_checkpoint_save(path, a, NULL, &saved));
+    clrt_train_state got = {0, 0, 0.0};
+    CLRT_ASSERT_OK(ctx, clrt_checkpoint_load(path, b, NULL, &got, 0));
+    assert_params_equal(ctx, a, b);
+    assert_true(got.epoch == saved.epoch);
+    assert_true(got.seed == saved.seed);
+    assert_true(got.lr == saved.lr);
+
+    /* The layout other readers rely on. */
+    size_t len, data_at;
+    unsigned char *file = read_bytes(path, &len);
+    json_t *root = read_header(file, len, &data_at);
+    assert_int_equal(data_at % 8, 0);
+    assert_string_equal(meta_value(root, "format"), "clrt-checkpoint-1");
+    assert_string_equal(meta_value(root, "in_features"), "13");
+    assert_string_equal(meta_value(root, "layers"),
+                        "[{\"type\":\"linear\",\"in\":13,\"out\":33},"
+                        "{\"type\":\"tanh\",\"in\":33,\"out\":33},"
+                        "{\"type\":\"linear\",\"in\":33,\"out\":7}]");
+    assert_string_equal(meta_value(root, "epoch"), "3");
+    assert_string_equal(meta_value(root, "seed"), "18364758544493064720");
+    assert_int_equal(strlen(meta_value(root, "checksum")), 8);
+    assert_null(meta_value(root, "optimizer"));
+    const char *names[] = {"0.weight", "0.bias", "2.weight", "2.bias"};
+    const size_t sizes[] = {33 * 13, 33, 7 * 33, 7};
+    size_t at = 0;
+    for (size_t i = 0; i < 4; i++) {
+        json_t *e = json_object_get(root, names[i]);
+        assert_non_null(e);
+        assert_string_equal(json_string_value(json_object_get(e, "dtype")), "F32");
+        json_t *off = json_object_get(e, "data_offsets");
+        assert_int_equal(json_integer_value(json_array_get(off, 0)), at);
+        assert_int_equal(json_integer_value(json_array_get(off, 1)), at + 4 * sizes[i]);
+        at += 4 * sizes[i];
+    }
+    assert_int_equal(len - data_at, at);
+    assert_int_equal(json_array_size(json_object_get(json_object_get(root, "0.weight"), "shape")),
+                     2);
+    json_decref(root);
+    free(file);
+
+    /* Loading again with no state pointer is fine too. */
+    CLRT_ASSERT_OK(ctx, clrt_checkpoint_load(path, b, NULL, NULL, 0));
+    assert_params_equal(ctx, a, b);
+
+    clrt_model_destroy(a);
+    clrt_model_destroy(b);
+    clrt_test_rmtree(dir);
+    free(path);
+    free(dir);
+    clrt_test_ctx_done(ctx);
+}
+
+static void optimizer_state_round_trip(void **state)
+{
+    (void)state;
+    clrt_ctx *ctx = clrt_test_ctx();
+    char *dir = clrt_test_tempdir(), *path = path_in(dir, "o.safetensors");
+    clrt_optim_options cases[3];
+    clrt_optim_options_init(&cases[0], CLRT_OPTIM_SGD);
+    cases[0].lr = 0.05f;
+    cases[0].momentum = 0.9f;
+    cases[0].nesterov = 1;
+    cases[0].weight_decay = 1e-4f;
+    clrt_optim_options_init(&cases[1], CLRT_OPTIM_ADAM);
+    clrt_optim_options_init(&cases[2], CLRT_OPTIM_ADAMW);
+    cases[2].lr = 3e-3f;
+    const char *state_names[3][2] = {{"momentum_buffer", NULL}, {"exp_avg", "exp_avg_sq"},
+                                     {"exp_avg", "exp_avg_sq"}};
+
+    for (int c = 0; c < 3; c++) {
+        clrt_model *a = model_a(ctx, 1), *b = model_a(ctx, 2);
+        clrt_optim *oa = optim_for(ctx, a, &cases[c]);
+        clrt_optim_options ob_opts = cases[c];
+        ob_opts.lr *= 0.5f; /* the file's lr wins, as with torch's load_state_dict */
+        clrt_optim *ob = optim_for(ctx, b, &ob_opts);
+        for (uint32_t s = 0; s < 3; s++)
+            step_with_grads(ctx, a, oa, s);
+        CLRT_ASSERT_OK(ctx, clrt_checkpoint_save(path, a, oa, NULL));
+
+        /* The file names the state like torch.optim does. */
+        size_t len, data_at;
+        unsigned char *file = read_bytes(path, &len);
+        json_t *root = read_header(file, len, &data_at);
+        for (int s = 0; s < 2; s++) {
+            if (!state_names[c][s])
+                continue;
+            char name[64];
+            snprintf(name, sizeof name, "optim.2.bias.%s", state_names[c][s]);
+            assert_non_null(json_object_get(root, name));
+        }
+        json_t *om = json_loads(meta_value(root, "optimizer"), 0, NULL);
+        assert_non_null(om);
+        assert_int_equal(json_integer_value(json_object_get(om, "steps")), 3);
+        json_decref(om);
+        json_decref(root);
+        free(file);
+
+        CLRT_ASSERT_OK(ctx, clrt_checkpoint_load(path, b, ob, NULL, 0));
+        assert_params_equal(ctx, a, b);
+        size_t na, nb;
+        float *sa = snapshot_optim(ctx, a, oa, &na), *sb = snapshot_optim(ctx, b, ob, &nb);
+        assert_true(na > 0);
+        assert_same_floats("optimizer state", sa, na, sb, nb);
+        free(sa);
+        free(sb);
+        assert_true(clrt_optim_steps(ob) == 3);
+        assert_true(clrt_optim_lr(ob) == clrt_optim_lr(oa));
+
+        /* The next step is the same on both. */
+        step_with_grads(ctx, a, oa, 7);
+        step_with_grads(ctx, b, ob, 7);
+        assert_params_equal(ctx, a, b);
+
+        clrt_optim_destroy(oa);
+        clrt_optim_destroy(ob);
+        clrt_model_destroy(a);
+        clrt_model_destroy(b);
+    }
+    clrt_test_rmtree(dir);
+    free(path);
+    free(dir);
+    clrt_test_ctx_done(ctx);
+}
+
+/* Train 4 steps straight, or 2, save, load into a fresh model and
+ * optimizer, 2 more: the same weights, bit for bit. */
+static void resume_matches_uninterrupted_run(void **state)
+{
+    (void)state;
+    clrt_ctx *ctx = clrt_test_ctx();
+    char *dir = clrt_test_tempdir(), *path = path_in(dir, "r.safetensors");
+    enum { BATCH = 9, STEPS = 4 };
+    clrt_tensor *x[STEPS], *labels[STEPS];
+    for (int s = 0; s < STEPS; s++) {
+        size_t xs[2] = {BATCH, 13}, n = BATCH;
+        float hx[BATCH * 13], hl[BATCH];
+        clrt_test_random(hx, BATCH * 13, 100u + (uint32_t)s);
+        for (int i = 0; i < BATCH; i++)
+            hl[i] = (float)((i * 5 + s) % 7);
+        CLRT_ASSERT_OK(ctx, clrt_tensor_create(ctx, 2, xs, 0, &x[s]));
+        CLRT_ASSERT_OK(ctx, clrt_tensor_write(x[s], hx, BATCH * 13));
+        CLRT_ASSERT_OK(ctx, clrt_tensor_create(ctx, 1, &n, 0, &labels[s]));
+        CLRT_ASSERT_OK(ctx, clrt_tensor_write(labels[s], hl, BATCH));
+    }
+    clrt_optim_options o;
+    clrt_optim_options_init(&o, CLRT_OPTIM_ADAM);
+
+    clrt_model *straight = model_a(ctx, 5), *first = model_a(ctx, 5), *second = model_a(ctx, 6);
+    clrt_optim *os = optim_for(ctx, straight, &o), *of = optim_for(ctx, first, &o),
+               *o2 = optim_for(ctx, second, &o);
+    for (int s = 0; s < STEPS; s++)
+        CLRT_ASSERT_OK(ctx, clrt_model_train_step(straight, os, CLRT_LOSS_CROSS_ENTROPY, x[s],
+                                                  labels[s]));
+    for (int s = 0; s < 2; s++)
+        CLRT_ASSERT_OK(ctx, clrt_model_train_step(first, of, CLRT_LOSS_CROSS_ENTROPY, x[s],
+                                                  labels[s]));
+    const clrt_train_state ts = {1, 42, 1e-3};
+    CLRT_ASSERT_OK(ctx, clrt_checkpoint_save(path, first, of, &ts));
+    clrt_train_state got;
+    CLRT_ASSERT_OK(ctx, clrt_checkpoint_load(path, second, o2, &got, 0));
+    for (int s = 2; s < STEPS; s++)
+        CLRT_ASSERT_OK(ctx, clrt_model_train_step(second, o2, CLRT_LOSS_CROSS_ENTROPY, x[s],
+                                                  labels[s]));
+    assert_params_equal(ctx, straight, second);
+    assert_true(clrt_optim_steps(o2) == STEPS);
+    assert_true(got.epoch == 1 && got.seed == 42);
+
+    clrt_optim_destroy(os);
+    clrt_optim_destroy(of);
+    clrt_optim_destroy(o2);
+    clrt_model_destroy(straight);
+    clrt_model_destroy(first);
+    clrt_model_destroy(second);
+    for (int s = 0; s < STEPS; s++) {
+        clrt_tensor_destroy(x[s]);
+        clrt_tensor_destroy(labels[s]);
+    }
+    clrt_test_rmtree(dir);
+    free(path);
+    free(dir);
+    clrt_test_ctx_done(ctx);
+}
+
+/* ------------------------------------------------------- corrupt files */
+
+static void edit_dtype_i32(json_t *root)
+{
+    json_object_set_new(json_object_get(root, "0.weight"), "dtype", json_string("I32"));
+}
+static void edit_dtype_unknown(json_t *root)
+{
+    json_object_set_new(json_object_get(root, "0.weight"), "dtype", json_string("Q7"));
+}
+static void edit_no_dtype(json_t *root)
+{
+    json_object_del(json_object_get(root, "0.bias"), "dtype");
+}
+static void edit_shape_size(json_t *root)
+{
+    json_object_set_new(json_object_get(root, "0.bias"), "shape", json_pack("[i]", 32));
+}
+static void edit_shape_negative(json_t *root)
+{
+    json_object_set_new(json_object_get(root, "0.bias"), "shape", json_pack("[i]", -33));
+}
+static void edit_shape_not_array(json_t *root)
+{
+    json_object_set_new(json_object_get(root, "0.bias"), "shape", json_string("[33]"));
+}
+static void edit_entry_not_object(json_t *root)
+{
+    json_object_set_new(root, "0.bias", json_integer(4));
+}
+/* The tensor whose data comes last. */
+static json_t *last_entry(json_t *root)
+{
+    const char *key;
+    json_t *value, *last = NULL;
+    json_int_t end = -1;
+    json_object_foreach(root, key, value) {
+        json_t *off = json_object_get(value, "data_offsets");
+        if (off && json_integer_value(json_array_get(off, 1)) > end) {
+            end = json_integer_value(json_array_get(off, 1));
+            last = value;
+        }
+    }
+    assert_non_null(last);
+    return last;
+}
+static void edit_offsets_past_end(json_t *root)
+{
+    json_t *off = json_object_get(last_entry(root), "data_offsets");
+    json_int_t b = json_integer_value(json_array_get(off, 0));
+    json_int_t e = json_integer_value(json_array_get(off, 1));
+    json_array_set_new(off, 0, json_integer(b + 4));
+    json_array_set_new(off, 1, json_integer(e + 4));
+}
+static void edit_offsets_overlap(json_t *root)
+{
+    json_object_set_new(json_object_get(root, "0.bias"), "data_offsets",
+                        json_pack("[i,i]", 0, 33 * 4));
+}
+static void edit_offsets_not_ints(json_t *root)
+{
+    json_object_set_new(json_object_get(root, "0.bias"), "data_offsets",
+                        json_pack("[f,i]", 0.5, 33 * 4));
+}
+static void edit_offsets_descending(json_t *root)
+{
+    json_object_set_new(json_object_get(root, "0.bias"), "data_offsets",
+                        json_pack("[i,i]", 200, 68));
+}
+static void edit_meta_not_string(json_t *root)
+{
+    json_object_set_new(json_object_get(root, "__metadata__"), "epoch", json_integer(3));
+}
+static void edit_checksum_text(json_t *root)
+{
+    json_object_set_new(json_object_get(root, "__metadata__"), "checksum", json_string("xyz"));
+}
+static void edit_checksum_value(json_t *root)
+{
+    const char *c = meta_value(root, "checksum");
+    char flipped[9];
+    snprintf(flipped, sizeof flipped, "%s", c);
+    flipped[0] = flipped[0] == '0' ? '1' : '0';
+    json_object_set_new(json_object_get(root, "__metadata__"), "checksum", json_string(flipped));
+}
+static void edit_layers_not_json(json_t *root)
+{
+    json_object_set_new(json_object_get(root, "__metadata__"), "layers", json_string("{"));
+}
+static void edit_layers_malformed(json_t *root)
+{
+    json_object_set_new(json_object_get(root, "__metadata__"), "layers",
+                        json_string("[{\"type\":\"linear\",\"in\":13}]"));
+}
+static void edit_optimizer_malformed(json_t *root)
+{
+    json_object_set_new(json_object_get(root, "__metadata__"), "optimizer",
+                        json_string("{\"type\":\"SGD\"}"));
+}
+static void edit_epoch_text(json_t *root)
+{
+    json_object_set_new(json_object_get(root, "__metadata__"), "epoch", json_string("-1"));
+}
+static void edit_newer_format(json_t *root)
+{
+    json_object_set_new(json_object_get(root, "__metadata__"), "format",
+                        json_string("clrt-checkpoint-2"));
+}
+static void edit_metadata_array(json_t *root)
+{
+    json_object_set_new(root, "__metadata__", json_array());
+}
+
+typedef struct corruption {
+    const char *what;
+    void (*edit)(json_t *root); /* header edits; NULL: a byte-level case below */
+    const char *needle;         /* expected in the message */
+} corruption;
+
+static void corrupt_files_refused(void **state)
+{
+    (void)state;
+    clrt_ctx *ctx = clrt_test_ctx();
+    char *dir = clrt_test_tempdir();
+    char *good = path_in(dir, "good.safetensors"), *bad = path_in(dir, "bad.safetensors");
+    clrt_model *a = model_a(ctx, 1);
+    clrt_optim *oa = sgd_momentum(ctx, a);
+    step_with_grads(ctx, a, oa, 1);
+    step_with_grads(ctx, a, oa, 2);
+    const clrt_train_state ts = {4, 5, 0.5};
+    CLRT_ASSERT_OK(ctx, clrt_checkpoint_save(good, a, oa, &ts));
+    size_t len, data_at;
+    unsigned char *file = read_bytes(good, &len);
+    json_decref(read_header(file, len, &data_at));
+
+    /* The model, optimizer and state a failed load must leave alone. */
+    clrt_model *b = model_a(ctx, 2);
+    clrt_optim *ob = sgd_momentum(ctx, b);
+    step_with_grads(ctx, b, ob, 9);
+    size_t nb, nsb;
+    float *before = snapshot(ctx, b, &nb), *sbefore = snapshot_optim(ctx, b, ob, &nsb);
+    const clrt_train_state sentinel = {777, 888, 9.5};
+
+    static const corruption header_cases[] = {
+        {"dtype I32", edit_dtype_i32, "F32 only"},
+        {"unknown dtype", edit_dtype_unknown, "unknown dtype"},
+        {"no dtype", edit_no_dtype, "dtype"},
+        {"shape of another size", edit_shape_size, "span"},
+        {"negative dimension", edit_shape_negative, "non-negative"},
+        {"shape not an array", edit_shape_not_array, "shape"},
+        {"entry not an object", edit_entry_not_object, "not a JSON object"},
+        {"offsets past the data", edit_offsets_past_end, "run past"},
+        {"overlapping offsets", edit_offsets_overlap, "overlap"},
+        {"fractional offsets", edit_offsets_not_ints, "two integers"},
+        {"descending offsets", edit_offsets_descending, "ascending"},
+        {"metadata value not a string", edit_meta_not_string, "not a string"},
+        {"metadata not an object", edit_metadata_array, "__metadata__"},
+        {"checksum not hex", edit_checksum_text, "8 hex digits"},
+        {"checksum wrong", edit_checksum_value, "checksum mismatch"},
+        {"layers not JSON", edit_layers_not_json, "layers"},
+        {"layer without out", edit_layers_malformed, "malformed"},
+        {"optimizer without steps", edit_optimizer_malformed, "optimizer"},
+        {"epoch not decimal", edit_epoch_text, "epoch"},
+        {"newer format", edit_newer_format, "clrt-checkpoint-2"},
+    };
+    enum { BYTE_CASES = 9 };
+    const size_t ncases = sizeof header_cases / sizeof header_cases[0] + BYTE_CASES;
+    for (size_t c = 0; c < ncases; c++) {
+        const char *what, *needle;
+        if (c < sizeof header_cases / sizeof header_cases[0]) {
+            what = header_cases[c].what;
+            needle = header_cases[c].needle;
+            rewrite_header(good, bad, header_cases[c].edit);
+        } else {
+            unsigned char *copy = malloc(len + 16);
+            assert_non_null(copy);
+            memcpy(copy, file, len);
+            size_t blen = len;
+            switch (c - sizeof header_cases / sizeof header_cases[0]) {
+            case 0:
+                what = "truncated by 3 bytes", needle = "run past";
+                blen = len - 3;
+                break;
+            case 1:
+                what = "5 bytes long", needle = "shorter than the 8-byte";
+                blen = 5;
+                break;
+            case 2:
+                what = "empty", needle = "shorter than the 8-byte";
+                blen = 0;
+                break;
+            case 3:
+                what = "header length past the end", needle = "runs past the end";
+                put_le64(copy, len);
+                break;
+            case 4:
+                what = "header length 2^63", needle = "runs past the end";
+                put_le64(copy, 1ull << 63);
+                break;
+            case 5:
+                what = "header bytes overwritten", needle = "not valid JSON";
+                memset(copy + 8, 'x', 12);
+                break;
+            case 6:
+                what = "4 trailing bytes", needle = "belong to no tensor";
+                memset(copy + len, 0, 4);
+                blen = len + 4;
+                break;
+            case 7:
+                what = "a data byte flipped", needle = "checksum mismatch";
+                copy[data_at + (len - data_at) / 2] ^= 0x10;
+                break;
+            default:
+                what = "header truncated to its first half", needle = "not valid JSON";
+                put_le64(copy, (data_at - 8) / 2);
+                break;
+            }
+            write_bytes(bad, copy, blen);
+            free(copy);
+        }
+        clrt_train_state st = sentinel;
+        clrt_status rc = clrt_checkpoint_load(bad, b, ob, &st, 0);
+        if (rc != CLRT_ERR_FORMAT)
+            fail_msg("%s: got %s (%s), expected CLRT_ERR_FORMAT", what, clrt_status_str(rc),
+                     clrt_ctx_errmsg(ctx));
+        const char *msg = clrt_ctx_errmsg(ctx);
+        if (!strstr(msg, needle) || !strstr(msg, bad) || strchr(msg, '\n'))
+            fail_msg("%s: the message \"%s\" does not say \"%s\" on one line with the path",
+                     what, msg, needle);
+        size_t n2, ns2;
+        float *after = snapshot(ctx, b, &n2), *safter = snapshot_optim(ctx, b, ob, &ns2);
+        assert_same_floats(what, before, nb, after, n2);
+        assert_same_floats(what, sbefore, nsb, safter, ns2);
+        free(after);
+        free(safter);
+        assert_true(clrt_optim_steps(ob) == 1);
+        assert_true(st.epoch == sentinel.epoch && st.seed == sentinel.seed &&
+                    st.lr == sentinel.lr);
+    }
+
+    /* Hand-written headers: duplicate keys, not an object. */
+    const unsigned char four[4] = {0};
+    const struct {
+        const char *what, *header, *needle;
+    } raw[] = {
+        {"duplicate key",
+         "{\"0.bias\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]},"
+         "\"0.bias\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}",
+         "duplicate"},
+        {"header an array", "[1,2,3]", "not a JSON object"},
+    };
+    for (size_t c = 0; c < sizeof raw / sizeof raw[0]; c++) {
+        write_safetensors(bad, raw[c].header, four, 4);
+        assert_int_equal(clrt_checkpoint_load(bad, b, ob, NULL, 0), CLRT_ERR_FORMAT);
+        if (!strstr(clrt_ctx_errmsg(ctx), raw[c].needle))
+            fail_msg("%s: \"%s\"", raw[c].what, clrt_ctx_errmsg(ctx));
+    }
+    size_t n2;
+    float *after = snapshot(ctx, b, &n2);
+    assert_same_floats("after the raw cases", before, nb, after, n2);
+    free(after);
+
+    /* The good file still loads. */
+    CLRT_ASSERT_OK(ctx, clrt_checkpoint_load(good, b, ob, NULL, 0));
+    assert_params_equal(ctx, a, b);
+
+    free(before);
+    free(sbefore);
+    free(file);
+    clrt_optim_destroy(oa);
+    clrt_optim_destroy(ob);
+    clrt_model_destroy(a);
+    clrt_model_destroy(b);
+    clrt_test_rmtree(dir);
+    free(good);
+    free(bad);
+    free(dir);
+    clrt_test_ctx_done(ctx);
+}
+
+/* ---------------------------------------------------- another model */
+
+static void other_models_refused(void **state)
+{
+    (void)state;
+    clrt_ctx *ctx = clrt_test_ctx();
+    char *dir = clrt_test_tempdir(), *path = path_in(dir, "a.safetensors");
+    clrt_model *a = model_a(ctx, 1);
+    CLRT_ASSERT_OK(ctx, clrt_checkpoint_save(path, a, NULL, NULL));
+
+    const size_t w_out8[] = {33, 8}, w_deeper[] = {33, 33, 7};
+    const size_t w_one[] = {33};
+    struct {
+        clrt_model *m;
+        const char *needle;
+    } cases[] = {
+        {mlp(ctx, 13, w_out8, 2, CLRT_ACT_TANH, 0, 3),
+         "checkpoint layer 2 is linear 33->7, model has linear 33->8"},
+        {mlp(ctx, 13, w_deeper, 3, CLRT_ACT_TANH, 0, 3),
+         "checkpoint layer 2 is linear 33->7, model has linear 33->33"},
+        {mlp(ctx, 13, W_A, 2, CLRT_ACT_RELU, 0, 3),
+         "checkpoint layer 1 is tanh on 33 features, model has relu on 33 features"},
+        {mlp(ctx, 12, W_A, 2, CLRT_ACT_TANH, 0, 3),
+         "checkpoint layer 0 is linear 13->33, model has linear 12->33"},
+        {mlp(ctx, 13, w_one, 1, CLRT_ACT_TANH, 0, 3), "checkpoint has 3 layers, model has 1"},
+    };
+    const size_t ncases = sizeof cases / sizeof cases[0];
+    for (size_t c = 0; c < ncases; c++) {
+        size_t nb;
+        float *before = snapshot(ctx, cases[c].m, &nb);
+        clrt_status rc = clrt_checkpoint_load(path, cases[c].m, NULL, NULL, 0);
+        if (rc != CLRT_ERR_SHAPE || !strstr(clrt_ctx_errmsg(ctx), cases[c].needle))
+            fail_msg("case %zu: %s \"%s\", expected CLRT_ERR_SHAPE \"%s\"", c,
+                     clrt_status_str(rc), clrt_ctx_errmsg(ctx), cases[c].needle);
+        size_t na;
+        float *after = snapshot(ctx, cases[c].m, &na);
+        assert_same_floats("after a refused load", before, nb, after, na);
+        free(before);
+        free(after);
+    }
+
+    /* Weights only: names and shapes decide, activations do not. */
+    CLRT_ASSERT_OK(ctx, clrt_checkpoint_load(path, cases[2].m, NULL, NULL,
+                                             CLRT_CHECKPOINT_WEIGHTS_ONLY));
+    assert_params_equal(ctx, a, cases[2].m);
+    assert_int_equal(clrt_checkpoint_load(path, cases[0].m, NULL, NULL,
+                                          CLRT_CHECKPOINT_WEIGHTS_ONLY),
+                     CLRT_ERR_SHAPE);
+    assert_non_null(strstr(clrt_ctx_errmsg(ctx),
+                           "tensor '2.weight' is [7, 33] in the checkpoint, [8, 33] in the model"));
+    /* A deeper model: the first tensor whose shape differs. */
+    assert_int_equal(clrt_checkpoint_load(path, cases[1].m, NULL, NULL,
+                                          CLRT_CHECKPOINT_WEIGHTS_ONLY),
+                     CLRT_ERR_SHAPE);
+    assert_non_null(strstr(clrt_ctx_errmsg(ctx), "2.weight"));
+
+    /* A leaky_relu slope is part of the layer. */
+    clrt_model *l1 = mlp(ctx, 13, W_A, 2, CLRT_ACT_LEAKY_RELU, 0.1f, 1);
+    clrt_model *l2 = mlp(ctx, 13, W_A, 2, CLRT_ACT_LEAKY_RELU, 0.2f, 2);
+    CLRT_ASSERT_OK(ctx, clrt_checkpoint_save(path, l1, NULL, NULL));
+    assert_int_equal(clrt_checkpoint_load(path, l2, NULL, NULL, 0), CLRT_ERR_SHAPE);
+    assert_non_null(strstr(clrt_ctx_errmsg(ctx), "leaky_relu(0.1)"));
+    clrt_model *l3 = mlp(ctx, 13, W_A, 2, CLRT_ACT_LEAKY_RELU, 0.1f, 3);
+    CLRT_ASSERT_OK(ctx, clrt_checkpoint_load(path, l3, NULL, NULL, 0));
+    assert_params_equal(ctx, l1, l3);
+
+    for (size_t c = 0; c < ncases; c++)
+        clrt_model_destroy(cases[c].m);
+    clrt_model_destroy(l1);
+    clrt_model_destroy(l2);
+    clrt_model_destroy(l3);
+    clrt_model_destroy(a);
+    clrt_test_rmtree(dir);
+    free(path);
+    free(dir);
+    clrt_test_ctx_done(ctx);
+}
+
+static void optimizer_mismatch(void **state)
+{
+    (void)state;
+    clrt_ctx *ctx = clrt_test_ctx();
+    char *dir = clrt_test_tempdir(), *path = path_in(dir, "o.safetensors");
+    clrt_model *a = model_a(ctx, 1), *b = model_a(ctx, 2);
+    clrt_optim *oa = sgd_momentum(ctx, a);
+    step_with_grads(ctx, a, oa, 1);
+    step_with_grads(ctx, a, oa, 2);
+    CLRT_ASSERT_OK(ctx, clrt_checkpoint_save(path, a, oa, NULL));
+
+    /* Another kind: refused, nothing written. */
+    clrt_optim_options adam;
+    clrt_optim_options_init(&adam, CLRT_OPTIM_ADAM);
+    clrt_optim *ob = optim_for(ctx, b, &adam);
+    size_t nb;
+    float *before = snapshot(ctx, b, &nb);
+    assert_int_equal(clrt_checkpoint_load(path, b, ob, NULL, 0), CLRT_ERR_SHAPE);
+    assert_non_null(strstr(clrt_ctx_errmsg(ctx), "optimizer is SGD"));
+    assert_non_null(strstr(clrt_ctx_errmsg(ctx), "Adam"));
+    size_t na;
+    float *after = snapshot(ctx, b, &na);
+    assert_same_floats("after an optimizer mismatch", before, nb, after, na);
+    free(after);
+    assert_true(clrt_optim_steps(ob) == 0);
+    /* Weights only ignores the optimizer. */
+    CLRT_ASSERT_OK(ctx, clrt_checkpoint_load(path, b, ob, NULL, CLRT_CHECKPOINT_WEIGHTS_ONLY));
+    assert_params_equal(ctx, a, b);
+    assert_true(clrt_optim_steps(ob) == 0);
+    clrt_optim_destroy(ob);
+
+    /* SGD without momentum has no state: steps and lr come back. */
+    clrt_optim_options plain;
+    clrt_optim_options_init(&plain, CLRT_OPTIM_SGD);
+    ob = optim_for(ctx, b, &plain);
+    CLRT_ASSERT_OK(ctx, clrt_checkpoint_load(path, b, ob, NULL, 0));
+    assert_true(clrt_optim_steps(ob) == 2);
+    assert_true(clrt_optim_lr(ob) == 0.05f);
+    clrt_optim_destroy(ob);
+
+    /* The reverse: the file has no momentum buffers for an optimizer that
+     * needs them. */
+    clrt_optim *oplain = optim_for(ctx, a, &plain);
+    CLRT_ASSERT_OK(ctx, clrt_checkpoint_save(path, a, oplain, NULL));
+    ob = sgd_momentum(ctx, b);
+    assert_int_equal(clrt_checkpoint_load(path, b, ob, NULL, 0), CLRT_ERR_SHAPE);
+    assert_non_null(strstr(clrt_ctx_errmsg(ctx), "optim.0.weight.momentum_buffer"));
+
+    /* A file saved without an optimizer leaves the optimizer as it was. */
+    CLRT_ASSERT_OK(ctx, clrt_checkpoint_save(path, a, NULL, NULL));
+    step_with_grads(ctx, b, ob, 3);
+    CLRT_ASSERT_OK(ctx, clrt_checkpoint_load(path, b, ob, NULL, 0));
+    assert_true(clrt_optim_steps(ob) == 1);
+    assert_params_equal(ctx, a, b);
+
+    /* An optimizer over another model's parameters cannot be saved with
+     * this one. */
+    const size_t w_other[] = {5, 7};
+    clrt_model *other = mlp(ctx, 13, w_other, 2, CLRT_ACT_TANH, 0, 4);
+    clrt_optim *oo = sgd_momentum(ctx, other);
+    assert_int_equal(clrt_checkpoint_save(path, a, oo, NULL), CLRT_ERR_INVALID_ARG);
+    assert_non_null(strstr(clrt_ctx_errmsg(ctx), "not over this model"));
+
+    free(before);
+    clrt_optim_destroy(oo);
+    clrt_model_destroy(other);
+    clrt_optim_destroy(ob);
+    clrt_optim_destroy(oplain);
+    clrt_optim_destroy(oa);
+    clrt_model_destroy(a);
+    clrt_model_destroy(b);
+    clrt_test_rmtree(dir);
+    free(path);
+    free(dir);
+    clrt_test_ctx_done(ctx);
+}
+
+/* ------------------------------------------- files from other writers */
+
+/* A file as safetensors.torch.save_file writes one for a 5 -> 3 -> relu ->
+ * 2 model: no clrt metadata, tensors in another order than their data,
+ * extra tensors of other dtypes (one leaving a float tensor at an offset
+ * that is not a multiple of 4). `drop` leaves a tensor out; `dtype0` is the
+ * dtype written for 0.weight. */
+static void write_foreign(const char *path, const char *metadata_format, const char *drop,
+                          const char *dtype0, float *expect)
+{
+    const struct {
+        const char *name, *dtype;
+        int rank;
+        size_t shape[2];
+        size_t bytes;
+    } t[] = {
+        /* data order: 2.bias, extra.half, 2.weight, extra.count, 0.bias, 0.weight */
+        {"2.bias", "F32", 1, {2, 0}, 8},      {"extra.half", "F16", 1, {3, 0}, 6},
+        {"2.weight", "F32", 2, {2, 3}, 24},   {"extra.count", "I64", 0, {0, 0}, 8},
+        {"0.bias", "F32", 1, {3, 0}, 12},     {"0.weight", "F32", 2, {3, 5}, 60},
+    };
+    /* Header keys in state_dict order, as torch writes them (sorted). */
+    const int key_order[] = {5, 4, 2, 0, 3, 1};
+    json_t *root = json_object();
+    if (metadata_format)
+        json_object_set_new(root, "__metadata__", json_pack("{s:s}", "format", metadata_format));
+    size_t offs[6], at = 0;
+    for (int i = 0; i < 6; i++) {
+        offs[i] = at;
+        at += t[i].bytes;
+    }
+    for (int k = 0; k < 6; k++) {
+        int i = key_order[k];
+        if (drop && strcmp(t[i].name, drop) == 0)
+            continue;
+        json_t *shape = json_array();
+        for (int d = 0; d < t[i].rank; d++)
+            json_array_append_new(shape, json_integer((json_int_t)t[i].shape[d]));
+        const char *dtype = strcmp(t[i].name, "0.weight") == 0 ? dtype0 : t[i].dtype;
+        json_object_set_new(root, t[i].name,
+                            json_pack("{s:s,s:o,s:[I,I]}", "dtype", dtype, "shape", shape,
+                                      "data_offsets", (json_int_t)offs[i],
+                                      (json_int_t)(offs[i] + t[i].bytes)));
+    }
+    unsigned char data[118];
+    assert_int_equal(at, sizeof data);
+    memset(data, 0xab, sizeof data);
+    /* Values in model parameter order: 0.weight, 0.bias, 2.weight, 2.bias. */
+    const int param_entry[4] = {5, 4, 2, 0};
+    size_t e = 0;
+    for (int p = 0; p < 4; p++) {
+        int i = param_entry[p];
+        for (size_t j = 0; j < t[i].bytes / 4; j++, e++) {
+            expect[e] = (float)e * 0.25f - 3.0f;
+            put_f32_le(data + offs[i] + 4 * j, expect[e]);
+        }
+    }
+    char *header = json_dumps(root, JSON_COMPACT);
+    if (drop) {
+        /* A dropped tensor leaves a hole; close it with an extra entry. */
+        json_t *filler = NULL;
+        for (int i = 0; i < 6; i++)
+            if (strcmp(t[i].name, drop) == 0)
+                filler = json_pack("{s:s,s:[I],s:[I,I]}", "dtype", "U8", "shape",
+                                   (json_int_t)t[i].bytes, "data_offsets", (json_int_t)offs[i],
+                                   (json_int_t)(offs[i] + t[i].bytes));
+        json_object_set_new(root, "extra.filler", filler);
+        free(header);
+        header = json_dumps(root, JSON_COMPACT);
+    }
+    write_safetensors(path, header, data, sizeof data);
+    free(header);
+    json_decref(root);
+}
+
+static void foreign_file_weights_only(void **state)
+{
+    (void)state;
+    clrt_ctx *ctx = clrt_test_ctx();
+    char *dir = clrt_test_tempdir(), *path = path_in(dir, "torch.safetensors");
+    const size_t w[] = {3, 2};
+    clrt_model *m = mlp(ctx, 5, w, 2, CLRT_ACT_RELU, 0, 1);
+    clrt_optim *opt = sgd_momentum(ctx, m);
+    step_with_grads(ctx, m, opt, 1);
+    size_t ns;
+    float *sbefore = snapshot_optim(ctx, m, opt, &ns);
+    float expect[26];
+
+    const char *formats[] = {NULL, "pt"};
+    for (int f = 0; f < 2; f++)
+        for (unsigned flags = 0; flags <= CLRT_CHECKPOINT_WEIGHTS_ONLY; flags++) {
+            write_foreign(path, formats[f], NULL, "F32", expect);
+            CLRT_ASSERT_OK(ctx, clrt_model_init(m, 7));
+            clrt_train_state st = {1, 2, 3.0};
+            CLRT_ASSERT_OK(ctx, clrt_checkpoint_load(path, m, opt, &st, flags));
+            size_t n;
+            float *got = snapshot(ctx, m, &n);
+            assert_same_floats("foreign weights", expect, 26, got, n);
+            free(got);
+            /* No optimizer or training state in the file: untouched. */
+            assert_true(clrt_optim_steps(opt) == 1);
+            float *safter = snapshot_optim(ctx, m, opt, &n);
+            assert_same_floats("optimizer state", sbefore, ns, safter, n);
+            free(safter);
+            assert_true(st.epoch == 1 && st.seed == 2 && st.lr == 3.0);
+        }
+
+    /* A missing parameter names it; another dtype for one is refused. */
+    CLRT_ASSERT_OK(ctx, clrt_model_init(m, 7));
+    size_t nb;
+    float *before = snapshot(ctx, m, &nb);
+    write_foreign(path, NULL, "2.bias", "F32", expect);
+    assert_int_equal(clrt_checkpoint_load(path, m, NULL, NULL, CLRT_CHECKPOINT_WEIGHTS_ONLY),
+                     CLRT_ERR_SHAPE);
+    assert_non_null(strstr(clrt_ctx_errmsg(ctx), "no tensor '2.bias'"));
+    write_foreign(path, NULL, NULL, "I32", expect);
+    assert_int_equal(clrt_checkpoint_load(path, m, NULL, NULL, CLRT_CHECKPOINT_WEIGHTS_ONLY),
+                     CLRT_ERR_FORMAT);
+    assert_non_null(strstr(clrt_ctx_errmsg(ctx), "'0.weight' is I32"));
+    size_t na;
+    float *after = snapshot(ctx, m, &na);
+    assert_same_floats("after refused foreign files", before, nb, after, na);
+    free(after);
+    free(before);
+
+    free(sbefore);
+    clrt_optim_destroy(opt);
+    clrt_model_destroy(m);
+    clrt_test_rmtree(dir);
+    free(path);
+    free(dir);
+    clrt_test_ctx_done(ctx);
+}
+
+/* --------------------------------------------------- atomic write, args */
+
+static void save_replaces_atomically(void **state)
+{
+    (void)state;
+    clrt_ctx *ctx = clrt_test_ctx();
+    char *dir = clrt_test_tempdir(), *path = path_in(dir, "ck.safetensors");
+    char listing[512];
+    int count;
+    clrt_model *a = model_a(ctx, 1), *b = model_a(ctx, 2), *c = model_a(ctx, 3);
+
+    CLRT_ASSERT_OK(ctx, clrt_checkpoint_save(path, a, NULL, NULL));
+    dir_listing(dir, listing, sizeof listing, &count);
+    if (count != 1 || strcmp(listing, "ck.safetensors") != 0)
+        fail_msg("after a save the directory holds \"%s\"", listing);
+
+    /* A stale temp file of this process is replaced, not appended to. */
+    char stale[64];
+    snprintf(stale, sizeof stale, "ck.safetensors.tmp.%ld", (long)getpid());
+    char *stale_path = path_in(dir, stale);
+    write_bytes(stale_path, "junk junk junk", 14);
+    CLRT_ASSERT_OK(ctx, clrt_checkpoint_save(path, b, NULL, NULL));
+    dir_listing(dir, listing, sizeof listing, &count);
+    if (count != 1 || strcmp(listing, "ck.safetensors") != 0)
+        fail_msg("after a second save the directory holds \"%s\"", listing);
+    CLRT_ASSERT_OK(ctx, clrt_checkpoint_load(path, c, NULL, NULL, 0));
+    assert_params_equal(ctx, b, c);
+
+    /* A save that cannot happen is CLRT_ERR_IO and leaves the file alone. */
+    char *missing = path_in(dir, "no-such-dir/ck.safetensors");
+    assert_int_equal(clrt_checkpoint_save(missing, a, NULL, NULL), CLRT_ERR_IO);
+    assert_non_null(strstr(clrt_ctx_errmsg(ctx), "no-such-dir"));
+    assert_int_equal(clrt_checkpoint_save(dir, a, NULL, NULL), CLRT_ERR_IO); /* a directory */
+    dir_listing(dir, listing, sizeof listing, &count);
+    if (count != 1 || strcmp(listing, "ck.safetensors") != 0)
+        fail_msg("after failed saves the directory holds \"%s\"", listing);
+    CLRT_ASSERT_OK(ctx, clrt_checkpoint_load(path, c, NULL, NULL, 0));
+    assert_params_equal(ctx, b, c);
+
+    free(missing);
+    free(stale_path);
+    clrt_model_destroy(a);
+    clrt_model_destroy(b);
+    clrt_model_destroy(c);
+    clrt_test_rmtree(dir);
+    free(path);
+    free(dir);
+    clrt_test_ctx_done(ctx);
+}
+
+static void missing_file_and_bad_arguments(void **state)
+{
+    (void)state;
+    clrt_ctx *ctx = clrt_test_ctx();
+    char *dir = clrt_test_tempdir(), *path = path_in(dir, "absent.safetensors");
+    clrt_model *a = model_a(ctx, 1);
+    size_t nb;
+    float *before = snapshot(ctx, a, &nb);
+
+    assert_int_equal(clrt_checkpoint_load(path, a, NULL, NULL, 0), CLRT_ERR_IO);
+    assert_non_null(strstr(clrt_ctx_errmsg(ctx), path));
+    assert_int_equal(clrt_checkpoint_load(dir, a, NULL, NULL, 0), CLRT_ERR_IO);
+    assert_int_equal(clrt_checkpoint_load(NULL, a, NULL, NULL, 0), CLRT_ERR_INVALID_ARG);
+    assert_int_equal(clrt_checkpoint_load(path, NULL, NULL, NULL, 0), CLRT_ERR_INVALID_ARG);
+    assert_int_equal(clrt_checkpoint_load("", a, NULL, NULL, 0), CLRT_ERR_INVALID_ARG);
+    CLRT_ASSERT_OK(ctx, clrt_checkpoint_save(path, a, NULL, NULL));
+    assert_int_equal(clrt_checkpoint_load(path, a, NULL, NULL, 0x80u), CLRT_ERR_INVALID_ARG);
+    assert_non_null(strstr(clrt_ctx_errmsg(ctx), "flags"));
+    assert_int_equal(clrt_checkpoint_save(NULL, a, NULL, NULL), CLRT_ERR_INVALID_ARG);
+    assert_int_equal(clrt_checkpoint_save(path, NULL, NULL, NULL), CLRT_ERR_INVALID_ARG);
+    const clrt_train_state nan_lr = {0, 0, NAN};
+    assert_int_equal(clrt_checkpoint_save(path, a, NULL, &nan_lr), CLRT_ERR_INVALID_ARG);
+
+    size_t na;
+    float *after = snapshot(ctx, a, &na);
+    assert_same_floats("after bad calls", before, nb, after, na);
+    free(before);
+    free(after);
+    clrt_model_destroy(a);
+    clrt_test_rmtree(dir);
+    free(path);
+    free(dir);
+    clrt_test_ctx_done(ctx);
+}
+
+/* ------------------------------------------------------ PyTorch interop */
+
+/* Save a model with several activations and its outputs on inputs from a
+ * seed; tools/check-torch-checkpoint.py builds the nn.Sequential from the
+ * file's layer list, loads the state_dict (strict) and compares. The
+ * tolerance, 1e-4 of 1 + |y|, covers float32 accumulation in another order
+ * over at most 33 terms per output. Skipped where Debian's torch is not
+ * importable ($CLRT_TEST_PYTHON, default /usr/bin/python3). */
+static void loads_into_pytorch(void **state)
+{
+    (void)state;
+    const char *python = getenv("CLRT_TEST_PYTHON");
+    if (!python || !*python)
+        python = "/usr/bin/python3";
+    if (access(python, X_OK) != 0)
+        skip();
+    clrt_ctx *ctx = clrt_test_ctx();
+    char *dir = clrt_test_tempdir();
+    char *ck = path_in(dir, "m.safetensors"), *outputs = path_in(dir, "outputs.bin");
+    enum { BATCH = 9, IN = 13, SEED = 5 };
+    clrt_model *m;
+    CLRT_ASSERT_OK(ctx, clrt_model_create(ctx, IN, &m));
+    CLRT_ASSERT_OK(ctx, clrt_model_add_linear(m, 33));
+    CLRT_ASSERT_OK(ctx, clrt_model_add_act(m, CLRT_ACT_RELU, 0));
+    CLRT_ASSERT_OK(ctx, clrt_model_add_linear(m, 17));
+    CLRT_ASSERT_OK(ctx, clrt_model_add_act(m, CLRT_ACT_LEAKY_RELU, 0.2f));
+    CLRT_ASSERT_OK(ctx, clrt_model_add_linear(m, 11));
+    CLRT_ASSERT_OK(ctx, clrt_model_add_act(m, CLRT_ACT_GELU_TANH, 0));
+    CLRT_ASSERT_OK(ctx, clrt_model_add_linear(m, 9));
+    CLRT_ASSERT_OK(ctx, clrt_model_add_act(m, CLRT_ACT_TANH, 0));
+    CLRT_ASSERT_OK(ctx, clrt_model_add_linear(m, 5));
+    CLRT_ASSERT_OK(ctx, clrt_model_init(m, 11));
+    clrt_optim *opt = sgd_momentum(ctx, m);
+    step_with_grads(ctx, m, opt, 1); /* optim.* tensors in the file too */
+    CLRT_ASSERT_OK(ctx, clrt_checkpoint_save(ck, m, opt, NULL));
+
+    float hx[BATCH * IN], hy[BATCH * 5];
+    clrt_test_random(hx, BATCH * IN, SEED);
+    size_t xs[2] = {BATCH, IN};
+    clrt_tensor *x;
+    CLRT_ASSERT_OK(ctx, clrt_tensor_create(ctx, 2, xs, 0, &x));
+    CLRT_ASSERT_OK(ctx, clrt_tensor_write(x, hx, BATCH * IN));
+    const clrt_tensor *y;
+    CLRT_ASSERT_OK(ctx, clrt_model_forward(m, x, &y));
+    assert_int_equal(clrt_tensor_numel(y), BATCH * 5);
+    CLRT_ASSERT_OK(ctx, clrt_tensor_read(y, hy, BATCH * 5));
+    unsigned char bytes[sizeof hy];
+    for (size_t i = 0; i < BATCH * 5; i++)
+        put_f32_le(bytes + 4 * i, hy[i]);
+    write_bytes(outputs, bytes, sizeof bytes);
+
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd,
+             "'%s' '%s/tools/check-torch-checkpoint.py' '%s' --seed %d --batch %d "
+             "--outputs '%s' --tol 1e-4",
+             python, CLRT_SOURCE_DIR, ck, SEED, BATCH, outputs);
+    int rc = system(cmd);
+    clrt_tensor_destroy(x);
+    clrt_optim_destroy(opt);
+    clrt_model_destroy(m);
+    clrt_test_rmtree(dir);
+    free(ck);
+    free(outputs);
+    free(dir);
+    clrt_test_ctx_done(ctx);
+    assert_true(rc != -1 && WIFEXITED(rc));
+    if (WEXITSTATUS(rc) == 77)
+        skip(); /* torch is not importable there */
+    assert_int_equal(WEXITSTATUS(rc), 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(weights_and_state_round_trip),
+        cmocka_unit_test(optimizer_state_round_trip),
+        cmocka_unit_test(resume_matches_uninterrupted_run),
+        cmocka_unit_test(corrupt_files_refused),
+        cmocka_unit_test(other_models_refused),
+        cmocka_unit_test(optimizer_mismatch),
+        cmocka_unit_test(foreign_file_weights_only),
+        cmocka_unit_test(save_replaces_atomically),
+        cmocka_unit_test(missing_file_and_bad_arguments),
+        cmocka_unit_test(loads_into_pytorch),
+    };
+    return clrt_test_main("checkpoint", tests, sizeof tests / sizeof tests[0]);
+}
