@@ -1,0 +1,461 @@
+/* clrt-bench: the measurements behind docs/PERFORMANCE.md.
+ *
+ *   clrt-bench gemm|train|step|startup [--device SEL] [--backend B]
+ *              [--batch N] [--steps N] [--json]
+ *
+ * gemm     GFLOP/s of each GEMM backend on the MLP's shapes and 1024³, and of
+ *          the host OpenBLAS on host memory (the peer) in the same run.
+ * train    samples/s of a training step of the Fashion-MNIST MLP
+ *          (784-512-512-10, relu, SGD momentum 0.9) on random data of its
+ *          shape, and the pool's allocations during the steps.
+ * step     µs per training step of the seed's y = sin(w·x + b), batch 100.
+ * startup  seconds from main() to the end of the first training step.
+ *
+ * Timings are wall-clock, best of repeated runs after a warm-up; the machine
+ * is shared, so compare ratios taken in one run, not single figures. */
+#include <clrt.h>
+
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#ifdef CLRT_BENCH_HAVE_CBLAS
+#include <cblas.h>
+#endif
+
+typedef struct args {
+    const char *bench, *device;
+    int backend; /* -1: the context's default */
+    size_t batch, steps;
+    int json;
+} args;
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static double t_start;
+
+static void die(clrt_ctx *ctx, clrt_status st, const char *what)
+{
+    fprintf(stderr, "clrt-bench: %s: %s: %s\n", what, clrt_status_str(st),
+            ctx ? clrt_ctx_errmsg(ctx) : "");
+    exit(1);
+}
+
+#define CHECK(ctx, expr)                                                                       \
+    do {                                                                                       \
+        clrt_status st_ = (expr);                                                              \
+        if (st_ != CLRT_OK)                                                                    \
+            die(ctx, st_, #expr);                                                              \
+    } while (0)
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: clrt-bench gemm|train|step|startup [--device SEL] "
+               "[--backend auto|builtin|clblast|host] [--batch N] [--steps N] [--json]\n");
+}
+
+static void parse(int argc, char **argv, args *a)
+{
+    memset(a, 0, sizeof *a);
+    a->backend = -1;
+    if (argc < 2) {
+        usage(stderr);
+        exit(2);
+    }
+    a->bench = argv[1];
+    for (int i = 2; i < argc; i++) {
+        if (strcmp(argv[i], "--json") == 0) {
+            a->json = 1;
+        } else if (i + 1 < argc && strcmp(argv[i], "--device") == 0) {
+            a->device = argv[++i];
+        } else if (i + 1 < argc && strcmp(argv[i], "--batch") == 0) {
+            a->batch = strtoul(argv[++i], NULL, 10);
+        } else if (i + 1 < argc && strcmp(argv[i], "--steps") == 0) {
+            a->steps = strtoul(argv[++i], NULL, 10);
+        } else if (i + 1 < argc && strcmp(argv[i], "--backend") == 0) {
+            const char *b = argv[++i];
+            for (int k = CLRT_GEMM_AUTO; k <= CLRT_GEMM_HOST; k++)
+                if (strcmp(b, clrt_gemm_backend_name((clrt_gemm_backend)k)) == 0)
+                    a->backend = k;
+            if (a->backend < 0) {
+                fprintf(stderr, "clrt-bench: unknown backend \"%s\"\n", b);
+                exit(2);
+            }
+        } else {
+            usage(stderr);
+            exit(2);
+        }
+    }
+}
+
+static clrt_ctx *open_ctx(const args *a)
+{
+    clrt_ctx_options o;
+    clrt_ctx_options_init(&o);
+    o.device = a->device;
+    if (a->backend >= 0)
+        o.gemm = a->backend;
+    clrt_ctx *ctx;
+    char err[4096];
+    clrt_status st = clrt_ctx_create(&o, &ctx, err, sizeof err);
+    if (st != CLRT_OK) {
+        fprintf(stderr, "clrt-bench: %s\n", err);
+        exit(1);
+    }
+    return ctx;
+}
+
+static clrt_tensor *random_tensor(clrt_ctx *ctx, size_t r, size_t c, unsigned seed)
+{
+    const size_t d[2] = {r, c};
+    clrt_tensor *t;
+    CHECK(ctx, clrt_tensor_create(ctx, 2, d, 0, &t));
+    float *h = malloc(r * c * sizeof *h);
+    if (!h)
+        die(ctx, CLRT_ERR_OUT_OF_MEMORY, "host memory");
+    uint32_t s = seed * 2654435761u + 1;
+    for (size_t i = 0; i < r * c; i++) {
+        s ^= s << 13, s ^= s >> 17, s ^= s << 5;
+        h[i] = (float)((double)s / 4294967296.0 - 0.5);
+    }
+    CHECK(ctx, clrt_tensor_write(t, h, r * c));
+    free(h);
+    return t;
+}
+
+static void print_json(json_t *root)
+{
+    char *text = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    if (text)
+        puts(text);
+    free(text);
+    json_decref(root);
+}
+
+static json_t *device_fields(clrt_ctx *ctx, const char *bench)
+{
+    const clrt_device_info *d = clrt_ctx_device(ctx);
+    return json_pack("{s:s, s:s, s:s}", "bench", bench, "device", d->name, "platform",
+                     d->platform);
+}
+
+/* ---------------------------------------------------------------- gemm */
+
+typedef struct gemm_shape {
+    int ta, tb;
+    size_t m, n, k;
+} gemm_shape;
+
+/* The training GEMMs of the MLP at batch 128 and 256 (forward X·Wᵀ: nt;
+ * dX = dY·W: nn; dW = dYᵀ·X: tn), and the square 1024³. */
+static const gemm_shape gemm_shapes[] = {
+    {0, 1, 128, 512, 784}, {0, 1, 128, 512, 512}, {0, 1, 128, 10, 512},
+    {0, 0, 128, 784, 512}, {0, 0, 128, 512, 512}, {0, 0, 128, 512, 10},
+    {1, 0, 512, 784, 128}, {1, 0, 512, 512, 128}, {1, 0, 10, 512, 128},
+    {0, 1, 256, 512, 784}, {0, 0, 256, 784, 512}, {1, 0, 512, 784, 256},
+    {0, 0, 1024, 1024, 1024},
+};
+
+/* Best time of `reps` runs of fn after one warm-up. */
+static double best_of(clrt_ctx *ctx, int reps, clrt_status (*fn)(void *), void *arg)
+{
+    double best = INFINITY;
+    for (int r = 0; r <= reps; r++) {
+        double t0 = now();
+        CHECK(ctx, fn(arg));
+        CHECK(ctx, clrt_ctx_finish(ctx));
+        double dt = now() - t0;
+        if (r > 0 && dt < best)
+            best = dt;
+    }
+    return best;
+}
+
+typedef struct gemm_run {
+    clrt_ctx *ctx;
+    const gemm_shape *s;
+    clrt_tensor *a, *b, *c;
+} gemm_run;
+
+static clrt_status run_gemm(void *p)
+{
+    gemm_run *g = p;
+    return clrt_gemm(g->ctx, g->s->ta, g->s->tb, 1.0f, g->a, g->b, 0.0f, g->c);
+}
+
+static int bench_gemm(const args *a)
+{
+    clrt_ctx *ctx = open_ctx(a);
+    json_t *root = device_fields(ctx, "gemm"), *rows = json_array();
+    if (!a->json)
+        printf("%-22s %-8s %10s %10s\n", "shape", "backend", "ms", "GFLOP/s");
+    for (size_t i = 0; i < sizeof gemm_shapes / sizeof gemm_shapes[0]; i++) {
+        const gemm_shape *s = &gemm_shapes[i];
+        char label[64];
+        snprintf(label, sizeof label, "%c%c %zux%zux%zu", s->ta ? 't' : 'n', s->tb ? 't' : 'n',
+                 s->m, s->n, s->k);
+        gemm_run g = {ctx, s, random_tensor(ctx, s->ta ? s->k : s->m, s->ta ? s->m : s->k, 1),
+                      random_tensor(ctx, s->tb ? s->n : s->k, s->tb ? s->k : s->n, 2),
+                      random_tensor(ctx, s->m, s->n, 3)};
+        double flop = 2.0 * (double)s->m * (double)s->n * (double)s->k;
+        int reps = flop > 1e9 ? 3 : 10;
+        for (int b = CLRT_GEMM_BUILTIN; b <= CLRT_GEMM_HOST + 1; b++) {
+            double t;
+            const char *name;
+            if (b <= CLRT_GEMM_HOST) {
+                if (a->backend >= 0 && b != a->backend)
+                    continue;
+                if (clrt_ctx_set_gemm_backend(ctx, (clrt_gemm_backend)b) != CLRT_OK)
+                    continue;
+                name = clrt_gemm_backend_name((clrt_gemm_backend)b);
+                t = best_of(ctx, reps, run_gemm, &g);
+            } else {
+#ifdef CLRT_BENCH_HAVE_CBLAS
+                /* The peer: OpenBLAS on host memory, no OpenCL at all. */
+                size_t na = s->m * s->k, nb = s->k * s->n, nc = s->m * s->n;
+                float *ha = calloc(na, 4), *hb = calloc(nb, 4), *hc = calloc(nc, 4);
+                if (!ha || !hb || !hc)
+                    die(ctx, CLRT_ERR_OUT_OF_MEMORY, "host memory");
+                CHECK(ctx, clrt_tensor_read(g.a, ha, na));
+                CHECK(ctx, clrt_tensor_read(g.b, hb, nb));
+                t = INFINITY;
+                for (int r = 0; r <= reps; r++) {
+                    double t0 = now();
+                    cblas_sgemm(CblasRowMajor, s->ta ? CblasTrans : CblasNoTrans,
+                                s->tb ? CblasTrans : CblasNoTrans, (int)s->m, (int)s->n,
+                                (int)s->k, 1.0f, ha, s->ta ? (int)s->m : (int)s->k, hb,
+                                s->tb ? (int)s->k : (int)s->n, 0.0f, hc, (int)s->n);
+                    double dt = now() - t0;
+                    if (r > 0 && dt < t)
+                        t = dt;
+                }
+                free(ha), free(hb), free(hc);
+                name = "openblas";
+#else
+                continue;
+#endif
+            }
+            double gflops = flop / t / 1e9;
+            if (a->json)
+                json_array_append_new(rows, json_pack("{s:s, s:i, s:i, s:I, s:I, s:I, s:s, s:f, "
+                                                      "s:f}",
+                                                      "label", label, "ta", s->ta, "tb", s->tb,
+                                                      "m", (json_int_t)s->m, "n", (json_int_t)s->n,
+                                                      "k", (json_int_t)s->k, "backend", name, "ms",
+                                                      t * 1e3, "gflops", gflops));
+            else
+                printf("%-22s %-8s %10.3f %10.1f\n", label, name, t * 1e3, gflops);
+        }
+        clrt_tensor_destroy(g.a), clrt_tensor_destroy(g.b), clrt_tensor_destroy(g.c);
+    }
+    if (a->json) {
+        json_object_set_new(root, "results", rows);
+        print_json(root);
+    } else {
+        json_decref(rows), json_decref(root);
+    }
+    clrt_ctx_destroy(ctx);
+    return 0;
+}
+
+/* --------------------------------------------------------- train, step */
+
+/* Bytes of parameters + optimizer state + activations and their gradients
+ * for a batch: what a training step cannot do without. */
+static size_t expected_bytes(const size_t *widths, size_t nw, size_t batch)
+{
+    size_t params = 0, acts = 0;
+    for (size_t i = 0; i + 1 < nw; i++) {
+        params += widths[i + 1] * widths[i] + widths[i + 1];
+        acts += 2 * batch * widths[i + 1]; /* output and its gradient */
+    }
+    acts += batch * widths[0] + batch; /* input and labels */
+    return 4 * (3 * params + acts);    /* params, grads, momentum */
+}
+
+static int bench_train(const args *a)
+{
+    clrt_ctx *ctx = open_ctx(a);
+    size_t batch = a->batch ? a->batch : 128, steps = a->steps ? a->steps : 100;
+    const size_t widths[4] = {784, 512, 512, 10};
+    clrt_model *m;
+    CHECK(ctx, clrt_model_create(ctx, 784, &m));
+    for (int i = 1; i < 4; i++) {
+        CHECK(ctx, clrt_model_add_linear(m, widths[i]));
+        if (i < 3)
+            CHECK(ctx, clrt_model_add_act(m, CLRT_ACT_RELU, 0));
+    }
+    CHECK(ctx, clrt_model_init(m, 0));
+    clrt_optim_options oo;
+    clrt_optim_options_init(&oo, CLRT_OPTIM_SGD);
+    oo.lr = 0.05f;
+    oo.momentum = 0.9f;
+    clrt_optim *opt;
+    CHECK(ctx, clrt_optim_create(ctx, &oo, clrt_model_num_params(m), clrt_model_params(m), &opt));
+    clrt_tensor *x = random_tensor(ctx, batch, 784, 4);
+    float *labels = malloc(batch * sizeof *labels);
+    for (size_t i = 0; i < batch; i++)
+        labels[i] = (float)(i * 7 % 10);
+    clrt_tensor *y;
+    CHECK(ctx, clrt_tensor_create(ctx, 1, &batch, 0, &y));
+    CHECK(ctx, clrt_tensor_write(y, labels, batch));
+    free(labels);
+    /* Warm-up: builds the kernels and lets `auto` choose its GEMMs. */
+    for (int i = 0; i < 5; i++)
+        CHECK(ctx, clrt_model_train_step(m, opt, CLRT_LOSS_CROSS_ENTROPY, x, y));
+    CHECK(ctx, clrt_ctx_finish(ctx));
+    clrt_memory_stats before, after;
+    CHECK(ctx, clrt_ctx_memory_stats(ctx, &before));
+    double t0 = now();
+    for (size_t i = 0; i < steps; i++)
+        CHECK(ctx, clrt_model_train_step(m, opt, CLRT_LOSS_CROSS_ENTROPY, x, y));
+    double loss;
+    CHECK(ctx, clrt_model_take_loss(m, &loss, NULL)); /* waits for the steps */
+    double dt = now() - t0;
+    CHECK(ctx, clrt_ctx_memory_stats(ctx, &after));
+    double sps = (double)(batch * steps) / dt;
+    size_t expect = expected_bytes(widths, 4, batch);
+    const char *backend = clrt_gemm_backend_name(clrt_ctx_gemm_backend(ctx));
+    if (a->json) {
+        json_t *root = device_fields(ctx, "train");
+        json_object_update_new(root,
+                               json_pack("{s:s, s:I, s:I, s:f, s:I, s:I, s:I}", "backend", backend,
+                                         "batch", (json_int_t)batch, "steps", (json_int_t)steps,
+                                         "samples_per_s", sps, "allocations_during_steps",
+                                         (json_int_t)(after.allocations - before.allocations),
+                                         "peak_bytes", (json_int_t)after.peak_bytes,
+                                         "expected_bytes", (json_int_t)expect));
+        print_json(root);
+    } else {
+        printf("train 784-512-512-10, batch %zu, gemm %s: %.0f samples/s (%zu steps in %.3f s)\n",
+               batch, backend, sps, steps, dt);
+        printf("device memory: peak %.2f MiB, parameters+state+activations %.2f MiB (%.2fx); "
+               "%zu allocations during the timed steps\n",
+               after.peak_bytes / 1048576.0, expect / 1048576.0,
+               (double)after.peak_bytes / (double)expect, after.allocations - before.allocations);
+    }
+    clrt_tensor_destroy(x), clrt_tensor_destroy(y);
+    clrt_optim_destroy(opt);
+    clrt_model_destroy(m);
+    clrt_ctx_destroy(ctx);
+    return 0;
+}
+
+typedef struct sin_setup {
+    clrt_model *m;
+    clrt_optim *opt;
+    clrt_tensor *x, *y;
+} sin_setup;
+
+static void sin_make(clrt_ctx *ctx, sin_setup *s)
+{
+    const size_t d[2] = {100, 1};
+    float x[100], y[100];
+    for (int i = 0; i < 100; i++) {
+        x[i] = -1.0f + 2.0f * (float)i / 99;
+        y[i] = sinf(2.0f * x[i] + 0.5f);
+    }
+    CHECK(ctx, clrt_tensor_create(ctx, 2, d, 0, &s->x));
+    CHECK(ctx, clrt_tensor_create(ctx, 2, d, 0, &s->y));
+    CHECK(ctx, clrt_tensor_write(s->x, x, 100));
+    CHECK(ctx, clrt_tensor_write(s->y, y, 100));
+    CHECK(ctx, clrt_model_create(ctx, 1, &s->m));
+    CHECK(ctx, clrt_model_add_linear(s->m, 1));
+    CHECK(ctx, clrt_model_add_act(s->m, CLRT_ACT_SIN, 0));
+    CHECK(ctx, clrt_model_init(s->m, 1));
+    clrt_optim_options oo;
+    clrt_optim_options_init(&oo, CLRT_OPTIM_SGD);
+    oo.lr = 0.1f;
+    oo.momentum = 0.9f;
+    CHECK(ctx, clrt_optim_create(ctx, &oo, clrt_model_num_params(s->m), clrt_model_params(s->m),
+                                 &s->opt));
+}
+
+static void sin_free(sin_setup *s)
+{
+    clrt_optim_destroy(s->opt);
+    clrt_model_destroy(s->m);
+    clrt_tensor_destroy(s->x);
+    clrt_tensor_destroy(s->y);
+}
+
+static int bench_step(const args *a)
+{
+    clrt_ctx *ctx = open_ctx(a);
+    size_t steps = a->steps ? a->steps : 2000;
+    sin_setup s;
+    sin_make(ctx, &s);
+    for (int i = 0; i < 20; i++)
+        CHECK(ctx, clrt_model_train_step(s.m, s.opt, CLRT_LOSS_MSE, s.x, s.y));
+    CHECK(ctx, clrt_ctx_finish(ctx));
+    double t0 = now();
+    for (size_t i = 0; i < steps; i++)
+        CHECK(ctx, clrt_model_train_step(s.m, s.opt, CLRT_LOSS_MSE, s.x, s.y));
+    CHECK(ctx, clrt_ctx_finish(ctx));
+    double queued = (now() - t0) / (double)steps;
+    t0 = now();
+    for (size_t i = 0; i < steps; i++) {
+        CHECK(ctx, clrt_model_train_step(s.m, s.opt, CLRT_LOSS_MSE, s.x, s.y));
+        CHECK(ctx, clrt_ctx_finish(ctx));
+    }
+    double synced = (now() - t0) / (double)steps;
+    if (a->json) {
+        json_t *root = device_fields(ctx, "step");
+        json_object_update_new(root, json_pack("{s:s, s:I, s:f, s:f}", "backend",
+                                               clrt_gemm_backend_name(clrt_ctx_gemm_backend(ctx)),
+                                               "steps", (json_int_t)steps, "us_per_step",
+                                               queued * 1e6, "us_per_step_synced", synced * 1e6));
+        print_json(root);
+    } else {
+        printf("sin model, batch 100: %.1f us per step queued, %.1f us with a finish after each\n",
+               queued * 1e6, synced * 1e6);
+    }
+    sin_free(&s);
+    clrt_ctx_destroy(ctx);
+    return 0;
+}
+
+static int bench_startup(const args *a)
+{
+    clrt_ctx *ctx = open_ctx(a);
+    sin_setup s;
+    sin_make(ctx, &s);
+    CHECK(ctx, clrt_model_train_step(s.m, s.opt, CLRT_LOSS_MSE, s.x, s.y));
+    CHECK(ctx, clrt_ctx_finish(ctx));
+    double dt = now() - t_start;
+    if (a->json) {
+        json_t *root = device_fields(ctx, "startup");
+        json_object_set_new(root, "seconds_to_first_step", json_real(dt));
+        print_json(root);
+    } else {
+        printf("first training step finished %.3f s after start\n", dt);
+    }
+    sin_free(&s);
+    clrt_ctx_destroy(ctx);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    t_start = now();
+    args a;
+    parse(argc, argv, &a);
+    if (strcmp(a.bench, "gemm") == 0)
+        return bench_gemm(&a);
+    if (strcmp(a.bench, "train") == 0)
+        return bench_train(&a);
+    if (strcmp(a.bench, "step") == 0)
+        return bench_step(&a);
+    if (strcmp(a.bench, "startup") == 0)
+        return bench_startup(&a);
+    usage(stderr);
+    return 2;
+}
