@@ -73,3 +73,121 @@ CLRT_GEMM_KERNEL(clrt_gemm_nn, A_N, B_N)
 CLRT_GEMM_KERNEL(clrt_gemm_nt, A_N, B_T)
 CLRT_GEMM_KERNEL(clrt_gemm_tn, A_T, B_N)
 CLRT_GEMM_KERNEL(clrt_gemm_tt, A_T, B_T)
+
+/* Vector variant, chosen with -D CLRT_GEMM_VW=8 or 16: each work-item keeps
+ * TM rows × VW consecutive columns of C in TM vector registers and, for each
+ * k, adds a[i]·B(k, n0..n0+VW) with one vector multiply-add per row. This is
+ * the shape of a CPU GEMM micro-kernel, and what a CPU device such as PoCL
+ * compiles into wide SIMD instructions; the scalar kernels above rely on
+ * vectorisation across work-items instead. Full tiles take vector loads and
+ * stores; tiles on the right edge fall back to guarded scalar accesses. */
+#ifdef CLRT_GEMM_VW
+#define CLRT_CAT2(a, b) a##b
+#define CLRT_CAT(a, b) CLRT_CAT2(a, b)
+#define VTYPE CLRT_CAT(float, CLRT_GEMM_VW)
+#define VLOAD CLRT_CAT(vload, CLRT_GEMM_VW)
+#define VSTORE CLRT_CAT(vstore, CLRT_GEMM_VW)
+
+/* VW elements of op(B) row k starting at column n0; B_CONTIG: they are
+ * consecutive in memory (B not transposed). */
+#define CLRT_GEMM_VKERNEL(NAME, A_EL, B_EL, B_CONTIG)                                           \
+    __kernel void NAME(const uint M, const uint N, const uint K, const float alpha,            \
+                       __global const float *restrict A, const uint lda,                        \
+                       __global const float *restrict B, const uint ldb, const float beta,      \
+                       __global float *restrict C, const uint ldc)                              \
+    {                                                                                           \
+        const uint n0 = get_global_id(0) * CLRT_GEMM_VW;                                        \
+        const uint m0 = get_global_id(1) * CLRT_GEMM_TM;                                        \
+        if (n0 >= N || m0 >= M)                                                                 \
+            return;                                                                             \
+        const bool full_n = n0 + CLRT_GEMM_VW <= N;                                             \
+        uint mi[CLRT_GEMM_TM];                                                                  \
+        VTYPE acc[CLRT_GEMM_TM];                                                                \
+        for (uint i = 0; i < CLRT_GEMM_TM; i++) {                                               \
+            mi[i] = min(m0 + i, M - 1);                                                         \
+            acc[i] = (VTYPE)(0.0f);                                                             \
+        }                                                                                       \
+        for (uint k = 0; k < K; k++) {                                                          \
+            VTYPE b;                                                                            \
+            if (B_CONTIG && full_n) {                                                           \
+                b = VLOAD(0, &B_EL(k, n0));                                                     \
+            } else {                                                                            \
+                float t[CLRT_GEMM_VW];                                                          \
+                for (uint j = 0; j < CLRT_GEMM_VW; j++)                                         \
+                    t[j] = B_EL(k, min(n0 + j, N - 1));                                         \
+                b = VLOAD(0, t);                                                                \
+            }                                                                                   \
+            for (uint i = 0; i < CLRT_GEMM_TM; i++)                                             \
+                acc[i] += A_EL(mi[i], k) * b;                                                   \
+        }                                                                                       \
+        for (uint i = 0; i < CLRT_GEMM_TM && m0 + i < M; i++) {                                 \
+            __global float *row = &AT(C, ldc, m0 + i, 0);                                       \
+            VTYPE r = alpha * acc[i];                                                           \
+            if (full_n) {                                                                       \
+                /* beta 0 must not read C: it may hold NaN. */                                  \
+                if (beta != 0.0f)                                                               \
+                    r += beta * VLOAD(0, row + n0);                                             \
+                VSTORE(r, 0, row + n0);                                                         \
+            } else {                                                                            \
+                float t[CLRT_GEMM_VW];                                                          \
+                VSTORE(r, 0, t);                                                                \
+                for (uint j = 0; n0 + j < N; j++)                                               \
+                    row[n0 + j] = beta == 0.0f ? t[j] : t[j] + beta * row[n0 + j];              \
+            }                                                                                   \
+        }                                                                                       \
+    }
+
+CLRT_GEMM_VKERNEL(clrt_gemm_vec_nn, A_N, B_N, 1)
+
+/* A·Bᵀ with both stored row-major ([M, K] and [N, K]): rows of A and of B
+ * are contiguous along k, so this one works along k instead: TM×4 vector
+ * accumulators of VW partial sums each, summed across at the end, and a
+ * scalar loop for the K % VW remainder. */
+__kernel void clrt_gemm_vec_nt(const uint M, const uint N, const uint K, const float alpha,
+                               __global const float *restrict A, const uint lda,
+                               __global const float *restrict B, const uint ldb,
+                               const float beta, __global float *restrict C, const uint ldc)
+{
+    const uint n0 = get_global_id(0) * 4;
+    const uint m0 = get_global_id(1) * CLRT_GEMM_TM;
+    if (n0 >= N || m0 >= M)
+        return;
+    __global const float *ar[CLRT_GEMM_TM], *br[4];
+    for (uint i = 0; i < CLRT_GEMM_TM; i++)
+        ar[i] = &AT(A, lda, min(m0 + i, M - 1), 0);
+    for (uint j = 0; j < 4; j++)
+        br[j] = &AT(B, ldb, min(n0 + j, N - 1), 0);
+    VTYPE acc[CLRT_GEMM_TM][4];
+    for (uint i = 0; i < CLRT_GEMM_TM; i++)
+        for (uint j = 0; j < 4; j++)
+            acc[i][j] = (VTYPE)(0.0f);
+    const uint kv = K / CLRT_GEMM_VW * CLRT_GEMM_VW;
+    for (uint k = 0; k < kv; k += CLRT_GEMM_VW) {
+        VTYPE b[4];
+        for (uint j = 0; j < 4; j++)
+            b[j] = VLOAD(0, br[j] + k);
+        for (uint i = 0; i < CLRT_GEMM_TM; i++) {
+            VTYPE a = VLOAD(0, ar[i] + k);
+            for (uint j = 0; j < 4; j++)
+                acc[i][j] += a * b[j];
+        }
+    }
+    for (uint i = 0; i < CLRT_GEMM_TM && m0 + i < M; i++) {
+        for (uint j = 0; j < 4 && n0 + j < N; j++) {
+            float t[CLRT_GEMM_VW];
+            VSTORE(acc[i][j], 0, t);
+            float sum = 0.0f;
+            for (uint v = 0; v < CLRT_GEMM_VW; v++)
+                sum += t[v];
+            for (uint k = kv; k < K; k++)
+                sum += ar[i][k] * br[j][k];
+            const float r = alpha * sum;
+            /* beta 0 must not read C: it may hold NaN. */
+            AT(C, ldc, m0 + i, n0 + j) = beta == 0.0f ? r : r + beta * AT(C, ldc, m0 + i, n0 + j);
+        }
+    }
+}
+
+CLRT_GEMM_VKERNEL(clrt_gemm_vec_tn, A_T, B_N, 1)
+CLRT_GEMM_VKERNEL(clrt_gemm_vec_tt, A_T, B_T, 0)
+#endif

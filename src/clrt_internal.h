@@ -212,6 +212,7 @@ struct clrt_ctx {
     cl_int cl_error;
 
     clrt_gemm_backend gemm_backend;
+    int gemm_tile;      /* builtin configuration forced by tests; -1: the device's default */
     struct clrt_gemm_tuning *gemm_tuning; /* gemm.c: autotune results */
 
     clrt_pool pool;
@@ -256,6 +257,9 @@ clrt_status clrt__launch_2d(clrt_ctx *ctx, cl_kernel kernel, size_t g0, size_t g
 /* Resolve the context's backend from the option value or $CLRT_GEMM. */
 clrt_status clrt__gemm_init(clrt_ctx *ctx, int option, char *err, size_t errlen);
 void clrt__gemm_release(clrt_ctx *ctx);
+/* The number of builtin kernel configurations (for ctx->gemm_tile). */
+unsigned clrt__gemm_tile_count(void);
+
 /* Build the GEMM program variants the context's backend may use. */
 clrt_status clrt__gemm_build(clrt_ctx *ctx);
 

@@ -17,18 +17,39 @@
 #include <cblas.h>
 #endif
 
-/* Builtin tile configurations; `auto` times each, `builtin` uses the first. */
+/* Builtin kernel configurations; `auto` times each, `builtin` takes the
+ * device's default (default_tile). vw = 0: the scalar register-tiled
+ * kernels (TM×TN per work-item in an LX×LY work-group); vw > 0: the vector
+ * kernels (TM rows × VW columns per work-item, work-group left to the
+ * driver), which CPU devices compile to wide SIMD. */
 typedef struct gemm_tile {
-    unsigned tm, tn, lx, ly;
+    unsigned tm, tn, lx, ly, vw;
 } gemm_tile;
 
 static const gemm_tile tiles[] = {
-    {4, 4, 16, 4},
-    {8, 4, 16, 4},
-    {4, 8, 16, 4},
-    {2, 2, 16, 8},
+    {4, 4, 16, 4, 0},
+    {8, 4, 16, 4, 0},
+    {4, 8, 16, 4, 0},
+    {2, 2, 16, 8, 0},
+    {8, 0, 0, 0, 8},
+    {4, 0, 0, 0, 16},
+    {8, 0, 0, 0, 16},
 };
 enum { NTILES = sizeof tiles / sizeof tiles[0] };
+
+/* The builtin configuration: vector kernels on CPUs, scalar tiles elsewhere. */
+unsigned clrt__gemm_tile_count(void)
+{
+    return NTILES;
+}
+
+static unsigned default_tile(const clrt_ctx *ctx)
+{
+    if (ctx->gemm_tile >= 0 && ctx->gemm_tile < NTILES)
+        return (unsigned)ctx->gemm_tile;
+    bool cpu = (ctx->dev.type & CL_DEVICE_TYPE_CPU) && !(ctx->dev.type & CL_DEVICE_TYPE_GPU);
+    return cpu && !ctx->dev.is_simulator ? 6 : 0;
+}
 
 /* One decision of `auto`. */
 typedef struct gemm_choice {
@@ -111,6 +132,7 @@ clrt_status clrt__gemm_init(clrt_ctx *ctx, int option, char *err, size_t errlen)
         return CLRT_ERR_UNSUPPORTED;
     }
     ctx->gemm_backend = b;
+    ctx->gemm_tile = -1;
     return CLRT_OK;
 }
 
@@ -151,27 +173,32 @@ typedef struct gemm_args {
     clrt_tensor *c;
 } gemm_args;
 
-static const char *const kernel_names[2][2] = {{"clrt_gemm_nn", "clrt_gemm_nt"},
-                                               {"clrt_gemm_tn", "clrt_gemm_tt"}};
+static const char *const kernel_names[2][2][2] = {
+    {{"clrt_gemm_nn", "clrt_gemm_nt"}, {"clrt_gemm_tn", "clrt_gemm_tt"}},
+    {{"clrt_gemm_vec_nn", "clrt_gemm_vec_nt"}, {"clrt_gemm_vec_tn", "clrt_gemm_vec_tt"}}};
 
 static clrt_status builtin_kernel(clrt_ctx *ctx, unsigned tile, int ta, int tb, cl_kernel *k)
 {
     const gemm_tile *t = &tiles[tile];
     char defines[160];
-    snprintf(defines, sizeof defines,
-             "-D CLRT_GEMM_TM=%u -D CLRT_GEMM_TN=%u -D CLRT_GEMM_LX=%u -D CLRT_GEMM_LY=%u", t->tm,
-             t->tn, t->lx, t->ly);
-    return clrt__kernel_variant(ctx, "gemm", defines, kernel_names[ta != 0][tb != 0], k);
+    if (t->vw)
+        snprintf(defines, sizeof defines, "-D CLRT_GEMM_TM=%u -D CLRT_GEMM_VW=%u", t->tm, t->vw);
+    else
+        snprintf(defines, sizeof defines,
+                 "-D CLRT_GEMM_TM=%u -D CLRT_GEMM_TN=%u -D CLRT_GEMM_LX=%u -D CLRT_GEMM_LY=%u",
+                 t->tm, t->tn, t->lx, t->ly);
+    return clrt__kernel_variant(ctx, "gemm", defines, kernel_names[t->vw != 0][ta != 0][tb != 0],
+                                k);
 }
 
 clrt_status clrt__gemm_build(clrt_ctx *ctx)
 {
-    /* builtin uses the first tile; auto may pick any of them. */
-    unsigned ntiles = ctx->gemm_backend == CLRT_GEMM_AUTO && !ctx->dev.is_simulator ? NTILES : 1;
-    for (unsigned t = 0; t < ntiles; t++) {
-        cl_kernel k;
+    /* builtin uses the device's default; auto may pick any of them. */
+    cl_kernel k;
+    if (ctx->gemm_backend != CLRT_GEMM_AUTO || ctx->dev.is_simulator)
+        return builtin_kernel(ctx, default_tile(ctx), 0, 0, &k);
+    for (unsigned t = 0; t < NTILES; t++)
         CLRT_TRY(builtin_kernel(ctx, t, 0, 0, &k));
-    }
     return CLRT_OK;
 }
 
@@ -186,8 +213,13 @@ static clrt_status run_builtin(clrt_ctx *ctx, const gemm_args *g, unsigned tile)
                             (unsigned)g->k, (double)g->alpha, g->a, (unsigned)g->a->shape[1],
                             g->b, (unsigned)g->b->shape[1], (double)g->beta, g->c,
                             (unsigned)g->c->shape[1]));
-    size_t cols = (g->n + t->tn - 1) / t->tn; /* work-items across N */
     size_t rows = (g->m + t->tm - 1) / t->tm;
+    if (t->vw) {
+        /* The nt vector kernel covers 4 columns per work-item (it vectorises along K). */
+        size_t per_item = !g->ta && g->tb ? 4 : t->vw;
+        return clrt__launch_2d(ctx, k, (g->n + per_item - 1) / per_item, rows, 0, 0, "clrt_gemm");
+    }
+    size_t cols = (g->n + t->tn - 1) / t->tn; /* work-items across N */
     size_t groups_x = (cols + t->lx - 1) / t->lx;
     return clrt__launch_2d(ctx, k, groups_x * t->lx, rows, t->lx, t->ly, "clrt_gemm");
 }
@@ -256,6 +288,8 @@ static clrt_status run_host(clrt_ctx *ctx, const gemm_args *g)
 static clrt_status run_choice(clrt_ctx *ctx, const gemm_args *g, clrt_gemm_backend b,
                               unsigned tile)
 {
+    if (tile == UINT32_MAX)
+        tile = default_tile(ctx);
     switch (b) {
     case CLRT_GEMM_CLBLAST: return run_clblast(ctx, g);
     case CLRT_GEMM_HOST: return run_host(ctx, g);
@@ -389,7 +423,7 @@ static clrt_status choose(clrt_ctx *ctx, const gemm_args *g, clrt_gemm_backend *
                           unsigned *tile)
 {
     *b = CLRT_GEMM_BUILTIN;
-    *tile = 0;
+    *tile = UINT32_MAX;
     if (ctx->dev.is_simulator)
         return CLRT_OK; /* timings of an interpreter mean nothing */
     if (!ctx->gemm_tuning) {
@@ -468,7 +502,7 @@ clrt_status clrt_gemm(clrt_ctx *ctx, int trans_a, int trans_b, float alpha, cons
         return CLRT_OK;
 
     clrt_gemm_backend backend = ctx->gemm_backend;
-    unsigned tile = 0;
+    unsigned tile = UINT32_MAX; /* the device's default */
     if (backend == CLRT_GEMM_AUTO) {
         if (g.k == 0)
             backend = CLRT_GEMM_BUILTIN; /* C = beta·C: nothing to tune */

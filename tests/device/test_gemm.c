@@ -106,6 +106,24 @@ static void builtin_backend(void **state)
     check_backend(CLRT_GEMM_BUILTIN);
 }
 
+/* Every builtin kernel configuration, scalar and vector, on odd shapes. */
+static void builtin_every_tile(void **state)
+{
+    (void)state;
+    clrt_ctx *ctx = clrt_test_ctx();
+    CLRT_ASSERT_OK(ctx, clrt_ctx_set_gemm_backend(ctx, CLRT_GEMM_BUILTIN));
+    for (unsigned tile = 0; tile < clrt__gemm_tile_count(); tile++) {
+        ctx->gemm_tile = (int)tile;
+        for (size_t s = 0; s < 4; s++) { /* the small odd shapes */
+            if (too_big(&shapes[s]))
+                continue;
+            for (int t = 0; t < 4; t++)
+                check_one(ctx, t >> 1, t & 1, &shapes[s], 1.0f, s & 1 ? 0.5f : 0.0f);
+        }
+    }
+    clrt_test_ctx_done(ctx);
+}
+
 static void clblast_backend(void **state)
 {
     (void)state;
@@ -163,7 +181,8 @@ static void shape_errors(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(builtin_backend), cmocka_unit_test(clblast_backend),
+        cmocka_unit_test(builtin_backend), cmocka_unit_test(builtin_every_tile),
+        cmocka_unit_test(clblast_backend),
         cmocka_unit_test(host_backend),    cmocka_unit_test(auto_backend),
         cmocka_unit_test(shape_errors),
     };
