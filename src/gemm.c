@@ -316,9 +316,14 @@ static void shape_class(const gemm_args *g, char *buf, size_t len)
 /* What the record is valid for: the device and driver, and this clrt. */
 static void device_key(const clrt_ctx *ctx, char *buf, size_t len)
 {
+    /* The tile table is part of the key: a record's tile index means
+     * nothing to a build with other tiles. */
     char text[1024];
-    snprintf(text, sizeof text, "%s|%s|%s|%s", CLRT_VERSION_STRING, ctx->dev.platform,
-             ctx->dev.name, ctx->dev.driver_version);
+    int used = snprintf(text, sizeof text, "%s|%s|%s|%s|", CLRT_VERSION_STRING,
+                        ctx->dev.platform, ctx->dev.name, ctx->dev.driver_version);
+    for (unsigned i = 0; i < NTILES && used > 0 && (size_t)used < sizeof text; i++)
+        used += snprintf(text + used, sizeof text - (size_t)used, "%u.%u.%u.%u.%u,", tiles[i].tm,
+                         tiles[i].tn, tiles[i].lx, tiles[i].ly, tiles[i].vw);
     snprintf(buf, len, "%016llx", (unsigned long long)clrt__hash64(text, strlen(text), 7));
 }
 
