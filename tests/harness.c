@@ -4,6 +4,7 @@
 #include "harness.h"
 
 #include <ftw.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -90,6 +91,66 @@ void clrt_test_random(float *x, size_t n, uint32_t seed)
         s ^= s >> 17;
         s ^= s << 5;
         x[i] = (float)((double)s / 2147483648.0 - 1.0);
+    }
+}
+
+void clrt_test_fill_sentinel(float *p, size_t n)
+{
+    for (size_t i = 0; i < n + CLRT_TEST_GUARD; i++)
+        p[i] = CLRT_TEST_SENTINEL;
+}
+
+float *clrt_test_guarded(size_t n)
+{
+    float *p = malloc((n + CLRT_TEST_GUARD) * sizeof *p);
+    assert_non_null(p);
+    clrt_test_fill_sentinel(p, n);
+    return p;
+}
+
+void clrt_test_assert_guard(const float *p, size_t n)
+{
+    for (size_t i = n; i < n + CLRT_TEST_GUARD; i++)
+        assert_true(p[i] == CLRT_TEST_SENTINEL);
+}
+
+clrt_tensor *clrt_test_tensor(clrt_ctx *ctx, int rank, const size_t *shape, const float *data)
+{
+    clrt_tensor *t;
+    CLRT_ASSERT_OK(ctx, clrt_tensor_create(ctx, rank, shape, CLRT_TENSOR_UNINIT, &t));
+    if (data)
+        CLRT_ASSERT_OK(ctx, clrt_tensor_write(t, data, clrt_tensor_numel(t)));
+    return t;
+}
+
+clrt_tensor *clrt_test_matrix(clrt_ctx *ctx, size_t rows, size_t cols, const float *data)
+{
+    const size_t dims[2] = {rows, cols};
+    return clrt_test_tensor(ctx, 2, dims, data);
+}
+
+clrt_tensor *clrt_test_vector(clrt_ctx *ctx, size_t n, const float *data)
+{
+    return clrt_test_tensor(ctx, 1, &n, data);
+}
+
+void clrt_test_read_guarded(clrt_ctx *ctx, const clrt_tensor *t, float *out)
+{
+    size_t n = clrt_tensor_numel(t);
+    CLRT_ASSERT_OK(ctx, clrt_tensor_read(t, out, n));
+    clrt_test_assert_guard(out, n);
+}
+
+void clrt_test_assert_close(const char *what, const float *got, const float *want, size_t n,
+                            double rel, double abs)
+{
+    for (size_t i = 0; i < n; i++) {
+        double g = got[i], w = want[i];
+        if (isnan(w) && isnan(g))
+            continue;
+        if (!(fabs(g - w) <= rel * fabs(w) + abs))
+            fail_msg("%s: element %zu is %.9g, expected %.9g (|diff| %.3g > %.3g)", what, i, g, w,
+                     fabs(g - w), rel * fabs(w) + abs);
     }
 }
 

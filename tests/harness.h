@@ -41,6 +41,37 @@ void clrt_test_discard_simulator_log(void);
 /* Deterministic pseudo-random floats in [-1, 1). */
 void clrt_test_random(float *x, size_t n, uint32_t seed);
 
+/* Host buffers with a guard zone of CLRT_TEST_GUARD floats after the `n`
+ * in use, all set to CLRT_TEST_SENTINEL, to catch overruns. */
+#define CLRT_TEST_GUARD 16
+#define CLRT_TEST_SENTINEL (-12345.5f)
+
+/* Set p[0, n + CLRT_TEST_GUARD) to CLRT_TEST_SENTINEL (a caller's array of
+ * that size). */
+void clrt_test_fill_sentinel(float *p, size_t n);
+
+/* malloc'ed room for n floats plus the guard, all sentinel; caller frees. */
+float *clrt_test_guarded(size_t n);
+
+/* Fail the test if anything wrote past p[n - 1] into the guard. */
+void clrt_test_assert_guard(const float *p, size_t n);
+
+/* A tensor of this shape (contents undefined), written from `data`
+ * (numel floats) when data is not NULL; fails the test on any error. */
+clrt_tensor *clrt_test_tensor(clrt_ctx *ctx, int rank, const size_t *shape, const float *data);
+
+/* clrt_test_tensor of rank 2 (rows × cols) and rank 1 (n). */
+clrt_tensor *clrt_test_matrix(clrt_ctx *ctx, size_t rows, size_t cols, const float *data);
+clrt_tensor *clrt_test_vector(clrt_ctx *ctx, size_t n, const float *data);
+
+/* Read all of t into `out`, a guarded buffer, and check its guard. */
+void clrt_test_read_guarded(clrt_ctx *ctx, const clrt_tensor *t, float *out);
+
+/* |got - want| <= rel·|want| + abs element-wise, NaN only matching NaN;
+ * fails naming `what`, the element and both values. */
+void clrt_test_assert_close(const char *what, const float *got, const float *want, size_t n,
+                            double rel, double abs);
+
 /* A fresh temporary directory (caller removes it with clrt_test_rmtree). */
 char *clrt_test_tempdir(void);
 void clrt_test_rmtree(const char *dir);

@@ -78,55 +78,6 @@ static bool backward_needs_y(clrt_act act)
     return act == CLRT_ACT_SIGMOID || act == CLRT_ACT_TANH || act == CLRT_ACT_SOFTMAX;
 }
 
-/* Host buffers carry a guard zone after `n` floats to catch overruns. */
-#define GUARD 16
-#define SENTINEL (-12345.5f)
-
-static float *guarded(size_t n)
-{
-    float *p = malloc((n + GUARD) * sizeof *p);
-    assert_non_null(p);
-    for (size_t i = 0; i < n + GUARD; i++)
-        p[i] = SENTINEL;
-    return p;
-}
-
-static void assert_guard(const float *p, size_t n)
-{
-    for (size_t i = n; i < n + GUARD; i++)
-        assert_true(p[i] == SENTINEL);
-}
-
-static clrt_tensor *tensor_with(clrt_ctx *ctx, int rank, const size_t *shape, const float *data)
-{
-    clrt_tensor *t;
-    CLRT_ASSERT_OK(ctx, clrt_tensor_create(ctx, rank, shape, CLRT_TENSOR_UNINIT, &t));
-    if (data)
-        CLRT_ASSERT_OK(ctx, clrt_tensor_write(t, data, clrt_tensor_numel(t)));
-    return t;
-}
-
-static void read_into(clrt_ctx *ctx, const clrt_tensor *t, float *out)
-{
-    size_t n = clrt_tensor_numel(t);
-    CLRT_ASSERT_OK(ctx, clrt_tensor_read(t, out, n));
-    assert_guard(out, n);
-}
-
-/* |got - want| <= rel·|want| + abs; NaN only matches NaN. */
-static void assert_close(const char *what, const float *got, const float *want, size_t n,
-                         double rel, double abs)
-{
-    for (size_t i = 0; i < n; i++) {
-        double g = got[i], w = want[i];
-        if (isnan(w) && isnan(g))
-            continue;
-        if (!(fabs(g - w) <= rel * fabs(w) + abs))
-            fail_msg("%s: element %zu is %.9g, expected %.9g (|diff| %.3g > %.3g)", what, i, g,
-                     w, fabs(g - w), rel * fabs(w) + abs);
-    }
-}
-
 /* Inputs in [-3, 3): past the bends of every activation, into saturation. */
 static void random_inputs(float *x, size_t n, uint32_t seed)
 {
@@ -157,21 +108,24 @@ static void forward_and_backward_match_reference(void **state)
     for (size_t s = 0; s < nshapes; s++) {
         const size_t dims[2] = {shapes[s].rows, shapes[s].cols};
         size_t n = dims[0] * dims[1];
-        float *x = guarded(n), *dy = guarded(n), *y = guarded(n), *dx = guarded(n);
-        float *want = guarded(n);
+        float *x = clrt_test_guarded(n), *dy = clrt_test_guarded(n), *y = clrt_test_guarded(n),
+              *dx = clrt_test_guarded(n);
+        float *want = clrt_test_guarded(n);
         random_inputs(x, n, (uint32_t)(s + 1));
         clrt_test_random(dy, n, (uint32_t)(s + 100));
-        clrt_tensor *tx = tensor_with(ctx, 2, dims, x), *tdy = tensor_with(ctx, 2, dims, dy);
-        clrt_tensor *ty = tensor_with(ctx, 2, dims, NULL), *tdx = tensor_with(ctx, 2, dims, NULL);
+        clrt_tensor *tx = clrt_test_tensor(ctx, 2, dims, x);
+        clrt_tensor *tdy = clrt_test_tensor(ctx, 2, dims, dy);
+        clrt_tensor *ty = clrt_test_tensor(ctx, 2, dims, NULL);
+        clrt_tensor *tdx = clrt_test_tensor(ctx, 2, dims, NULL);
         for (size_t c = 0; c < NCASES; c++) {
             const act_case *ac = &act_cases[c];
             char what[128];
             snprintf(what, sizeof what, "%s(%g) forward [%zu, %zu]", clrt_act_name(ac->act),
                      (double)ac->param, dims[0], dims[1]);
             CLRT_ASSERT_OK(ctx, clrt_act_forward(ctx, ac->act, ac->param, tx, ty));
-            read_into(ctx, ty, y);
+            clrt_test_read_guarded(ctx, ty, y);
             clrt_ref_act_forward(ac->act, ac->param, dims[0], dims[1], x, want);
-            assert_close(what, y, want, n, ac->rel, ac->abs);
+            clrt_test_assert_close(what, y, want, n, ac->rel, ac->abs);
 
             /* Only the operand the activation needs; the other is NULL. The
              * reference gets the device's y, so only the backward is judged. */
@@ -180,15 +134,15 @@ static void forward_and_backward_match_reference(void **state)
             const clrt_tensor *bx = backward_needs_x(ac->act) ? tx : NULL;
             const clrt_tensor *by = backward_needs_y(ac->act) ? ty : NULL;
             CLRT_ASSERT_OK(ctx, clrt_act_backward(ctx, ac->act, ac->param, bx, by, tdy, tdx));
-            read_into(ctx, tdx, dx);
+            clrt_test_read_guarded(ctx, tdx, dx);
             clrt_ref_act_backward(ac->act, ac->param, dims[0], dims[1], x, y, dy, want);
-            assert_close(what, dx, want, n, ac->brel, ac->babs);
+            clrt_test_assert_close(what, dx, want, n, ac->brel, ac->babs);
 
             /* Both given: the same result, bit for bit. */
-            float *dx2 = guarded(n);
+            float *dx2 = clrt_test_guarded(n);
             CLRT_ASSERT_OK(ctx, clrt_tensor_fill(tdx, NAN));
             CLRT_ASSERT_OK(ctx, clrt_act_backward(ctx, ac->act, ac->param, tx, ty, tdy, tdx));
-            read_into(ctx, tdx, dx2);
+            clrt_test_read_guarded(ctx, tdx, dx2);
             assert_memory_equal(dx, dx2, n * sizeof *dx);
             free(dx2);
         }
@@ -230,21 +184,21 @@ static void softmax_rows_any_rank(void **state)
         for (int i = 0; i < cases[c].rank; i++)
             n *= cases[c].shape[i];
         size_t cols = cases[c].shape[cases[c].rank - 1], rows = n / cols;
-        float *x = guarded(n), *y = guarded(n), *want = guarded(n);
+        float *x = clrt_test_guarded(n), *y = clrt_test_guarded(n), *want = clrt_test_guarded(n);
         random_inputs(x, n, (uint32_t)(c + 7));
         for (size_t i = 0; i < n; i++)
             x[i] += cases[c].offset;
         if (cols > 2)
             x[1] = -INFINITY; /* one masked entry in the first row */
-        clrt_tensor *tx = tensor_with(ctx, cases[c].rank, cases[c].shape, x);
-        clrt_tensor *ty = tensor_with(ctx, cases[c].rank, cases[c].shape, NULL);
+        clrt_tensor *tx = clrt_test_tensor(ctx, cases[c].rank, cases[c].shape, x);
+        clrt_tensor *ty = clrt_test_tensor(ctx, cases[c].rank, cases[c].shape, NULL);
         CLRT_ASSERT_OK(ctx, clrt_act_forward(ctx, CLRT_ACT_SOFTMAX, 0.0f, tx, ty));
-        read_into(ctx, ty, y);
+        clrt_test_read_guarded(ctx, ty, y);
         clrt_ref_act_forward(CLRT_ACT_SOFTMAX, 0.0f, rows, cols, x, want);
         char what[64];
         snprintf(what, sizeof what, "softmax case %zu", c);
         /* As in act_cases: exp, a division and a tree sum of <= 257 terms. */
-        assert_close(what, y, want, n, 1e-5, 1e-8);
+        clrt_test_assert_close(what, y, want, n, 1e-5, 1e-8);
         for (size_t r = 0; r < rows; r++) {
             double sum = 0.0;
             for (size_t j = 0; j < cols; j++) {
@@ -261,14 +215,14 @@ static void softmax_rows_any_rank(void **state)
                 assert_true(y[i] == 1.0f);
 
         /* The backward takes the same rows (tolerance as in act_cases). */
-        float *dy = guarded(n), *dx = guarded(n);
+        float *dy = clrt_test_guarded(n), *dx = clrt_test_guarded(n);
         clrt_test_random(dy, n, (uint32_t)(c + 70));
-        clrt_tensor *tdy = tensor_with(ctx, cases[c].rank, cases[c].shape, dy);
+        clrt_tensor *tdy = clrt_test_tensor(ctx, cases[c].rank, cases[c].shape, dy);
         CLRT_ASSERT_OK(ctx, clrt_act_backward(ctx, CLRT_ACT_SOFTMAX, 0.0f, NULL, ty, tdy, tx));
-        read_into(ctx, tx, dx);
+        clrt_test_read_guarded(ctx, tx, dx);
         clrt_ref_act_backward(CLRT_ACT_SOFTMAX, 0.0f, rows, cols, NULL, y, dy, want);
         snprintf(what, sizeof what, "softmax backward case %zu", c);
-        assert_close(what, dx, want, n, 1e-5, 1e-6);
+        clrt_test_assert_close(what, dx, want, n, 1e-5, 1e-6);
         clrt_tensor_destroy(tdy);
         clrt_tensor_destroy(tx);
         clrt_tensor_destroy(ty);
@@ -288,27 +242,30 @@ static void in_place(void **state)
     clrt_ctx *ctx = clrt_test_ctx();
     const size_t dims[2] = {7, 33};
     const size_t n = 7 * 33;
-    float *x = guarded(n), *dy = guarded(n), *want = guarded(n), *got = guarded(n);
+    float *x = clrt_test_guarded(n), *dy = clrt_test_guarded(n), *want = clrt_test_guarded(n),
+          *got = clrt_test_guarded(n);
     random_inputs(x, n, 21);
     clrt_test_random(dy, n, 22);
-    clrt_tensor *tx = tensor_with(ctx, 2, dims, x), *ty = tensor_with(ctx, 2, dims, NULL);
-    clrt_tensor *tdy = tensor_with(ctx, 2, dims, dy), *tdx = tensor_with(ctx, 2, dims, NULL);
-    clrt_tensor *tin = tensor_with(ctx, 2, dims, NULL);
+    clrt_tensor *tx = clrt_test_tensor(ctx, 2, dims, x);
+    clrt_tensor *ty = clrt_test_tensor(ctx, 2, dims, NULL);
+    clrt_tensor *tdy = clrt_test_tensor(ctx, 2, dims, dy);
+    clrt_tensor *tdx = clrt_test_tensor(ctx, 2, dims, NULL);
+    clrt_tensor *tin = clrt_test_tensor(ctx, 2, dims, NULL);
     for (size_t c = 0; c < NCASES; c++) {
         const act_case *ac = &act_cases[c];
         /* Out of place first: the expected values. */
         CLRT_ASSERT_OK(ctx, clrt_act_forward(ctx, ac->act, ac->param, tx, ty));
-        read_into(ctx, ty, want);
+        clrt_test_read_guarded(ctx, ty, want);
         CLRT_ASSERT_OK(ctx, clrt_tensor_write(tin, x, n));
         CLRT_ASSERT_OK(ctx, clrt_act_forward(ctx, ac->act, ac->param, tin, tin));
-        read_into(ctx, tin, got);
+        clrt_test_read_guarded(ctx, tin, got);
         assert_memory_equal(got, want, n * sizeof *got);
 
         CLRT_ASSERT_OK(ctx, clrt_act_backward(ctx, ac->act, ac->param, tx, ty, tdy, tdx));
-        read_into(ctx, tdx, want);
+        clrt_test_read_guarded(ctx, tdx, want);
         CLRT_ASSERT_OK(ctx, clrt_tensor_write(tin, dy, n));
         CLRT_ASSERT_OK(ctx, clrt_act_backward(ctx, ac->act, ac->param, tx, ty, tin, tin));
-        read_into(ctx, tin, got);
+        clrt_test_read_guarded(ctx, tin, got);
         assert_memory_equal(got, want, n * sizeof *got);
     }
     clrt_tensor_destroy(tx);
@@ -332,39 +289,38 @@ static void kinks_and_nan(void **state)
     const size_t n = 4;
     const float x[4] = {0.0f, -0.0f, 1e-30f, -1e-30f};
     const float dy[4] = {2.0f, 3.0f, 5.0f, 7.0f};
-    float got[4 + GUARD];
-    for (size_t i = 0; i < n + GUARD; i++)
-        got[i] = SENTINEL;
-    clrt_tensor *tx = tensor_with(ctx, 1, &n, x), *tdy = tensor_with(ctx, 1, &n, dy);
-    clrt_tensor *tdx = tensor_with(ctx, 1, &n, NULL);
+    float got[4 + CLRT_TEST_GUARD];
+    clrt_test_fill_sentinel(got, n);
+    clrt_tensor *tx = clrt_test_tensor(ctx, 1, &n, x), *tdy = clrt_test_tensor(ctx, 1, &n, dy);
+    clrt_tensor *tdx = clrt_test_tensor(ctx, 1, &n, NULL);
     CLRT_ASSERT_OK(ctx, clrt_act_backward(ctx, CLRT_ACT_RELU, 0.0f, tx, NULL, tdy, tdx));
-    read_into(ctx, tdx, got);
+    clrt_test_read_guarded(ctx, tdx, got);
     assert_true(got[0] == 0.0f && got[1] == 0.0f && got[2] == 5.0f && got[3] == 0.0f);
     CLRT_ASSERT_OK(ctx, clrt_act_backward(ctx, CLRT_ACT_LEAKY_RELU, 0.5f, tx, NULL, tdy, tdx));
-    read_into(ctx, tdx, got);
+    clrt_test_read_guarded(ctx, tdx, got);
     assert_true(got[0] == 1.0f && got[1] == 1.5f && got[2] == 5.0f && got[3] == 3.5f);
 
     const float special[4] = {NAN, -2.0f, INFINITY, -INFINITY};
     CLRT_ASSERT_OK(ctx, clrt_tensor_write(tx, special, n));
     CLRT_ASSERT_OK(ctx, clrt_act_forward(ctx, CLRT_ACT_RELU, 0.0f, tx, tdx));
-    read_into(ctx, tdx, got);
+    clrt_test_read_guarded(ctx, tdx, got);
     assert_true(isnan(got[0]) && got[1] == 0.0f && got[2] == INFINITY && got[3] == 0.0f);
     /* Saturation gives exact limits, not NaN. */
     CLRT_ASSERT_OK(ctx, clrt_act_forward(ctx, CLRT_ACT_SIGMOID, 0.0f, tx, tdx));
-    read_into(ctx, tdx, got);
+    clrt_test_read_guarded(ctx, tdx, got);
     assert_true(isnan(got[0]) && got[2] == 1.0f && got[3] == 0.0f);
     CLRT_ASSERT_OK(ctx, clrt_act_forward(ctx, CLRT_ACT_TANH, 0.0f, tx, tdx));
-    read_into(ctx, tdx, got);
+    clrt_test_read_guarded(ctx, tdx, got);
     if (!(got[2] == 1.0f && got[3] == -1.0f))
         fail_msg("tanh(+-inf) = %.9g, %.9g", (double)got[2], (double)got[3]);
     /* ... and where the rounded value is ±1, with gelu_tanh's tail 0. */
     const float big[4] = {9.5f, -20.0f, -30.0f, 30.0f};
     CLRT_ASSERT_OK(ctx, clrt_tensor_write(tx, big, n));
     CLRT_ASSERT_OK(ctx, clrt_act_forward(ctx, CLRT_ACT_TANH, 0.0f, tx, tdx));
-    read_into(ctx, tdx, got);
+    clrt_test_read_guarded(ctx, tdx, got);
     assert_true(got[0] == 1.0f && got[1] == -1.0f && got[2] == -1.0f && got[3] == 1.0f);
     CLRT_ASSERT_OK(ctx, clrt_act_forward(ctx, CLRT_ACT_GELU_TANH, 0.0f, tx, tdx));
-    read_into(ctx, tdx, got);
+    clrt_test_read_guarded(ctx, tdx, got);
     assert_true(got[0] == 9.5f && got[1] == 0.0f && got[2] == 0.0f && got[3] == 30.0f);
     clrt_tensor_destroy(tx);
     clrt_tensor_destroy(tdy);
@@ -388,21 +344,26 @@ static void gradients_by_finite_differences(void **state)
     const size_t rows = 5, cols = 7, n = 35;
     const size_t dims[2] = {rows, cols};
     const float h = 1e-2f;
-    float x[35], dy[35], xp[35], xm[35], fp[35 + GUARD], fm[35 + GUARD], dx[35 + GUARD];
-    for (size_t i = 0; i < n + GUARD; i++)
-        fp[i] = fm[i] = dx[i] = SENTINEL;
+    float x[35], dy[35], xp[35], xm[35];
+    float fp[35 + CLRT_TEST_GUARD], fm[35 + CLRT_TEST_GUARD], dx[35 + CLRT_TEST_GUARD];
+    clrt_test_fill_sentinel(fp, n);
+    clrt_test_fill_sentinel(fm, n);
+    clrt_test_fill_sentinel(dx, n);
     clrt_test_random(x, n, 31);
     for (size_t i = 0; i < n; i++) /* |x| in [0.1, 2.1) */
         x[i] = x[i] < 0 ? -0.1f + 2.0f * x[i] : 0.1f + 2.0f * x[i];
     clrt_test_random(dy, n, 32);
-    clrt_tensor *tx = tensor_with(ctx, 2, dims, x), *ty = tensor_with(ctx, 2, dims, NULL);
-    clrt_tensor *tdy = tensor_with(ctx, 2, dims, dy), *tdx = tensor_with(ctx, 2, dims, NULL);
-    clrt_tensor *tpert = tensor_with(ctx, 2, dims, NULL), *tf = tensor_with(ctx, 2, dims, NULL);
+    clrt_tensor *tx = clrt_test_tensor(ctx, 2, dims, x);
+    clrt_tensor *ty = clrt_test_tensor(ctx, 2, dims, NULL);
+    clrt_tensor *tdy = clrt_test_tensor(ctx, 2, dims, dy);
+    clrt_tensor *tdx = clrt_test_tensor(ctx, 2, dims, NULL);
+    clrt_tensor *tpert = clrt_test_tensor(ctx, 2, dims, NULL);
+    clrt_tensor *tf = clrt_test_tensor(ctx, 2, dims, NULL);
     for (size_t c = 0; c < NCASES; c++) {
         const act_case *ac = &act_cases[c];
         CLRT_ASSERT_OK(ctx, clrt_act_forward(ctx, ac->act, ac->param, tx, ty));
         CLRT_ASSERT_OK(ctx, clrt_act_backward(ctx, ac->act, ac->param, tx, ty, tdy, tdx));
-        read_into(ctx, tdx, dx);
+        clrt_test_read_guarded(ctx, tdx, dx);
         for (size_t j = 0; j < cols; j++) {
             memcpy(xp, x, sizeof x);
             memcpy(xm, x, sizeof x);
@@ -412,10 +373,10 @@ static void gradients_by_finite_differences(void **state)
             }
             CLRT_ASSERT_OK(ctx, clrt_tensor_write(tpert, xp, n));
             CLRT_ASSERT_OK(ctx, clrt_act_forward(ctx, ac->act, ac->param, tpert, tf));
-            read_into(ctx, tf, fp);
+            clrt_test_read_guarded(ctx, tf, fp);
             CLRT_ASSERT_OK(ctx, clrt_tensor_write(tpert, xm, n));
             CLRT_ASSERT_OK(ctx, clrt_act_forward(ctx, ac->act, ac->param, tpert, tf));
-            read_into(ctx, tf, fm);
+            clrt_test_read_guarded(ctx, tf, fm);
             for (size_t r = 0; r < rows; r++) {
                 /* The step actually taken: x ± h is rounded in float. */
                 double step = (double)xp[r * cols + j] - (double)xm[r * cols + j];
@@ -446,14 +407,13 @@ static void argument_errors(void **state)
     (void)state;
     clrt_ctx *ctx = clrt_test_ctx();
     const size_t s34[2] = {3, 4}, s43[2] = {4, 3};
-    float x[12], keep[12], got[12 + GUARD];
-    for (size_t i = 0; i < 12 + GUARD; i++)
-        got[i] = SENTINEL;
+    float x[12], keep[12], got[12 + CLRT_TEST_GUARD];
+    clrt_test_fill_sentinel(got, 12);
     clrt_test_random(x, 12, 41);
     for (size_t i = 0; i < 12; i++)
         keep[i] = -7.0f;
-    clrt_tensor *a = tensor_with(ctx, 2, s34, x), *b = tensor_with(ctx, 2, s43, keep);
-    clrt_tensor *c = tensor_with(ctx, 2, s34, keep);
+    clrt_tensor *a = clrt_test_tensor(ctx, 2, s34, x), *b = clrt_test_tensor(ctx, 2, s43, keep);
+    clrt_tensor *c = clrt_test_tensor(ctx, 2, s34, keep);
 
     /* Same element count, other shape: refused, both shapes named, the
      * output untouched. */
@@ -466,9 +426,9 @@ static void argument_errors(void **state)
     assert_int_equal(clrt_act_backward(ctx, CLRT_ACT_TANH, 0.0f, NULL, b, a, c), CLRT_ERR_SHAPE);
     assert_int_equal(clrt_act_backward(ctx, CLRT_ACT_SOFTMAX, 0.0f, NULL, b, a, c),
                      CLRT_ERR_SHAPE);
-    read_into(ctx, b, got);
+    clrt_test_read_guarded(ctx, b, got);
     assert_memory_equal(got, keep, sizeof keep);
-    read_into(ctx, c, got);
+    clrt_test_read_guarded(ctx, c, got);
     assert_memory_equal(got, keep, sizeof keep);
 
     /* NULL and unknown arguments. */
@@ -493,12 +453,12 @@ static void argument_errors(void **state)
     assert_int_equal(clrt_act_backward(ctx, CLRT_ACT_SOFTMAX, 0.0f, a, NULL, a, c),
                      CLRT_ERR_INVALID_ARG);
     assert_non_null(strstr(clrt_ctx_errmsg(ctx), "softmax"));
-    read_into(ctx, c, got);
+    clrt_test_read_guarded(ctx, c, got);
     assert_memory_equal(got, keep, sizeof keep);
 
     /* Identity needs neither: dx = dy. */
     CLRT_ASSERT_OK(ctx, clrt_act_backward(ctx, CLRT_ACT_IDENTITY, 0.0f, NULL, NULL, a, c));
-    read_into(ctx, c, got);
+    clrt_test_read_guarded(ctx, c, got);
     assert_memory_equal(got, x, sizeof x);
 
     /* A tensor of another context. */

@@ -31,41 +31,6 @@ static const shape2 *test_shapes(size_t *count)
     return shapes_full;
 }
 
-/* Host buffers carry a guard zone after `n` floats to catch overruns. */
-#define GUARD 16
-#define SENTINEL (-12345.5f)
-
-static float *guarded(size_t n)
-{
-    float *p = malloc((n + GUARD) * sizeof *p);
-    assert_non_null(p);
-    for (size_t i = 0; i < n + GUARD; i++)
-        p[i] = SENTINEL;
-    return p;
-}
-
-static void assert_guard(const float *p, size_t n)
-{
-    for (size_t i = n; i < n + GUARD; i++)
-        assert_true(p[i] == SENTINEL);
-}
-
-static clrt_tensor *tensor_with(clrt_ctx *ctx, int rank, const size_t *shape, const float *data)
-{
-    clrt_tensor *t;
-    CLRT_ASSERT_OK(ctx, clrt_tensor_create(ctx, rank, shape, CLRT_TENSOR_UNINIT, &t));
-    if (data)
-        CLRT_ASSERT_OK(ctx, clrt_tensor_write(t, data, clrt_tensor_numel(t)));
-    return t;
-}
-
-static void read_into(clrt_ctx *ctx, const clrt_tensor *t, float *out)
-{
-    size_t n = clrt_tensor_numel(t);
-    CLRT_ASSERT_OK(ctx, clrt_tensor_read(t, out, n));
-    assert_guard(out, n);
-}
-
 static void assert_equal_floats(const char *what, const float *got, const float *want, size_t n)
 {
     for (size_t i = 0; i < n; i++)
@@ -89,18 +54,18 @@ static void reduce_matches_reference(void **state)
     for (size_t s = 0; s < nshapes; s++) {
         size_t rows = shapes[s].rows, cols = shapes[s].cols, n = rows * cols;
         const size_t dims[2] = {rows, cols};
-        float *x = guarded(n);
+        float *x = clrt_test_guarded(n);
         clrt_test_random(x, n, (uint32_t)s + 1);
         for (size_t i = 0; i < n; i++) /* a common offset: sums grow, errors too */
             x[i] += 0.5f;
-        clrt_tensor *tx = tensor_with(ctx, 2, dims, x);
+        clrt_tensor *tx = clrt_test_tensor(ctx, 2, dims, x);
         for (int axis = 0; axis < 2; axis++) {
             size_t m = axis == 0 ? cols : rows, count = axis == 0 ? rows : cols;
-            float *got = guarded(m), *want = guarded(m);
-            clrt_tensor *ty = tensor_with(ctx, 1, &m, NULL);
+            float *got = clrt_test_guarded(m), *want = clrt_test_guarded(m);
+            clrt_tensor *ty = clrt_test_tensor(ctx, 1, &m, NULL);
             for (int op = CLRT_REDUCE_SUM; op <= CLRT_REDUCE_MEAN; op++) {
                 CLRT_ASSERT_OK(ctx, clrt_reduce(ctx, (clrt_reduce_op)op, axis, tx, ty));
-                read_into(ctx, ty, got);
+                clrt_test_read_guarded(ctx, ty, got);
                 clrt_ref_reduce((clrt_reduce_op)op, axis, rows, cols, x, want);
                 for (size_t j = 0; j < m; j++) {
                     double abs_sum = 0.0;
@@ -134,19 +99,20 @@ static void reduce_empty(void **state)
     (void)state;
     clrt_ctx *ctx = clrt_test_ctx();
     const size_t s05[2] = {0, 5}, s50[2] = {5, 0}, five = 5, zero = 0;
-    float got[5 + GUARD];
-    for (size_t i = 0; i < 5 + GUARD; i++)
-        got[i] = SENTINEL;
-    clrt_tensor *e05 = tensor_with(ctx, 2, s05, NULL), *e50 = tensor_with(ctx, 2, s50, NULL);
-    clrt_tensor *y5 = tensor_with(ctx, 1, &five, NULL), *y0 = tensor_with(ctx, 1, &zero, NULL);
+    float got[5 + CLRT_TEST_GUARD];
+    clrt_test_fill_sentinel(got, 5);
+    clrt_tensor *e05 = clrt_test_tensor(ctx, 2, s05, NULL);
+    clrt_tensor *e50 = clrt_test_tensor(ctx, 2, s50, NULL);
+    clrt_tensor *y5 = clrt_test_tensor(ctx, 1, &five, NULL);
+    clrt_tensor *y0 = clrt_test_tensor(ctx, 1, &zero, NULL);
     for (int axis = 0; axis < 2; axis++) {
         clrt_tensor *x = axis == 0 ? e05 : e50;
         CLRT_ASSERT_OK(ctx, clrt_reduce(ctx, CLRT_REDUCE_SUM, axis, x, y5));
-        read_into(ctx, y5, got);
+        clrt_test_read_guarded(ctx, y5, got);
         for (size_t i = 0; i < 5; i++)
             assert_true(got[i] == 0.0f);
         CLRT_ASSERT_OK(ctx, clrt_reduce(ctx, CLRT_REDUCE_MEAN, axis, x, y5));
-        read_into(ctx, y5, got);
+        clrt_test_read_guarded(ctx, y5, got);
         for (size_t i = 0; i < 5; i++)
             assert_true(isnan(got[i]));
         CLRT_ASSERT_OK(ctx, clrt_reduce(ctx, CLRT_REDUCE_MEAN, 1 - axis, x, y0));
@@ -176,29 +142,30 @@ static void elementwise_matches_reference(void **state)
         size_t n = 1;
         for (int i = 0; i < cases[c].rank; i++)
             n *= cases[c].shape[i];
-        float *a = guarded(n), *b = guarded(n), *got = guarded(n), *want = guarded(n);
+        float *a = clrt_test_guarded(n), *b = clrt_test_guarded(n), *got = clrt_test_guarded(n),
+              *want = clrt_test_guarded(n);
         clrt_test_random(a, n, (uint32_t)c + 11);
         clrt_test_random(b, n, (uint32_t)c + 12);
-        clrt_tensor *ta = tensor_with(ctx, cases[c].rank, cases[c].shape, a);
-        clrt_tensor *tb = tensor_with(ctx, cases[c].rank, cases[c].shape, b);
-        clrt_tensor *ty = tensor_with(ctx, cases[c].rank, cases[c].shape, NULL);
+        clrt_tensor *ta = clrt_test_tensor(ctx, cases[c].rank, cases[c].shape, a);
+        clrt_tensor *tb = clrt_test_tensor(ctx, cases[c].rank, cases[c].shape, b);
+        clrt_tensor *ty = clrt_test_tensor(ctx, cases[c].rank, cases[c].shape, NULL);
         char what[64];
         snprintf(what, sizeof what, "add, %zu elements", n);
         CLRT_ASSERT_OK(ctx, clrt_add(ctx, ta, tb, ty));
-        read_into(ctx, ty, got);
+        clrt_test_read_guarded(ctx, ty, got);
         clrt_ref_add(n, a, b, want);
         assert_equal_floats(what, got, want, n);
         for (size_t k = 0; k < sizeof alphas / sizeof alphas[0]; k++) {
             float alpha = alphas[k];
             snprintf(what, sizeof what, "scale by %g, %zu elements", (double)alpha, n);
             CLRT_ASSERT_OK(ctx, clrt_scale(ctx, alpha, ta, ty));
-            read_into(ctx, ty, got);
+            clrt_test_read_guarded(ctx, ty, got);
             clrt_ref_scale(n, alpha, a, want);
             assert_equal_floats(what, got, want, n);
 
             CLRT_ASSERT_OK(ctx, clrt_tensor_write(ty, b, n));
             CLRT_ASSERT_OK(ctx, clrt_axpy(ctx, alpha, ta, ty));
-            read_into(ctx, ty, got);
+            clrt_test_read_guarded(ctx, ty, got);
             memcpy(want, b, n * sizeof *want);
             clrt_ref_axpy(n, alpha, a, want);
             for (size_t i = 0; i < n; i++) {
@@ -225,27 +192,28 @@ static void in_place(void **state)
     (void)state;
     clrt_ctx *ctx = clrt_test_ctx();
     const size_t n = 257;
-    float *a = guarded(n), *b = guarded(n), *got = guarded(n), *want = guarded(n);
+    float *a = clrt_test_guarded(n), *b = clrt_test_guarded(n), *got = clrt_test_guarded(n),
+          *want = clrt_test_guarded(n);
     clrt_test_random(a, n, 21);
     clrt_test_random(b, n, 22);
-    clrt_tensor *ta = tensor_with(ctx, 1, &n, a), *tb = tensor_with(ctx, 1, &n, b);
+    clrt_tensor *ta = clrt_test_tensor(ctx, 1, &n, a), *tb = clrt_test_tensor(ctx, 1, &n, b);
 
     clrt_ref_add(n, a, b, want);
     CLRT_ASSERT_OK(ctx, clrt_add(ctx, ta, tb, ta)); /* y == a */
-    read_into(ctx, ta, got);
+    clrt_test_read_guarded(ctx, ta, got);
     assert_equal_floats("add into a", got, want, n);
     CLRT_ASSERT_OK(ctx, clrt_tensor_write(ta, a, n));
     CLRT_ASSERT_OK(ctx, clrt_add(ctx, ta, tb, tb)); /* y == b */
-    read_into(ctx, tb, got);
+    clrt_test_read_guarded(ctx, tb, got);
     assert_equal_floats("add into b", got, want, n);
     CLRT_ASSERT_OK(ctx, clrt_add(ctx, ta, ta, ta)); /* y == a == b */
-    read_into(ctx, ta, got);
+    clrt_test_read_guarded(ctx, ta, got);
     clrt_ref_add(n, a, a, want);
     assert_equal_floats("add a to itself", got, want, n);
 
     CLRT_ASSERT_OK(ctx, clrt_tensor_write(ta, a, n));
     CLRT_ASSERT_OK(ctx, clrt_scale(ctx, -3.0f, ta, ta));
-    read_into(ctx, ta, got);
+    clrt_test_read_guarded(ctx, ta, got);
     clrt_ref_scale(n, -3.0f, a, want);
     assert_equal_floats("scale in place", got, want, n);
 
@@ -253,7 +221,7 @@ static void in_place(void **state)
      * y + 0.5y with 0.5y exact). */
     CLRT_ASSERT_OK(ctx, clrt_tensor_write(ta, a, n));
     CLRT_ASSERT_OK(ctx, clrt_axpy(ctx, 0.5f, ta, ta));
-    read_into(ctx, ta, got);
+    clrt_test_read_guarded(ctx, ta, got);
     memcpy(want, a, n * sizeof *want);
     clrt_ref_axpy(n, 0.5f, a, want);
     assert_equal_floats("axpy of y onto itself", got, want, n);
@@ -273,16 +241,17 @@ static void argument_errors(void **state)
     clrt_ctx *ctx = clrt_test_ctx();
     const size_t s34[2] = {3, 4}, s43[2] = {4, 3}, s14[2] = {1, 4}, s234[3] = {2, 3, 4};
     const size_t three = 3, four = 4, twelve = 12;
-    float x[24], keep[12], got[12 + GUARD];
-    for (size_t i = 0; i < 12 + GUARD; i++)
-        got[i] = SENTINEL;
+    float x[24], keep[12], got[12 + CLRT_TEST_GUARD];
+    clrt_test_fill_sentinel(got, 12);
     clrt_test_random(x, 24, 31);
     for (size_t i = 0; i < 12; i++)
         keep[i] = -7.0f;
-    clrt_tensor *a = tensor_with(ctx, 2, s34, x), *b = tensor_with(ctx, 2, s43, keep);
-    clrt_tensor *flat = tensor_with(ctx, 1, &twelve, keep), *r3 = tensor_with(ctx, 3, s234, x);
-    clrt_tensor *y3 = tensor_with(ctx, 1, &three, keep), *y4 = tensor_with(ctx, 1, &four, keep);
-    clrt_tensor *y14 = tensor_with(ctx, 2, s14, keep);
+    clrt_tensor *a = clrt_test_tensor(ctx, 2, s34, x), *b = clrt_test_tensor(ctx, 2, s43, keep);
+    clrt_tensor *flat = clrt_test_tensor(ctx, 1, &twelve, keep);
+    clrt_tensor *r3 = clrt_test_tensor(ctx, 3, s234, x);
+    clrt_tensor *y3 = clrt_test_tensor(ctx, 1, &three, keep);
+    clrt_tensor *y4 = clrt_test_tensor(ctx, 1, &four, keep);
+    clrt_tensor *y14 = clrt_test_tensor(ctx, 2, s14, keep);
 
     /* reduce: x must be rank 2, y rank 1 of the kept dimension. */
     assert_int_equal(clrt_reduce(ctx, CLRT_REDUCE_SUM, 0, flat, y4), CLRT_ERR_SHAPE);
@@ -328,23 +297,21 @@ static void argument_errors(void **state)
     clrt_test_ctx_done(other);
 
     /* Nothing was written by a refused call. */
-    read_into(ctx, b, got);
+    clrt_test_read_guarded(ctx, b, got);
     assert_memory_equal(got, keep, 12 * sizeof *got);
-    read_into(ctx, flat, got);
+    clrt_test_read_guarded(ctx, flat, got);
     assert_memory_equal(got, keep, 12 * sizeof *got);
-    float small[4 + GUARD];
-    for (size_t i = 0; i < 4 + GUARD; i++)
-        small[i] = SENTINEL;
-    read_into(ctx, y3, small);
+    float small[4 + CLRT_TEST_GUARD];
+    clrt_test_fill_sentinel(small, 4);
+    clrt_test_read_guarded(ctx, y3, small);
     assert_memory_equal(small, keep, 3 * sizeof *small);
-    read_into(ctx, y4, small);
+    clrt_test_read_guarded(ctx, y4, small);
     assert_memory_equal(small, keep, 4 * sizeof *small);
-    read_into(ctx, y14, small);
+    clrt_test_read_guarded(ctx, y14, small);
     assert_memory_equal(small, keep, 4 * sizeof *small);
-    float x34[12 + GUARD];
-    for (size_t i = 0; i < 12 + GUARD; i++)
-        x34[i] = SENTINEL;
-    read_into(ctx, a, x34);
+    float x34[12 + CLRT_TEST_GUARD];
+    clrt_test_fill_sentinel(x34, 12);
+    clrt_test_read_guarded(ctx, a, x34);
     assert_memory_equal(x34, x, 12 * sizeof *x34);
 
     clrt_tensor_destroy(a);

@@ -23,15 +23,6 @@ static bool too_big(const shape3 *s)
     return clrt_test_device()->is_simulator && s->m * s->n * (s->k + 1) > 3000;
 }
 
-static clrt_tensor *upload(clrt_ctx *ctx, size_t r, size_t c, const float *data)
-{
-    const size_t dims[2] = {r, c};
-    clrt_tensor *t;
-    CLRT_ASSERT_OK(ctx, clrt_tensor_create(ctx, 2, dims, 0, &t));
-    CLRT_ASSERT_OK(ctx, clrt_tensor_write(t, data, r * c));
-    return t;
-}
-
 /* Compare against the reference with the standard bound for a float dot
  * product of length K: |err| <= (K+2)·eps·Σ|a||b| (scaled by |alpha|), plus
  * the rounding of beta·C. */
@@ -58,8 +49,8 @@ static void check_one(clrt_ctx *ctx, int ta, int tb, const shape3 *s, float alph
     clrt_ref_gemm(ta, tb, m, n, k, alpha, a, b, beta, want);
     clrt_ref_gemm(ta, tb, m, n, k, fabsf(alpha), aa, ab, 0.0f, bound);
 
-    clrt_tensor *ta_ = upload(ctx, ar, ac, a), *tb_ = upload(ctx, br, bc, b);
-    clrt_tensor *tc = upload(ctx, m, n, c0);
+    clrt_tensor *ta_ = clrt_test_matrix(ctx, ar, ac, a), *tb_ = clrt_test_matrix(ctx, br, bc, b);
+    clrt_tensor *tc = clrt_test_matrix(ctx, m, n, c0);
     CLRT_ASSERT_OK(ctx, clrt_gemm(ctx, ta, tb, alpha, ta_, tb_, beta, tc));
     CLRT_ASSERT_OK(ctx, clrt_tensor_read(tc, got, m * n));
     for (size_t i = 0; i < m * n; i++) {

@@ -21,25 +21,6 @@ static bool skip_size(const dims3 *d)
     return clrt_test_device()->is_simulator && d->batch * d->in * d->out > 5000;
 }
 
-static clrt_tensor *tensor2(clrt_ctx *ctx, size_t r, size_t c, const float *data)
-{
-    const size_t dims[2] = {r, c};
-    clrt_tensor *t;
-    CLRT_ASSERT_OK(ctx, clrt_tensor_create(ctx, 2, dims, 0, &t));
-    if (data)
-        CLRT_ASSERT_OK(ctx, clrt_tensor_write(t, data, r * c));
-    return t;
-}
-
-static clrt_tensor *tensor1(clrt_ctx *ctx, size_t n, const float *data)
-{
-    clrt_tensor *t;
-    CLRT_ASSERT_OK(ctx, clrt_tensor_create(ctx, 1, &n, 0, &t));
-    if (data)
-        CLRT_ASSERT_OK(ctx, clrt_tensor_write(t, data, n));
-    return t;
-}
-
 /* A GEMM of length K then a float activation: (K+2)·eps relative to the
  * sum of |terms| (bounded here by K·max|x|·max|w| = K for inputs in [-1,1]),
  * plus a few ulps for the transcendental activations. */
@@ -66,9 +47,11 @@ static void forward_every_activation(void **state)
         clrt_test_random(x, nx, 1);
         clrt_test_random(w, nw, 2);
         clrt_test_random(b, d->out, 3);
-        clrt_tensor *tx = tensor2(ctx, d->batch, d->in, x), *tw = tensor2(ctx, d->out, d->in, w);
-        clrt_tensor *tb = tensor1(ctx, d->out, b), *tz = tensor2(ctx, d->batch, d->out, NULL);
-        clrt_tensor *ty = tensor2(ctx, d->batch, d->out, NULL);
+        clrt_tensor *tx = clrt_test_matrix(ctx, d->batch, d->in, x);
+        clrt_tensor *tw = clrt_test_matrix(ctx, d->out, d->in, w);
+        clrt_tensor *tb = clrt_test_vector(ctx, d->out, b);
+        clrt_tensor *tz = clrt_test_matrix(ctx, d->batch, d->out, NULL);
+        clrt_tensor *ty = clrt_test_matrix(ctx, d->batch, d->out, NULL);
         double tol = (double)(d->in + 2) * FLT_EPSILON * 4;
         for (int act = CLRT_ACT_IDENTITY; act <= CLRT_ACT_SOFTMAX; act++) {
             for (int variant = 0; variant < 2; variant++) {
@@ -109,14 +92,16 @@ static void backward_against_reference(void **state)
         clrt_test_random(x, nx, 4);
         clrt_test_random(w, nw, 5);
         clrt_test_random(dy, ny, 6);
-        clrt_tensor *tx = tensor2(ctx, d->batch, d->in, x), *tw = tensor2(ctx, d->out, d->in, w);
-        clrt_tensor *tdy = tensor2(ctx, d->batch, d->out, dy);
+        clrt_tensor *tx = clrt_test_matrix(ctx, d->batch, d->in, x);
+        clrt_tensor *tw = clrt_test_matrix(ctx, d->out, d->in, w);
+        clrt_tensor *tdy = clrt_test_matrix(ctx, d->batch, d->out, dy);
         /* Start from known gradients so accumulation has something to add to. */
         clrt_test_random(rdx, nx, 7);
         clrt_test_random(rdw, nw, 8);
         clrt_test_random(rdb, d->out, 9);
-        clrt_tensor *tdx = tensor2(ctx, d->batch, d->in, rdx);
-        clrt_tensor *tdw = tensor2(ctx, d->out, d->in, rdw), *tdb = tensor1(ctx, d->out, rdb);
+        clrt_tensor *tdx = clrt_test_matrix(ctx, d->batch, d->in, rdx);
+        clrt_tensor *tdw = clrt_test_matrix(ctx, d->out, d->in, rdw);
+        clrt_tensor *tdb = clrt_test_vector(ctx, d->out, rdb);
         for (unsigned flags = 0; flags <= CLRT_GRAD_ACCUMULATE; flags++) {
             CLRT_ASSERT_OK(ctx, clrt_linear_backward(ctx, tx, tw, tdy, tdx, tdw, tdb, flags));
             clrt_ref_linear_backward(d->batch, d->in, d->out, x, w, dy, rdx, rdw, rdb, flags);
@@ -154,10 +139,12 @@ static void finite_differences(void **state)
     clrt_test_random(w, nw, 11);
     clrt_test_random(b, out, 12);
     clrt_test_random(r, ny, 13);
-    clrt_tensor *tx = tensor2(ctx, batch, in, x), *tw = tensor2(ctx, out, in, w);
-    clrt_tensor *tb = tensor1(ctx, out, b), *ty = tensor2(ctx, batch, out, NULL);
-    clrt_tensor *tr = tensor2(ctx, batch, out, r), *tdx = tensor2(ctx, batch, in, NULL);
-    clrt_tensor *tdw = tensor2(ctx, out, in, NULL), *tdb = tensor1(ctx, out, NULL);
+    clrt_tensor *tx = clrt_test_matrix(ctx, batch, in, x), *tw = clrt_test_matrix(ctx, out, in, w);
+    clrt_tensor *tb = clrt_test_vector(ctx, out, b), *ty = clrt_test_matrix(ctx, batch, out, NULL);
+    clrt_tensor *tr = clrt_test_matrix(ctx, batch, out, r);
+    clrt_tensor *tdx = clrt_test_matrix(ctx, batch, in, NULL);
+    clrt_tensor *tdw = clrt_test_matrix(ctx, out, in, NULL);
+    clrt_tensor *tdb = clrt_test_vector(ctx, out, NULL);
     CLRT_ASSERT_OK(ctx, clrt_linear_backward(ctx, tx, tw, tr, tdx, tdw, tdb, 0));
     CLRT_ASSERT_OK(ctx, clrt_tensor_read(tdx, dx, nx));
     CLRT_ASSERT_OK(ctx, clrt_tensor_read(tdw, dw, nw));
@@ -204,10 +191,10 @@ static void shape_errors(void **state)
 {
     (void)state;
     clrt_ctx *ctx = clrt_test_ctx();
-    clrt_tensor *x = tensor2(ctx, 4, 3, NULL), *w = tensor2(ctx, 2, 3, NULL);
-    clrt_tensor *wbad = tensor2(ctx, 2, 4, NULL), *y = tensor2(ctx, 4, 2, NULL);
-    clrt_tensor *ybad = tensor2(ctx, 4, 3, NULL), *b = tensor1(ctx, 2, NULL);
-    clrt_tensor *bbad = tensor1(ctx, 3, NULL);
+    clrt_tensor *x = clrt_test_matrix(ctx, 4, 3, NULL), *w = clrt_test_matrix(ctx, 2, 3, NULL);
+    clrt_tensor *wbad = clrt_test_matrix(ctx, 2, 4, NULL), *y = clrt_test_matrix(ctx, 4, 2, NULL);
+    clrt_tensor *ybad = clrt_test_matrix(ctx, 4, 3, NULL), *b = clrt_test_vector(ctx, 2, NULL);
+    clrt_tensor *bbad = clrt_test_vector(ctx, 3, NULL);
     CLRT_ASSERT_OK(ctx, clrt_tensor_fill(x, 1.0f));
     CLRT_ASSERT_OK(ctx, clrt_tensor_fill(w, 1.0f));
     CLRT_ASSERT_OK(ctx, clrt_tensor_fill(b, 1.0f));

@@ -32,60 +32,11 @@ static const shape2 *test_shapes(size_t *count)
     return shapes_full;
 }
 
-/* Host buffers carry a guard zone after `n` floats to catch overruns. */
-#define GUARD 16
-#define SENTINEL (-12345.5f)
-
-static float *guarded(size_t n)
-{
-    float *p = malloc((n + GUARD) * sizeof *p);
-    assert_non_null(p);
-    for (size_t i = 0; i < n + GUARD; i++)
-        p[i] = SENTINEL;
-    return p;
-}
-
-static void assert_guard(const float *p, size_t n)
-{
-    for (size_t i = n; i < n + GUARD; i++)
-        assert_true(p[i] == SENTINEL);
-}
-
-static clrt_tensor *tensor_with(clrt_ctx *ctx, int rank, const size_t *shape, const float *data)
-{
-    clrt_tensor *t;
-    CLRT_ASSERT_OK(ctx, clrt_tensor_create(ctx, rank, shape, CLRT_TENSOR_UNINIT, &t));
-    if (data)
-        CLRT_ASSERT_OK(ctx, clrt_tensor_write(t, data, clrt_tensor_numel(t)));
-    return t;
-}
-
-static void read_into(clrt_ctx *ctx, const clrt_tensor *t, float *out)
-{
-    size_t n = clrt_tensor_numel(t);
-    CLRT_ASSERT_OK(ctx, clrt_tensor_read(t, out, n));
-    assert_guard(out, n);
-}
-
 static float read_scalar(clrt_ctx *ctx, const clrt_tensor *t)
 {
     float v;
     CLRT_ASSERT_OK(ctx, clrt_tensor_read(t, &v, 1));
     return v;
-}
-
-/* |got - want| <= rel·|want| + abs; NaN only matches NaN. */
-static void assert_close(const char *what, const float *got, const float *want, size_t n,
-                         double rel, double abs)
-{
-    for (size_t i = 0; i < n; i++) {
-        double g = got[i], w = want[i];
-        if (isnan(w) && isnan(g))
-            continue;
-        if (!(fabs(g - w) <= rel * fabs(w) + abs))
-            fail_msg("%s: element %zu is %.9g, expected %.9g (|diff| %.3g > %.3g)", what, i, g,
-                     w, fabs(g - w), rel * fabs(w) + abs);
-    }
 }
 
 /* Class labels in [0, classes) as floats. */
@@ -110,29 +61,30 @@ static void mse_matches_reference(void **state)
     size_t nshapes;
     const shape2 *shapes = test_shapes(&nshapes);
     const size_t one = 1;
-    clrt_tensor *loss = tensor_with(ctx, 1, &one, NULL);
+    clrt_tensor *loss = clrt_test_tensor(ctx, 1, &one, NULL);
     for (size_t s = 0; s < nshapes; s++) {
         size_t n = shapes[s].rows * shapes[s].cols;
         const size_t d2[2] = {shapes[s].rows, shapes[s].cols};
         const size_t d3[3] = {1, shapes[s].rows, shapes[s].cols};
-        float *pred = guarded(n), *target = guarded(n), *grad = guarded(n), *want = guarded(n);
+        float *pred = clrt_test_guarded(n), *target = clrt_test_guarded(n),
+              *grad = clrt_test_guarded(n), *want = clrt_test_guarded(n);
         clrt_test_random(pred, n, (uint32_t)s + 1);
         clrt_test_random(target, n, (uint32_t)s + 50);
         float want_loss = clrt_ref_loss_mse(n, pred, target, want);
         for (int view = 0; view < 3; view++) {
             int rank = view + 1;
             const size_t *dims = rank == 1 ? &n : rank == 2 ? d2 : d3;
-            clrt_tensor *tp = tensor_with(ctx, rank, dims, pred);
-            clrt_tensor *tt = tensor_with(ctx, rank, dims, target);
-            clrt_tensor *tg = tensor_with(ctx, rank, dims, NULL);
+            clrt_tensor *tp = clrt_test_tensor(ctx, rank, dims, pred);
+            clrt_tensor *tt = clrt_test_tensor(ctx, rank, dims, target);
+            clrt_tensor *tg = clrt_test_tensor(ctx, rank, dims, NULL);
             char what[96];
             snprintf(what, sizeof what, "mse loss [%zu, %zu] rank %d", d2[0], d2[1], rank);
             CLRT_ASSERT_OK(ctx, clrt_loss_mse(ctx, tp, tt, loss, tg));
             float got = read_scalar(ctx, loss);
-            assert_close(what, &got, &want_loss, 1, 1e-5, 0.0);
+            clrt_test_assert_close(what, &got, &want_loss, 1, 1e-5, 0.0);
             snprintf(what, sizeof what, "mse grad [%zu, %zu] rank %d", d2[0], d2[1], rank);
-            read_into(ctx, tg, grad);
-            assert_close(what, grad, want, n, 1e-6, 1e-12);
+            clrt_test_read_guarded(ctx, tg, grad);
+            clrt_test_assert_close(what, grad, want, n, 1e-6, 1e-12);
             /* Without a grad: the same loss, bit for bit. */
             CLRT_ASSERT_OK(ctx, clrt_tensor_fill(loss, NAN));
             CLRT_ASSERT_OK(ctx, clrt_loss_mse(ctx, tp, tt, loss, NULL));
@@ -168,16 +120,16 @@ static void cross_entropy_matches_reference(void **state)
     const shape2 *shapes = test_shapes(&nshapes);
     const size_t one = 1;
     const float offsets[] = {0.0f, 1000.0f, -1000.0f};
-    clrt_tensor *loss = tensor_with(ctx, 1, &one, NULL);
+    clrt_tensor *loss = clrt_test_tensor(ctx, 1, &one, NULL);
     for (size_t s = 0; s < nshapes; s++) {
         size_t batch = shapes[s].rows, classes = shapes[s].cols, n = batch * classes;
         const size_t dims[2] = {batch, classes};
-        float *logits = guarded(n), *labels = guarded(batch), *grad = guarded(n),
-              *want = guarded(n);
+        float *logits = clrt_test_guarded(n), *labels = clrt_test_guarded(batch),
+              *grad = clrt_test_guarded(n), *want = clrt_test_guarded(n);
         random_labels(labels, batch, classes, (uint32_t)s + 9);
-        clrt_tensor *tl = tensor_with(ctx, 1, &batch, labels);
-        clrt_tensor *tx = tensor_with(ctx, 2, dims, NULL);
-        clrt_tensor *tg = tensor_with(ctx, 2, dims, NULL);
+        clrt_tensor *tl = clrt_test_tensor(ctx, 1, &batch, labels);
+        clrt_tensor *tx = clrt_test_tensor(ctx, 2, dims, NULL);
+        clrt_tensor *tg = clrt_test_tensor(ctx, 2, dims, NULL);
         for (size_t o = 0; o < sizeof offsets / sizeof offsets[0]; o++) {
             clrt_test_random(logits, n, (uint32_t)s + 3);
             for (size_t i = 0; i < n; i++)
@@ -190,11 +142,11 @@ static void cross_entropy_matches_reference(void **state)
             CLRT_ASSERT_OK(ctx, clrt_loss_cross_entropy(ctx, tx, tl, loss, tg));
             float got = read_scalar(ctx, loss);
             assert_true(isfinite(got));
-            assert_close(what, &got, &want_loss, 1, 1e-5, 1e-6);
+            clrt_test_assert_close(what, &got, &want_loss, 1, 1e-5, 1e-6);
             snprintf(what, sizeof what, "cross-entropy grad [%zu, %zu] offset %g", batch,
                      classes, (double)offsets[o]);
-            read_into(ctx, tg, grad);
-            assert_close(what, grad, want, n, 1e-5, 1e-7 / (double)batch);
+            clrt_test_read_guarded(ctx, tg, grad);
+            clrt_test_assert_close(what, grad, want, n, 1e-5, 1e-7 / (double)batch);
             /* Without a grad: the same loss, bit for bit. */
             CLRT_ASSERT_OK(ctx, clrt_tensor_fill(loss, NAN));
             CLRT_ASSERT_OK(ctx, clrt_loss_cross_entropy(ctx, tx, tl, loss, NULL));
@@ -221,19 +173,20 @@ static void cross_entropy_bad_labels(void **state)
     clrt_ctx *ctx = clrt_test_ctx();
     const size_t batch = 3, classes = 4, one = 1;
     const size_t dims[2] = {batch, classes};
-    float logits[12], grad[12 + GUARD], soft[4];
-    for (size_t i = 0; i < 12 + GUARD; i++)
-        grad[i] = SENTINEL;
+    float logits[12], grad[12 + CLRT_TEST_GUARD], soft[4];
+    clrt_test_fill_sentinel(grad, 12);
     clrt_test_random(logits, 12, 61);
     const float bad[] = {4.0f, -1.0f, 1.5f, NAN, INFINITY, 1e30f};
-    clrt_tensor *tx = tensor_with(ctx, 2, dims, logits), *tg = tensor_with(ctx, 2, dims, NULL);
-    clrt_tensor *loss = tensor_with(ctx, 1, &one, NULL), *tl = tensor_with(ctx, 1, &batch, NULL);
+    clrt_tensor *tx = clrt_test_tensor(ctx, 2, dims, logits);
+    clrt_tensor *tg = clrt_test_tensor(ctx, 2, dims, NULL);
+    clrt_tensor *loss = clrt_test_tensor(ctx, 1, &one, NULL);
+    clrt_tensor *tl = clrt_test_tensor(ctx, 1, &batch, NULL);
     for (size_t b = 0; b < sizeof bad / sizeof bad[0]; b++) {
         const float labels[3] = {2.0f, bad[b], 0.0f};
         CLRT_ASSERT_OK(ctx, clrt_tensor_write(tl, labels, batch));
         CLRT_ASSERT_OK(ctx, clrt_loss_cross_entropy(ctx, tx, tl, loss, tg));
         assert_true(isnan(read_scalar(ctx, loss)));
-        read_into(ctx, tg, grad);
+        clrt_test_read_guarded(ctx, tg, grad);
         for (size_t j = 0; j < classes; j++)
             assert_true(isnan(grad[classes + j]));
         for (size_t r = 0; r < batch; r += 2) {
@@ -241,8 +194,8 @@ static void cross_entropy_bad_labels(void **state)
             for (size_t j = 0; j < classes; j++)
                 soft[j] = (soft[j] - (j == (size_t)labels[r] ? 1.0f : 0.0f)) / (float)batch;
             /* As in cross_entropy_matches_reference. */
-            assert_close("grad row with a good label", grad + r * classes, soft, classes, 1e-5,
-                         1e-7);
+            clrt_test_assert_close("grad row with a good label", grad + r * classes, soft, classes,
+                                   1e-5, 1e-7);
         }
         /* Accuracy never counts a bad label. Rows 0 and 2 are labelled with
          * their own argmax below, so exactly 2 are right. */
@@ -275,11 +228,11 @@ static void accuracy_counts(void **state)
     size_t nshapes;
     const shape2 *shapes = test_shapes(&nshapes);
     const size_t one = 1;
-    clrt_tensor *correct = tensor_with(ctx, 1, &one, NULL);
+    clrt_tensor *correct = clrt_test_tensor(ctx, 1, &one, NULL);
     for (size_t s = 0; s < nshapes; s++) {
         size_t batch = shapes[s].rows, classes = shapes[s].cols, n = batch * classes;
         const size_t dims[2] = {batch, classes};
-        float *logits = guarded(n), *labels = guarded(batch);
+        float *logits = clrt_test_guarded(n), *labels = clrt_test_guarded(batch);
         clrt_test_random(logits, n, (uint32_t)s + 71);
         size_t expect = 0;
         for (size_t r = 0; r < batch; r++) {
@@ -295,8 +248,8 @@ static void accuracy_counts(void **state)
                 labels[r] = (float)((best + 1) % classes);
             }
         }
-        clrt_tensor *tx = tensor_with(ctx, 2, dims, logits);
-        clrt_tensor *tl = tensor_with(ctx, 1, &batch, labels);
+        clrt_tensor *tx = clrt_test_tensor(ctx, 2, dims, logits);
+        clrt_tensor *tl = clrt_test_tensor(ctx, 1, &batch, labels);
         CLRT_ASSERT_OK(ctx, clrt_accuracy(ctx, tx, tl, correct));
         float got = read_scalar(ctx, correct);
         assert_true(got == (float)expect);
@@ -311,8 +264,8 @@ static void accuracy_counts(void **state)
     const size_t dims[2] = {4, 3}, batch = 4;
     const float logits[12] = {1, 1, 1,  0, 2, 2,  0, NAN, 5,  NAN, NAN, 9};
     const float labels[4] = {0, 1, 1, 0};
-    clrt_tensor *tx = tensor_with(ctx, 2, dims, logits);
-    clrt_tensor *tl = tensor_with(ctx, 1, &batch, labels);
+    clrt_tensor *tx = clrt_test_tensor(ctx, 2, dims, logits);
+    clrt_tensor *tl = clrt_test_tensor(ctx, 1, &batch, labels);
     CLRT_ASSERT_OK(ctx, clrt_accuracy(ctx, tx, tl, correct));
     assert_true(read_scalar(ctx, correct) == 4.0f);
     assert_true(clrt_ref_accuracy(4, 3, logits, labels) == 4.0f);
@@ -340,22 +293,23 @@ static void loss_gradients_by_finite_differences(void **state)
     const size_t rows = 3, cols = 5, n = 15, one = 1;
     const size_t dims[2] = {rows, cols};
     const float h = 1e-2f;
-    float p[15], t[15], labels[3], grad[15 + GUARD], pert[15];
-    for (size_t i = 0; i < 15 + GUARD; i++)
-        grad[i] = SENTINEL;
+    float p[15], t[15], labels[3], grad[15 + CLRT_TEST_GUARD], pert[15];
+    clrt_test_fill_sentinel(grad, 15);
     clrt_test_random(p, n, 81);
     clrt_test_random(t, n, 82);
     random_labels(labels, rows, cols, 83);
-    clrt_tensor *tp = tensor_with(ctx, 2, dims, p), *tt = tensor_with(ctx, 2, dims, t);
-    clrt_tensor *tg = tensor_with(ctx, 2, dims, NULL), *tpert = tensor_with(ctx, 2, dims, NULL);
-    clrt_tensor *tl = tensor_with(ctx, 1, &rows, labels), *loss = tensor_with(ctx, 1, &one, NULL);
+    clrt_tensor *tp = clrt_test_tensor(ctx, 2, dims, p), *tt = clrt_test_tensor(ctx, 2, dims, t);
+    clrt_tensor *tg = clrt_test_tensor(ctx, 2, dims, NULL);
+    clrt_tensor *tpert = clrt_test_tensor(ctx, 2, dims, NULL);
+    clrt_tensor *tl = clrt_test_tensor(ctx, 1, &rows, labels);
+    clrt_tensor *loss = clrt_test_tensor(ctx, 1, &one, NULL);
     for (int which = 0; which < 2; which++) {
         const char *name = which == 0 ? "mse" : "cross-entropy";
         if (which == 0)
             CLRT_ASSERT_OK(ctx, clrt_loss_mse(ctx, tp, tt, loss, tg));
         else
             CLRT_ASSERT_OK(ctx, clrt_loss_cross_entropy(ctx, tp, tl, loss, tg));
-        read_into(ctx, tg, grad);
+        clrt_test_read_guarded(ctx, tg, grad);
         for (size_t i = 0; i < n; i++) {
             double l[2], x[2];
             for (int side = 0; side < 2; side++) {
@@ -392,13 +346,13 @@ static void many_rows_deterministic(void **state)
     clrt_ctx *ctx = clrt_test_ctx();
     const size_t batch = clrt_test_device()->is_simulator ? 257 : 4099;
     const size_t classes = 10, one = 1, dims[2] = {batch, classes};
-    float *logits = guarded(batch * classes), *labels = guarded(batch);
+    float *logits = clrt_test_guarded(batch * classes), *labels = clrt_test_guarded(batch);
     clrt_test_random(logits, batch * classes, 91);
     random_labels(labels, batch, classes, 92);
-    clrt_tensor *tx = tensor_with(ctx, 2, dims, logits);
-    clrt_tensor *tl = tensor_with(ctx, 1, &batch, labels);
-    clrt_tensor *tt = tensor_with(ctx, 2, dims, NULL);
-    clrt_tensor *loss = tensor_with(ctx, 1, &one, NULL);
+    clrt_tensor *tx = clrt_test_tensor(ctx, 2, dims, logits);
+    clrt_tensor *tl = clrt_test_tensor(ctx, 1, &batch, labels);
+    clrt_tensor *tt = clrt_test_tensor(ctx, 2, dims, NULL);
+    clrt_tensor *loss = clrt_test_tensor(ctx, 1, &one, NULL);
     CLRT_ASSERT_OK(ctx, clrt_tensor_fill(tt, 0.25f));
     float first[2] = {0, 0};
     for (int rep = 0; rep < 3; rep++) {
@@ -412,12 +366,12 @@ static void many_rows_deterministic(void **state)
             /* With > 4096 rows the row losses are summed in two stages;
              * tolerances as in the *_matches_reference tests. */
             float want = clrt_ref_loss_cross_entropy(batch, classes, logits, labels, NULL);
-            assert_close("cross-entropy, many rows", &v[0], &want, 1, 1e-5, 1e-6);
-            float *quarter = guarded(batch * classes);
+            clrt_test_assert_close("cross-entropy, many rows", &v[0], &want, 1, 1e-5, 1e-6);
+            float *quarter = clrt_test_guarded(batch * classes);
             for (size_t i = 0; i < batch * classes; i++)
                 quarter[i] = 0.25f;
             want = clrt_ref_loss_mse(batch * classes, logits, quarter, NULL);
-            assert_close("mse, many elements", &v[1], &want, 1, 1e-5, 0.0);
+            clrt_test_assert_close("mse, many elements", &v[1], &want, 1, 1e-5, 0.0);
             free(quarter);
         } else {
             assert_memory_equal(v, first, sizeof v);
@@ -438,18 +392,20 @@ static void argument_errors(void **state)
     clrt_ctx *ctx = clrt_test_ctx();
     const size_t s34[2] = {3, 4}, s43[2] = {4, 3}, three = 3, four = 4, one = 1, two = 2;
     const size_t s11[2] = {1, 1};
-    float x[12], keep[12], got[12 + GUARD];
-    for (size_t i = 0; i < 12 + GUARD; i++)
-        got[i] = SENTINEL;
+    float x[12], keep[12], got[12 + CLRT_TEST_GUARD];
+    clrt_test_fill_sentinel(got, 12);
     clrt_test_random(x, 12, 101);
     for (size_t i = 0; i < 12; i++)
         keep[i] = -7.0f;
     const float labels[3] = {0, 1, 2};
-    clrt_tensor *a = tensor_with(ctx, 2, s34, x), *b = tensor_with(ctx, 2, s43, x);
-    clrt_tensor *g = tensor_with(ctx, 2, s34, keep), *gb = tensor_with(ctx, 2, s43, keep);
-    clrt_tensor *loss = tensor_with(ctx, 1, &one, keep), *loss2 = tensor_with(ctx, 1, &two, keep);
-    clrt_tensor *lab = tensor_with(ctx, 1, &three, labels), *lab4 = tensor_with(ctx, 1, &four, x);
-    clrt_tensor *vec = tensor_with(ctx, 1, &four, x);
+    clrt_tensor *a = clrt_test_tensor(ctx, 2, s34, x), *b = clrt_test_tensor(ctx, 2, s43, x);
+    clrt_tensor *g = clrt_test_tensor(ctx, 2, s34, keep);
+    clrt_tensor *gb = clrt_test_tensor(ctx, 2, s43, keep);
+    clrt_tensor *loss = clrt_test_tensor(ctx, 1, &one, keep);
+    clrt_tensor *loss2 = clrt_test_tensor(ctx, 1, &two, keep);
+    clrt_tensor *lab = clrt_test_tensor(ctx, 1, &three, labels);
+    clrt_tensor *lab4 = clrt_test_tensor(ctx, 1, &four, x);
+    clrt_tensor *vec = clrt_test_tensor(ctx, 1, &four, x);
 
     /* Shapes: refused before anything is enqueued, outputs untouched. */
     assert_int_equal(clrt_loss_mse(ctx, a, b, loss, g), CLRT_ERR_SHAPE);
@@ -481,15 +437,14 @@ static void argument_errors(void **state)
     assert_int_equal(clrt_accuracy(ctx, a, NULL, loss), CLRT_ERR_INVALID_ARG);
     assert_int_equal(clrt_accuracy(ctx, a, lab, NULL), CLRT_ERR_INVALID_ARG);
 
-    read_into(ctx, g, got);
+    clrt_test_read_guarded(ctx, g, got);
     assert_memory_equal(got, keep, 12 * sizeof *got);
-    read_into(ctx, gb, got);
+    clrt_test_read_guarded(ctx, gb, got);
     assert_memory_equal(got, keep, 12 * sizeof *got);
     assert_true(read_scalar(ctx, loss) == keep[0]);
-    float got2[2 + GUARD];
-    for (size_t i = 0; i < 2 + GUARD; i++)
-        got2[i] = SENTINEL;
-    read_into(ctx, loss2, got2);
+    float got2[2 + CLRT_TEST_GUARD];
+    clrt_test_fill_sentinel(got2, 2);
+    clrt_test_read_guarded(ctx, loss2, got2);
     assert_true(got2[0] == keep[0] && got2[1] == keep[1]);
 
     /* Tensors of another context. */
@@ -502,13 +457,14 @@ static void argument_errors(void **state)
     clrt_test_ctx_done(other);
 
     /* A [1, 1] loss tensor is one element too. */
-    clrt_tensor *loss11 = tensor_with(ctx, 2, s11, NULL);
+    clrt_tensor *loss11 = clrt_test_tensor(ctx, 2, s11, NULL);
     CLRT_ASSERT_OK(ctx, clrt_loss_mse(ctx, a, a, loss11, NULL));
     assert_true(read_scalar(ctx, loss11) == 0.0f); /* pred == target */
 
     /* Empty: the mean of nothing is NaN (torch); no rows are right. */
     const size_t s0[2] = {0, 4}, zero = 0;
-    clrt_tensor *e = tensor_with(ctx, 2, s0, NULL), *el = tensor_with(ctx, 1, &zero, NULL);
+    clrt_tensor *e = clrt_test_tensor(ctx, 2, s0, NULL);
+    clrt_tensor *el = clrt_test_tensor(ctx, 1, &zero, NULL);
     CLRT_ASSERT_OK(ctx, clrt_loss_mse(ctx, e, e, loss, e));
     assert_true(isnan(read_scalar(ctx, loss)));
     CLRT_ASSERT_OK(ctx, clrt_loss_cross_entropy(ctx, e, el, loss, e));

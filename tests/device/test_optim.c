@@ -12,19 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static clrt_tensor *tensor_from(clrt_ctx *ctx, int rank, const size_t *shape, const float *data)
-{
-    clrt_tensor *t;
-    CLRT_ASSERT_OK(ctx, clrt_tensor_create(ctx, rank, shape, CLRT_TENSOR_UNINIT, &t));
-    CLRT_ASSERT_OK(ctx, clrt_tensor_write(t, data, clrt_tensor_numel(t)));
-    return t;
-}
-
-static clrt_tensor *vector_from(clrt_ctx *ctx, size_t n, const float *data)
-{
-    return tensor_from(ctx, 1, &n, data);
-}
-
 static void read_all(clrt_ctx *ctx, const clrt_tensor *t, float *out)
 {
     CLRT_ASSERT_OK(ctx, clrt_tensor_read(t, out, clrt_tensor_numel(t)));
@@ -144,7 +131,7 @@ static void matches_reference(void **state)
             clrt_test_random(p_ref[k], n, 100u + (uint32_t)k);
             for (size_t i = 0; i < n; i++)
                 p_ref[k][i] *= 1.5f;
-            params[k] = vector_from(ctx, n, p_ref[k]);
+            params[k] = clrt_test_vector(ctx, n, p_ref[k]);
             CLRT_ASSERT_OK(ctx, clrt_tensor_create(ctx, 1, &n, 0, &grads[k]));
         }
         clrt_optim *opt;
@@ -265,14 +252,14 @@ static void matches_pytorch(void **state)
     pin_case pins[4];
     size_t npins = make_pins(pins);
     for (size_t c = 0; c < npins; c++) {
-        clrt_tensor *p = vector_from(ctx, 3, pin_p0), *g = NULL;
+        clrt_tensor *p = clrt_test_vector(ctx, 3, pin_p0), *g = NULL;
         clrt_optim *opt;
         CLRT_ASSERT_OK(ctx, clrt_optim_create(ctx, &pins[c].o, 1, &p, &opt));
         float ref_p[3], ref_s0[3] = {0}, ref_s1[3] = {0};
         memcpy(ref_p, pin_p0, sizeof ref_p);
         for (int t = 0; t < PIN_STEPS; t++) {
             clrt_tensor_destroy(g);
-            g = vector_from(ctx, 3, pin_grads[t]);
+            g = clrt_test_vector(ctx, 3, pin_grads[t]);
             CLRT_ASSERT_OK(ctx, clrt_optim_step(opt, &g));
             clrt_ref_optim_step(&pins[c].o, (uint64_t)t + 1, 3, ref_p, pin_grads[t], ref_s0,
                                 ref_s1);
@@ -457,10 +444,10 @@ static void grad_shape_mismatch_updates_nothing(void **state)
     clrt_test_random(grad, 33, 6);
     clrt_tensor *params[3], *grads[3], *wrong, *foreign;
     for (int k = 0; k < 3; k++) {
-        params[k] = tensor_from(ctx, ranks[k], shapes[k], init);
-        grads[k] = tensor_from(ctx, ranks[k], shapes[k], grad);
+        params[k] = clrt_test_tensor(ctx, ranks[k], shapes[k], init);
+        grads[k] = clrt_test_tensor(ctx, ranks[k], shapes[k], grad);
     }
-    wrong = tensor_from(ctx, 2, s2t, grad); /* same element count, other shape */
+    wrong = clrt_test_tensor(ctx, 2, s2t, grad); /* same element count, other shape */
     clrt_optim_options o;
     clrt_optim_options_init(&o, CLRT_OPTIM_ADAM);
     clrt_optim *opt;
@@ -480,7 +467,7 @@ static void grad_shape_mismatch_updates_nothing(void **state)
     assert_int_equal(clrt_optim_step(opt, NULL), CLRT_ERR_INVALID_ARG);
     assert_int_equal(clrt_optim_step(NULL, grads), CLRT_ERR_INVALID_ARG);
     clrt_ctx *other = clrt_test_ctx();
-    foreign = tensor_from(other, 2, s2, grad);
+    foreign = clrt_test_tensor(other, 2, s2, grad);
     clrt_tensor *mixed[3] = {grads[0], grads[1], foreign};
     assert_int_equal(clrt_optim_step(opt, mixed), CLRT_ERR_INVALID_ARG);
     assert_non_null(strstr(clrt_ctx_errmsg(ctx), "another context"));
@@ -520,7 +507,7 @@ static void set_lr_takes_effect_next_step(void **state)
     clrt_ctx *ctx = clrt_test_ctx();
     /* Plain SGD on values where every product and difference is exact. */
     const float p0[2] = {1.0f, 2.0f}, g1[2] = {0.5f, -0.25f}, g2[2] = {1.0f, 1.0f};
-    clrt_tensor *p = vector_from(ctx, 2, p0), *g = vector_from(ctx, 2, g1);
+    clrt_tensor *p = clrt_test_vector(ctx, 2, p0), *g = clrt_test_vector(ctx, 2, g1);
     clrt_optim_options o;
     clrt_optim_options_init(&o, CLRT_OPTIM_SGD);
     o.lr = 0.5f;
@@ -554,7 +541,7 @@ static void set_lr_takes_effect_next_step(void **state)
     size_t n = 33;
     float pr[33], gr[33], m[33] = {0}, v[33] = {0}, dev[33];
     clrt_test_random(pr, n, 21);
-    p = vector_from(ctx, n, pr);
+    p = clrt_test_vector(ctx, n, pr);
     CLRT_ASSERT_OK(ctx, clrt_tensor_create(ctx, 1, &n, 0, &g));
     clrt_optim_options_init(&o, CLRT_OPTIM_ADAMW);
     o.lr = 0.01f;
@@ -675,9 +662,9 @@ static void params_array_is_copied(void **state)
     clrt_test_random(g0, n, 42);
     clrt_tensor *list[2], *grads[2];
     CLRT_ASSERT_OK(ctx, clrt_tensor_create(ctx, 1, &zero, 0, &list[0]));
-    list[1] = vector_from(ctx, n, p0);
+    list[1] = clrt_test_vector(ctx, n, p0);
     CLRT_ASSERT_OK(ctx, clrt_tensor_create(ctx, 1, &zero, 0, &grads[0]));
-    grads[1] = vector_from(ctx, n, g0);
+    grads[1] = clrt_test_vector(ctx, n, g0);
     clrt_tensor *p = list[1], *empty = list[0];
     clrt_optim_options o;
     clrt_optim_options_init(&o, CLRT_OPTIM_SGD);
@@ -741,7 +728,7 @@ static void resume_with_set_steps(void **state)
         const clrt_optim_options *o = &cases[c];
         int nslots = o->kind == CLRT_OPTIM_SGD ? 1 : 2;
         /* Four steps in one go. */
-        clrt_tensor *p = vector_from(ctx, n, p0);
+        clrt_tensor *p = clrt_test_vector(ctx, n, p0);
         clrt_optim *opt;
         CLRT_ASSERT_OK(ctx, clrt_optim_create(ctx, o, 1, &p, &opt));
         run_steps(ctx, opt, g, 0, 4);
@@ -752,7 +739,7 @@ static void resume_with_set_steps(void **state)
 
         /* Two steps, then two more in a fresh optimizer, with and without
          * the step count carried over. */
-        p = vector_from(ctx, n, p0);
+        p = clrt_test_vector(ctx, n, p0);
         CLRT_ASSERT_OK(ctx, clrt_optim_create(ctx, o, 1, &p, &opt));
         run_steps(ctx, opt, g, 0, 2);
         for (int with_steps = 1; with_steps >= 0; with_steps--) {

@@ -9,32 +9,13 @@
 
 static const size_t odd_sizes[] = {0, 1, 7, 1023};
 
-/* Host buffers carry a guard zone after `n` floats to catch overruns. */
-#define GUARD 16
-#define SENTINEL (-12345.5f)
-
-static float *guarded(size_t n)
-{
-    float *p = malloc((n + GUARD) * sizeof *p);
-    assert_non_null(p);
-    for (size_t i = 0; i < n + GUARD; i++)
-        p[i] = SENTINEL;
-    return p;
-}
-
-static void assert_guard(const float *p, size_t n)
-{
-    for (size_t i = n; i < n + GUARD; i++)
-        assert_true(p[i] == SENTINEL);
-}
-
 static void round_trip_odd_sizes(void **state)
 {
     (void)state;
     clrt_ctx *ctx = clrt_test_ctx();
     for (size_t k = 0; k < sizeof odd_sizes / sizeof odd_sizes[0]; k++) {
         size_t n = odd_sizes[k];
-        float *in = guarded(n), *out = guarded(n);
+        float *in = clrt_test_guarded(n), *out = clrt_test_guarded(n);
         clrt_test_random(in, n, (uint32_t)n + 1);
         clrt_tensor *t;
         CLRT_ASSERT_OK(ctx, clrt_tensor_create(ctx, 1, &n, CLRT_TENSOR_UNINIT, &t));
@@ -47,7 +28,7 @@ static void round_trip_odd_sizes(void **state)
         CLRT_ASSERT_OK(ctx, clrt_tensor_read(t, out, n));
         if (n > 0)
             assert_memory_equal(in, out, n * sizeof(float));
-        assert_guard(out, n);
+        clrt_test_assert_guard(out, n);
         clrt_tensor_destroy(t);
         free(in);
         free(out);
@@ -64,7 +45,7 @@ static void round_trip_ranks(void **state)
         size_t n = 1;
         for (int i = 0; i < rank; i++)
             n *= shapes[rank - 1][i];
-        float *in = guarded(n), *out = guarded(n);
+        float *in = clrt_test_guarded(n), *out = clrt_test_guarded(n);
         clrt_test_random(in, n, (uint32_t)rank);
         clrt_tensor *t;
         CLRT_ASSERT_OK(ctx, clrt_tensor_create(ctx, rank, shapes[rank - 1], 0, &t));
@@ -75,7 +56,7 @@ static void round_trip_ranks(void **state)
         CLRT_ASSERT_OK(ctx, clrt_tensor_write(t, in, n));
         CLRT_ASSERT_OK(ctx, clrt_tensor_read(t, out, n));
         assert_memory_equal(in, out, n * sizeof(float));
-        assert_guard(out, n);
+        clrt_test_assert_guard(out, n);
         clrt_tensor_destroy(t);
         free(in);
         free(out);
@@ -93,7 +74,7 @@ static void zeroed_and_fill(void **state)
         clrt_tensor *t, *next;
         CLRT_ASSERT_OK(ctx, clrt_tensor_create(ctx, 1, &n, CLRT_TENSOR_ZERO, &t));
         CLRT_ASSERT_OK(ctx, clrt_tensor_create(ctx, 1, &n, CLRT_TENSOR_ZERO, &next));
-        float *out = guarded(n);
+        float *out = clrt_test_guarded(n);
         CLRT_ASSERT_OK(ctx, clrt_tensor_read(t, out, n));
         for (size_t i = 0; i < n; i++)
             assert_true(out[i] == 0.0f);
@@ -104,7 +85,7 @@ static void zeroed_and_fill(void **state)
         CLRT_ASSERT_OK(ctx, clrt_tensor_read(next, out, n));
         for (size_t i = 0; i < n; i++)
             assert_true(out[i] == 0.0f);
-        assert_guard(out, n);
+        clrt_test_assert_guard(out, n);
         /* Special values go through unchanged. */
         CLRT_ASSERT_OK(ctx, clrt_tensor_fill(t, -FLT_MAX));
         CLRT_ASSERT_OK(ctx, clrt_tensor_read(t, out, n));
