@@ -12,9 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include "clrt_internal.h"
+#include "unit_util.h"
 
 /* Entry layout (src/cache.c): magic 8 | u32 format | u32 key length |
  * u64 binary length | key | binary | u32 crc32. */
@@ -22,59 +22,18 @@ enum { HEADER = 8 + 4 + 4 + 8, TRAILER = 4 };
 
 /* ------------------------------------------------------------ helpers */
 
-static char tmp_root[4096];
 static int dir_counter;
-
-static int remove_tree(const char *path)
-{
-    struct stat st;
-    if (lstat(path, &st) != 0)
-        return -1;
-    if (!S_ISDIR(st.st_mode))
-        return unlink(path);
-    DIR *d = opendir(path);
-    if (!d)
-        return -1;
-    int rc = 0;
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL) {
-        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-            continue;
-        size_t n = strlen(path) + strlen(e->d_name) + 2;
-        char *child = malloc(n);
-        if (!child) {
-            rc = -1;
-            break;
-        }
-        snprintf(child, n, "%s/%s", path, e->d_name);
-        if (remove_tree(child) != 0)
-            rc = -1;
-        free(child);
-    }
-    closedir(d);
-    return rmdir(path) == 0 ? rc : -1;
-}
 
 static int make_tmp(void **state)
 {
     (void)state;
-    const char *base = getenv("TMPDIR");
-    if (!base || base[0] != '/')
-        base = "/tmp";
-    snprintf(tmp_root, sizeof tmp_root, "%s/clrt-unit-cache-XXXXXX", base);
-    return mkdtemp(tmp_root) ? 0 : -1;
-}
-
-static int remove_tmp(void **state)
-{
-    (void)state;
-    return remove_tree(tmp_root);
+    return clrt_unit_tmp_make("cache");
 }
 
 /* A fresh, not yet existing, cache directory path under the temp root. */
 static void new_dir(char *out, size_t len)
 {
-    int n = snprintf(out, len, "%s/cache%d", tmp_root, ++dir_counter);
+    int n = snprintf(out, len, "%s/cache%d", clrt_unit_tmp_root(), ++dir_counter);
     assert_true(n > 0 && (size_t)n < len);
 }
 
@@ -98,15 +57,6 @@ static unsigned char *slurp(const char *path, size_t *len)
     if (clrt__read_file(path, &data, len) != 0)
         fail_msg("cannot read %s", path);
     return (unsigned char *)data;
-}
-
-static void spit(const char *path, const unsigned char *data, size_t len)
-{
-    FILE *f = fopen(path, "wb");
-    if (!f)
-        fail_msg("cannot write %s", path);
-    assert_int_equal(fwrite(data, 1, len, f), len);
-    assert_int_equal(fclose(f), 0);
 }
 
 static void store_ok(const char *dir, const char *key, const unsigned char *bin, size_t n)
@@ -380,7 +330,7 @@ static char *fresh_entry(char *dir, size_t dirlen, unsigned char **file, size_t 
 static void expect_rejected(const char *dir, const char *path, const unsigned char *data,
                             size_t len, const char *what)
 {
-    spit(path, data, len);
+    clrt_unit_write_file(path, data, len);
     expect_load_fails(dir, KEY, CLRT_ERR_FORMAT, what);
 }
 
@@ -446,7 +396,7 @@ static void corrupt_entries_are_refused(void **state)
     expect_rejected(dir, path, bad, flen, "format 2");
 
     /* Rewritten whole, the entry is trusted again. */
-    spit(path, file, flen);
+    clrt_unit_write_file(path, file, flen);
     unsigned char *bin = make_binary(n, 7);
     expect_load(dir, KEY, bin, n);
     free(bin);
@@ -476,7 +426,7 @@ static void entry_of_another_key_is_refused(void **state)
         char *other_path = clrt__cache_path(dir, other_keys[i]);
         assert_non_null(other_path);
         assert_string_not_equal(other_path, path);
-        spit(other_path, file, flen);
+        clrt_unit_write_file(other_path, file, flen);
         expect_load_fails(dir, other_keys[i], CLRT_ERR_FORMAT, other_keys[i]);
         free(other_path);
     }
@@ -568,7 +518,7 @@ static void store_fails_where_it_cannot_write(void **state)
     (void)state;
     char file_path[4096], dir[4200];
     new_dir(file_path, sizeof file_path);
-    spit(file_path, (const unsigned char *)"x", 1);
+    clrt_unit_write_file(file_path, (const unsigned char *)"x", 1);
     /* A regular file where a directory should be. */
     unsigned char bin[4] = {1, 2, 3, 4};
     assert_int_equal(clrt__cache_store(file_path, KEY, bin, sizeof bin), CLRT_ERR_IO);
@@ -591,5 +541,5 @@ int main(void)
         cmocka_unit_test(second_store_replaces_first),
         cmocka_unit_test(store_fails_where_it_cannot_write),
     };
-    return cmocka_run_group_tests_name("unit-cache", tests, make_tmp, remove_tmp);
+    return cmocka_run_group_tests_name("unit-cache", tests, make_tmp, clrt_unit_tmp_teardown);
 }

@@ -9,63 +9,27 @@
 
 #include <cmocka.h>
 
-#include <dirent.h>
 #include <locale.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
 
 #include "clrt_internal.h"
+#include "unit_util.h"
 
 #define FASHION_DIR "/usr/share/datasets/fashion-mnist"
 
 /* ------------------------------------------------------------ helpers */
 
-static char tmp_root[4096];
 static char err[1024];
-
-static int remove_tree(const char *path)
-{
-    struct stat st;
-    if (lstat(path, &st) != 0)
-        return -1;
-    if (!S_ISDIR(st.st_mode))
-        return unlink(path);
-    DIR *d = opendir(path);
-    if (!d)
-        return -1;
-    int rc = 0;
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL) {
-        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-            continue;
-        char child[4096 + 256];
-        snprintf(child, sizeof child, "%s/%s", path, e->d_name);
-        if (remove_tree(child) != 0)
-            rc = -1;
-    }
-    closedir(d);
-    return rmdir(path) == 0 ? rc : -1;
-}
 
 static int make_tmp(void **state)
 {
     (void)state;
-    const char *base = getenv("TMPDIR");
-    if (!base || base[0] != '/')
-        base = "/tmp";
-    snprintf(tmp_root, sizeof tmp_root, "%s/clrt-unit-data-XXXXXX", base);
-    return mkdtemp(tmp_root) ? 0 : -1;
-}
-
-static int remove_tmp(void **state)
-{
-    (void)state;
-    return remove_tree(tmp_root);
+    return clrt_unit_tmp_make("data");
 }
 
 /* A path in the temp directory (a few live at once: a small ring). */
@@ -74,18 +38,8 @@ static const char *tmp_path(const char *name)
     static char ring[4][4096 + 64];
     static int next;
     char *p = ring[next++ % 4];
-    snprintf(p, sizeof ring[0], "%s/%s", tmp_root, name);
+    snprintf(p, sizeof ring[0], "%s/%s", clrt_unit_tmp_root(), name);
     return p;
-}
-
-static void write_plain(const char *path, const void *data, size_t len)
-{
-    FILE *f = fopen(path, "wb");
-    if (!f)
-        fail_msg("cannot write %s", path);
-    if (len > 0)
-        assert_int_equal(fwrite(data, 1, len, f), len);
-    assert_int_equal(fclose(f), 0);
 }
 
 static void write_gz(const char *path, const void *data, size_t len)
@@ -100,7 +54,7 @@ static void write_gz(const char *path, const void *data, size_t len)
 
 static void write_text(const char *path, const char *text)
 {
-    write_plain(path, text, strlen(text));
+    clrt_unit_write_file(path, text, strlen(text));
 }
 
 static void put_be32(unsigned char *p, uint32_t v)
@@ -134,7 +88,7 @@ static void write_idx(const char *path, int gz, uint32_t magic, const uint32_t *
     if (gz)
         write_gz(path, b, len);
     else
-        write_plain(path, b, len);
+        clrt_unit_write_file(path, b, len);
     free(b);
 }
 
@@ -338,17 +292,17 @@ static void idx_truncated(void **state)
         if (gz)
             write_gz(i, head, sizeof head);
         else
-            write_plain(i, head, sizeof head);
+            clrt_unit_write_file(i, head, sizeof head);
         expect_error(idx_fails(i, l), CLRT_ERR_FORMAT, i, "header", NULL);
         if (gz)
             write_gz(i, head, 2);
         else
-            write_plain(i, head, 2);
+            clrt_unit_write_file(i, head, 2);
         expect_error(idx_fails(i, l), CLRT_ERR_FORMAT, i, "header", NULL);
         if (gz)
             write_gz(i, NULL, 0);
         else
-            write_plain(i, NULL, 0);
+            clrt_unit_write_file(i, NULL, 0);
         expect_error(idx_fails(i, l), CLRT_ERR_FORMAT, i, NULL);
     }
     /* Labels one short. */
@@ -424,7 +378,7 @@ static void idx_missing_file(void **state)
     expect_error(idx_fails(none, l), CLRT_ERR_IO, none, "No such file", NULL);
     expect_error(idx_fails(i, none), CLRT_ERR_IO, none, NULL);
     /* A directory opens but cannot be read. */
-    expect_error(idx_fails(tmp_root, l), CLRT_ERR_IO, tmp_root, NULL);
+    expect_error(idx_fails(clrt_unit_tmp_root(), l), CLRT_ERR_IO, clrt_unit_tmp_root(), NULL);
     clrt_dataset *ds = NULL;
     assert_int_equal(clrt_dataset_load_idx(NULL, l, &ds, err, sizeof err), CLRT_ERR_INVALID_ARG);
     assert_int_equal(clrt_dataset_load_idx(i, l, NULL, NULL, 0), CLRT_ERR_INVALID_ARG);
@@ -472,13 +426,13 @@ static void idx_corrupt_gzip(void **state)
     assert_true(len > 40);
     for (size_t k = 20; k < len - 8; k += 3)
         gzdata[k] = (char)(gzdata[k] ^ 0x5a);
-    write_plain(i, gzdata, len);
+    clrt_unit_write_file(i, gzdata, len);
     free(gzdata);
     expect_error(idx_fails(i, l), CLRT_ERR_FORMAT, i, NULL);
     /* A gzip stream cut in half. */
     write_idx(i, 1, 0x803, dims, 3, big, sizeof big);
     assert_int_equal(clrt__read_file(i, &gzdata, &len), 0);
-    write_plain(i, gzdata, len / 2);
+    clrt_unit_write_file(i, gzdata, len / 2);
     free(gzdata);
     expect_error(idx_fails(i, l), CLRT_ERR_FORMAT, i, NULL);
 }
@@ -609,14 +563,14 @@ static void csv_no_rows_and_missing(void **state)
     expect_error(csv_fails("\n\n"), CLRT_ERR_FORMAT, "no rows", NULL);
     expect_error(csv_fails("a,b,label\n"), CLRT_ERR_FORMAT, "no data rows", NULL);
     const char *nul = tmp_path("nul.csv");
-    write_plain(nul, "1,2,0\n\0,3,1\n", 12);
+    clrt_unit_write_file(nul, "1,2,0\n\0,3,1\n", 12);
     clrt_dataset *ds;
     expect_error(load_csv(nul, &ds), CLRT_ERR_FORMAT, "line 2", "NUL", NULL);
     assert_null(ds);
     const char *none = tmp_path("none.csv");
     expect_error(load_csv(none, &ds), CLRT_ERR_IO, none, "No such file", NULL);
     assert_null(ds);
-    expect_error(load_csv(tmp_root, &ds), CLRT_ERR_IO, tmp_root, NULL);
+    expect_error(load_csv(clrt_unit_tmp_root(), &ds), CLRT_ERR_IO, clrt_unit_tmp_root(), NULL);
     assert_null(ds);
     assert_int_equal(clrt_dataset_load_csv(NULL, &ds, NULL, 0), CLRT_ERR_INVALID_ARG);
 }
@@ -831,5 +785,5 @@ int main(void)
         cmocka_unit_test(accessors_accept_null),
         cmocka_unit_test(fashion_mnist),
     };
-    return cmocka_run_group_tests_name("data", tests, make_tmp, remove_tmp);
+    return cmocka_run_group_tests_name("data", tests, make_tmp, clrt_unit_tmp_teardown);
 }

@@ -12,9 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include "clrt_internal.h"
+#include "unit_util.h"
 
 #ifndef CLRT_SOURCE_DIR
 #error "CLRT_SOURCE_DIR (the project source root, as a string) must be defined by the build"
@@ -22,7 +22,6 @@
 
 /* ------------------------------------------------------------ helpers */
 
-static char tmp_root[4096];
 
 static void path_in(char *out, size_t len, const char *dir, const char *name)
 {
@@ -34,11 +33,7 @@ static void write_file(const char *dir, const char *name, const char *text, size
 {
     char path[4096];
     path_in(path, sizeof path, dir, name);
-    FILE *f = fopen(path, "wb");
-    if (!f)
-        fail_msg("cannot create %s", path);
-    assert_int_equal(fwrite(text, 1, len, f), len);
-    assert_int_equal(fclose(f), 0);
+    clrt_unit_write_file(path, text, len);
 }
 
 static void write_text(const char *dir, const char *name, const char *text)
@@ -46,51 +41,10 @@ static void write_text(const char *dir, const char *name, const char *text)
     write_file(dir, name, text, strlen(text));
 }
 
-/* rm -r, for the directories this test makes (no symlinks followed). */
-static int remove_tree(const char *path)
-{
-    struct stat st;
-    if (lstat(path, &st) != 0)
-        return -1;
-    if (!S_ISDIR(st.st_mode))
-        return unlink(path);
-    DIR *d = opendir(path);
-    if (!d)
-        return -1;
-    int rc = 0;
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL) {
-        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-            continue;
-        size_t n = strlen(path) + strlen(e->d_name) + 2;
-        char *child = malloc(n);
-        if (!child) {
-            rc = -1;
-            break;
-        }
-        snprintf(child, n, "%s/%s", path, e->d_name);
-        if (remove_tree(child) != 0)
-            rc = -1;
-        free(child);
-    }
-    closedir(d);
-    return rmdir(path) == 0 ? rc : -1;
-}
-
 static int make_tmp(void **state)
 {
     (void)state;
-    const char *base = getenv("TMPDIR");
-    if (!base || base[0] != '/')
-        base = "/tmp";
-    snprintf(tmp_root, sizeof tmp_root, "%s/clrt-unit-embed-XXXXXX", base);
-    return mkdtemp(tmp_root) ? 0 : -1;
-}
-
-static int remove_tmp(void **state)
-{
-    (void)state;
-    return remove_tree(tmp_root);
+    return clrt_unit_tmp_make("embed");
 }
 
 /* Expand `text` as file `name` with includes from `dir`; the result must
@@ -133,7 +87,7 @@ static void nested_includes_with_line_markers(void **state)
 {
     (void)state;
     char dir[4096];
-    path_in(dir, sizeof dir, tmp_root, "nested");
+    path_in(dir, sizeof dir, clrt_unit_tmp_root(), "nested");
     assert_int_equal(mkdir(dir, 0700), 0);
     write_text(dir, "a.h", "#define A 1\n#include \"b.h\"\nint a;\n");
     write_text(dir, "b.h", "#define B 2\n");
@@ -158,7 +112,7 @@ static void include_spellings(void **state)
 {
     (void)state;
     char dir[4096];
-    path_in(dir, sizeof dir, tmp_root, "spell");
+    path_in(dir, sizeof dir, clrt_unit_tmp_root(), "spell");
     assert_int_equal(mkdir(dir, 0700), 0);
     /* No newline at the end of the included file: the marker after it must
      * still start a line of its own. */
@@ -189,7 +143,7 @@ static void system_includes_and_other_lines_untouched(void **state)
                        "int z;\n";
     /* The include dir does not exist: nothing may be read from it. */
     char dir[4096];
-    path_in(dir, sizeof dir, tmp_root, "no-such-dir");
+    path_in(dir, sizeof dir, clrt_unit_tmp_root(), "no-such-dir");
     expect_expansion("sys.cl", text, dir, text);
     /* Empty text gives empty text. */
     expect_expansion("empty.cl", "", dir, "");
@@ -199,7 +153,7 @@ static void missing_include(void **state)
 {
     (void)state;
     char dir[4096];
-    path_in(dir, sizeof dir, tmp_root, "missing");
+    path_in(dir, sizeof dir, clrt_unit_tmp_root(), "missing");
     assert_int_equal(mkdir(dir, 0700), 0);
     expect_failure("m.cl", "int a;\n#include \"absent.h\"\n", dir, "absent.h", "m.cl:2");
     /* Missing two levels down: the message names the file that includes it. */
@@ -221,7 +175,7 @@ static void include_cycles_are_refused(void **state)
 {
     (void)state;
     char dir[4096];
-    path_in(dir, sizeof dir, tmp_root, "cycle");
+    path_in(dir, sizeof dir, clrt_unit_tmp_root(), "cycle");
     assert_int_equal(mkdir(dir, 0700), 0);
     write_text(dir, "self.h", "#include \"self.h\"\n");
     expect_failure("self.h", "#include \"self.h\"\n", dir, "self.h", NULL);
@@ -235,7 +189,7 @@ static void deep_but_finite_nesting(void **state)
 {
     (void)state;
     char dir[4096];
-    path_in(dir, sizeof dir, tmp_root, "deep");
+    path_in(dir, sizeof dir, clrt_unit_tmp_root(), "deep");
     assert_int_equal(mkdir(dir, 0700), 0);
     char want[4096] = "";
     for (int i = 1; i <= 8; i++) {
@@ -267,11 +221,11 @@ static void includes_outside_the_folder_are_refused(void **state)
 {
     (void)state;
     char dir[4096];
-    path_in(dir, sizeof dir, tmp_root, "jail");
+    path_in(dir, sizeof dir, clrt_unit_tmp_root(), "jail");
     assert_int_equal(mkdir(dir, 0700), 0);
     /* The files exist: the names alone must be refused. */
-    write_text(tmp_root, "x.h", "int outside;\n");
-    write_text(tmp_root, "abs.h", "int absolute;\n");
+    write_text(clrt_unit_tmp_root(), "x.h", "int outside;\n");
+    write_text(clrt_unit_tmp_root(), "abs.h", "int absolute;\n");
     expect_failure("j.cl", "#include \"../x.h\"\n", dir, "../x.h", NULL);
     char sub[4096];
     path_in(sub, sizeof sub, dir, "sub");
@@ -279,7 +233,7 @@ static void includes_outside_the_folder_are_refused(void **state)
     expect_failure("j.cl", "#include \"sub/../../x.h\"\n", dir, "x.h", NULL);
 
     char abs_path[4096], text[4200];
-    path_in(abs_path, sizeof abs_path, tmp_root, "abs.h");
+    path_in(abs_path, sizeof abs_path, clrt_unit_tmp_root(), "abs.h");
     snprintf(text, sizeof text, "#include \"%s\"\n", abs_path);
     expect_failure("j.cl", text, dir, abs_path, NULL);
     expect_failure("j.cl", "#include \"/abs.h\"\n", dir, "/abs.h", NULL);
@@ -291,13 +245,13 @@ static void err_buffer_is_optional(void **state)
     char *out;
     size_t out_len;
     const char *text = "#include \"absent.h\"\n";
-    assert_int_equal(clrt__expand_includes("n.cl", text, strlen(text), tmp_root, &out, &out_len,
+    assert_int_equal(clrt__expand_includes("n.cl", text, strlen(text), clrt_unit_tmp_root(), &out, &out_len,
                                            NULL, 0),
                      -1);
     assert_null(out);
     char small[24];
     memset(small, 'z', sizeof small);
-    assert_int_equal(clrt__expand_includes("n.cl", text, strlen(text), tmp_root, &out, &out_len,
+    assert_int_equal(clrt__expand_includes("n.cl", text, strlen(text), clrt_unit_tmp_root(), &out, &out_len,
                                            small, 8),
                      -1);
     assert_true(strlen(small) < 8);
@@ -312,18 +266,18 @@ static void read_file(void **state)
     char *data = (char *)"sentinel";
     size_t len = 99;
     char path[4096];
-    path_in(path, sizeof path, tmp_root, "does-not-exist.cl");
+    path_in(path, sizeof path, clrt_unit_tmp_root(), "does-not-exist.cl");
     assert_int_equal(clrt__read_file(path, &data, &len), -1);
     assert_null(data);
     assert_int_equal(len, 0);
 
     /* A directory is not a file. */
-    assert_int_equal(clrt__read_file(tmp_root, &data, &len), -1);
+    assert_int_equal(clrt__read_file(clrt_unit_tmp_root(), &data, &len), -1);
     assert_null(data);
 
     /* Empty: success, a terminated empty string. */
-    write_file(tmp_root, "empty.bin", "", 0);
-    path_in(path, sizeof path, tmp_root, "empty.bin");
+    write_file(clrt_unit_tmp_root(), "empty.bin", "", 0);
+    path_in(path, sizeof path, clrt_unit_tmp_root(), "empty.bin");
     assert_int_equal(clrt__read_file(path, &data, &len), 0);
     assert_non_null(data);
     assert_int_equal(len, 0);
@@ -336,8 +290,8 @@ static void read_file(void **state)
     assert_non_null(bytes);
     for (size_t i = 0; i < n; i++)
         bytes[i] = (char)(i * 7 % 251);
-    write_file(tmp_root, "bytes.bin", bytes, n);
-    path_in(path, sizeof path, tmp_root, "bytes.bin");
+    write_file(clrt_unit_tmp_root(), "bytes.bin", bytes, n);
+    path_in(path, sizeof path, clrt_unit_tmp_root(), "bytes.bin");
     assert_int_equal(clrt__read_file(path, &data, &len), 0);
     assert_int_equal(len, n);
     assert_memory_equal(data, bytes, n);
@@ -461,5 +415,5 @@ int main(void)
         cmocka_unit_test(embedded_tensor),
         cmocka_unit_test(every_cl_file_is_embedded),
     };
-    return cmocka_run_group_tests_name("unit-embed", tests, make_tmp, remove_tmp);
+    return cmocka_run_group_tests_name("unit-embed", tests, make_tmp, clrt_unit_tmp_teardown);
 }
