@@ -199,6 +199,99 @@ static int write_all(int fd, const void *data, size_t len)
     return 0;
 }
 
+/* "<path>.tmp.<pid>", or with CLRT__WRITE_UNIQUE_TMP
+ * "<path>.tmp.<pid>.<seconds>.<nanoseconds>" (caller frees). */
+static char *temp_name(const char *path, unsigned flags)
+{
+    size_t len = strlen(path) + 48;
+    char *tmp = malloc(len);
+    if (!tmp)
+        return NULL;
+    if (flags & CLRT__WRITE_UNIQUE_TMP) {
+        struct timespec now;
+        clock_gettime(CLOCK_REALTIME, &now);
+        snprintf(tmp, len, "%s.tmp.%ld.%lld.%ld", path, (long)getpid(), (long long)now.tv_sec,
+                 (long)now.tv_nsec);
+    } else {
+        snprintf(tmp, len, "%s.tmp.%ld", path, (long)getpid());
+    }
+    return tmp;
+}
+
+/* Make a rename in the directory of `path` durable; best effort (some file
+ * systems refuse fsync on a directory, and the file itself is complete). */
+static void sync_parent_dir(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    size_t len = slash ? (size_t)(slash == path ? 1 : slash - path) : 1;
+    char *dir = malloc(len + 1);
+    if (!dir)
+        return;
+    memcpy(dir, slash ? path : ".", len);
+    dir[len] = '\0';
+    int fd = open(dir, O_RDONLY);
+    if (fd >= 0) {
+        (void)fsync(fd);
+        close(fd);
+    }
+    free(dir);
+}
+
+clrt_status clrt__write_file_atomic(const char *path, const void *const *parts,
+                                    const size_t *sizes, size_t nparts, unsigned mode,
+                                    unsigned flags, clrt__write_failure *failure)
+{
+    if (failure) {
+        failure->step = NULL;
+        failure->err = 0;
+        failure->tmp = NULL;
+    }
+    char *tmp = temp_name(path, flags);
+    if (!tmp)
+        return CLRT_ERR_OUT_OF_MEMORY;
+    const char *step = "create";
+    int excl = flags & CLRT__WRITE_UNIQUE_TMP ? O_EXCL : O_TRUNC;
+    int fd = open(tmp, O_WRONLY | O_CREAT | excl, (mode_t)mode);
+    bool ok = fd >= 0;
+    if (ok) {
+        step = "write";
+        for (size_t i = 0; ok && i < nparts; i++)
+            ok = write_all(fd, parts[i], sizes[i]) == 0;
+        if (ok) {
+            step = "fsync";
+            ok = fsync(fd) == 0;
+        }
+        int saved = errno;
+        if (close(fd) != 0 && ok) {
+            step = "close";
+            ok = false;
+        } else {
+            errno = saved;
+        }
+    }
+    if (ok) {
+        step = "rename";
+        ok = rename(tmp, path) == 0;
+    }
+    if (!ok) {
+        int err = errno;
+        if (fd >= 0)
+            unlink(tmp);
+        if (failure) {
+            failure->step = step;
+            failure->err = err;
+            failure->tmp = tmp;
+            tmp = NULL;
+        }
+        free(tmp);
+        return CLRT_ERR_IO;
+    }
+    if (flags & CLRT__WRITE_SYNC_DIR)
+        sync_parent_dir(path);
+    free(tmp);
+    return CLRT_OK;
+}
+
 clrt_status clrt__cache_store(const char *dir, const char *key, const unsigned char *bin,
                               size_t bin_len)
 {
@@ -209,18 +302,6 @@ clrt_status clrt__cache_store(const char *dir, const char *key, const unsigned c
     char *path = clrt__cache_path(dir, key);
     if (!path)
         return CLRT_ERR_OUT_OF_MEMORY;
-    size_t tmplen = strlen(path) + 48;
-    char *tmp = malloc(tmplen);
-    if (!tmp) {
-        free(path);
-        return CLRT_ERR_OUT_OF_MEMORY;
-    }
-    /* A temp name unique per process and moment; O_EXCL refuses a clash.
-     * Concurrent writers of one entry each rename a complete file. */
-    struct timespec now;
-    clock_gettime(CLOCK_REALTIME, &now);
-    snprintf(tmp, tmplen, "%s.tmp.%ld.%lld.%ld", path, (long)getpid(), (long long)now.tv_sec,
-             (long)now.tv_nsec);
 
     size_t klen = strlen(key);
     unsigned char header[HEADER_BYTES], trailer[TRAILER_BYTES];
@@ -230,19 +311,12 @@ clrt_status clrt__cache_store(const char *dir, const char *key, const unsigned c
     put_u64(header + 16, (uint64_t)bin_len);
     put_u32(trailer, checksum(key, klen, bin, bin_len));
 
-    clrt_status st = CLRT_ERR_IO;
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL, 0600);
-    if (fd >= 0) {
-        bool ok = write_all(fd, header, sizeof header) == 0 && write_all(fd, key, klen) == 0 &&
-                  write_all(fd, bin, bin_len) == 0 && write_all(fd, trailer, sizeof trailer) == 0 &&
-                  fsync(fd) == 0;
-        ok = close(fd) == 0 && ok;
-        if (ok && rename(tmp, path) == 0)
-            st = CLRT_OK;
-        else
-            unlink(tmp);
-    }
-    free(tmp);
+    /* A temp name unique per process and moment; O_EXCL refuses a clash.
+     * Concurrent writers of one entry each rename a complete file. */
+    const void *const parts[4] = {header, key, bin, trailer};
+    const size_t sizes[4] = {sizeof header, klen, bin_len, sizeof trailer};
+    clrt_status st =
+        clrt__write_file_atomic(path, parts, sizes, 4, 0600, CLRT__WRITE_UNIQUE_TMP, NULL);
     free(path);
     return st;
 }

@@ -496,39 +496,9 @@ static clrt_status build_metadata(clrt_ctx *ctx, const clrt_model *m, const clrt
     return ok ? CLRT_OK : clrt__fail(ctx, CLRT_ERR_OUT_OF_MEMORY, "%s: out of memory", fn);
 }
 
-static int write_all(int fd, const void *data, size_t len)
-{
-    const unsigned char *p = data;
-    while (len > 0) {
-        ssize_t n = write(fd, p, len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return -1;
-        p += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
-/* Make a rename in the directory of `path` durable; best effort (some file
- * systems refuse fsync on a directory, and the file itself is complete). */
-static void sync_parent_dir(const char *path)
-{
-    const char *slash = strrchr(path, '/');
-    char *dir = slash ? str_printf("%.*s", (int)(slash == path ? 1 : slash - path), path)
-                      : str_printf(".");
-    if (!dir)
-        return;
-    int fd = open(dir, O_RDONLY);
-    if (fd >= 0) {
-        (void)fsync(fd);
-        close(fd);
-    }
-    free(dir);
-}
-
-/* Write header and data to "<path>.tmp.<pid>", fsync, rename over path. */
+/* Write the file through clrt__write_file_atomic: "<path>.tmp.<pid>" (a
+ * stale one of this process replaced), fsync, rename over path, fsync the
+ * directory. */
 static clrt_status write_atomically(clrt_ctx *ctx, const char *path, const char *header,
                                     size_t header_len, const unsigned char *data,
                                     size_t data_len)
@@ -539,47 +509,23 @@ static clrt_status write_atomically(clrt_ctx *ctx, const char *path, const char 
     unsigned char len8[8];
     put_le64(len8, (uint64_t)header_len + pad);
 
-    char *tmp = str_printf("%s.tmp.%ld", path, (long)getpid());
-    if (!tmp)
+    const void *const parts[4] = {len8, header, spaces, data};
+    const size_t sizes[4] = {8, header_len, pad, data_len};
+    clrt__write_failure f;
+    clrt_status st =
+        clrt__write_file_atomic(path, parts, sizes, 4, 0666, CLRT__WRITE_SYNC_DIR, &f);
+    if (st == CLRT_ERR_OUT_OF_MEMORY)
         return clrt__fail(ctx, CLRT_ERR_OUT_OF_MEMORY, "%s: out of memory", fn);
-    char why[128];
-    const char *step = "create";
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0666);
-    bool ok = fd >= 0;
-    if (ok) {
-        step = "write";
-        ok = write_all(fd, len8, 8) == 0 && write_all(fd, header, header_len) == 0 &&
-             write_all(fd, spaces, pad) == 0 && write_all(fd, data, data_len) == 0;
-        if (ok) {
-            step = "fsync";
-            ok = fsync(fd) == 0;
-        }
-        int saved = errno;
-        if (close(fd) != 0 && ok) {
-            step = "close";
-            ok = false;
-        } else {
-            errno = saved;
-        }
-    }
-    if (ok) {
-        step = "rename";
-        ok = rename(tmp, path) == 0;
-    }
-    clrt_status st = CLRT_OK;
-    if (!ok) {
-        errno_text(errno, why, sizeof why);
-        if (fd >= 0)
-            unlink(tmp);
-        if (strcmp(step, "rename") == 0)
-            st = clrt__fail(ctx, CLRT_ERR_IO, "%s: cannot rename '%s' to '%s': %s", fn, tmp,
+    if (st != CLRT_OK) {
+        char why[128];
+        errno_text(f.err, why, sizeof why);
+        if (strcmp(f.step, "rename") == 0)
+            st = clrt__fail(ctx, CLRT_ERR_IO, "%s: cannot rename '%s' to '%s': %s", fn, f.tmp,
                             path, why);
         else
-            st = clrt__fail(ctx, CLRT_ERR_IO, "%s: cannot %s '%s': %s", fn, step, tmp, why);
-    } else {
-        sync_parent_dir(path);
+            st = clrt__fail(ctx, CLRT_ERR_IO, "%s: cannot %s '%s': %s", fn, f.step, f.tmp, why);
+        free(f.tmp);
     }
-    free(tmp);
     return st;
 }
 

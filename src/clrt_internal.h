@@ -105,6 +105,31 @@ clrt_status clrt__cache_load(const char *dir, const char *key, unsigned char **b
 clrt_status clrt__cache_store(const char *dir, const char *key, const unsigned char *bin,
                               size_t bin_len);
 
+/* Flags of clrt__write_file_atomic. */
+enum {
+    /* Temp name "<path>.tmp.<pid>.<seconds>.<nanoseconds>" created with
+     * O_EXCL, so concurrent writers never share one; without it
+     * "<path>.tmp.<pid>", a stale one of this process truncated. */
+    CLRT__WRITE_UNIQUE_TMP = 1u << 0,
+    /* After the rename, fsync the directory too (best effort). */
+    CLRT__WRITE_SYNC_DIR = 1u << 1,
+};
+
+/* Where clrt__write_file_atomic failed, for the caller's message. */
+typedef struct clrt__write_failure {
+    const char *step; /* "create", "write", "fsync", "close" or "rename" */
+    int err;          /* errno of that step */
+    char *tmp;        /* the temp file's name (removed by then); caller frees */
+} clrt__write_failure;
+
+/* Replace `path` whole or not at all: write parts[0..nparts) in order to a
+ * temp file beside it (created with `mode`, less the umask), fsync, close,
+ * rename over `path`. CLRT_OK; CLRT_ERR_OUT_OF_MEMORY; CLRT_ERR_IO with the
+ * temp file removed and, when `failure` is not NULL, *failure filled in. */
+clrt_status clrt__write_file_atomic(const char *path, const void *const *parts,
+                                    const size_t *sizes, size_t nparts, unsigned mode,
+                                    unsigned flags, clrt__write_failure *failure);
+
 /* mkdir -p, each level it creates with mode 0700; 0 on success. */
 int clrt__make_dirs(const char *dir);
 
