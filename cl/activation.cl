@@ -2,6 +2,7 @@
  * softmax row-wise over the last dimension (one work-group per row). */
 #include "common.h"
 #include "act_math.h"
+#include "reduce.h"
 
 /* y[i] = act(x[i]) for i < n. y may be x. */
 __kernel void clrt_act_forward(__global const float *x, __global float *y, const int act,
@@ -27,41 +28,6 @@ __kernel void clrt_act_backward(__global const float *x, __global const float *y
     }
 }
 
-/* Tree reductions over a work-group whose size is a power of two, in a
- * fixed order (deterministic). Every item calls them with its value and
- * gets the group's result; `buf` holds get_local_size(0) floats and is free
- * again when they return (the last barrier orders the reads of buf[0]
- * before any later write). */
-float clrt_act_group_max(__local float *buf, float v)
-{
-    const size_t l = get_local_id(0);
-    buf[l] = v;
-    barrier(CLK_LOCAL_MEM_FENCE);
-    for (size_t s = get_local_size(0) / 2; s > 0; s >>= 1) {
-        if (l < s)
-            buf[l] = fmax(buf[l], buf[l + s]);
-        barrier(CLK_LOCAL_MEM_FENCE);
-    }
-    float r = buf[0];
-    barrier(CLK_LOCAL_MEM_FENCE);
-    return r;
-}
-
-float clrt_act_group_sum(__local float *buf, float v)
-{
-    const size_t l = get_local_id(0);
-    buf[l] = v;
-    barrier(CLK_LOCAL_MEM_FENCE);
-    for (size_t s = get_local_size(0) / 2; s > 0; s >>= 1) {
-        if (l < s)
-            buf[l] += buf[l + s];
-        barrier(CLK_LOCAL_MEM_FENCE);
-    }
-    float r = buf[0];
-    barrier(CLK_LOCAL_MEM_FENCE);
-    return r;
-}
-
 /* Softmax of each row of `cols` floats: y = exp(x - max) / Σ exp(x - max).
  * Launched as (local size, rows) with work-groups (local size, 1): group
  * (0, r) does row r, its items striding over the columns. y may be x: every
@@ -78,12 +44,12 @@ __kernel void clrt_softmax_forward(__global const float *x, __global float *y, c
     float m = -INFINITY;
     for (size_t j = l; j < cols; j += nl)
         m = fmax(m, xr[j]);
-    m = clrt_act_group_max(scratch, m);
+    m = clrt_group_max(scratch, m);
 
     float s = 0.0f;
     for (size_t j = l; j < cols; j += nl)
         s += exp(xr[j] - m);
-    s = clrt_act_group_sum(scratch, s);
+    s = clrt_group_sum(scratch, s);
 
     for (size_t j = l; j < cols; j += nl)
         yr[j] = exp(xr[j] - m) / s;
@@ -102,7 +68,7 @@ __kernel void clrt_softmax_backward(__global const float *y, __global const floa
     float s = 0.0f;
     for (size_t j = l; j < cols; j += nl)
         s += dy[off + j] * y[off + j];
-    s = clrt_act_group_sum(scratch, s);
+    s = clrt_group_sum(scratch, s);
 
     for (size_t j = l; j < cols; j += nl)
         dx[off + j] = y[off + j] * (dy[off + j] - s);

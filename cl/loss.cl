@@ -3,24 +3,7 @@
  * the groups' partial sums), so a result depends on the shape alone, never
  * on timing, and no two items write one place. */
 #include "common.h"
-
-/* Tree sum over a work-group whose size is a power of two; every item gets
- * the total. `buf` holds get_local_size(0) floats and is free again on
- * return. */
-float clrt_loss_group_sum(__local float *buf, float v)
-{
-    const size_t l = get_local_id(0);
-    buf[l] = v;
-    barrier(CLK_LOCAL_MEM_FENCE);
-    for (size_t s = get_local_size(0) / 2; s > 0; s >>= 1) {
-        if (l < s)
-            buf[l] += buf[l + s];
-        barrier(CLK_LOCAL_MEM_FENCE);
-    }
-    float r = buf[0];
-    barrier(CLK_LOCAL_MEM_FENCE);
-    return r;
-}
+#include "reduce.h"
 
 /* out[g] = (Σ in[i] over the items of group g, each striding by the global
  * size) / divisor. With one work-group: out[0] = Σ in / divisor. */
@@ -30,7 +13,7 @@ __kernel void clrt_loss_sum(__global const float *in, const ulong n, const float
     float acc = 0.0f;
     for (size_t i = get_global_id(0); i < n; i += get_global_size(0))
         acc += in[i];
-    acc = clrt_loss_group_sum(scratch, acc);
+    acc = clrt_group_sum(scratch, acc);
     if (get_local_id(0) == 0)
         out[get_group_id(0)] = acc / divisor;
 }
@@ -50,7 +33,7 @@ __kernel void clrt_mse_partial(__global const float *pred, __global const float 
             grad[i] = gscale * d;
         acc += d * d;
     }
-    acc = clrt_loss_group_sum(scratch, acc);
+    acc = clrt_group_sum(scratch, acc);
     if (get_local_id(0) == 0)
         partial[get_group_id(0)] = acc;
 }
