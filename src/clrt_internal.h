@@ -277,6 +277,13 @@ clrt_status clrt__set_args(clrt_ctx *ctx, cl_kernel kernel, const char *what, co
 clrt_status clrt__launch_2d(clrt_ctx *ctx, cl_kernel kernel, size_t g0, size_t g1, size_t l0,
                             size_t l1, const char *what);
 
+/* A work-group size for a tree-reducing kernel `k`: the power of two
+ * covering `cover`, at most `max` (a power of two), halved while the kernel
+ * or the device allows less. On any usual device it depends on `cover` and
+ * `max` alone, so a reduction's summation order (and result) does too. */
+clrt_status clrt__pow2_group_size(clrt_ctx *ctx, cl_kernel k, size_t cover, size_t max,
+                                  const char *what, size_t *wg);
+
 /* -------------------------------------------------------------- gemm.c */
 
 /* Resolve the context's backend from the option value or $CLRT_GEMM. */

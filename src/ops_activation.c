@@ -47,29 +47,6 @@ static bool needs_y(clrt_act act)
     return act == CLRT_ACT_SIGMOID || act == CLRT_ACT_TANH || act == CLRT_ACT_SOFTMAX;
 }
 
-/* The work-group size for a kernel that gives one group to a row of `cols`:
- * the power of two covering the row, at most ROW_WG_MAX and what the kernel
- * and device allow. It depends on `cols` alone on any usual device, so the
- * summation order (and the result) does too. */
-static clrt_status row_group_size(clrt_ctx *ctx, cl_kernel k, size_t cols, const char *what,
-                                  size_t *wg)
-{
-    size_t limit = 0;
-    cl_int rc = clGetKernelWorkGroupInfo(k, ctx->dev.device_id, CL_KERNEL_WORK_GROUP_SIZE,
-                                         sizeof limit, &limit, NULL);
-    if (rc != CL_SUCCESS)
-        return clrt__fail_cl(ctx, rc, "clGetKernelWorkGroupInfo", "%s", what);
-    if (ctx->dev.max_work_group_size && ctx->dev.max_work_group_size < limit)
-        limit = ctx->dev.max_work_group_size;
-    size_t n = 1;
-    while (n < cols && n < ROW_WG_MAX)
-        n *= 2;
-    while (n > 1 && n > limit)
-        n /= 2;
-    *wg = n;
-    return CLRT_OK;
-}
-
 /* A tensor as [numel / last, last]: softmax's rows. */
 static void rows_cols(const clrt_tensor *t, size_t *rows, size_t *cols)
 {
@@ -100,7 +77,7 @@ clrt_status clrt_act_forward(clrt_ctx *ctx, clrt_act act, float param, const clr
         size_t rows, cols, wg;
         rows_cols(x, &rows, &cols);
         CLRT_TRY(clrt__kernel(ctx, "activation", "clrt_softmax_forward", &k));
-        CLRT_TRY(row_group_size(ctx, k, cols, fn, &wg));
+        CLRT_TRY(clrt__pow2_group_size(ctx, k, cols, ROW_WG_MAX, fn, &wg));
         CLRT_TRY(clrt__set_args(ctx, k, fn, "mmlL", x, y, cols, wg * sizeof(float)));
         return clrt__launch_2d(ctx, k, wg, rows, wg, 1, fn);
     }
@@ -134,7 +111,7 @@ clrt_status clrt_act_backward(clrt_ctx *ctx, clrt_act act, float param, const cl
         size_t rows, cols, wg;
         rows_cols(dy, &rows, &cols);
         CLRT_TRY(clrt__kernel(ctx, "activation", "clrt_softmax_backward", &k));
-        CLRT_TRY(row_group_size(ctx, k, cols, fn, &wg));
+        CLRT_TRY(clrt__pow2_group_size(ctx, k, cols, ROW_WG_MAX, fn, &wg));
         CLRT_TRY(clrt__set_args(ctx, k, fn, "mmmlL", y, dy, dx, cols, wg * sizeof(float)));
         return clrt__launch_2d(ctx, k, wg, rows, wg, 1, fn);
     }

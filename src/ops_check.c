@@ -124,3 +124,22 @@ clrt_status clrt__launch_2d(clrt_ctx *ctx, cl_kernel kernel, size_t g0, size_t g
                              g1);
     return CLRT_OK;
 }
+
+clrt_status clrt__pow2_group_size(clrt_ctx *ctx, cl_kernel k, size_t cover, size_t max,
+                                  const char *what, size_t *wg)
+{
+    size_t limit = 0;
+    cl_int rc = clGetKernelWorkGroupInfo(k, ctx->dev.device_id, CL_KERNEL_WORK_GROUP_SIZE,
+                                         sizeof limit, &limit, NULL);
+    if (rc != CL_SUCCESS)
+        return clrt__fail_cl(ctx, rc, "clGetKernelWorkGroupInfo", "%s", what);
+    if (ctx->dev.max_work_group_size && ctx->dev.max_work_group_size < limit)
+        limit = ctx->dev.max_work_group_size;
+    size_t n = 1;
+    while (n < cover && n < max)
+        n *= 2;
+    while (n > 1 && n > limit)
+        n /= 2;
+    *wg = n;
+    return CLRT_OK;
+}

@@ -4,32 +4,14 @@
 
 #include <math.h>
 
-/* The reduction work-group: a power of two, at most this. */
+/* The reduction work-group: this, halved while the kernel or the device
+ * allows less (clrt__pow2_group_size covering it), so the summation order
+ * depends on the shape alone. */
 #define REDUCE_WG_MAX 256
 /* Elements each item of a first-stage group sums (about). */
 #define REDUCE_CHUNK 16
 /* At most this many first-stage groups, so one group finishes quickly. */
 #define REDUCE_GROUPS_MAX 1024
-
-/* The work-group size for the reduction kernel `k`: REDUCE_WG_MAX, halved
- * while the kernel or the device allows less. It is the same on any usual
- * device, so the summation order (and the result) depends on the shape
- * alone. */
-static clrt_status reduce_group_size(clrt_ctx *ctx, cl_kernel k, const char *what, size_t *wg)
-{
-    size_t limit = 0;
-    cl_int rc = clGetKernelWorkGroupInfo(k, ctx->dev.device_id, CL_KERNEL_WORK_GROUP_SIZE,
-                                         sizeof limit, &limit, NULL);
-    if (rc != CL_SUCCESS)
-        return clrt__fail_cl(ctx, rc, "clGetKernelWorkGroupInfo", "%s", what);
-    if (ctx->dev.max_work_group_size && ctx->dev.max_work_group_size < limit)
-        limit = ctx->dev.max_work_group_size;
-    size_t n = REDUCE_WG_MAX;
-    while (n > 1 && n > limit)
-        n /= 2;
-    *wg = n;
-    return CLRT_OK;
-}
 
 /* First-stage groups for n elements. */
 static size_t stage1_groups(size_t n, size_t wg)
@@ -48,7 +30,7 @@ static clrt_status enqueue_sum(clrt_ctx *ctx, const clrt_tensor *in, size_t n, f
     cl_kernel k;
     size_t wg;
     CLRT_TRY(clrt__kernel(ctx, "loss", "clrt_loss_sum", &k));
-    CLRT_TRY(reduce_group_size(ctx, k, what, &wg));
+    CLRT_TRY(clrt__pow2_group_size(ctx, k, REDUCE_WG_MAX, REDUCE_WG_MAX, what, &wg));
     CLRT_TRY(clrt__set_args(ctx, k, what, "mlfmL", in, n, (double)divisor, out,
                             wg * sizeof(float)));
     return clrt__launch_2d(ctx, k, groups * wg, 1, wg, 1, what);
@@ -62,7 +44,7 @@ static clrt_status sum_to_scalar(clrt_ctx *ctx, const clrt_tensor *in, size_t n,
     cl_kernel k;
     size_t wg;
     CLRT_TRY(clrt__kernel(ctx, "loss", "clrt_loss_sum", &k));
-    CLRT_TRY(reduce_group_size(ctx, k, what, &wg));
+    CLRT_TRY(clrt__pow2_group_size(ctx, k, REDUCE_WG_MAX, REDUCE_WG_MAX, what, &wg));
     size_t groups = stage1_groups(n, wg);
     if (groups == 1)
         return enqueue_sum(ctx, in, n, divisor, out, 1, what);
@@ -107,7 +89,7 @@ clrt_status clrt_loss_mse(clrt_ctx *ctx, const clrt_tensor *pred, const clrt_ten
     cl_kernel k;
     size_t wg;
     CLRT_TRY(clrt__kernel(ctx, "loss", "clrt_mse_partial", &k));
-    CLRT_TRY(reduce_group_size(ctx, k, fn, &wg));
+    CLRT_TRY(clrt__pow2_group_size(ctx, k, REDUCE_WG_MAX, REDUCE_WG_MAX, fn, &wg));
     size_t groups = stage1_groups(n, wg);
     clrt_tensor *partial;
     CLRT_TRY(clrt_tensor_create(ctx, 1, &groups, CLRT_TENSOR_UNINIT, &partial));
