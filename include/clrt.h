@@ -1,6 +1,6 @@
 /* clrt — a portable OpenCL runtime for training neural networks.
  *
- * Conventions (docs/DESIGN.md has the reasons):
+ * Conventions (docs/design.md has the reasons):
  *  - Every fallible call returns clrt_status: CLRT_OK (0) or a negative code.
  *    clrt_status_str() names a code; clrt_ctx_errmsg() holds the detail of the
  *    last failure on a context (which call, which OpenCL error, the build log).
@@ -494,6 +494,9 @@ CLRT_API clrt_status clrt_model_forward(clrt_model *m, const clrt_tensor *x,
  * overwritten (flags 0) or accumulated (CLRT_GRAD_ACCUMULATE). */
 CLRT_API clrt_status clrt_model_backward(clrt_model *m, const clrt_tensor *dy, unsigned flags);
 
+/* Set every gradient to zero (before backward passes that accumulate). */
+CLRT_API clrt_status clrt_model_zero_grad(clrt_model *m);
+
 typedef enum clrt_loss_kind { CLRT_LOSS_CROSS_ENTROPY = 0, CLRT_LOSS_MSE = 1 } clrt_loss_kind;
 
 /* One training step: forward, loss against `target` (class indices [batch]
@@ -574,7 +577,8 @@ CLRT_API clrt_status clrt_loader_next(clrt_loader *l, const clrt_tensor **x,
 CLRT_API size_t clrt_loader_batches(const clrt_loader *l);
 
 /* Mean loss and accuracy of the model over every batch of the loader's
- * epoch 0 order (cross-entropy on class labels). */
+ * epoch 0 order (cross-entropy on class labels). It restarts the loader:
+ * use a loader of its own, not one in the middle of a training epoch. */
 CLRT_API clrt_status clrt_model_evaluate(clrt_model *m, clrt_loader *l, double *loss,
                                          double *accuracy);
 

@@ -72,19 +72,19 @@ char *clrt__cache_path(const char *dir, const char *key)
     return join(dir, name);
 }
 
-static void put_u32(unsigned char *p, uint32_t v)
+void clrt__put_le32(unsigned char *p, uint32_t v)
 {
     for (int i = 0; i < 4; i++)
         p[i] = (unsigned char)(v >> (8 * i));
 }
 
-static void put_u64(unsigned char *p, uint64_t v)
+void clrt__put_le64(unsigned char *p, uint64_t v)
 {
     for (int i = 0; i < 8; i++)
         p[i] = (unsigned char)(v >> (8 * i));
 }
 
-static uint32_t get_u32(const unsigned char *p)
+uint32_t clrt__get_le32(const unsigned char *p)
 {
     uint32_t v = 0;
     for (int i = 3; i >= 0; i--)
@@ -92,7 +92,7 @@ static uint32_t get_u32(const unsigned char *p)
     return v;
 }
 
-static uint64_t get_u64(const unsigned char *p)
+uint64_t clrt__get_le64(const unsigned char *p)
 {
     uint64_t v = 0;
     for (int i = 7; i >= 0; i--)
@@ -100,21 +100,22 @@ static uint64_t get_u64(const unsigned char *p)
     return v;
 }
 
-static uint32_t checksum(const char *key, size_t klen, const unsigned char *bin, size_t blen)
+uint32_t clrt__crc32(uint32_t crc, const void *data, size_t len)
 {
-    uLong c = crc32(0L, Z_NULL, 0);
+    uLong c = crc;
+    const Bytef *p = data;
     /* zlib takes uInt lengths: feed large inputs in pieces. */
-    for (size_t off = 0; off < klen;) {
-        uInt n = (uInt)(klen - off > 0x40000000u ? 0x40000000u : klen - off);
-        c = crc32(c, (const Bytef *)key + off, n);
-        off += n;
-    }
-    for (size_t off = 0; off < blen;) {
-        uInt n = (uInt)(blen - off > 0x40000000u ? 0x40000000u : blen - off);
-        c = crc32(c, bin + off, n);
+    for (size_t off = 0; off < len;) {
+        uInt n = (uInt)(len - off > 0x40000000u ? 0x40000000u : len - off);
+        c = crc32(c, p + off, n);
         off += n;
     }
     return (uint32_t)c;
+}
+
+static uint32_t checksum(const char *key, size_t klen, const unsigned char *bin, size_t blen)
+{
+    return clrt__crc32(clrt__crc32(0, key, klen), bin, blen);
 }
 
 clrt_status clrt__cache_load(const char *dir, const char *key, unsigned char **bin,
@@ -136,16 +137,16 @@ clrt_status clrt__cache_load(const char *dir, const char *key, unsigned char **b
     size_t klen = strlen(key);
     clrt_status st = CLRT_ERR_FORMAT;
     if (len < HEADER_BYTES + TRAILER_BYTES || memcmp(p, MAGIC, 8) != 0 ||
-        get_u32(p + 8) != FORMAT_VERSION || get_u32(p + 12) != klen)
+        clrt__get_le32(p + 8) != FORMAT_VERSION || clrt__get_le32(p + 12) != klen)
         goto done;
-    uint64_t blen = get_u64(p + 16);
+    uint64_t blen = clrt__get_le64(p + 16);
     size_t fixed = HEADER_BYTES + TRAILER_BYTES + klen;
     if (fixed > len || blen != (uint64_t)(len - fixed) || blen == 0)
         goto done;
     if (memcmp(p + HEADER_BYTES, key, klen) != 0)
         goto done;
     const unsigned char *b = p + HEADER_BYTES + klen;
-    if (get_u32(b + blen) != checksum(key, klen, b, (size_t)blen))
+    if (clrt__get_le32(b + blen) != checksum(key, klen, b, (size_t)blen))
         goto done;
     unsigned char *copy = malloc((size_t)blen);
     if (!copy) {
@@ -306,10 +307,10 @@ clrt_status clrt__cache_store(const char *dir, const char *key, const unsigned c
     size_t klen = strlen(key);
     unsigned char header[HEADER_BYTES], trailer[TRAILER_BYTES];
     memcpy(header, MAGIC, 8);
-    put_u32(header + 8, FORMAT_VERSION);
-    put_u32(header + 12, (uint32_t)klen);
-    put_u64(header + 16, (uint64_t)bin_len);
-    put_u32(trailer, checksum(key, klen, bin, bin_len));
+    clrt__put_le32(header + 8, FORMAT_VERSION);
+    clrt__put_le32(header + 12, (uint32_t)klen);
+    clrt__put_le64(header + 16, (uint64_t)bin_len);
+    clrt__put_le32(trailer, checksum(key, klen, bin, bin_len));
 
     /* A temp name unique per process and moment; O_EXCL refuses a clash.
      * Concurrent writers of one entry each rename a complete file. */

@@ -78,7 +78,6 @@
 #include <unistd.h>
 
 #include <jansson.h>
-#include <zlib.h>
 
 #define FORMAT_NAME "clrt-checkpoint-1"
 #define FORMAT_FAMILY "clrt-checkpoint-"
@@ -88,20 +87,6 @@
 #define FLOAT_DIGITS 9                /* enough to read any float back exactly */
 
 /* ------------------------------------------------------------- helpers */
-
-static void put_le64(unsigned char *p, uint64_t v)
-{
-    for (int i = 0; i < 8; i++)
-        p[i] = (unsigned char)(v >> (8 * i));
-}
-
-static uint64_t get_le64(const unsigned char *p)
-{
-    uint64_t v = 0;
-    for (int i = 7; i >= 0; i--)
-        v = (v << 8) | p[i];
-    return v;
-}
 
 /* Host floats to little-endian bytes, in place (p holds n floats). */
 static void floats_to_le(unsigned char *p, size_t n)
@@ -122,18 +107,6 @@ static void le_to_floats(const unsigned char *p, float *out, size_t n)
                      (uint32_t)p[3] << 24;
         memcpy(&out[i], &u, 4);
     }
-}
-
-static uint32_t crc32_of(const unsigned char *p, size_t len)
-{
-    uLong c = crc32(0L, Z_NULL, 0);
-    /* zlib takes uInt lengths: feed large inputs in pieces. */
-    for (size_t off = 0; off < len;) {
-        uInt n = (uInt)(len - off > 0x40000000u ? 0x40000000u : len - off);
-        c = crc32(c, p + off, n);
-        off += n;
-    }
-    return (uint32_t)c;
 }
 
 static char *str_printf(const char *fmt, ...) CLRT_PRINTF(1, 2);
@@ -507,7 +480,7 @@ static clrt_status write_atomically(clrt_ctx *ctx, const char *path, const char 
     static const char spaces[8] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' '};
     size_t pad = (8 - header_len % 8) % 8;
     unsigned char len8[8];
-    put_le64(len8, (uint64_t)header_len + pad);
+    clrt__put_le64(len8, (uint64_t)header_len + pad);
 
     const void *const parts[4] = {len8, header, spaces, data};
     const size_t sizes[4] = {8, header_len, pad, data_len};
@@ -619,7 +592,7 @@ clrt_status clrt_checkpoint_save(const char *path, const clrt_model *m, const cl
     if (st != CLRT_OK)
         goto done;
     char crc[16];
-    snprintf(crc, sizeof crc, "%08lx", (unsigned long)crc32_of(data, total));
+    snprintf(crc, sizeof crc, "%08lx", (unsigned long)clrt__crc32(0, data, total));
     bool ok = json_object_set_new(meta, "checksum", json_string(crc)) == 0;
     /* Each object is attached to its parent as soon as it exists, so a
      * failure half-way leaks nothing: json_decref(root) frees it all. */
@@ -1005,7 +978,7 @@ static clrt_status check_checksum(const loader *L, const char *text, const unsig
     if (!hex)
         return refuse(L, CLRT_ERR_FORMAT, "the checksum \"%s\" is not 8 hex digits", text);
     unsigned long want = strtoul(text, NULL, 16);
-    uint32_t got = crc32_of(data, size);
+    uint32_t got = clrt__crc32(0, data, size);
     if ((uint32_t)want != got)
         return refuse(L, CLRT_ERR_FORMAT, "checksum mismatch: the data's crc32 is %08lx, the "
                       "header says %s (the file is corrupt)", (unsigned long)got, text);
@@ -1051,7 +1024,7 @@ clrt_status clrt_checkpoint_load(const char *path, clrt_model *m, clrt_optim *op
                     "length", size);
         goto done;
     }
-    uint64_t hlen = get_le64(file);
+    uint64_t hlen = clrt__get_le64(file);
     if (hlen > (uint64_t)(size - 8)) {
         st = refuse(&L, F, "the header length %llu runs past the end of the file (%zu bytes)",
                     (unsigned long long)hlen, size);

@@ -95,6 +95,17 @@ char *clrt__cache_dir_resolve(const char *opt);
 
 uint64_t clrt__hash64(const void *data, size_t len, uint64_t seed);
 
+/* Little-endian integers in bytes, whatever the host's order (cache
+ * entries, safetensors checkpoints). */
+void clrt__put_le32(unsigned char *p, uint32_t v);
+void clrt__put_le64(unsigned char *p, uint64_t v);
+uint32_t clrt__get_le32(const unsigned char *p);
+uint64_t clrt__get_le64(const unsigned char *p);
+
+/* zlib's crc32 of `data` continued from `crc` (0 to start), for any
+ * length (zlib itself takes uInt lengths). */
+uint32_t clrt__crc32(uint32_t crc, const void *data, size_t len);
+
 /* Look up an entry. CLRT_OK: *bin (caller frees) holds the binary.
  * CLRT_ERR_IO: no entry. CLRT_ERR_FORMAT: an entry exists but is corrupt,
  * truncated or made for another key; it must not be used. */

@@ -357,12 +357,25 @@ clrt_status clrt_model_backward(clrt_model *m, const clrt_tensor *dy, unsigned f
         }
         const clrt_tensor *input = k == 0 ? m->x : output_of(m, k - 1);
         if (l->kind == CLRT_LAYER_LINEAR) {
-            CLRT_TRY(clrt_linear_backward(m->ctx, input, l->w, g, l->dx, l->dw, l->db, flags));
+            /* `flags` is about parameter gradients; the input gradient is
+             * always overwritten, since it only feeds the layer below. */
+            if (l->dx)
+                CLRT_TRY(clrt_linear_backward(m->ctx, input, l->w, g, l->dx, NULL, NULL, 0));
+            CLRT_TRY(clrt_linear_backward(m->ctx, input, l->w, g, NULL, l->dw, l->db, flags));
         } else if (l->dx) {
             CLRT_TRY(clrt_act_backward(m->ctx, l->act, l->act_param, input, l->y, g, l->dx));
         }
         g = l->dx;
     }
+    return CLRT_OK;
+}
+
+clrt_status clrt_model_zero_grad(clrt_model *m)
+{
+    if (!m)
+        return CLRT_ERR_INVALID_ARG;
+    for (size_t i = 0; i < m->nparams; i++)
+        CLRT_TRY(clrt_tensor_fill(m->grads[i], 0.0f));
     return CLRT_OK;
 }
 

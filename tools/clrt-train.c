@@ -178,8 +178,11 @@ static void parse_args(int argc, char **argv, options *o)
             o->lr = parse_double(a, v), o->lr_set = 1;
         else if (strcmp(a, "--momentum") == 0)
             o->momentum = parse_double(a, v), o->momentum_set = 1;
-        else if (strcmp(a, "--weight-decay") == 0)
+        else if (strcmp(a, "--weight-decay") == 0) {
             o->weight_decay = parse_double(a, v);
+            if (o->weight_decay < 0)
+                die(2, "--weight-decay must not be negative");
+        }
         else if (strcmp(a, "--seed") == 0)
             o->seed = parse_uint(a, v);
         else if (strcmp(a, "--init") == 0)
@@ -451,6 +454,7 @@ int main(int argc, char **argv)
                 "%.0f samples/s\n",
                 e + 1, o.epochs, r->lr, r->train_loss, r->test_loss, 100 * r->test_accuracy,
                 r->samples_per_s);
+        fflush(out); /* one line per epoch, also through a pipe */
         if (!isfinite(r->train_loss))
             die(1, "the loss diverged (%g); try a smaller --lr", r->train_loss);
         if (o.save) {

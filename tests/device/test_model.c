@@ -163,6 +163,23 @@ static void forward_backward_against_reference(void **state)
         free(dev);
         free(grads[p]);
     }
+    /* Accumulating twice from zero gives twice the gradient. */
+    CLRT_ASSERT_OK(ctx, clrt_model_zero_grad(m));
+    CLRT_ASSERT_OK(ctx, clrt_model_backward(m, tdy, CLRT_GRAD_ACCUMULATE));
+    CLRT_ASSERT_OK(ctx, clrt_model_backward(m, tdy, CLRT_GRAD_ACCUMULATE));
+    {
+        size_t n = clrt_tensor_numel(clrt_model_grad(m, 1));
+        float *once = malloc(n * sizeof *once), *twice = malloc(n * sizeof *twice);
+        CLRT_ASSERT_OK(ctx, clrt_model_backward(m, tdy, 0));
+        CLRT_ASSERT_OK(ctx, clrt_tensor_read(clrt_model_grad(m, 1), once, n));
+        CLRT_ASSERT_OK(ctx, clrt_model_zero_grad(m));
+        CLRT_ASSERT_OK(ctx, clrt_model_backward(m, tdy, CLRT_GRAD_ACCUMULATE));
+        CLRT_ASSERT_OK(ctx, clrt_model_backward(m, tdy, CLRT_GRAD_ACCUMULATE));
+        CLRT_ASSERT_OK(ctx, clrt_tensor_read(clrt_model_grad(m, 1), twice, n));
+        for (size_t i = 0; i < n; i++)
+            assert_true(fabs(twice[i] - 2 * once[i]) <= 1e-6 * (1 + fabs(once[i])));
+        free(once), free(twice);
+    }
     for (size_t k = 0; k < 6; k++)
         free(r.out[k]);
     clrt_tensor_destroy(tx), clrt_tensor_destroy(tdy);
