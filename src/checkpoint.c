@@ -294,6 +294,15 @@ static clrt_status optim_states(clrt_ctx *ctx, const char *fn, const clrt_model 
     return CLRT_OK;
 }
 
+/* The file's name of a state tensor, "optim.<param>.<state>" (caller frees;
+ * NULL when out of memory). */
+static char *state_tensor_name(const clrt_model *m, const state_ref *s)
+{
+    const char *pname;
+    clrt_model_param(m, s->param, &pname);
+    return str_printf("optim.%s.%s", pname, s->name);
+}
+
 /* ----------------------------------------------------------- layer list */
 
 typedef struct layer_desc {
@@ -540,9 +549,7 @@ clrt_status clrt_checkpoint_save(const char *path, const clrt_model *m, const cl
         if (st != CLRT_OK)
             goto done;
         for (size_t k = 0; k < ns; k++) {
-            const char *pname;
-            clrt_model_param(m, states[k].param, &pname);
-            char *name = str_printf("optim.%s.%s", pname, states[k].name);
+            char *name = state_tensor_name(m, &states[k]);
             if (!name) {
                 st = clrt__fail(ctx, CLRT_ERR_OUT_OF_MEMORY, "%s: out of memory", fn);
                 goto done;
@@ -1168,9 +1175,7 @@ clrt_status clrt_checkpoint_load(const char *path, clrt_model *m, clrt_optim *op
         if (st != CLRT_OK)
             goto done;
         for (size_t k = 0; k < ns; k++) {
-            const char *pname;
-            clrt_model_param(m, states[k].param, &pname);
-            char *name = str_printf("optim.%s.%s", pname, states[k].name);
+            char *name = state_tensor_name(m, &states[k]);
             if (!name) {
                 st = refuse(&L, CLRT_ERR_OUT_OF_MEMORY, "out of memory");
                 goto done;
