@@ -70,6 +70,10 @@ clrt_status clrt__device_query(cl_platform_id platform, cl_device_id device, siz
 clrt_status clrt__device_pick(const clrt_device_info *list, size_t count, const char *selector,
                               size_t *index, char *err, size_t errlen);
 
+/* A CPU device (and not also a GPU): what the host GEMM backend, the CPU
+ * GEMM kernels and the CLRT_DEVICE_CPU build define key on. */
+bool clrt__device_is_cpu(const clrt_device_info *dev);
+
 /* Fill list[i].selector with the shortest selector that picks device i. */
 void clrt__device_assign_selectors(clrt_device_info *list, size_t count);
 

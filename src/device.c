@@ -225,6 +225,11 @@ oom:
     return CLRT_ERR_OUT_OF_MEMORY;
 }
 
+bool clrt__device_is_cpu(const clrt_device_info *dev)
+{
+    return (dev->type & CL_DEVICE_TYPE_CPU) && !(dev->type & CL_DEVICE_TYPE_GPU);
+}
+
 /* ----------------------------------------------------------- selector */
 
 typedef enum { KIND_NONE, KIND_GPU, KIND_ACCELERATOR, KIND_CPU } device_kind;

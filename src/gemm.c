@@ -47,8 +47,7 @@ static unsigned default_tile(const clrt_ctx *ctx)
 {
     if (ctx->gemm_tile >= 0 && ctx->gemm_tile < NTILES)
         return (unsigned)ctx->gemm_tile;
-    bool cpu = (ctx->dev.type & CL_DEVICE_TYPE_CPU) && !(ctx->dev.type & CL_DEVICE_TYPE_GPU);
-    return cpu && !ctx->dev.is_simulator ? 6 : 0;
+    return clrt__device_is_cpu(&ctx->dev) && !ctx->dev.is_simulator ? 6 : 0;
 }
 
 /* One decision of `auto`. */
@@ -75,11 +74,6 @@ const char *clrt_gemm_backend_name(clrt_gemm_backend backend)
     return NULL;
 }
 
-static bool is_cpu(const clrt_ctx *ctx)
-{
-    return (ctx->dev.type & CL_DEVICE_TYPE_CPU) && !(ctx->dev.type & CL_DEVICE_TYPE_GPU);
-}
-
 /* NULL when the backend can run here, else why not. */
 static const char *unavailable(const clrt_ctx *ctx, clrt_gemm_backend b)
 {
@@ -94,7 +88,7 @@ static const char *unavailable(const clrt_ctx *ctx, clrt_gemm_backend b)
 #endif
     case CLRT_GEMM_HOST:
 #ifdef CLRT_HAVE_CBLAS
-        if (!is_cpu(ctx) || ctx->dev.is_simulator)
+        if (!clrt__device_is_cpu(&ctx->dev) || ctx->dev.is_simulator)
             return "the host backend needs a CPU device whose buffers the host can map";
         return NULL;
 #else

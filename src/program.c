@@ -27,7 +27,7 @@ void clrt__build_options(const clrt_device_info *dev, char *buf, size_t len)
     if (sscanf(dev->opencl_c_version, "OpenCL C %d.%d", &major, &minor) != 2)
         major = 1, minor = 0;
     bool cl12 = major > 1 || (major == 1 && minor >= 2);
-    bool cpu = (dev->type & CL_DEVICE_TYPE_CPU) && !(dev->type & CL_DEVICE_TYPE_GPU);
+    bool cpu = clrt__device_is_cpu(dev);
     snprintf(buf, len, "%s-D CLRT_HAS_FP16=%d -D CLRT_DEVICE_CPU=%d", cl12 ? "-cl-std=CL1.2 " : "",
              dev->has_fp16 ? 1 : 0, cpu ? 1 : 0);
 }

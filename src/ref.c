@@ -26,6 +26,17 @@ static double gemm_b(int trans_b, size_t n, size_t k, const float *b, size_t p, 
     return trans_b ? (double)b[j * k + p] : (double)b[p * n + j];
 }
 
+void clrt_ref_random(float *x, size_t n, uint32_t seed)
+{
+    uint32_t s = seed * 2654435761u + 1;
+    for (size_t i = 0; i < n; i++) {
+        s ^= s << 13;
+        s ^= s >> 17;
+        s ^= s << 5;
+        x[i] = (float)((double)s / 2147483648.0 - 1.0);
+    }
+}
+
 void clrt_ref_gemm(int trans_a, int trans_b, size_t m, size_t n, size_t k, float alpha,
                    const float *a, const float *b, float beta, float *c)
 {

@@ -6,6 +6,11 @@
 
 #include "clrt.h"
 
+/* Deterministic pseudo-random floats in [-1, 1) from a seed (xorshift32):
+ * the inputs of the self-test and of the tests (tools/check-torch-checkpoint.py
+ * reproduces the same sequence). */
+void clrt_ref_random(float *x, size_t n, uint32_t seed);
+
 /* C[M,N] = alpha·op(A)·op(B) + beta·C; A is [M,K] (trans_a: [K,M]), B is
  * [K,N] (trans_b: [N,K]). beta = 0 ignores C's old contents. */
 void clrt_ref_gemm(int trans_a, int trans_b, size_t m, size_t n, size_t k, float alpha,

@@ -19,13 +19,7 @@ typedef struct selftest {
 
 static void random_fill(selftest *s, float *x, size_t n)
 {
-    uint32_t v = ++s->seed * 2654435761u + 1;
-    for (size_t i = 0; i < n; i++) {
-        v ^= v << 13;
-        v ^= v >> 17;
-        v ^= v << 5;
-        x[i] = (float)((double)v / 2147483648.0 - 1.0);
-    }
+    clrt_ref_random(x, n, ++s->seed);
 }
 
 static void record(selftest *s, const char *op, int rank, const size_t *shape, const float *got,

@@ -2,6 +2,7 @@
 #define _XOPEN_SOURCE 700
 
 #include "harness.h"
+#include "ref.h"
 
 #include <ftw.h>
 #include <math.h>
@@ -85,13 +86,7 @@ void clrt_test_discard_simulator_log(void)
 
 void clrt_test_random(float *x, size_t n, uint32_t seed)
 {
-    uint32_t s = seed * 2654435761u + 1;
-    for (size_t i = 0; i < n; i++) {
-        s ^= s << 13;
-        s ^= s >> 17;
-        s ^= s << 5;
-        x[i] = (float)((double)s / 2147483648.0 - 1.0);
-    }
+    clrt_ref_random(x, n, seed);
 }
 
 void clrt_test_fill_sentinel(float *p, size_t n)
