@@ -7,6 +7,12 @@
  * and guarding stores, so any M, N, K works. Tile sizes come from -D options. */
 #include "common.h"
 
+/* Fully unroll the loops over a work-item's tile, whose trip counts are
+ * compile-time constants. Without it PoCL's compiler kept the loops and the
+ * accumulators in stack memory, a load and a store around every multiply-add
+ * (3× slower); GPU compilers unroll such loops anyway. */
+#define CLRT_UNROLL _Pragma("unroll")
+
 #ifndef CLRT_GEMM_TM
 #define CLRT_GEMM_TM 4 /* rows of C per work-item */
 #endif
@@ -29,44 +35,44 @@
 #define B_N(k, n) AT(B, ldb, k, n)
 #define B_T(k, n) AT(B, ldb, n, k)
 
-#define CLRT_GEMM_KERNEL(NAME, A_EL, B_EL)                                                      \
-    __kernel __attribute__((reqd_work_group_size(CLRT_GEMM_LX, CLRT_GEMM_LY, 1))) void NAME(   \
-        const uint M, const uint N, const uint K, const float alpha,                            \
-        __global const float *restrict A, const uint lda, __global const float *restrict B,     \
-        const uint ldb, const float beta, __global float *restrict C, const uint ldc)           \
-    {                                                                                           \
-        const uint n0 = get_group_id(0) * (CLRT_GEMM_LX * CLRT_GEMM_TN) + get_local_id(0);      \
-        const uint m0 = get_global_id(1) * CLRT_GEMM_TM;                                        \
-        uint mi[CLRT_GEMM_TM], nj[CLRT_GEMM_TN];                                                \
-        float acc[CLRT_GEMM_TM][CLRT_GEMM_TN];                                                  \
-        for (uint i = 0; i < CLRT_GEMM_TM; i++)                                                 \
-            mi[i] = min(m0 + i, M - 1);                                                         \
-        for (uint j = 0; j < CLRT_GEMM_TN; j++)                                                 \
-            nj[j] = min(n0 + j * CLRT_GEMM_LX, N - 1);                                          \
-        for (uint i = 0; i < CLRT_GEMM_TM; i++)                                                 \
-            for (uint j = 0; j < CLRT_GEMM_TN; j++)                                             \
-                acc[i][j] = 0.0f;                                                               \
-        for (uint k = 0; k < K; k++) {                                                          \
-            float a[CLRT_GEMM_TM], b[CLRT_GEMM_TN];                                             \
-            for (uint i = 0; i < CLRT_GEMM_TM; i++)                                             \
-                a[i] = A_EL(mi[i], k);                                                          \
-            for (uint j = 0; j < CLRT_GEMM_TN; j++)                                             \
-                b[j] = B_EL(k, nj[j]);                                                          \
-            for (uint i = 0; i < CLRT_GEMM_TM; i++)                                             \
-                for (uint j = 0; j < CLRT_GEMM_TN; j++)                                         \
-                    acc[i][j] += a[i] * b[j];                                                   \
-        }                                                                                       \
-        for (uint i = 0; i < CLRT_GEMM_TM; i++) {                                               \
-            const uint m = m0 + i;                                                              \
-            for (uint j = 0; j < CLRT_GEMM_TN; j++) {                                           \
-                const uint n = n0 + j * CLRT_GEMM_LX;                                           \
-                if (m < M && n < N) {                                                           \
-                    const float r = alpha * acc[i][j];                                          \
-                    /* beta 0 must not read C: it may hold NaN. */                              \
-                    AT(C, ldc, m, n) = beta == 0.0f ? r : r + beta * AT(C, ldc, m, n);          \
-                }                                                                               \
-            }                                                                                   \
-        }                                                                                       \
+#define CLRT_GEMM_KERNEL(NAME, A_EL, B_EL)                                                          \
+    __kernel __attribute__((reqd_work_group_size(CLRT_GEMM_LX, CLRT_GEMM_LY, 1))) void NAME(        \
+        const uint M, const uint N, const uint K, const float alpha,                                \
+        __global const float *restrict A, const uint lda, __global const float *restrict B,         \
+        const uint ldb, const float beta, __global float *restrict C, const uint ldc)               \
+    {                                                                                               \
+        const uint n0 = get_group_id(0) * (CLRT_GEMM_LX * CLRT_GEMM_TN) + get_local_id(0);          \
+        const uint m0 = get_global_id(1) * CLRT_GEMM_TM;                                            \
+        uint mi[CLRT_GEMM_TM], nj[CLRT_GEMM_TN];                                                    \
+        float acc[CLRT_GEMM_TM][CLRT_GEMM_TN];                                                      \
+        CLRT_UNROLL for (uint i = 0; i < CLRT_GEMM_TM; i++)                                         \
+            mi[i] = min(m0 + i, M - 1);                                                             \
+        CLRT_UNROLL for (uint j = 0; j < CLRT_GEMM_TN; j++)                                         \
+            nj[j] = min(n0 + j * CLRT_GEMM_LX, N - 1);                                              \
+        CLRT_UNROLL for (uint i = 0; i < CLRT_GEMM_TM; i++)                                         \
+            CLRT_UNROLL for (uint j = 0; j < CLRT_GEMM_TN; j++)                                     \
+                acc[i][j] = 0.0f;                                                                   \
+        for (uint k = 0; k < K; k++) {                                                              \
+            float a[CLRT_GEMM_TM], b[CLRT_GEMM_TN];                                                 \
+            CLRT_UNROLL for (uint i = 0; i < CLRT_GEMM_TM; i++)                                     \
+                a[i] = A_EL(mi[i], k);                                                              \
+            CLRT_UNROLL for (uint j = 0; j < CLRT_GEMM_TN; j++)                                     \
+                b[j] = B_EL(k, nj[j]);                                                              \
+            CLRT_UNROLL for (uint i = 0; i < CLRT_GEMM_TM; i++)                                     \
+                CLRT_UNROLL for (uint j = 0; j < CLRT_GEMM_TN; j++)                                 \
+                    acc[i][j] += a[i] * b[j];                                                       \
+        }                                                                                           \
+        CLRT_UNROLL for (uint i = 0; i < CLRT_GEMM_TM; i++) {                                       \
+            const uint m = m0 + i;                                                                  \
+            CLRT_UNROLL for (uint j = 0; j < CLRT_GEMM_TN; j++) {                                   \
+                const uint n = n0 + j * CLRT_GEMM_LX;                                               \
+                if (m < M && n < N) {                                                               \
+                    const float r = alpha * acc[i][j];                                              \
+                    /* beta 0 must not read C: it may hold NaN. */                                  \
+                    AT(C, ldc, m, n) = beta == 0.0f ? r : r + beta * AT(C, ldc, m, n);              \
+                }                                                                                   \
+            }                                                                                       \
+        }                                                                                           \
     }
 
 CLRT_GEMM_KERNEL(clrt_gemm_nn, A_N, B_N)
@@ -90,51 +96,51 @@ CLRT_GEMM_KERNEL(clrt_gemm_tt, A_T, B_T)
 
 /* VW elements of op(B) row k starting at column n0; B_CONTIG: they are
  * consecutive in memory (B not transposed). */
-#define CLRT_GEMM_VKERNEL(NAME, A_EL, B_EL, B_CONTIG)                                           \
-    __kernel void NAME(const uint M, const uint N, const uint K, const float alpha,            \
-                       __global const float *restrict A, const uint lda,                        \
-                       __global const float *restrict B, const uint ldb, const float beta,      \
-                       __global float *restrict C, const uint ldc)                              \
-    {                                                                                           \
-        const uint n0 = get_global_id(0) * CLRT_GEMM_VW;                                        \
-        const uint m0 = get_global_id(1) * CLRT_GEMM_TM;                                        \
-        if (n0 >= N || m0 >= M)                                                                 \
-            return;                                                                             \
-        const bool full_n = n0 + CLRT_GEMM_VW <= N;                                             \
-        uint mi[CLRT_GEMM_TM];                                                                  \
-        VTYPE acc[CLRT_GEMM_TM];                                                                \
-        for (uint i = 0; i < CLRT_GEMM_TM; i++) {                                               \
-            mi[i] = min(m0 + i, M - 1);                                                         \
-            acc[i] = (VTYPE)(0.0f);                                                             \
-        }                                                                                       \
-        for (uint k = 0; k < K; k++) {                                                          \
-            VTYPE b;                                                                            \
-            if (B_CONTIG && full_n) {                                                           \
-                b = VLOAD(0, &B_EL(k, n0));                                                     \
-            } else {                                                                            \
-                float t[CLRT_GEMM_VW];                                                          \
-                for (uint j = 0; j < CLRT_GEMM_VW; j++)                                         \
-                    t[j] = B_EL(k, min(n0 + j, N - 1));                                         \
-                b = VLOAD(0, t);                                                                \
-            }                                                                                   \
-            for (uint i = 0; i < CLRT_GEMM_TM; i++)                                             \
-                acc[i] += A_EL(mi[i], k) * b;                                                   \
-        }                                                                                       \
-        for (uint i = 0; i < CLRT_GEMM_TM && m0 + i < M; i++) {                                 \
-            __global float *row = &AT(C, ldc, m0 + i, 0);                                       \
-            VTYPE r = alpha * acc[i];                                                           \
-            if (full_n) {                                                                       \
-                /* beta 0 must not read C: it may hold NaN. */                                  \
-                if (beta != 0.0f)                                                               \
-                    r += beta * VLOAD(0, row + n0);                                             \
-                VSTORE(r, 0, row + n0);                                                         \
-            } else {                                                                            \
-                float t[CLRT_GEMM_VW];                                                          \
-                VSTORE(r, 0, t);                                                                \
-                for (uint j = 0; n0 + j < N; j++)                                               \
-                    row[n0 + j] = beta == 0.0f ? t[j] : t[j] + beta * row[n0 + j];              \
-            }                                                                                   \
-        }                                                                                       \
+#define CLRT_GEMM_VKERNEL(NAME, A_EL, B_EL, B_CONTIG)                                               \
+    __kernel void NAME(const uint M, const uint N, const uint K, const float alpha,                 \
+                       __global const float *restrict A, const uint lda,                            \
+                       __global const float *restrict B, const uint ldb, const float beta,          \
+                       __global float *restrict C, const uint ldc)                                  \
+    {                                                                                               \
+        const uint n0 = get_global_id(0) * CLRT_GEMM_VW;                                            \
+        const uint m0 = get_global_id(1) * CLRT_GEMM_TM;                                            \
+        if (n0 >= N || m0 >= M)                                                                     \
+            return;                                                                                 \
+        const bool full_n = n0 + CLRT_GEMM_VW <= N;                                                 \
+        uint mi[CLRT_GEMM_TM];                                                                      \
+        VTYPE acc[CLRT_GEMM_TM];                                                                    \
+        CLRT_UNROLL for (uint i = 0; i < CLRT_GEMM_TM; i++) {                                       \
+            mi[i] = min(m0 + i, M - 1);                                                             \
+            acc[i] = (VTYPE)(0.0f);                                                                 \
+        }                                                                                           \
+        for (uint k = 0; k < K; k++) {                                                              \
+            VTYPE b;                                                                                \
+            if (B_CONTIG && full_n) {                                                               \
+                b = VLOAD(0, &B_EL(k, n0));                                                         \
+            } else {                                                                                \
+                float t[CLRT_GEMM_VW];                                                              \
+                CLRT_UNROLL for (uint j = 0; j < CLRT_GEMM_VW; j++)                                 \
+                    t[j] = B_EL(k, min(n0 + j, N - 1));                                             \
+                b = VLOAD(0, t);                                                                    \
+            }                                                                                       \
+            CLRT_UNROLL for (uint i = 0; i < CLRT_GEMM_TM; i++)                                     \
+                acc[i] += A_EL(mi[i], k) * b;                                                       \
+        }                                                                                           \
+        for (uint i = 0; i < CLRT_GEMM_TM && m0 + i < M; i++) {                                     \
+            __global float *row = &AT(C, ldc, m0 + i, 0);                                           \
+            VTYPE r = alpha * acc[i];                                                               \
+            if (full_n) {                                                                           \
+                /* beta 0 must not read C: it may hold NaN. */                                      \
+                if (beta != 0.0f)                                                                   \
+                    r += beta * VLOAD(0, row + n0);                                                 \
+                VSTORE(r, 0, row + n0);                                                             \
+            } else {                                                                                \
+                float t[CLRT_GEMM_VW];                                                              \
+                VSTORE(r, 0, t);                                                                    \
+                for (uint j = 0; n0 + j < N; j++)                                                   \
+                    row[n0 + j] = beta == 0.0f ? t[j] : t[j] + beta * row[n0 + j];                  \
+            }                                                                                       \
+        }                                                                                           \
     }
 
 CLRT_GEMM_VKERNEL(clrt_gemm_vec_nn, A_N, B_N, 1)
@@ -153,22 +159,22 @@ __kernel void clrt_gemm_vec_nt(const uint M, const uint N, const uint K, const f
     if (n0 >= N || m0 >= M)
         return;
     __global const float *ar[CLRT_GEMM_TM], *br[4];
-    for (uint i = 0; i < CLRT_GEMM_TM; i++)
+    CLRT_UNROLL for (uint i = 0; i < CLRT_GEMM_TM; i++)
         ar[i] = &AT(A, lda, min(m0 + i, M - 1), 0);
-    for (uint j = 0; j < 4; j++)
+    CLRT_UNROLL for (uint j = 0; j < 4; j++)
         br[j] = &AT(B, ldb, min(n0 + j, N - 1), 0);
     VTYPE acc[CLRT_GEMM_TM][4];
-    for (uint i = 0; i < CLRT_GEMM_TM; i++)
-        for (uint j = 0; j < 4; j++)
+    CLRT_UNROLL for (uint i = 0; i < CLRT_GEMM_TM; i++)
+        CLRT_UNROLL for (uint j = 0; j < 4; j++)
             acc[i][j] = (VTYPE)(0.0f);
     const uint kv = K / CLRT_GEMM_VW * CLRT_GEMM_VW;
     for (uint k = 0; k < kv; k += CLRT_GEMM_VW) {
         VTYPE b[4];
-        for (uint j = 0; j < 4; j++)
+        CLRT_UNROLL for (uint j = 0; j < 4; j++)
             b[j] = VLOAD(0, br[j] + k);
-        for (uint i = 0; i < CLRT_GEMM_TM; i++) {
+        CLRT_UNROLL for (uint i = 0; i < CLRT_GEMM_TM; i++) {
             VTYPE a = VLOAD(0, ar[i] + k);
-            for (uint j = 0; j < 4; j++)
+            CLRT_UNROLL for (uint j = 0; j < 4; j++)
                 acc[i][j] += a * b[j];
         }
     }
@@ -177,7 +183,7 @@ __kernel void clrt_gemm_vec_nt(const uint M, const uint N, const uint K, const f
             float t[CLRT_GEMM_VW];
             VSTORE(acc[i][j], 0, t);
             float sum = 0.0f;
-            for (uint v = 0; v < CLRT_GEMM_VW; v++)
+            CLRT_UNROLL for (uint v = 0; v < CLRT_GEMM_VW; v++)
                 sum += t[v];
             for (uint k = kv; k < K; k++)
                 sum += ar[i][k] * br[j][k];

@@ -17,37 +17,54 @@
 #include <cblas.h>
 #endif
 
-/* Builtin kernel configurations; `auto` times each, `builtin` takes the
- * device's default (default_tile). vw = 0: the scalar register-tiled
- * kernels (TM×TN per work-item in an LX×LY work-group); vw > 0: the vector
- * kernels (TM rows × VW columns per work-item, work-group left to the
- * driver), which CPU devices compile to wide SIMD. */
+/* Builtin kernel configurations. vw = 0: the scalar register-tiled kernels
+ * (TM×TN per work-item in an LX×LY work-group), for GPUs. vw > 0: the vector
+ * kernels (TM rows × VW columns per work-item), which CPU devices compile to
+ * wide SIMD; LX×LY is their work-group. `builtin` and `auto` time the
+ * candidates of the device's kind once per shape class (choose() below);
+ * default_tile() is the choice where nothing is timed. */
 typedef struct gemm_tile {
     unsigned tm, tn, lx, ly, vw;
 } gemm_tile;
 
 static const gemm_tile tiles[] = {
-    {4, 4, 16, 4, 0},
-    {8, 4, 16, 4, 0},
-    {4, 8, 16, 4, 0},
-    {2, 2, 16, 8, 0},
-    {8, 0, 0, 0, 8},
-    {4, 0, 0, 0, 16},
-    {8, 0, 0, 0, 16},
+    {4, 4, 16, 4, 0}, {8, 4, 16, 4, 0}, {4, 8, 16, 4, 0}, {2, 2, 16, 8, 0},
+    /* An explicit, small work-group: left to itself PoCL made one
+     * work-group of a 128×512 GEMM, which then ran on one thread. */
+    {8, 0, 8, 4, 16}, {4, 0, 8, 4, 16}, {12, 0, 8, 4, 16}, {4, 0, 8, 4, 8}, {6, 0, 8, 4, 8},
 };
-enum { NTILES = sizeof tiles / sizeof tiles[0] };
+enum {
+    NTILES = sizeof tiles / sizeof tiles[0],
+    FIRST_VECTOR_TILE = 4,
+    CPU_TILE = 4,    /* 8 rows × 16 columns: nn, tn, tt on CPUs */
+    CPU_NT_TILE = 7, /* the nt kernel works along K: 4 rows × 4 columns of 8-wide sums */
+};
 
-/* The builtin configuration: vector kernels on CPUs, scalar tiles elsewhere. */
 unsigned clrt__gemm_tile_count(void)
 {
     return NTILES;
 }
 
-static unsigned default_tile(const clrt_ctx *ctx)
+static bool wants_vector_tiles(const clrt_ctx *ctx)
+{
+    return clrt__device_is_cpu(&ctx->dev) && !ctx->dev.is_simulator;
+}
+
+/* The tiles worth timing on this device: vector ones on CPUs, scalar ones
+ * elsewhere (each kind is 3-10× slower on the other). */
+static void candidate_tiles(const clrt_ctx *ctx, unsigned *first, unsigned *end)
+{
+    *first = wants_vector_tiles(ctx) ? FIRST_VECTOR_TILE : 0;
+    *end = wants_vector_tiles(ctx) ? NTILES : FIRST_VECTOR_TILE;
+}
+
+static unsigned default_tile(const clrt_ctx *ctx, int ta, int tb)
 {
     if (ctx->gemm_tile >= 0 && ctx->gemm_tile < NTILES)
         return (unsigned)ctx->gemm_tile;
-    return clrt__device_is_cpu(&ctx->dev) && !ctx->dev.is_simulator ? 6 : 0;
+    if (!wants_vector_tiles(ctx))
+        return 0;
+    return !ta && tb ? CPU_NT_TILE : CPU_TILE;
 }
 
 /* One decision of `auto`. */
@@ -187,11 +204,14 @@ static clrt_status builtin_kernel(clrt_ctx *ctx, unsigned tile, int ta, int tb, 
 
 clrt_status clrt__gemm_build(clrt_ctx *ctx)
 {
-    /* builtin uses the device's default; auto may pick any of them. */
+    /* Build the candidates now, so that a kernel that fails to build is
+     * reported when the context is made, not in the middle of training. */
     cl_kernel k;
-    if (ctx->gemm_backend != CLRT_GEMM_AUTO || ctx->dev.is_simulator)
-        return builtin_kernel(ctx, default_tile(ctx), 0, 0, &k);
-    for (unsigned t = 0; t < NTILES; t++)
+    if (ctx->dev.is_simulator)
+        return builtin_kernel(ctx, default_tile(ctx, 0, 0), 0, 0, &k);
+    unsigned first, end;
+    candidate_tiles(ctx, &first, &end);
+    for (unsigned t = first; t < end; t++)
         CLRT_TRY(builtin_kernel(ctx, t, 0, 0, &k));
     return CLRT_OK;
 }
@@ -211,7 +231,10 @@ static clrt_status run_builtin(clrt_ctx *ctx, const gemm_args *g, unsigned tile)
     if (t->vw) {
         /* The nt vector kernel covers 4 columns per work-item (it vectorises along K). */
         size_t per_item = !g->ta && g->tb ? 4 : t->vw;
-        return clrt__launch_2d(ctx, k, (g->n + per_item - 1) / per_item, rows, 0, 0, "clrt_gemm");
+        size_t cols = (g->n + per_item - 1) / per_item;
+        /* Work-groups no larger than the grid, which is padded to whole ones. */
+        return clrt__launch_2d(ctx, k, cols, rows, cols < t->lx ? cols : t->lx,
+                               rows < t->ly ? rows : t->ly, "clrt_gemm");
     }
     size_t cols = (g->n + t->tn - 1) / t->tn; /* work-items across N */
     size_t groups_x = (cols + t->lx - 1) / t->lx;
@@ -283,7 +306,7 @@ static clrt_status run_choice(clrt_ctx *ctx, const gemm_args *g, clrt_gemm_backe
                               unsigned tile)
 {
     if (tile == UINT32_MAX)
-        tile = default_tile(ctx);
+        tile = default_tile(ctx, g->ta, g->tb);
     switch (b) {
     case CLRT_GEMM_CLBLAST: return run_clblast(ctx, g);
     case CLRT_GEMM_HOST: return run_host(ctx, g);
@@ -301,10 +324,10 @@ static unsigned log2_ceil(size_t x)
     return r;
 }
 
-static void shape_class(const gemm_args *g, char *buf, size_t len)
+static void shape_class(const gemm_args *g, bool builtin_only, char *buf, size_t len)
 {
-    snprintf(buf, len, "%c%c-m%u-n%u-k%u", g->ta ? 't' : 'n', g->tb ? 't' : 'n', log2_ceil(g->m),
-             log2_ceil(g->n), log2_ceil(g->k));
+    snprintf(buf, len, "%s%c%c-m%u-n%u-k%u", builtin_only ? "builtin/" : "", g->ta ? 't' : 'n',
+             g->tb ? 't' : 'n', log2_ceil(g->m), log2_ceil(g->n), log2_ceil(g->k));
 }
 
 /* What the record is valid for: the device and driver, and this clrt. */
@@ -401,30 +424,32 @@ static double now_seconds(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-/* Best of three runs after a warm-up (which also builds the kernels), on a
- * scratch C so the caller's C is untouched; +inf if the candidate fails. */
-static double time_candidate(clrt_ctx *ctx, const gemm_args *g, clrt_gemm_backend b,
-                             unsigned tile)
+/* One timed run of a candidate; +inf if it fails. */
+static double time_once(clrt_ctx *ctx, const gemm_args *g, clrt_gemm_backend b, unsigned tile)
 {
-    double best = INFINITY;
-    for (int rep = 0; rep < 4; rep++) {
-        double t0 = now_seconds();
-        if (run_choice(ctx, g, b, tile) != CLRT_OK || clFinish(ctx->queue) != CL_SUCCESS)
-            return INFINITY;
-        double dt = now_seconds() - t0;
-        if (rep > 0 && dt < best)
-            best = dt;
-    }
-    return best;
+    double t0 = now_seconds();
+    if (run_choice(ctx, g, b, tile) != CLRT_OK || clFinish(ctx->queue) != CL_SUCCESS)
+        return INFINITY;
+    return now_seconds() - t0;
 }
 
-static clrt_status choose(clrt_ctx *ctx, const gemm_args *g, clrt_gemm_backend *b,
-                          unsigned *tile)
+typedef struct gemm_candidate {
+    clrt_gemm_backend backend;
+    unsigned tile;
+    double best; /* seconds; +inf once it has failed */
+} gemm_candidate;
+
+/* builtin_only: the choice among the builtin tiles that the builtin backend
+ * makes, kept apart from auto's choice among all backends. */
+static clrt_status choose(clrt_ctx *ctx, const gemm_args *g, bool builtin_only,
+                          clrt_gemm_backend *b, unsigned *tile)
 {
     *b = CLRT_GEMM_BUILTIN;
     *tile = UINT32_MAX;
     if (ctx->dev.is_simulator)
         return CLRT_OK; /* timings of an interpreter mean nothing */
+    if (builtin_only && ctx->gemm_tile >= 0)
+        return CLRT_OK; /* a tile forced by a test */
     if (!ctx->gemm_tuning) {
         ctx->gemm_tuning = calloc(1, sizeof *ctx->gemm_tuning);
         if (!ctx->gemm_tuning)
@@ -435,7 +460,7 @@ static clrt_status choose(clrt_ctx *ctx, const gemm_args *g, clrt_gemm_backend *
         load_record(ctx);
     }
     char cls[48];
-    shape_class(g, cls, sizeof cls);
+    shape_class(g, builtin_only, cls, sizeof cls);
     for (size_t i = 0; i < ctx->gemm_tuning->count; i++) {
         gemm_choice *c = &ctx->gemm_tuning->choices[i];
         if (strcmp(c->shape_class, cls) == 0) {
@@ -444,25 +469,44 @@ static clrt_status choose(clrt_ctx *ctx, const gemm_args *g, clrt_gemm_backend *
             return CLRT_OK;
         }
     }
+
+    gemm_candidate cand[NTILES + 2];
+    size_t ncand = 0;
+    unsigned first, end;
+    candidate_tiles(ctx, &first, &end);
+    for (unsigned t = first; t < end; t++)
+        cand[ncand++] = (gemm_candidate){CLRT_GEMM_BUILTIN, t, INFINITY};
+    for (int other = CLRT_GEMM_CLBLAST; !builtin_only && other <= CLRT_GEMM_HOST; other++)
+        if (!unavailable(ctx, (clrt_gemm_backend)other))
+            cand[ncand++] = (gemm_candidate){(clrt_gemm_backend)other, 0, INFINITY};
+
     clrt_tensor *scratch;
     CLRT_TRY(clrt_tensor_create(ctx, 2, g->c->shape, CLRT_TENSOR_ZERO, &scratch));
     gemm_args trial = *g;
     trial.c = scratch;
     trial.beta = 0.0f;
-    double best = INFINITY;
-    for (unsigned t = 0; t < NTILES; t++) {
-        double dt = time_candidate(ctx, &trial, CLRT_GEMM_BUILTIN, t);
-        if (dt < best)
-            best = dt, *b = CLRT_GEMM_BUILTIN, *tile = t;
-    }
-    for (int cand = CLRT_GEMM_CLBLAST; cand <= CLRT_GEMM_HOST; cand++) {
-        if (unavailable(ctx, (clrt_gemm_backend)cand))
-            continue;
-        double dt = time_candidate(ctx, &trial, (clrt_gemm_backend)cand, 0);
-        if (dt < best)
-            best = dt, *b = (clrt_gemm_backend)cand, *tile = 0;
-    }
+    /* Rounds over all candidates rather than each one's runs in a row: a
+     * burst of load from elsewhere on the machine then slows every candidate
+     * once instead of one candidate throughout. Round 0 warms up (and
+     * compiles); the best of the other three counts. */
+    bool failed[NTILES + 2] = {false};
+    for (int round = 0; round < 4; round++)
+        for (size_t i = 0; i < ncand; i++) {
+            if (failed[i])
+                continue;
+            double dt = time_once(ctx, &trial, cand[i].backend, cand[i].tile);
+            if (isinf(dt))
+                failed[i] = true, cand[i].best = INFINITY;
+            else if (round > 0 && dt < cand[i].best)
+                cand[i].best = dt;
+        }
     clrt_tensor_destroy(scratch);
+    double best = INFINITY;
+    for (size_t i = 0; i < ncand; i++)
+        if (cand[i].best < best)
+            best = cand[i].best, *b = cand[i].backend, *tile = cand[i].tile;
+    if (isinf(best))
+        return CLRT_OK; /* all failed: the default runs and reports why */
     clrt__log(ctx, CLRT_LOG_INFO, "gemm %s: %s (tile %u) in %.3g ms", cls,
               clrt_gemm_backend_name(*b), *tile, best * 1e3);
     remember(ctx, cls, *b, *tile);
@@ -502,12 +546,10 @@ clrt_status clrt_gemm(clrt_ctx *ctx, int trans_a, int trans_b, float alpha, cons
 
     clrt_gemm_backend backend = ctx->gemm_backend;
     unsigned tile = UINT32_MAX; /* the device's default */
-    if (backend == CLRT_GEMM_AUTO) {
-        if (g.k == 0)
-            backend = CLRT_GEMM_BUILTIN; /* C = beta·C: nothing to tune */
-        else
-            CLRT_TRY(choose(ctx, &g, &backend, &tile));
-    }
+    if ((backend == CLRT_GEMM_AUTO || backend == CLRT_GEMM_BUILTIN) && g.k > 0)
+        CLRT_TRY(choose(ctx, &g, backend == CLRT_GEMM_BUILTIN, &backend, &tile));
+    else if (backend == CLRT_GEMM_AUTO)
+        backend = CLRT_GEMM_BUILTIN; /* C = beta·C: nothing to tune */
     if (g.k == 0 && backend != CLRT_GEMM_BUILTIN)
         backend = CLRT_GEMM_BUILTIN; /* some BLAS reject K = 0 */
     return run_choice(ctx, &g, backend, tile);
