@@ -10,7 +10,7 @@ __kernel void clrt_act_forward(__global const float *x, __global float *y, const
 {
     size_t i = get_global_id(0);
     if (i < n)
-        y[i] = clrt_act_f(act, x[i], param);
+        y[i] = clrt_act_f(CLRT_ACT_OF(act), x[i], param);
 }
 
 /* dx[i] = dy[i]·act'(x[i]) for i < n. `uses` bit 0: x is bound, bit 1: y is
@@ -22,9 +22,15 @@ __kernel void clrt_act_backward(__global const float *x, __global const float *y
 {
     size_t i = get_global_id(0);
     if (i < n) {
+#ifdef CLRT_ACT_FIXED
+        /* Unconditional loads (an unbound x or y is dy, as long): the fixed
+         * activation's derivative leaves the one it does not read dead. */
+        float xi = x[i], yi = y[i];
+#else
         float xi = (uses & 1) ? x[i] : 0.0f;
         float yi = (uses & 2) ? y[i] : 0.0f;
-        dx[i] = dy[i] * clrt_act_df(act, xi, yi, param);
+#endif
+        dx[i] = dy[i] * clrt_act_df(CLRT_ACT_OF(act), xi, yi, param);
     }
 }
 

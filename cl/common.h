@@ -7,6 +7,9 @@
 /* Work-group size the 1-D element-wise launches round up to. */
 #define CLRT_WG_1D 64
 
+/* Columns per work-item of the bias gradient (float16 vectors). */
+#define CLRT_BIAS_GRAD_VW 16
+
 /* Activation codes, equal to enum clrt_act in clrt.h (the host checks this
  * at compile time in ops_activation.c). */
 #define CLRT_K_ACT_IDENTITY 0

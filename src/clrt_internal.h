@@ -196,6 +196,11 @@ clrt_status clrt__kernel(clrt_ctx *ctx, const char *program_name, const char *ke
 clrt_status clrt__kernel_variant(clrt_ctx *ctx, const char *program_name, const char *defines,
                                  const char *kernel_name, cl_kernel *out);
 
+/* A kernel of a program built for one activation (-D CLRT_ACT_FIXED, see
+ * cl/act_math.h); ops_activation.c. */
+clrt_status clrt__act_kernel(clrt_ctx *ctx, const char *program_name, const char *kernel_name,
+                             clrt_act act, cl_kernel *out);
+
 void clrt__programs_release(clrt_program_cache *cache);
 
 /* ------------------------------------------------------------- pool.c */

@@ -3,6 +3,8 @@
  * last dimension. */
 #include "clrt_internal.h"
 
+#include <stdio.h>
+
 #include "common.h"
 
 /* The kernels switch on the CLRT_K_ACT_* codes of cl/common.h. */
@@ -54,6 +56,14 @@ static void rows_cols(const clrt_tensor *t, size_t *rows, size_t *cols)
     *rows = *cols ? t->numel / *cols : 0;
 }
 
+clrt_status clrt__act_kernel(clrt_ctx *ctx, const char *program_name, const char *kernel_name,
+                             clrt_act act, cl_kernel *out)
+{
+    char defines[32];
+    snprintf(defines, sizeof defines, "-D CLRT_ACT_FIXED=%d", (int)act);
+    return clrt__kernel_variant(ctx, program_name, defines, kernel_name, out);
+}
+
 static clrt_status check_act(clrt_ctx *ctx, const char *fn, clrt_act act)
 {
     if (!clrt_act_name(act))
@@ -81,7 +91,7 @@ clrt_status clrt_act_forward(clrt_ctx *ctx, clrt_act act, float param, const clr
         CLRT_TRY(clrt__set_args(ctx, k, fn, "mmlL", x, y, cols, wg * sizeof(float)));
         return clrt__launch_2d(ctx, k, wg, rows, wg, 1, fn);
     }
-    CLRT_TRY(clrt__kernel(ctx, "activation", "clrt_act_forward", &k));
+    CLRT_TRY(clrt__act_kernel(ctx, "activation", "clrt_act_forward", act, &k));
     CLRT_TRY(clrt__set_args(ctx, k, fn, "mmifl", x, y, (int)act, (double)param, x->numel));
     return clrt__launch_1d(ctx, k, x->numel, fn);
 }
@@ -118,7 +128,7 @@ clrt_status clrt_act_backward(clrt_ctx *ctx, clrt_act act, float param, const cl
     /* A missing x or y is bound to dy's buffer and flagged unused, so the
      * kernel never sees a NULL buffer (some drivers mishandle those). */
     int uses = (x ? 1 : 0) | (y ? 2 : 0);
-    CLRT_TRY(clrt__kernel(ctx, "activation", "clrt_act_backward", &k));
+    CLRT_TRY(clrt__act_kernel(ctx, "activation", "clrt_act_backward", act, &k));
     CLRT_TRY(clrt__set_args(ctx, k, fn, "mmmmiifl", x ? x : dy, y ? y : dy, dy, dx, uses,
                             (int)act, (double)param, dy->numel));
     return clrt__launch_1d(ctx, k, dy->numel, fn);

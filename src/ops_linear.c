@@ -3,6 +3,8 @@
  * sum. */
 #include "clrt_internal.h"
 
+#include "common.h"
+
 clrt_status clrt_linear_forward(clrt_ctx *ctx, const clrt_tensor *x, const clrt_tensor *w,
                                 const clrt_tensor *b, clrt_act act, float act_param,
                                 clrt_tensor *z, clrt_tensor *y)
@@ -32,12 +34,12 @@ clrt_status clrt_linear_forward(clrt_ctx *ctx, const clrt_tensor *x, const clrt_
     bool need_pass = b || z || (act != CLRT_ACT_IDENTITY && act != CLRT_ACT_SOFTMAX);
     if (need_pass && batch * out > 0) {
         cl_kernel k;
-        CLRT_TRY(clrt__kernel(ctx, "linear", "clrt_bias_act", &k));
-        if (out > UINT32_MAX)
-            return clrt__fail(ctx, CLRT_ERR_UNSUPPORTED, "%s: more than 2^32 outputs", fn);
-        CLRT_TRY(clrt__set_args(ctx, k, fn, "mmmluiif", t, b ? b : t, y, batch, (unsigned)out,
-                                b != NULL, (int)act, (double)act_param));
-        CLRT_TRY(clrt__launch_1d(ctx, k, batch * out, fn));
+        CLRT_TRY(clrt__act_kernel(ctx, "linear", "clrt_bias_act", act, &k));
+        if (batch > UINT32_MAX || out > UINT32_MAX)
+            return clrt__fail(ctx, CLRT_ERR_UNSUPPORTED, "%s: dimensions past 2^32", fn);
+        CLRT_TRY(clrt__set_args(ctx, k, fn, "mmmuuiif", t, b ? b : t, y, (unsigned)batch,
+                                (unsigned)out, b != NULL, (int)act, (double)act_param));
+        CLRT_TRY(clrt__launch_2d(ctx, k, out, batch, 0, 0, fn));
     }
     if (act == CLRT_ACT_SOFTMAX)
         CLRT_TRY(clrt_act_forward(ctx, CLRT_ACT_SOFTMAX, act_param, y, y));
@@ -84,7 +86,7 @@ clrt_status clrt_linear_backward(clrt_ctx *ctx, const clrt_tensor *x, const clrt
         CLRT_TRY(clrt__kernel(ctx, "linear", "clrt_bias_grad", &k));
         CLRT_TRY(clrt__set_args(ctx, k, fn, "mmuui", dy, db, (unsigned)batch, (unsigned)out,
                                 (flags & CLRT_GRAD_ACCUMULATE) != 0));
-        CLRT_TRY(clrt__launch_1d(ctx, k, out, fn));
+        CLRT_TRY(clrt__launch_1d(ctx, k, (out + CLRT_BIAS_GRAD_VW - 1) / CLRT_BIAS_GRAD_VW, fn));
     }
     return CLRT_OK;
 }
