@@ -164,31 +164,34 @@ static const gemm_shape gemm_shapes[] = {
     {0, 0, 1024, 1024, 1024},
 };
 
-/* Best time of `reps` runs of fn after one warm-up. */
-static double best_of(clrt_ctx *ctx, int reps, clrt_status (*fn)(void *), void *arg)
-{
-    double best = INFINITY;
-    for (int r = 0; r <= reps; r++) {
-        double t0 = now();
-        CHECK(ctx, fn(arg));
-        CHECK(ctx, clrt_ctx_finish(ctx));
-        double dt = now() - t0;
-        if (r > 0 && dt < best)
-            best = dt;
-    }
-    return best;
-}
-
 typedef struct gemm_run {
     clrt_ctx *ctx;
     const gemm_shape *s;
     clrt_tensor *a, *b, *c;
+    float *ha, *hb, *hc; /* host copies for the OpenBLAS peer */
 } gemm_run;
 
-static clrt_status run_gemm(void *p)
+/* The peer: OpenBLAS on host memory, no OpenCL at all. */
+#define GEMM_PEER (CLRT_GEMM_HOST + 1)
+
+/* One timed call of backend b (or the peer); seconds. */
+static double time_gemm(gemm_run *g, int b)
 {
-    gemm_run *g = p;
-    return clrt_gemm(g->ctx, g->s->ta, g->s->tb, 1.0f, g->a, g->b, 0.0f, g->c);
+    const gemm_shape *s = g->s;
+    double t0 = now();
+    if (b == GEMM_PEER) {
+#ifdef CLRT_BENCH_HAVE_CBLAS
+        cblas_sgemm(CblasRowMajor, s->ta ? CblasTrans : CblasNoTrans,
+                    s->tb ? CblasTrans : CblasNoTrans, (int)s->m, (int)s->n, (int)s->k, 1.0f,
+                    g->ha, s->ta ? (int)s->m : (int)s->k, g->hb, s->tb ? (int)s->k : (int)s->n,
+                    0.0f, g->hc, (int)s->n);
+#endif
+    } else {
+        CHECK(g->ctx, clrt_ctx_set_gemm_backend(g->ctx, (clrt_gemm_backend)b));
+        CHECK(g->ctx, clrt_gemm(g->ctx, s->ta, s->tb, 1.0f, g->a, g->b, 0.0f, g->c));
+        CHECK(g->ctx, clrt_ctx_finish(g->ctx));
+    }
+    return now() - t0;
 }
 
 static int bench_gemm(const args *a)
@@ -197,6 +200,15 @@ static int bench_gemm(const args *a)
     json_t *root = device_fields(ctx, "gemm"), *rows = json_array();
     if (!a->json)
         printf("%-22s %-8s %10s %10s\n", "shape", "backend", "ms", "GFLOP/s");
+    /* The backends this run measures, the peer last. */
+    int backends[GEMM_PEER + 1], nb = 0;
+    for (int b = CLRT_GEMM_BUILTIN; b <= CLRT_GEMM_HOST; b++)
+        if ((a->backend < 0 || b == a->backend) &&
+            clrt_ctx_set_gemm_backend(ctx, (clrt_gemm_backend)b) == CLRT_OK)
+            backends[nb++] = b;
+#ifdef CLRT_BENCH_HAVE_CBLAS
+    backends[nb++] = GEMM_PEER;
+#endif
     for (size_t i = 0; i < sizeof gemm_shapes / sizeof gemm_shapes[0]; i++) {
         const gemm_shape *s = &gemm_shapes[i];
         char label[64];
@@ -204,46 +216,33 @@ static int bench_gemm(const args *a)
                  s->m, s->n, s->k);
         gemm_run g = {ctx, s, random_tensor(ctx, s->ta ? s->k : s->m, s->ta ? s->m : s->k, 1),
                       random_tensor(ctx, s->tb ? s->n : s->k, s->tb ? s->k : s->n, 2),
-                      random_tensor(ctx, s->m, s->n, 3)};
+                      random_tensor(ctx, s->m, s->n, 3), NULL, NULL, NULL};
+        size_t na = s->m * s->k, nbe = s->k * s->n, nc = s->m * s->n;
+        g.ha = calloc(na, 4), g.hb = calloc(nbe, 4), g.hc = calloc(nc, 4);
+        if (!g.ha || !g.hb || !g.hc)
+            die(ctx, CLRT_ERR_OUT_OF_MEMORY, "host memory");
+        CHECK(ctx, clrt_tensor_read(g.a, g.ha, na));
+        CHECK(ctx, clrt_tensor_read(g.b, g.hb, nbe));
         double flop = 2.0 * (double)s->m * (double)s->n * (double)s->k;
-        int reps = flop > 1e9 ? 3 : 10;
-        for (int b = CLRT_GEMM_BUILTIN; b <= CLRT_GEMM_HOST + 1; b++) {
-            double t;
-            const char *name;
-            if (b <= CLRT_GEMM_HOST) {
-                if (a->backend >= 0 && b != a->backend)
-                    continue;
-                if (clrt_ctx_set_gemm_backend(ctx, (clrt_gemm_backend)b) != CLRT_OK)
-                    continue;
-                name = clrt_gemm_backend_name((clrt_gemm_backend)b);
-                t = best_of(ctx, reps, run_gemm, &g);
-            } else {
-#ifdef CLRT_BENCH_HAVE_CBLAS
-                /* The peer: OpenBLAS on host memory, no OpenCL at all. */
-                size_t na = s->m * s->k, nb = s->k * s->n, nc = s->m * s->n;
-                float *ha = calloc(na, 4), *hb = calloc(nb, 4), *hc = calloc(nc, 4);
-                if (!ha || !hb || !hc)
-                    die(ctx, CLRT_ERR_OUT_OF_MEMORY, "host memory");
-                CHECK(ctx, clrt_tensor_read(g.a, ha, na));
-                CHECK(ctx, clrt_tensor_read(g.b, hb, nb));
-                t = INFINITY;
-                for (int r = 0; r <= reps; r++) {
-                    double t0 = now();
-                    cblas_sgemm(CblasRowMajor, s->ta ? CblasTrans : CblasNoTrans,
-                                s->tb ? CblasTrans : CblasNoTrans, (int)s->m, (int)s->n,
-                                (int)s->k, 1.0f, ha, s->ta ? (int)s->m : (int)s->k, hb,
-                                s->tb ? (int)s->k : (int)s->n, 0.0f, hc, (int)s->n);
-                    double dt = now() - t0;
-                    if (r > 0 && dt < t)
-                        t = dt;
-                }
-                free(ha), free(hb), free(hc);
-                name = "openblas";
-#else
-                continue;
-#endif
+        int reps = flop > 1e9 ? 5 : 20;
+        /* Rounds over the backends rather than each one's runs in a row: a
+         * burst of load from elsewhere on the shared machine then slows
+         * every backend once instead of one backend throughout. Round 0
+         * warms up (it also tunes and compiles). */
+        double best[GEMM_PEER + 1];
+        for (int j = 0; j < nb; j++)
+            best[j] = INFINITY;
+        for (int r = 0; r <= reps; r++)
+            for (int j = 0; j < nb; j++) {
+                double dt = time_gemm(&g, backends[j]);
+                if (r > 0 && dt < best[j])
+                    best[j] = dt;
             }
-            double gflops = flop / t / 1e9;
+        for (int j = 0; j < nb; j++) {
+            const char *name = backends[j] == GEMM_PEER
+                                   ? "openblas"
+                                   : clrt_gemm_backend_name((clrt_gemm_backend)backends[j]);
+            double t = best[j], gflops = flop / t / 1e9;
             if (a->json)
                 json_array_append_new(rows, json_pack("{s:s, s:i, s:i, s:I, s:I, s:I, s:s, s:f, "
                                                       "s:f}",
@@ -254,6 +253,7 @@ static int bench_gemm(const args *a)
             else
                 printf("%-22s %-8s %10.3f %10.1f\n", label, name, t * 1e3, gflops);
         }
+        free(g.ha), free(g.hb), free(g.hc);
         clrt_tensor_destroy(g.a), clrt_tensor_destroy(g.b), clrt_tensor_destroy(g.c);
     }
     if (a->json) {
