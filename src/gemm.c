@@ -29,9 +29,14 @@ typedef struct gemm_tile {
 
 static const gemm_tile tiles[] = {
     {4, 4, 16, 4, 0}, {8, 4, 16, 4, 0}, {4, 8, 16, 4, 0}, {2, 2, 16, 8, 0},
-    /* An explicit, small work-group: left to itself PoCL made one
-     * work-group of a 128×512 GEMM, which then ran on one thread. */
+    /* Vector tiles choose their work-group: left to itself PoCL made one
+     * work-group of a 128×512 GEMM, which then ran on one thread. lx, ly
+     * > 0: that many work-items (8×4 suits large GEMMs); lx = 0: whole
+     * rows of the grid, split into two work-groups per compute unit, since
+     * PoCL spends 1-2 µs on each work-group and a small GEMM (K = 10: 27 µs
+     * against 45 with 8×4) is mostly that. */
     {8, 0, 8, 4, 16}, {4, 0, 8, 4, 16}, {12, 0, 8, 4, 16}, {4, 0, 8, 4, 8}, {6, 0, 8, 4, 8},
+    {8, 0, 0, 0, 16}, {4, 0, 0, 0, 8},
 };
 enum {
     NTILES = sizeof tiles / sizeof tiles[0],
@@ -231,10 +236,18 @@ static clrt_status run_builtin(clrt_ctx *ctx, const gemm_args *g, unsigned tile)
     if (t->vw) {
         /* The nt vector kernel covers 4 columns per work-item (it vectorises along K). */
         size_t per_item = !g->ta && g->tb ? 4 : t->vw;
-        size_t cols = (g->n + per_item - 1) / per_item;
+        size_t cols = (g->n + per_item - 1) / per_item, lx = t->lx, ly = t->ly;
+        if (lx == 0) {
+            size_t groups = 2 * (size_t)(ctx->dev.compute_units ? ctx->dev.compute_units : 1);
+            size_t max = ctx->dev.max_work_group_size ? ctx->dev.max_work_group_size : 1;
+            lx = cols < max ? cols : max;
+            ly = (rows + groups - 1) / groups;
+            if (lx * ly > max)
+                ly = max / lx;
+        }
         /* Work-groups no larger than the grid, which is padded to whole ones. */
-        return clrt__launch_2d(ctx, k, cols, rows, cols < t->lx ? cols : t->lx,
-                               rows < t->ly ? rows : t->ly, "clrt_gemm");
+        return clrt__launch_2d(ctx, k, cols, rows, cols < lx ? cols : lx, rows < ly ? rows : ly,
+                               "clrt_gemm");
     }
     size_t cols = (g->n + t->tn - 1) / t->tn; /* work-items across N */
     size_t groups_x = (cols + t->lx - 1) / t->lx;
@@ -437,6 +450,9 @@ static double time_once(clrt_ctx *ctx, const gemm_args *g, clrt_gemm_backend b, 
  * to be chosen by auto (see choose()). */
 #define HOST_PENALTY 1.5
 
+/* Time budget for timing the candidates of one shape class (see choose()). */
+#define TUNE_SECONDS 0.02
+
 typedef struct gemm_candidate {
     clrt_gemm_backend backend;
     unsigned tile;
@@ -492,9 +508,13 @@ static clrt_status choose(clrt_ctx *ctx, const gemm_args *g, bool builtin_only,
     /* Rounds over all candidates rather than each one's runs in a row: a
      * burst of load from elsewhere on the machine then slows every candidate
      * once instead of one candidate throughout. Round 0 warms up (and
-     * compiles); the best of the other three counts. */
+     * compiles); the best of the others counts. Small GEMMs, where a burst
+     * weighs most, get more rounds: as many as fit in TUNE_SECONDS, from 3
+     * to 20. */
     bool failed[NTILES + 2] = {false};
-    for (int round = 0; round < 4; round++)
+    int rounds = 4;
+    for (int round = 0; round < rounds; round++) {
+        double t0 = now_seconds();
         for (size_t i = 0; i < ncand; i++) {
             if (failed[i])
                 continue;
@@ -504,6 +524,12 @@ static clrt_status choose(clrt_ctx *ctx, const gemm_args *g, bool builtin_only,
             else if (round > 0 && dt < cand[i].best)
                 cand[i].best = dt;
         }
+        if (round == 1) {
+            double per_round = now_seconds() - t0;
+            double fit = per_round > 0 ? TUNE_SECONDS / per_round : 20;
+            rounds = 1 + (fit < 3 ? 3 : fit > 20 ? 20 : (int)fit);
+        }
+    }
     clrt_tensor_destroy(scratch);
     double best = INFINITY, best_seconds = INFINITY;
     for (size_t i = 0; i < ncand; i++) {
