@@ -162,6 +162,20 @@ CLRT_API clrt_status clrt_ctx_destroy(clrt_ctx *ctx);
 CLRT_API clrt_status clrt_ctx_finish(clrt_ctx *ctx);
 CLRT_API clrt_status clrt_ctx_flush(clrt_ctx *ctx);
 
+/* Device time per kernel, to see where a training step's time goes. */
+typedef struct clrt_kernel_time {
+    char name[64];            /* the kernel's function name; "CLBlastSgemm" for CLBlast's GEMMs */
+    unsigned long long calls;
+    double seconds;           /* device time, summed from each event's START to END */
+} clrt_kernel_time;
+
+/* Waits for the queue, then fills times[0..cap) with the kernels clrt enqueued since the
+ * context was made or since the last call, most time first; *count is the number of
+ * distinct kernels (it may exceed cap). The record then starts again empty.
+ * CLRT_ERR_UNSUPPORTED when the queue has no profiling (clrt_ctx_options.profiling). */
+CLRT_API clrt_status clrt_ctx_kernel_times(clrt_ctx *ctx, clrt_kernel_time *times, size_t cap,
+                                           size_t *count);
+
 /* The message of the last failure on this context ("" if none). Valid until
  * the next failing call on the context. Never NULL. */
 CLRT_API const char *clrt_ctx_errmsg(const clrt_ctx *ctx);

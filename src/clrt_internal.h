@@ -259,6 +259,7 @@ struct clrt_ctx {
     clrt_gemm_backend gemm_backend;
     int gemm_tile;      /* builtin configuration forced by tests; -1: the device's default */
     struct clrt_gemm_tuning *gemm_tuning; /* gemm.c: autotune results */
+    struct clrt_profile *profile; /* profile.c: kernel times; NULL until the first record */
 
     clrt_pool pool;
     clrt_memory_stats mem;
@@ -272,6 +273,19 @@ bool clrt__disk_cache_wanted(const clrt_device_info *dev);
 
 /* Enqueue a 1-D kernel over n work-items (rounded up to a multiple of 64). */
 clrt_status clrt__launch_1d(clrt_ctx *ctx, cl_kernel kernel, size_t n, const char *what);
+
+/* ---------------------------------------------------------- profile.c */
+
+/* Keep the event of a launch of kernel `name` (on a profiling queue) for
+ * clrt_ctx_kernel_times; takes ownership of `ev`. Never fails: when memory
+ * runs out the event is released and the launch goes uncounted. */
+void clrt__profile_record(clrt_ctx *ctx, const char *name, cl_event ev);
+
+/* The same, named by the kernel's CL_KERNEL_FUNCTION_NAME. */
+void clrt__profile_kernel(clrt_ctx *ctx, cl_kernel kernel, cl_event ev);
+
+/* Release the pending events and the totals (context destruction). */
+void clrt__profile_release(clrt_ctx *ctx);
 
 /* --------------------------------------------------------- ops_check.c */
 

@@ -76,6 +76,7 @@ static clrt_status ctx_configure(clrt_ctx *ctx, const clrt_ctx_options *opt, cha
 static void ctx_free(clrt_ctx *ctx)
 {
     clrt__gemm_release(ctx);
+    clrt__profile_release(ctx);
     clrt__programs_release(&ctx->programs);
     clrt__pool_trim(ctx);
     free(ctx->pool.free);
@@ -256,8 +257,13 @@ clrt_status clrt__launch_1d(clrt_ctx *ctx, cl_kernel kernel, size_t n, const cha
         return CLRT_OK;
     size_t local = CLRT_WG_1D;
     size_t global = (n + local - 1) / local * local;
-    cl_int rc = clEnqueueNDRangeKernel(ctx->queue, kernel, 1, NULL, &global, NULL, 0, NULL, NULL);
+    /* An event only when profiling: without, launches cost what they did. */
+    cl_event ev = NULL;
+    cl_int rc = clEnqueueNDRangeKernel(ctx->queue, kernel, 1, NULL, &global, NULL, 0, NULL,
+                                       ctx->profiling ? &ev : NULL);
     if (rc != CL_SUCCESS)
         return clrt__fail_cl(ctx, rc, "clEnqueueNDRangeKernel", "%s over %zu items", what, n);
+    if (ev)
+        clrt__profile_kernel(ctx, kernel, ev);
     return CLRT_OK;
 }

@@ -117,11 +117,16 @@ clrt_status clrt__launch_2d(clrt_ctx *ctx, cl_kernel kernel, size_t g0, size_t g
         global[0] = (g0 + l0 - 1) / l0 * l0;
         global[1] = (g1 + l1 - 1) / l1 * l1;
     }
+    /* An event only when profiling: without, launches cost what they did. */
+    cl_event ev = NULL;
     cl_int rc = clEnqueueNDRangeKernel(ctx->queue, kernel, 2, NULL, global,
-                                       l0 && l1 ? local : NULL, 0, NULL, NULL);
+                                       l0 && l1 ? local : NULL, 0, NULL,
+                                       ctx->profiling ? &ev : NULL);
     if (rc != CL_SUCCESS)
         return clrt__fail_cl(ctx, rc, "clEnqueueNDRangeKernel", "%s over %zux%zu items", what, g0,
                              g1);
+    if (ev)
+        clrt__profile_kernel(ctx, kernel, ev);
     return CLRT_OK;
 }
 

@@ -1,7 +1,7 @@
 /* clrt-bench: the measurements behind docs/PERFORMANCE.md.
  *
  *   clrt-bench gemm|train|step|startup [--device SEL] [--backend B]
- *              [--batch N] [--steps N] [--json]
+ *              [--batch N] [--steps N] [--profile] [--json]
  *
  * gemm     GFLOP/s of each GEMM backend on the MLP's shapes and 1024³, and of
  *          the host OpenBLAS on host memory (the peer) in the same run.
@@ -10,6 +10,9 @@
  *          shape, and the pool's allocations during the steps.
  * step     µs per training step of the seed's y = sin(w·x + b), batch 100.
  * startup  seconds from main() to the end of the first training step.
+ *
+ * --profile (train, step) makes the queue with profiling and adds the device
+ * time of each kernel over the timed steps: a table, or "kernels" in JSON.
  *
  * Timings are wall-clock, best of repeated runs after a warm-up; the machine
  * is shared, so compare ratios taken in one run, not single figures. */
@@ -31,6 +34,7 @@ typedef struct args {
     int backend; /* -1: the context's default */
     size_t batch, steps;
     int json;
+    int profile; /* --profile: per-kernel device times of the timed steps */
 } args;
 
 static double now(void)
@@ -59,7 +63,8 @@ static void die(clrt_ctx *ctx, clrt_status st, const char *what)
 static void usage(FILE *f)
 {
     fprintf(f, "usage: clrt-bench gemm|train|step|startup [--device SEL] "
-               "[--backend auto|builtin|clblast|host] [--batch N] [--steps N] [--json]\n");
+               "[--backend auto|builtin|clblast|host] [--batch N] [--steps N] [--profile] "
+               "[--json]\n");
 }
 
 static void parse(int argc, char **argv, args *a)
@@ -74,6 +79,8 @@ static void parse(int argc, char **argv, args *a)
     for (int i = 2; i < argc; i++) {
         if (strcmp(argv[i], "--json") == 0) {
             a->json = 1;
+        } else if (strcmp(argv[i], "--profile") == 0) {
+            a->profile = 1;
         } else if (i + 1 < argc && strcmp(argv[i], "--device") == 0) {
             a->device = argv[++i];
         } else if (i + 1 < argc && strcmp(argv[i], "--batch") == 0) {
@@ -94,6 +101,10 @@ static void parse(int argc, char **argv, args *a)
             exit(2);
         }
     }
+    if (a->profile && strcmp(a->bench, "train") != 0 && strcmp(a->bench, "step") != 0) {
+        fprintf(stderr, "clrt-bench: --profile applies to train and step\n");
+        exit(2);
+    }
 }
 
 static clrt_ctx *open_ctx(const args *a)
@@ -101,6 +112,7 @@ static clrt_ctx *open_ctx(const args *a)
     clrt_ctx_options o;
     clrt_ctx_options_init(&o);
     o.device = a->device;
+    o.profiling = a->profile;
     if (a->backend >= 0)
         o.gemm = a->backend;
     clrt_ctx *ctx;
@@ -145,6 +157,55 @@ static json_t *device_fields(clrt_ctx *ctx, const char *bench)
     const clrt_device_info *d = clrt_ctx_device(ctx);
     return json_pack("{s:s, s:s, s:s}", "bench", bench, "device", d->name, "platform",
                      d->platform);
+}
+
+/* ------------------------------------------------------------- profile */
+
+/* More distinct kernels than clrt has (each GEMM tile and transpose counts). */
+#define KERNELS_MAX 256
+
+/* --profile: forget the kernels launched so far (warm-up, tuning), so the
+ * report covers the timed steps alone. */
+static void kernels_reset(const args *a, clrt_ctx *ctx)
+{
+    size_t n;
+    if (a->profile)
+        CHECK(ctx, clrt_ctx_kernel_times(ctx, NULL, 0, &n));
+}
+
+/* --profile: the kernels since kernels_reset, over `steps` timed steps: a
+ * table on stdout, or a "kernels" array added to `root` in JSON mode. */
+static void kernels_report(const args *a, clrt_ctx *ctx, size_t steps, json_t *root)
+{
+    if (!a->profile)
+        return;
+    static clrt_kernel_time kt[KERNELS_MAX];
+    size_t count;
+    CHECK(ctx, clrt_ctx_kernel_times(ctx, kt, KERNELS_MAX, &count));
+    size_t n = count < KERNELS_MAX ? count : KERNELS_MAX;
+    if (a->json) {
+        json_t *arr = json_array();
+        for (size_t i = 0; i < n; i++)
+            json_array_append_new(arr, json_pack("{s:s, s:I, s:f}", "name", kt[i].name, "calls",
+                                                 (json_int_t)kt[i].calls, "seconds",
+                                                 kt[i].seconds));
+        json_object_set_new(root, "kernels", arr);
+        return;
+    }
+    double total = 0;
+    unsigned long long calls = 0;
+    for (size_t i = 0; i < n; i++)
+        total += kt[i].seconds, calls += kt[i].calls;
+    printf("\nkernel device time over %zu steps: %.3f ms, %.1f us per step\n", steps,
+           total * 1e3, steps ? total * 1e6 / (double)steps : 0.0);
+    printf("%-32s %8s %10s %10s %7s\n", "kernel", "calls", "total ms", "us/call", "share");
+    for (size_t i = 0; i < n; i++)
+        printf("%-32s %8llu %10.3f %10.2f %6.1f%%\n", kt[i].name, kt[i].calls,
+               kt[i].seconds * 1e3, kt[i].calls ? kt[i].seconds * 1e6 / (double)kt[i].calls : 0.0,
+               total > 0 ? 100.0 * kt[i].seconds / total : 0.0);
+    printf("%-32s %8llu %10.3f\n", "total", calls, total * 1e3);
+    if (count > n)
+        printf("(%zu more kernels not shown)\n", count - n);
 }
 
 /* ---------------------------------------------------------------- gemm */
@@ -337,6 +398,7 @@ static int bench_train(const args *a)
     CHECK(ctx, clrt_ctx_finish(ctx));
     clrt_memory_stats before, after;
     CHECK(ctx, clrt_ctx_memory_stats(ctx, &before));
+    kernels_reset(a, ctx);
     double t0 = now();
     for (size_t i = 0; i < steps; i++)
         CHECK(ctx, clrt_model_train_step(m, opt, CLRT_LOSS_CROSS_ENTROPY, x, y));
@@ -356,6 +418,7 @@ static int bench_train(const args *a)
                                          (json_int_t)(after.allocations - before.allocations),
                                          "peak_bytes", (json_int_t)after.peak_bytes,
                                          "expected_bytes", (json_int_t)expect));
+        kernels_report(a, ctx, steps, root);
         print_json(root);
     } else {
         printf("train 784-512-512-10, batch %zu, gemm %s: %.0f samples/s (%zu steps in %.3f s)\n",
@@ -364,6 +427,7 @@ static int bench_train(const args *a)
                "%zu allocations during the timed steps\n",
                after.peak_bytes / 1048576.0, expect / 1048576.0,
                (double)after.peak_bytes / (double)expect, after.allocations - before.allocations);
+        kernels_report(a, ctx, steps, NULL);
     }
     clrt_tensor_destroy(x), clrt_tensor_destroy(y);
     clrt_optim_destroy(opt);
@@ -419,6 +483,7 @@ static int bench_step(const args *a)
     for (int i = 0; i < 20; i++)
         CHECK(ctx, clrt_model_train_step(s.m, s.opt, CLRT_LOSS_MSE, s.x, s.y));
     CHECK(ctx, clrt_ctx_finish(ctx));
+    kernels_reset(a, ctx);
     double t0 = now();
     for (size_t i = 0; i < steps; i++)
         CHECK(ctx, clrt_model_train_step(s.m, s.opt, CLRT_LOSS_MSE, s.x, s.y));
@@ -436,10 +501,12 @@ static int bench_step(const args *a)
                                                clrt_gemm_backend_name(clrt_ctx_gemm_backend(ctx)),
                                                "steps", (json_int_t)steps, "us_per_step",
                                                queued * 1e6, "us_per_step_synced", synced * 1e6));
+        kernels_report(a, ctx, 2 * steps, root); /* both timed loops */
         print_json(root);
     } else {
         printf("sin model, batch 100: %.1f us per step queued, %.1f us with a finish after each\n",
                queued * 1e6, synced * 1e6);
+        kernels_report(a, ctx, 2 * steps, NULL); /* both timed loops */
     }
     sin_free(&s);
     clrt_ctx_destroy(ctx);

@@ -1,7 +1,8 @@
 /* Contexts on each device: creation, selector errors, interop, BUSY on
- * destroy, profiling, finish/flush, the log callback. */
+ * destroy, profiling and kernel times, finish/flush, the log callback. */
 #include "harness.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -109,6 +110,127 @@ static void profiling_queue(void **state)
     clrt_test_ctx_done(ctx);
 }
 
+/* The entry named `name` among times[0..n), or NULL. */
+static const clrt_kernel_time *find_time(const clrt_kernel_time *times, size_t n,
+                                         const char *name)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(times[i].name, name) == 0)
+            return &times[i];
+    return NULL;
+}
+
+/* Every entry is a real kernel with a plausible time, most time first. A
+ * few tiny launches take far less than a minute even on oclgrind: more
+ * means a unit slip (nanoseconds reported as seconds) or a wrapped
+ * END - START. */
+static void check_times(const clrt_kernel_time *times, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        assert_true(times[i].name[0] != '\0');
+        assert_non_null(memchr(times[i].name, '\0', sizeof times[i].name));
+        assert_true(times[i].calls >= 1);
+        assert_true(isfinite(times[i].seconds));
+        assert_true(times[i].seconds >= 0 && times[i].seconds < 60);
+        if (i > 0 && times[i - 1].seconds < times[i].seconds)
+            fail_msg("kernel times out of order: %s %.9g s before %s %.9g s", times[i - 1].name,
+                     times[i - 1].seconds, times[i].name, times[i].seconds);
+    }
+}
+
+static void kernel_times(void **state)
+{
+    (void)state;
+    clrt_kernel_time times[16];
+    size_t count = 99;
+
+    /* Without a profiling queue there are no times to give. */
+    clrt_ctx *plain = clrt_test_ctx();
+    assert_int_equal(clrt_ctx_kernel_times(plain, times, 16, &count), CLRT_ERR_UNSUPPORTED);
+    assert_int_equal(count, 0);
+    assert_non_null(strstr(clrt_ctx_errmsg(plain), "profiling"));
+    assert_int_equal(clrt_ctx_kernel_times(plain, times, 16, NULL), CLRT_ERR_INVALID_ARG);
+    assert_int_equal(clrt_ctx_kernel_times(NULL, times, 16, &count), CLRT_ERR_INVALID_ARG);
+    clrt_test_ctx_done(plain);
+
+    clrt_ctx_options opt;
+    clrt_test_options(&opt);
+    opt.profiling = 1;
+    clrt_ctx *ctx;
+    char err[1024];
+    assert_int_equal(clrt_ctx_create(&opt, &ctx, err, sizeof err), CLRT_OK);
+    assert_int_equal(clrt_ctx_kernel_times(ctx, NULL, 1, &count), CLRT_ERR_INVALID_ARG);
+    /* Nothing launched yet. */
+    CLRT_ASSERT_OK(ctx, clrt_ctx_kernel_times(ctx, NULL, 0, &count));
+    assert_int_equal(count, 0);
+
+    /* Two fills and a GEMM of odd shapes. The builtin backend, whatever
+     * `auto` would choose here, so the GEMM is a kernel of clrt's own. */
+    CLRT_ASSERT_OK(ctx, clrt_ctx_set_gemm_backend(ctx, CLRT_GEMM_BUILTIN));
+    float a[3 * 5], b[5 * 7];
+    clrt_test_random(a, 3 * 5, 1);
+    clrt_test_random(b, 5 * 7, 2);
+    clrt_tensor *ta = clrt_test_matrix(ctx, 3, 5, a), *tb = clrt_test_matrix(ctx, 5, 7, b);
+    clrt_tensor *tc = clrt_test_matrix(ctx, 3, 7, NULL);
+    /* The first GEMM of a shape times candidate tiles (fills included);
+     * discard those launches, as a benchmark discards its warm-up. */
+    CLRT_ASSERT_OK(ctx, clrt_gemm(ctx, 0, 0, 1.0f, ta, tb, 0.0f, tc));
+    CLRT_ASSERT_OK(ctx, clrt_ctx_kernel_times(ctx, NULL, 0, &count));
+    assert_true(count >= 1);
+    CLRT_ASSERT_OK(ctx, clrt_tensor_fill(tc, 1.0f));
+    CLRT_ASSERT_OK(ctx, clrt_tensor_fill(tc, 2.0f));
+    CLRT_ASSERT_OK(ctx, clrt_gemm(ctx, 0, 0, 1.0f, ta, tb, 0.5f, tc));
+    memset(times, 0, sizeof times);
+    CLRT_ASSERT_OK(ctx, clrt_ctx_kernel_times(ctx, times, 16, &count));
+    assert_true(count >= 2 && count <= 16);
+    check_times(times, count);
+    const clrt_kernel_time *fill = find_time(times, count, "clrt_fill");
+    assert_non_null(fill);
+    assert_true(fill->calls == 2);
+    const clrt_kernel_time *gemm = NULL;
+    for (size_t i = 0; i < count; i++)
+        if (strncmp(times[i].name, "clrt_gemm", 9) == 0)
+            gemm = &times[i];
+    if (!gemm)
+        fail_msg("no clrt_gemm* kernel among %zu (first: %s)", count, times[0].name);
+    assert_true(gemm->calls >= 1);
+    for (size_t i = count; i < 16; i++)
+        assert_true(times[i].calls == 0); /* untouched past count */
+
+    /* More work read through cap 1: *count still says how many kernels,
+     * and only times[0] is written. */
+    CLRT_ASSERT_OK(ctx, clrt_tensor_fill(tc, 3.0f));
+    CLRT_ASSERT_OK(ctx, clrt_gemm(ctx, 0, 0, 1.0f, ta, tb, 0.0f, tc));
+    memset(times, 0, sizeof times);
+    times[1].calls = 12345;
+    CLRT_ASSERT_OK(ctx, clrt_ctx_kernel_times(ctx, times, 1, &count));
+    assert_true(count > 1);
+    check_times(times, 1);
+    assert_true(times[1].calls == 12345);
+
+    /* That call emptied the record. */
+    CLRT_ASSERT_OK(ctx, clrt_ctx_kernel_times(ctx, times, 16, &count));
+    assert_int_equal(count, 0);
+
+    /* Past the bound on pending events the older ones are folded in as the
+     * launches go; none is lost. */
+    const unsigned long long fills = 1100;
+    for (unsigned long long i = 0; i < fills; i++)
+        CLRT_ASSERT_OK(ctx, clrt_tensor_fill(tc, (float)i));
+    CLRT_ASSERT_OK(ctx, clrt_ctx_kernel_times(ctx, times, 16, &count));
+    assert_int_equal(count, 1);
+    assert_string_equal(times[0].name, "clrt_fill");
+    assert_true(times[0].calls == fills);
+    check_times(times, 1);
+
+    /* Events still pending at destruction are released with the context. */
+    CLRT_ASSERT_OK(ctx, clrt_tensor_fill(tc, 4.0f));
+    clrt_tensor_destroy(ta);
+    clrt_tensor_destroy(tb);
+    clrt_tensor_destroy(tc);
+    clrt_test_ctx_done(ctx);
+}
+
 static void interop_from_cl(void **state)
 {
     (void)state;
@@ -200,6 +322,7 @@ int main(void)
         cmocka_unit_test(bad_selectors),
         cmocka_unit_test(busy_while_tensors_live),
         cmocka_unit_test(profiling_queue),
+        cmocka_unit_test(kernel_times),
         cmocka_unit_test(interop_from_cl),
         cmocka_unit_test(log_callback_gets_errors),
     };
