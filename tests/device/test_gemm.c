@@ -5,6 +5,7 @@
 #include "ref.h"
 
 #include <float.h>
+#include <stdio.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -140,6 +141,61 @@ static void auto_backend(void **state)
     clrt_test_ctx_done(ctx);
 }
 
+/* Lines of <dir>/gemm-tuning.txt; -1 if it is missing. With `host`, also
+ * whether any line chose the host backend. */
+static int record_lines(const char *dir, bool *host)
+{
+    char path[4096], line[256];
+    snprintf(path, sizeof path, "%s/gemm-tuning.txt", dir);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    int n = 0;
+    *host = false;
+    while (fgets(line, sizeof line, f)) {
+        n++;
+        if (strstr(line, " host "))
+            *host = true;
+    }
+    fclose(f);
+    return n;
+}
+
+/* builtin and auto each record their choice per shape class, apart from
+ * each other; auto never takes the host backend (its blocking maps stall a
+ * queued step); a second context on the same cache folder reuses the record
+ * instead of timing again. A simulator times nothing and records nothing. */
+static void tuning_record(void **state)
+{
+    (void)state;
+    char *dir = clrt_test_tempdir();
+    for (int pass = 0; pass < 2; pass++) {
+        clrt_ctx_options opt;
+        clrt_test_options(&opt);
+        opt.cache_dir = dir;
+        clrt_ctx *ctx;
+        char err[1024];
+        assert_int_equal(clrt_ctx_create(&opt, &ctx, err, sizeof err), CLRT_OK);
+        CLRT_ASSERT_OK(ctx, clrt_ctx_set_gemm_backend(ctx, CLRT_GEMM_BUILTIN));
+        check_one(ctx, 0, 1, &shapes[2], 1.0f, 0.0f);
+        CLRT_ASSERT_OK(ctx, clrt_ctx_set_gemm_backend(ctx, CLRT_GEMM_AUTO));
+        check_one(ctx, 0, 1, &shapes[2], 1.0f, 0.0f);
+        check_one(ctx, 1, 0, &shapes[3], 1.0f, 0.0f);
+        clrt_test_ctx_done(ctx);
+        bool host = false;
+        int lines = record_lines(dir, &host);
+        if (clrt_test_device()->is_simulator) {
+            assert_int_equal(lines, -1);
+            continue;
+        }
+        /* builtin/nt, nt and tn: three classes, recorded once. */
+        assert_int_equal(lines, 3);
+        assert_false(host);
+    }
+    clrt_test_rmtree(dir);
+    free(dir);
+}
+
 static void shape_errors(void **state)
 {
     (void)state;
@@ -175,7 +231,7 @@ int main(void)
         cmocka_unit_test(builtin_backend), cmocka_unit_test(builtin_every_tile),
         cmocka_unit_test(clblast_backend),
         cmocka_unit_test(host_backend),    cmocka_unit_test(auto_backend),
-        cmocka_unit_test(shape_errors),
+        cmocka_unit_test(tuning_record),   cmocka_unit_test(shape_errors),
     };
     return clrt_test_main("gemm", tests, sizeof tests / sizeof tests[0]);
 }
