@@ -11,8 +11,10 @@
  * step     µs per training step of the seed's y = sin(w·x + b), batch 100.
  * startup  seconds from main() to the end of the first training step.
  *
- * --profile (train, step) makes the queue with profiling and adds the device
- * time of each kernel over the timed steps: a table, or "kernels" in JSON.
+ * --profile makes the queue with profiling. train, step: the device time of
+ * each kernel over the timed steps, a table or "kernels" in JSON. gemm: the
+ * device time per call of the OpenCL backends ("device_ms"), beside the wall
+ * times (which then carry the profiling's own cost).
  *
  * Timings are wall-clock, best of repeated runs after a warm-up; the machine
  * is shared, so compare ratios taken in one run, not single figures. */
@@ -101,8 +103,8 @@ static void parse(int argc, char **argv, args *a)
             exit(2);
         }
     }
-    if (a->profile && strcmp(a->bench, "train") != 0 && strcmp(a->bench, "step") != 0) {
-        fprintf(stderr, "clrt-bench: --profile applies to train and step\n");
+    if (a->profile && strcmp(a->bench, "startup") == 0) {
+        fprintf(stderr, "clrt-bench: --profile applies to gemm, train and step\n");
         exit(2);
     }
 }
@@ -260,8 +262,8 @@ static int bench_gemm(const args *a)
     clrt_ctx *ctx = open_ctx(a);
     json_t *root = device_fields(ctx, "gemm"), *rows = json_array();
     if (!a->json)
-        printf("%-22s %-8s %10s %10s %10s %10s\n", "shape", "backend", "ms", "GFLOP/s",
-               "queued ms", "GFLOP/s");
+        printf("%-22s %-8s %10s %10s %10s %10s%s\n", "shape", "backend", "ms", "GFLOP/s",
+               "queued ms", "GFLOP/s", a->profile ? "  device ms" : "");
     /* The backends this run measures, the peer last. */
     int backends[GEMM_PEER + 1], nb = 0;
     for (int b = CLRT_GEMM_BUILTIN; b <= CLRT_GEMM_HOST; b++)
@@ -320,22 +322,47 @@ static int bench_gemm(const args *a)
                     queued[j] = dt;
             }
         }
+        /* --profile: one more queued batch, whose kernels' device time per
+         * call shows how much of a call's wall time the device computes. */
+        double device[GEMM_PEER + 1];
+        for (int j = 0; j < nb; j++) {
+            device[j] = NAN;
+            if (!a->profile || backends[j] == GEMM_PEER || backends[j] == CLRT_GEMM_HOST)
+                continue;
+            CHECK(ctx, clrt_ctx_set_gemm_backend(ctx, (clrt_gemm_backend)backends[j]));
+            kernels_reset(a, ctx);
+            for (int r = 0; r < reps; r++)
+                CHECK(ctx, clrt_gemm(ctx, s->ta, s->tb, 1.0f, g.a, g.b, 0.0f, g.c));
+            clrt_kernel_time kt[8];
+            size_t count;
+            CHECK(ctx, clrt_ctx_kernel_times(ctx, kt, 8, &count));
+            double sum = 0;
+            for (size_t i = 0; i < count && i < 8; i++)
+                sum += kt[i].seconds;
+            device[j] = sum / reps;
+        }
         for (int j = 0; j < nb; j++) {
             const char *name = backends[j] == GEMM_PEER
                                    ? "openblas"
                                    : clrt_gemm_backend_name((clrt_gemm_backend)backends[j]);
             double t = best[j], gflops = flop / t / 1e9, qgflops = flop / queued[j] / 1e9;
-            if (a->json)
-                json_array_append_new(
-                    rows, json_pack("{s:s, s:i, s:i, s:I, s:I, s:I, s:s, s:f, s:f, s:f, s:f}",
-                                    "label", label, "ta", s->ta, "tb", s->tb, "m",
-                                    (json_int_t)s->m, "n", (json_int_t)s->n, "k",
-                                    (json_int_t)s->k, "backend", name, "ms", t * 1e3, "gflops",
-                                    gflops, "queued_ms", queued[j] * 1e3, "queued_gflops",
-                                    qgflops));
-            else
+            if (a->json) {
+                json_t *row =
+                    json_pack("{s:s, s:i, s:i, s:I, s:I, s:I, s:s, s:f, s:f, s:f, s:f}", "label",
+                              label, "ta", s->ta, "tb", s->tb, "m", (json_int_t)s->m, "n",
+                              (json_int_t)s->n, "k", (json_int_t)s->k, "backend", name, "ms",
+                              t * 1e3, "gflops", gflops, "queued_ms", queued[j] * 1e3,
+                              "queued_gflops", qgflops);
+                if (!isnan(device[j]))
+                    json_object_set_new(row, "device_ms", json_real(device[j] * 1e3));
+                json_array_append_new(rows, row);
+            } else if (a->profile) {
+                printf("%-22s %-8s %10.3f %10.1f %10.3f %10.1f %10.3f\n", label, name, t * 1e3,
+                       gflops, queued[j] * 1e3, qgflops, device[j] * 1e3);
+            } else {
                 printf("%-22s %-8s %10.3f %10.1f %10.3f %10.1f\n", label, name, t * 1e3, gflops,
                        queued[j] * 1e3, qgflops);
+            }
         }
         free(g.ha), free(g.hb), free(g.hc);
         clrt_tensor_destroy(g.a), clrt_tensor_destroy(g.b), clrt_tensor_destroy(g.c);
