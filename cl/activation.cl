@@ -14,7 +14,8 @@ __kernel void clrt_act_forward(__global const float *x, __global float *y, const
 }
 
 /* dx[i] = dy[i]·act'(x[i]) for i < n. `uses` bit 0: x is bound, bit 1: y is
- * bound; an unbound one is another buffer in its place and is never read.
+ * bound; an unbound one is dy in its place, as long as dy: the generic build
+ * never reads it, a CLRT_ACT_FIXED build may read it and ignore the value.
  * dx may be dy (each item reads its element before writing it). */
 __kernel void clrt_act_backward(__global const float *x, __global const float *y,
                                 __global const float *dy, __global float *dx, const int uses,

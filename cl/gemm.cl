@@ -147,8 +147,11 @@ CLRT_GEMM_VKERNEL(clrt_gemm_vec_nn, A_N, B_N, 1)
 
 /* A·Bᵀ with both stored row-major ([M, K] and [N, K]): rows of A and of B
  * are contiguous along k, so this one works along k instead: TM×4 vector
- * accumulators of VW partial sums each, summed across at the end, and a
- * scalar loop for the K % VW remainder. */
+ * accumulators of NT_VW partial sums each, summed across at the end, and a
+ * scalar loop for the K % NT_VW remainder. NT_VW is 8 whatever the tile's
+ * VW: the order of the sums then depends on the shape only, so every tile
+ * gives the same bits and tuning cannot change a result. */
+#define NT_VW 8
 __kernel void clrt_gemm_vec_nt(const uint M, const uint N, const uint K, const float alpha,
                                __global const float *restrict A, const uint lda,
                                __global const float *restrict B, const uint ldb,
@@ -163,27 +166,27 @@ __kernel void clrt_gemm_vec_nt(const uint M, const uint N, const uint K, const f
         ar[i] = &AT(A, lda, min(m0 + i, M - 1), 0);
     CLRT_UNROLL for (uint j = 0; j < 4; j++)
         br[j] = &AT(B, ldb, min(n0 + j, N - 1), 0);
-    VTYPE acc[CLRT_GEMM_TM][4];
+    float8 acc[CLRT_GEMM_TM][4];
     CLRT_UNROLL for (uint i = 0; i < CLRT_GEMM_TM; i++)
         CLRT_UNROLL for (uint j = 0; j < 4; j++)
-            acc[i][j] = (VTYPE)(0.0f);
-    const uint kv = K / CLRT_GEMM_VW * CLRT_GEMM_VW;
-    for (uint k = 0; k < kv; k += CLRT_GEMM_VW) {
-        VTYPE b[4];
+            acc[i][j] = (float8)(0.0f);
+    const uint kv = K / NT_VW * NT_VW;
+    for (uint k = 0; k < kv; k += NT_VW) {
+        float8 b[4];
         CLRT_UNROLL for (uint j = 0; j < 4; j++)
-            b[j] = VLOAD(0, br[j] + k);
+            b[j] = vload8(0, br[j] + k);
         CLRT_UNROLL for (uint i = 0; i < CLRT_GEMM_TM; i++) {
-            VTYPE a = VLOAD(0, ar[i] + k);
+            float8 a = vload8(0, ar[i] + k);
             CLRT_UNROLL for (uint j = 0; j < 4; j++)
                 acc[i][j] += a * b[j];
         }
     }
     for (uint i = 0; i < CLRT_GEMM_TM && m0 + i < M; i++) {
         for (uint j = 0; j < 4 && n0 + j < N; j++) {
-            float t[CLRT_GEMM_VW];
-            VSTORE(acc[i][j], 0, t);
+            float t[NT_VW];
+            vstore8(acc[i][j], 0, t);
             float sum = 0.0f;
-            CLRT_UNROLL for (uint v = 0; v < CLRT_GEMM_VW; v++)
+            CLRT_UNROLL for (uint v = 0; v < NT_VW; v++)
                 sum += t[v];
             for (uint k = kv; k < K; k++)
                 sum += ar[i][k] * br[j][k];

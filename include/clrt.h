@@ -171,8 +171,10 @@ typedef struct clrt_kernel_time {
 
 /* Waits for the queue, then fills times[0..cap) with the kernels clrt enqueued since the
  * context was made or since the last call, most time first; *count is the number of
- * distinct kernels (it may exceed cap). The record then starts again empty.
- * CLRT_ERR_UNSUPPORTED when the queue has no profiling (clrt_ctx_options.profiling). */
+ * distinct kernels (it may exceed cap). The record then starts again empty. The runs
+ * of GEMM tuning (the first GEMM of each shape class) are counted like any other.
+ * CLRT_ERR_UNSUPPORTED when the queue has no profiling (clrt_ctx_options.profiling);
+ * CLRT_ERR_INVALID_ARG for a NULL ctx or count, or NULL times with cap > 0. */
 CLRT_API clrt_status clrt_ctx_kernel_times(clrt_ctx *ctx, clrt_kernel_time *times, size_t cap,
                                            size_t *count);
 

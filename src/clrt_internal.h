@@ -258,6 +258,7 @@ struct clrt_ctx {
 
     clrt_gemm_backend gemm_backend;
     int gemm_tile;      /* builtin configuration forced by tests; -1: the device's default */
+    bool tuning;        /* gemm.c is timing candidates: their failures log at DEBUG */
     struct clrt_gemm_tuning *gemm_tuning; /* gemm.c: autotune results */
     struct clrt_profile *profile; /* profile.c: kernel times; NULL until the first record */
 
@@ -325,6 +326,9 @@ clrt_status clrt__gemm_init(clrt_ctx *ctx, int option, char *err, size_t errlen)
 void clrt__gemm_release(clrt_ctx *ctx);
 /* The number of builtin kernel configurations (for ctx->gemm_tile). */
 unsigned clrt__gemm_tile_count(void);
+
+/* The tiles [first, end) that tuning times on this context's device. */
+void clrt__gemm_candidate_tiles(const clrt_ctx *ctx, unsigned *first, unsigned *end);
 
 /* Build the GEMM program variants the context's backend may use. */
 clrt_status clrt__gemm_build(clrt_ctx *ctx);

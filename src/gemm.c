@@ -60,7 +60,7 @@ static bool wants_vector_tiles(const clrt_ctx *ctx)
 
 /* The tiles worth timing on this device: vector ones on CPUs, scalar ones
  * elsewhere (each kind is 3-10× slower on the other). */
-static void candidate_tiles(const clrt_ctx *ctx, unsigned *first, unsigned *end)
+void clrt__gemm_candidate_tiles(const clrt_ctx *ctx, unsigned *first, unsigned *end)
 {
     *first = wants_vector_tiles(ctx) ? FIRST_VECTOR_TILE : 0;
     *end = wants_vector_tiles(ctx) ? NTILES : FIRST_VECTOR_TILE;
@@ -225,8 +225,10 @@ static clrt_status run_builtin(clrt_ctx *ctx, const gemm_args *g, unsigned tile)
     const gemm_tile *t = &tiles[tile];
     cl_kernel k;
     CLRT_TRY(builtin_kernel(ctx, tile, g->ta, g->tb, &k));
-    if (g->m > UINT32_MAX || g->n > UINT32_MAX || g->k > UINT32_MAX)
-        return clrt__fail(ctx, CLRT_ERR_UNSUPPORTED, "clrt_gemm: dimensions past 2^32");
+    /* 2^31, not 2^32: the kernels compute column and row indices in 32-bit
+     * uint over a grid padded to whole work-groups, which must not wrap. */
+    if (g->m > INT32_MAX || g->n > INT32_MAX || g->k > INT32_MAX)
+        return clrt__fail(ctx, CLRT_ERR_UNSUPPORTED, "clrt_gemm: dimensions of 2^31 or more");
     CLRT_TRY(clrt__set_args(ctx, k, "clrt_gemm", "uuufmumufmu", (unsigned)g->m, (unsigned)g->n,
                             (unsigned)g->k, (double)g->alpha, g->a, (unsigned)g->a->shape[1],
                             g->b, (unsigned)g->b->shape[1], (double)g->beta, g->c,
@@ -501,7 +503,7 @@ static clrt_status choose(clrt_ctx *ctx, const gemm_args *g, bool builtin_only,
     gemm_candidate cand[NTILES + 1];
     size_t ncand = 0;
     unsigned first, end;
-    candidate_tiles(ctx, &first, &end);
+    clrt__gemm_candidate_tiles(ctx, &first, &end);
     for (unsigned t = first; t < end; t++)
         cand[ncand++] = (gemm_candidate){CLRT_GEMM_BUILTIN, t, INFINITY};
     /* Not the host backend: its blocking maps drain the queue, a cost to
@@ -513,7 +515,8 @@ static clrt_status choose(clrt_ctx *ctx, const gemm_args *g, bool builtin_only,
         cand[ncand++] = (gemm_candidate){CLRT_GEMM_CLBLAST, 0, INFINITY};
 
     clrt_tensor *scratch;
-    CLRT_TRY(clrt_tensor_create(ctx, 2, g->c->shape, CLRT_TENSOR_ZERO, &scratch));
+    if (clrt_tensor_create(ctx, 2, g->c->shape, CLRT_TENSOR_ZERO, &scratch) != CLRT_OK)
+        return CLRT_OK; /* no room to time: the default runs, untuned this once */
     gemm_args trial = *g;
     trial.c = scratch;
     trial.beta = 0.0f;
@@ -525,6 +528,7 @@ static clrt_status choose(clrt_ctx *ctx, const gemm_args *g, bool builtin_only,
      * to 20. */
     bool failed[NTILES + 1] = {false};
     int rounds = 4;
+    ctx->tuning = true;
     for (int round = 0; round < rounds; round++) {
         double t0 = now_seconds();
         for (size_t i = 0; i < ncand; i++) {
@@ -542,13 +546,19 @@ static clrt_status choose(clrt_ctx *ctx, const gemm_args *g, bool builtin_only,
             rounds = 1 + (fit < 3 ? 3 : fit > 20 ? 20 : (int)fit);
         }
     }
+    ctx->tuning = false;
     clrt_tensor_destroy(scratch);
     double best = INFINITY;
     for (size_t i = 0; i < ncand; i++)
         if (cand[i].best < best)
             best = cand[i].best, *b = cand[i].backend, *tile = cand[i].tile;
-    if (isinf(best))
-        return CLRT_OK; /* all failed: the default runs and reports why */
+    if (isinf(best)) {
+        /* All failed: the default runs and reports why. Remembered in this
+         * context, so later calls do not time again, but not on disk: the
+         * cause may pass. */
+        remember(ctx, cls, CLRT_GEMM_BUILTIN, UINT32_MAX);
+        return CLRT_OK;
+    }
     clrt__log(ctx, CLRT_LOG_INFO, "gemm %s: %s (tile %u) in %.3g ms", cls,
               clrt_gemm_backend_name(*b), *tile, best * 1e3);
     remember(ctx, cls, *b, *tile);
