@@ -359,12 +359,19 @@ static void shape_class(const gemm_args *g, bool builtin_only, char *buf, size_t
 static void device_key(const clrt_ctx *ctx, char *buf, size_t len)
 {
     /* The tile table is part of the key: a record's tile index means
-     * nothing to a build with other tiles. So is the version of the rules
+     * nothing to a build with other tiles. So are the version of the rules
      * choose() follows (TUNING_RULES), so that a change to them (such as
-     * leaving the host backend out) does not reuse older choices. */
+     * leaving the host backend out) does not reuse older choices, and the
+     * embedded gemm.cl, whose timings the choices are. */
+    unsigned long long kernels = 0;
+    for (size_t i = 0; i < clrt_embedded_source_count; i++)
+        if (strcmp(clrt_embedded_sources[i].name, "gemm") == 0)
+            kernels = (unsigned long long)clrt__hash64(clrt_embedded_sources[i].data,
+                                                       clrt_embedded_sources[i].len, 0);
     char text[1024];
-    int used = snprintf(text, sizeof text, "%s|%d|%s|%s|%s|", CLRT_VERSION_STRING, TUNING_RULES,
-                        ctx->dev.platform, ctx->dev.name, ctx->dev.driver_version);
+    int used = snprintf(text, sizeof text, "%s|%d|%016llx|%s|%s|%s|", CLRT_VERSION_STRING,
+                        TUNING_RULES, kernels, ctx->dev.platform, ctx->dev.name,
+                        ctx->dev.driver_version);
     for (unsigned i = 0; i < NTILES && used > 0 && (size_t)used < sizeof text; i++)
         used += snprintf(text + used, sizeof text - (size_t)used, "%u.%u.%u.%u.%u,", tiles[i].tm,
                          tiles[i].tn, tiles[i].lx, tiles[i].ly, tiles[i].vw);
