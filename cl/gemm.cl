@@ -75,10 +75,27 @@
         }                                                                                           \
     }
 
+/* -D CLRT_GEMM_ONLY=<op> builds one kernel of the eight: op is 1 + 2·ta + tb,
+ * plus 4 for the vector kernels. A driver asked for a program's binary
+ * (clrt's disk cache) compiles every kernel in it, so one kernel per build
+ * keeps the GEMM tuning's many tile builds from compiling seven unused ones. */
+#ifndef CLRT_GEMM_ONLY
+#define CLRT_GEMM_ONLY 0 /* all of them */
+#endif
+#define CLRT_GEMM_WANT(op) (CLRT_GEMM_ONLY == 0 || CLRT_GEMM_ONLY == (op))
+
+#if CLRT_GEMM_WANT(1)
 CLRT_GEMM_KERNEL(clrt_gemm_nn, A_N, B_N)
+#endif
+#if CLRT_GEMM_WANT(2)
 CLRT_GEMM_KERNEL(clrt_gemm_nt, A_N, B_T)
+#endif
+#if CLRT_GEMM_WANT(3)
 CLRT_GEMM_KERNEL(clrt_gemm_tn, A_T, B_N)
+#endif
+#if CLRT_GEMM_WANT(4)
 CLRT_GEMM_KERNEL(clrt_gemm_tt, A_T, B_T)
+#endif
 
 /* Vector variant, chosen with -D CLRT_GEMM_VW=8 or 16: each work-item keeps
  * TM rows × VW consecutive columns of C in TM vector registers and, for each
@@ -143,8 +160,11 @@ CLRT_GEMM_KERNEL(clrt_gemm_tt, A_T, B_T)
         }                                                                                           \
     }
 
+#if CLRT_GEMM_WANT(5)
 CLRT_GEMM_VKERNEL(clrt_gemm_vec_nn, A_N, B_N, 1)
+#endif
 
+#if CLRT_GEMM_WANT(6)
 /* A·Bᵀ with both stored row-major ([M, K] and [N, K]): rows of A and of B
  * are contiguous along k, so this one works along k instead: TM×4 vector
  * accumulators of NT_VW partial sums each, summed across at the end, and a
@@ -197,6 +217,12 @@ __kernel void clrt_gemm_vec_nt(const uint M, const uint N, const uint K, const f
     }
 }
 
+#endif /* CLRT_GEMM_WANT(6) */
+
+#if CLRT_GEMM_WANT(7)
 CLRT_GEMM_VKERNEL(clrt_gemm_vec_tn, A_T, B_N, 1)
+#endif
+#if CLRT_GEMM_WANT(8)
 CLRT_GEMM_VKERNEL(clrt_gemm_vec_tt, A_T, B_T, 0)
+#endif
 #endif

@@ -26,16 +26,15 @@ static char *dup_or_null(const char *s)
 
 bool clrt__disk_cache_wanted(const clrt_device_info *dev)
 {
+    /* Used on PoCL too, although PoCL keeps a kernel cache of its own: a
+     * warm PoCL build still runs clang's preprocessor to find its entry
+     * (about 60 ms a program), where loading our binary does not. Warm
+     * start-up 0.25 s -> 0.07 s; the price is a cold start about 30 %
+     * longer, since asking PoCL for a binary compiles the program's
+     * kernels a second time. */
+    (void)dev;
     const char *mode = getenv("CLRT_CACHE");
-    if (mode && strcmp(mode, "off") == 0)
-        return false;
-    if (mode && strcmp(mode, "force") == 0)
-        return true;
-    /* PoCL keeps its own kernel cache, and asking it for a binary costs a
-     * second compile: skip ours there unless forced. */
-    bool pocl = strstr(dev->platform, "Portable Computing Language") != NULL ||
-                strstr(dev->platform_version, "PoCL") != NULL;
-    return !pocl;
+    return !(mode && strcmp(mode, "off") == 0);
 }
 
 /* The parts of a context that do not depend on how the cl objects came. */

@@ -199,13 +199,17 @@ static const char *const kernel_names[2][2][2] = {
 static clrt_status builtin_kernel(clrt_ctx *ctx, unsigned tile, int ta, int tb, cl_kernel *k)
 {
     const gemm_tile *t = &tiles[tile];
-    char defines[160];
+    /* One kernel per build (CLRT_GEMM_ONLY, see cl/gemm.cl). */
+    unsigned op = 1 + 2 * (ta != 0) + (tb != 0) + (t->vw ? 4 : 0);
+    char defines[192];
     if (t->vw)
-        snprintf(defines, sizeof defines, "-D CLRT_GEMM_TM=%u -D CLRT_GEMM_VW=%u", t->tm, t->vw);
+        snprintf(defines, sizeof defines, "-D CLRT_GEMM_ONLY=%u -D CLRT_GEMM_TM=%u -D CLRT_GEMM_VW=%u",
+                 op, t->tm, t->vw);
     else
         snprintf(defines, sizeof defines,
-                 "-D CLRT_GEMM_TM=%u -D CLRT_GEMM_TN=%u -D CLRT_GEMM_LX=%u -D CLRT_GEMM_LY=%u",
-                 t->tm, t->tn, t->lx, t->ly);
+                 "-D CLRT_GEMM_ONLY=%u -D CLRT_GEMM_TM=%u -D CLRT_GEMM_TN=%u -D CLRT_GEMM_LX=%u "
+                 "-D CLRT_GEMM_LY=%u",
+                 op, t->tm, t->tn, t->lx, t->ly);
     return clrt__kernel_variant(ctx, "gemm", defines, kernel_names[t->vw != 0][ta != 0][tb != 0],
                                 k);
 }
