@@ -37,16 +37,21 @@ void clrt_test_options(clrt_ctx_options *opt)
     opt->log = log_to_stderr;
 }
 
+clrt_ctx *clrt_test_ctx_with(const clrt_ctx_options *opt)
+{
+    clrt_ctx *ctx = NULL;
+    char err[4096] = "";
+    clrt_status st = clrt_ctx_create(opt, &ctx, err, sizeof err);
+    if (st != CLRT_OK)
+        fail_msg("clrt_ctx_create on %s: %s: %s", current.name, clrt_status_str(st), err);
+    return ctx;
+}
+
 clrt_ctx *clrt_test_ctx(void)
 {
     clrt_ctx_options opt;
     clrt_test_options(&opt);
-    clrt_ctx *ctx = NULL;
-    char err[4096] = "";
-    clrt_status st = clrt_ctx_create(&opt, &ctx, err, sizeof err);
-    if (st != CLRT_OK)
-        fail_msg("clrt_ctx_create on %s: %s: %s", current.name, clrt_status_str(st), err);
-    return ctx;
+    return clrt_test_ctx_with(&opt);
 }
 
 void clrt_test_ctx_done(clrt_ctx *ctx)

@@ -27,6 +27,9 @@ void clrt_test_options(clrt_ctx_options *opt);
  * if it cannot be made. */
 clrt_ctx *clrt_test_ctx(void);
 
+/* The same with options of the test's own (start from clrt_test_options). */
+clrt_ctx *clrt_test_ctx_with(const clrt_ctx_options *opt);
+
 /* Destroy a context made by clrt_test_ctx (asserting success) and check
  * that oclgrind reported nothing meanwhile. */
 void clrt_test_ctx_done(clrt_ctx *ctx);

@@ -82,9 +82,7 @@ static void profiling_queue(void **state)
     clrt_ctx_options opt;
     clrt_test_options(&opt);
     opt.profiling = 1;
-    clrt_ctx *ctx;
-    char err[1024];
-    assert_int_equal(clrt_ctx_create(&opt, &ctx, err, sizeof err), CLRT_OK);
+    clrt_ctx *ctx = clrt_test_ctx_with(&opt);
     cl_command_queue_properties props = 0;
     assert_int_equal(clGetCommandQueueInfo(clrt_ctx_cl_queue(ctx), CL_QUEUE_PROPERTIES,
                                            sizeof props, &props, NULL),
@@ -156,9 +154,7 @@ static void kernel_times(void **state)
     clrt_ctx_options opt;
     clrt_test_options(&opt);
     opt.profiling = 1;
-    clrt_ctx *ctx;
-    char err[1024];
-    assert_int_equal(clrt_ctx_create(&opt, &ctx, err, sizeof err), CLRT_OK);
+    clrt_ctx *ctx = clrt_test_ctx_with(&opt);
     assert_int_equal(clrt_ctx_kernel_times(ctx, NULL, 1, &count), CLRT_ERR_INVALID_ARG);
     /* Nothing launched yet. */
     CLRT_ASSERT_OK(ctx, clrt_ctx_kernel_times(ctx, NULL, 0, &count));
@@ -300,9 +296,7 @@ static void log_callback_gets_errors(void **state)
     clrt_test_options(&opt);
     opt.log = capture;
     opt.log_user = &cap;
-    clrt_ctx *ctx;
-    char err[1024];
-    assert_int_equal(clrt_ctx_create(&opt, &ctx, err, sizeof err), CLRT_OK);
+    clrt_ctx *ctx = clrt_test_ctx_with(&opt);
     const size_t s[2] = {2, 3};
     clrt_tensor *t;
     CLRT_ASSERT_OK(ctx, clrt_tensor_create(ctx, 2, s, 0, &t));

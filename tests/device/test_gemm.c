@@ -219,9 +219,7 @@ static void tuning_record(void **state)
         clrt_ctx_options opt;
         clrt_test_options(&opt);
         opt.cache_dir = dir;
-        clrt_ctx *ctx;
-        char err[1024];
-        assert_int_equal(clrt_ctx_create(&opt, &ctx, err, sizeof err), CLRT_OK);
+        clrt_ctx *ctx = clrt_test_ctx_with(&opt);
         /* Shapes small enough for oclgrind, of two shape classes. */
         CLRT_ASSERT_OK(ctx, clrt_ctx_set_gemm_backend(ctx, CLRT_GEMM_BUILTIN));
         check_one(ctx, 0, 1, &shapes[1], 1.0f, 0.0f);

@@ -79,9 +79,7 @@ static void broken_kernel_reports_build_log(void **state)
     clrt_ctx_options opt;
     clrt_test_options(&opt);
     opt.kernel_dir = dir;
-    clrt_ctx *ctx;
-    char err[1024];
-    assert_int_equal(clrt_ctx_create(&opt, &ctx, err, sizeof err), CLRT_OK);
+    clrt_ctx *ctx = clrt_test_ctx_with(&opt);
     size_t n = 7;
     clrt_tensor *t;
     CLRT_ASSERT_OK(ctx, clrt_tensor_create(ctx, 1, &n, 0, &t));
@@ -115,9 +113,7 @@ static void kernel_dir_sources(void **state)
     clrt_ctx_options opt;
     clrt_test_options(&opt);
     opt.kernel_dir = dir;
-    clrt_ctx *ctx;
-    char err[1024];
-    assert_int_equal(clrt_ctx_create(&opt, &ctx, err, sizeof err), CLRT_OK);
+    clrt_ctx *ctx = clrt_test_ctx_with(&opt);
     fill_and_check(ctx, 9.0f);
     clrt_test_ctx_done(ctx);
 
@@ -125,7 +121,7 @@ static void kernel_dir_sources(void **state)
     char path[1024];
     snprintf(path, sizeof path, "%s/tensor.cl", dir);
     remove(path);
-    assert_int_equal(clrt_ctx_create(&opt, &ctx, err, sizeof err), CLRT_OK);
+    ctx = clrt_test_ctx_with(&opt);
     size_t n = 3;
     clrt_tensor *t;
     CLRT_ASSERT_OK(ctx, clrt_tensor_create(ctx, 1, &n, 0, &t));
@@ -174,11 +170,10 @@ static void disk_cache_hit_in_second_context(void **state)
     clrt_test_options(&opt);
     opt.cache_dir = cache;
     clrt_ctx *ctx;
-    char err[1024];
     clrt_program_stats ps;
     size_t nprog; /* programs build_all makes: the embedded ones and GEMM's variants */
 
-    assert_int_equal(clrt_ctx_create(&opt, &ctx, err, sizeof err), CLRT_OK);
+    ctx = clrt_test_ctx_with(&opt);
     CLRT_ASSERT_OK(ctx, clrt_ctx_build_all(ctx));
     CLRT_ASSERT_OK(ctx, clrt_ctx_program_stats(ctx, &ps));
     nprog = ps.builds;
@@ -191,7 +186,7 @@ static void disk_cache_hit_in_second_context(void **state)
     assert_int_equal(st.st_mode & 0777, 0700);
 
     /* A second context loads binaries instead of compiling. */
-    assert_int_equal(clrt_ctx_create(&opt, &ctx, err, sizeof err), CLRT_OK);
+    ctx = clrt_test_ctx_with(&opt);
     fill_and_check(ctx, 5.0f);
     CLRT_ASSERT_OK(ctx, clrt_ctx_build_all(ctx));
     CLRT_ASSERT_OK(ctx, clrt_ctx_program_stats(ctx, &ps));
@@ -201,7 +196,7 @@ static void disk_cache_hit_in_second_context(void **state)
 
     /* A corrupt entry is ignored, rebuilt and rewritten, never used. */
     assert_int_equal(corrupt_entries(cache), (int)nprog);
-    assert_int_equal(clrt_ctx_create(&opt, &ctx, err, sizeof err), CLRT_OK);
+    ctx = clrt_test_ctx_with(&opt);
     fill_and_check(ctx, 6.0f);
     CLRT_ASSERT_OK(ctx, clrt_ctx_build_all(ctx));
     CLRT_ASSERT_OK(ctx, clrt_ctx_program_stats(ctx, &ps));
@@ -210,7 +205,7 @@ static void disk_cache_hit_in_second_context(void **state)
     assert_int_equal(ps.disk_writes, nprog);
     clrt_test_ctx_done(ctx);
 
-    assert_int_equal(clrt_ctx_create(&opt, &ctx, err, sizeof err), CLRT_OK);
+    ctx = clrt_test_ctx_with(&opt);
     CLRT_ASSERT_OK(ctx, clrt_ctx_build_all(ctx));
     CLRT_ASSERT_OK(ctx, clrt_ctx_program_stats(ctx, &ps));
     assert_int_equal(ps.disk_hits, nprog);
