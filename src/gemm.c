@@ -471,6 +471,12 @@ static double time_once(clrt_ctx *ctx, const gemm_args *g, clrt_gemm_backend b, 
     return now_seconds() - t0;
 }
 
+/* GEMMs with M·N·K below this run the default tile untimed: at a few
+ * thousand multiply-adds the launch is the whole cost, and timing would
+ * compile every candidate (the sin model's start-up, 100×1×1, spent most
+ * of its cold start there). */
+#define TUNE_MIN_VOLUME 4096
+
 /* Time budget for timing the candidates of one shape class (see choose()). */
 #define TUNE_SECONDS 0.02
 
@@ -491,6 +497,8 @@ static clrt_status choose(clrt_ctx *ctx, const gemm_args *g, bool builtin_only,
         return CLRT_OK; /* timings of an interpreter mean nothing */
     if (builtin_only && ctx->gemm_tile >= 0)
         return CLRT_OK; /* a tile forced by a test */
+    if ((double)g->m * (double)g->n * (double)g->k < TUNE_MIN_VOLUME)
+        return CLRT_OK; /* all launch latency: nothing to win, compiles to save */
     if (!ctx->gemm_tuning) {
         ctx->gemm_tuning = calloc(1, sizeof *ctx->gemm_tuning);
         if (!ctx->gemm_tuning)

@@ -209,7 +209,8 @@ static int record_lines(const char *dir, bool *host)
 /* builtin and auto each record their choice per shape class, apart from
  * each other; auto never takes the host backend (its blocking maps stall a
  * queued step); a second context on the same cache folder reuses the record
- * instead of timing again. A simulator times nothing and records nothing. */
+ * instead of timing again; a GEMM too small to tune is not recorded. A
+ * simulator times nothing and records nothing. */
 static void tuning_record(void **state)
 {
     (void)state;
@@ -220,12 +221,16 @@ static void tuning_record(void **state)
         clrt_test_options(&opt);
         opt.cache_dir = dir;
         clrt_ctx *ctx = clrt_test_ctx_with(&opt);
-        /* Shapes small enough for oclgrind, of two shape classes. */
+        /* Two shape classes large enough to be tuned (oclgrind tunes
+         * nothing: it gets small ones); then one too small to be tuned. */
+        bool sim = clrt_test_device()->is_simulator;
+        const shape3 *s1 = sim ? &shapes[1] : &shapes[2], *s2 = sim ? &shapes[0] : &shapes[3];
         CLRT_ASSERT_OK(ctx, clrt_ctx_set_gemm_backend(ctx, CLRT_GEMM_BUILTIN));
-        check_one(ctx, 0, 1, &shapes[1], 1.0f, 0.0f);
+        check_one(ctx, 0, 1, s1, 1.0f, 0.0f);
         CLRT_ASSERT_OK(ctx, clrt_ctx_set_gemm_backend(ctx, CLRT_GEMM_AUTO));
-        check_one(ctx, 0, 1, &shapes[1], 1.0f, 0.0f);
-        check_one(ctx, 1, 0, &shapes[0], 1.0f, 0.0f);
+        check_one(ctx, 0, 1, s1, 1.0f, 0.0f);
+        check_one(ctx, 1, 0, s2, 1.0f, 0.0f);
+        check_one(ctx, 0, 0, &shapes[1], 1.0f, 0.0f); /* 7x33x1: untuned */
         clrt_test_ctx_done(ctx);
         bool host = false;
         int lines = record_lines(dir, &host);
