@@ -176,6 +176,9 @@ typedef struct clrt_source {
 extern const clrt_source clrt_embedded_sources[];
 extern const size_t clrt_embedded_source_count;
 
+/* The embedded source of program `name`; NULL if there is none. */
+const clrt_source *clrt__embedded_source(const char *name);
+
 typedef struct clrt_program_entry clrt_program_entry;
 
 typedef struct clrt_program_cache {

@@ -367,11 +367,9 @@ static void device_key(const clrt_ctx *ctx, char *buf, size_t len)
      * choose() follows (TUNING_RULES), so that a change to them (such as
      * leaving the host backend out) does not reuse older choices, and the
      * embedded gemm.cl, whose timings the choices are. */
-    unsigned long long kernels = 0;
-    for (size_t i = 0; i < clrt_embedded_source_count; i++)
-        if (strcmp(clrt_embedded_sources[i].name, "gemm") == 0)
-            kernels = (unsigned long long)clrt__hash64(clrt_embedded_sources[i].data,
-                                                       clrt_embedded_sources[i].len, 0);
+    const clrt_source *src = clrt__embedded_source("gemm");
+    unsigned long long kernels =
+        src ? (unsigned long long)clrt__hash64(src->data, src->len, 0) : 0;
     char text[1024];
     int used = snprintf(text, sizeof text, "%s|%d|%016llx|%s|%s|%s|", CLRT_VERSION_STRING,
                         TUNING_RULES, kernels, ctx->dev.platform, ctx->dev.name,
@@ -483,7 +481,8 @@ static double time_once(clrt_ctx *ctx, const gemm_args *g, clrt_gemm_backend b, 
 typedef struct gemm_candidate {
     clrt_gemm_backend backend;
     unsigned tile;
-    double best; /* seconds; +inf once it has failed */
+    double best; /* seconds, of the timed rounds; +inf until one, and once it fails */
+    bool failed; /* a run failed: no longer timed */
 } gemm_candidate;
 
 /* builtin_only: the choice among the builtin tiles that the builtin backend
@@ -524,14 +523,14 @@ static clrt_status choose(clrt_ctx *ctx, const gemm_args *g, bool builtin_only,
     unsigned first, end;
     clrt__gemm_candidate_tiles(ctx, &first, &end);
     for (unsigned t = first; t < end; t++)
-        cand[ncand++] = (gemm_candidate){CLRT_GEMM_BUILTIN, t, INFINITY};
+        cand[ncand++] = (gemm_candidate){CLRT_GEMM_BUILTIN, t, INFINITY, false};
     /* Not the host backend: its blocking maps drain the queue, a cost to
      * everything queued around it that a GEMM timed alone does not show.
      * Taken for one shape class where it timed faster, it cut clrt-train
      * from 47k to 25k samples/s on PoCL, and still did when it had to time
      * 1.5x faster. It stays available by name. */
     if (!builtin_only && !unavailable(ctx, CLRT_GEMM_CLBLAST))
-        cand[ncand++] = (gemm_candidate){CLRT_GEMM_CLBLAST, 0, INFINITY};
+        cand[ncand++] = (gemm_candidate){CLRT_GEMM_CLBLAST, 0, INFINITY, false};
 
     clrt_tensor *scratch;
     if (clrt_tensor_create(ctx, 2, g->c->shape, CLRT_TENSOR_ZERO, &scratch) != CLRT_OK)
@@ -545,17 +544,16 @@ static clrt_status choose(clrt_ctx *ctx, const gemm_args *g, bool builtin_only,
      * compiles); the best of the others counts. Small GEMMs, where a burst
      * weighs most, get more rounds: as many as fit in TUNE_SECONDS, from 3
      * to 20. */
-    bool failed[NTILES + 1] = {false};
     int rounds = 4;
     ctx->tuning = true;
     for (int round = 0; round < rounds; round++) {
         double t0 = now_seconds();
         for (size_t i = 0; i < ncand; i++) {
-            if (failed[i])
+            if (cand[i].failed)
                 continue;
             double dt = time_once(ctx, &trial, cand[i].backend, cand[i].tile);
             if (isinf(dt))
-                failed[i] = true, cand[i].best = INFINITY;
+                cand[i].failed = true, cand[i].best = INFINITY;
             else if (round > 0 && dt < cand[i].best)
                 cand[i].best = dt;
         }

@@ -32,6 +32,14 @@ void clrt__build_options(const clrt_device_info *dev, char *buf, size_t len)
              dev->has_fp16 ? 1 : 0, cpu ? 1 : 0);
 }
 
+const clrt_source *clrt__embedded_source(const char *name)
+{
+    for (size_t i = 0; i < clrt_embedded_source_count; i++)
+        if (strcmp(clrt_embedded_sources[i].name, name) == 0)
+            return &clrt_embedded_sources[i];
+    return NULL;
+}
+
 /* The source of program `name`, include-expanded, NUL-terminated; *owned
  * tells whether the caller frees it. */
 static clrt_status program_source(clrt_ctx *ctx, const char *name, const char **src,
@@ -39,13 +47,12 @@ static clrt_status program_source(clrt_ctx *ctx, const char *name, const char **
 {
     *owned = false;
     if (!ctx->kernel_dir) {
-        for (size_t i = 0; i < clrt_embedded_source_count; i++)
-            if (strcmp(clrt_embedded_sources[i].name, name) == 0) {
-                *src = (const char *)clrt_embedded_sources[i].data;
-                *len = clrt_embedded_sources[i].len;
-                return CLRT_OK;
-            }
-        return clrt__fail(ctx, CLRT_ERR_INVALID_ARG, "no kernel program named \"%s\"", name);
+        const clrt_source *e = clrt__embedded_source(name);
+        if (!e)
+            return clrt__fail(ctx, CLRT_ERR_INVALID_ARG, "no kernel program named \"%s\"", name);
+        *src = (const char *)e->data;
+        *len = e->len;
+        return CLRT_OK;
     }
     char path[4096], file[128];
     snprintf(file, sizeof file, "%s.cl", name);
