@@ -2,7 +2,7 @@
 #define _XOPEN_SOURCE 700
 
 #include "harness.h"
-#include "ref.h"
+#include "verify/ref.h"
 
 #include <ftw.h>
 #include <math.h>

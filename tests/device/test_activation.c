@@ -3,8 +3,8 @@
  * dimension of any rank, in-place calls, finite-difference gradients
  * computed on the device, and argument errors. */
 #include "harness.h"
-#include "clrt_internal.h"
-#include "ref.h"
+#include "io/io.h"
+#include "verify/ref.h"
 
 #include <float.h>
 #include <math.h>

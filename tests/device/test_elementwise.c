@@ -2,8 +2,8 @@
  * both axes, clrt_add, clrt_scale and clrt_axpy against the plain-C
  * reference on odd shapes, in place, on empty tensors, and argument errors. */
 #include "harness.h"
-#include "clrt_internal.h"
-#include "ref.h"
+#include "io/io.h"
+#include "verify/ref.h"
 
 #include <float.h>
 #include <math.h>

@@ -1,8 +1,8 @@
 /* GEMM on each device: every available backend, all four transposes, odd
  * shapes, alpha/beta, beta = 0 over NaN, K = 0, shape errors, and auto. */
 #include "harness.h"
-#include "clrt_internal.h"
-#include "ref.h"
+#include "io/io.h"
+#include "verify/ref.h"
 
 #include <float.h>
 #include <stdio.h>

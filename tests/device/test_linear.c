@@ -2,7 +2,7 @@
  * not, z or not), backward with and without accumulation, all against the
  * reference; a finite-difference check of the gradients; shape errors. */
 #include "harness.h"
-#include "ref.h"
+#include "verify/ref.h"
 
 #include <float.h>
 #include <stdbool.h>

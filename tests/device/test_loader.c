@@ -4,7 +4,7 @@
  * no device allocation after the first epoch, batches used by device work
  * that is still queued while the next ones upload, and argument errors. */
 #include "harness.h"
-#include "clrt_internal.h"
+#include "io/io.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -3,8 +3,8 @@
  * differences computed on the device, out-of-range labels, determinism,
  * and argument errors. */
 #include "harness.h"
-#include "clrt_internal.h"
-#include "ref.h"
+#include "io/io.h"
+#include "verify/ref.h"
 
 #include <math.h>
 #include <stdio.h>

@@ -3,7 +3,7 @@
  * activations), training steps that lower the loss without allocating,
  * evaluation, and argument errors. */
 #include "harness.h"
-#include "ref.h"
+#include "verify/ref.h"
 
 #include <float.h>
 #include <math.h>

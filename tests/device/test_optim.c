@@ -4,7 +4,7 @@
  * option checks, gradient shape errors, learning-rate changes, state
  * tensors, and resuming with clrt_optim_set_steps. */
 #include "harness.h"
-#include "ref.h"
+#include "verify/ref.h"
 
 #include <math.h>
 #include <stdbool.h>

@@ -1,7 +1,7 @@
 /* Programs on each device: lazy build, CLRT_KERNEL_DIR, a broken kernel's
  * build log, and the on-disk binary cache (hit, corrupt entry, rebuild). */
 #include "harness.h"
-#include "clrt_internal.h"
+#include "io/io.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,7 +1,7 @@
 /* Tensors on each device: round trips of odd sizes, fill, copy, views,
  * shape errors, async transfers, the pool, interop wrapping. */
 #include "harness.h"
-#include "clrt_internal.h"
+#include "io/io.h"
 
 #include <float.h>
 #include <stdlib.h>

@@ -13,7 +13,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "clrt_internal.h"
+#include "io/io.h"
 #include "unit_util.h"
 
 /* Entry layout (src/cache.c): magic 8 | u32 format | u32 key length |

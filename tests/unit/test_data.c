@@ -17,7 +17,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
-#include "clrt_internal.h"
+#include "io/io.h"
 #include "unit_util.h"
 
 #define FASHION_DIR "/usr/share/datasets/fashion-mnist"

@@ -13,7 +13,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "clrt_internal.h"
+#include "io/io.h"
 #include "unit_util.h"
 
 #ifndef CLRT_SOURCE_DIR

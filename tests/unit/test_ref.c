@@ -13,7 +13,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "ref.h"
+#include "verify/ref.h"
 
 /* The largest array any test here uses (33·33 elements). */
 #define MAXN 1089

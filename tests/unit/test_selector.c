@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "clrt_internal.h"
+#include "io/io.h"
 
 #define ALL_TYPES                                                                              \
     (CL_DEVICE_TYPE_GPU | CL_DEVICE_TYPE_CPU | CL_DEVICE_TYPE_ACCELERATOR |                    \

@@ -9,7 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "clrt_internal.h"
+#include "io/io.h"
 
 /* numel of a valid shape, failing the test with the reason otherwise. */
 static size_t numel_ok(int rank, const size_t *shape)

@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "clrt_internal.h"
+#include "io/io.h"
 
 typedef struct named_status {
     clrt_status status;

@@ -1,5 +1,5 @@
 /* Shape validation and formatting shared by every op that takes tensors. */
-#include "clrt_internal.h"
+#include "runtime/runtime.h"
 
 #include <stdint.h>
 #include <stdio.h>

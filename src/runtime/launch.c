@@ -1,58 +1,9 @@
-/* Argument checks and kernel-argument plumbing shared by every op file. */
-#include "clrt_internal.h"
+/* Kernel arguments and launches: every kernel enqueue of the library passes
+ * through here (the choke point fault injection and profiling hook). */
+#include "runtime/runtime.h"
+#include "common.h"
 
-#include <stdio.h>
-#include <string.h>
-
-clrt_status clrt__expect_tensor(clrt_ctx *ctx, const char *fn, const char *name,
-                                const clrt_tensor *t)
-{
-    if (!t)
-        return clrt__fail(ctx, CLRT_ERR_INVALID_ARG, "%s: %s is NULL", fn, name);
-    if (t->ctx != ctx)
-        return clrt__fail(ctx, CLRT_ERR_INVALID_ARG, "%s: %s belongs to another context", fn,
-                          name);
-    return CLRT_OK;
-}
-
-clrt_status clrt__expect_dims(clrt_ctx *ctx, const char *fn, const char *name,
-                              const clrt_tensor *t, int rank, const size_t *dims)
-{
-    CLRT_TRY(clrt__expect_tensor(ctx, fn, name, t));
-    bool ok = t->rank == rank;
-    for (int i = 0; ok && dims && i < rank; i++)
-        ok = dims[i] == t->shape[i];
-    if (ok)
-        return CLRT_OK;
-    char got[160], want[160];
-    clrt__shape_str(t->rank, t->shape, got, sizeof got);
-    if (dims) {
-        clrt__shape_str(rank, dims, want, sizeof want);
-        return clrt__fail(ctx, CLRT_ERR_SHAPE, "%s: %s is %s, expected %s", fn, name, got, want);
-    }
-    return clrt__fail(ctx, CLRT_ERR_SHAPE, "%s: %s is %s, expected rank %d", fn, name, got, rank);
-}
-
-clrt_status clrt__expect_same_shape(clrt_ctx *ctx, const char *fn, const char *an,
-                                    const clrt_tensor *a, const char *bn, const clrt_tensor *b)
-{
-    CLRT_TRY(clrt__expect_tensor(ctx, fn, an, a));
-    CLRT_TRY(clrt__expect_tensor(ctx, fn, bn, b));
-    bool ok = a->rank == b->rank;
-    for (int i = 0; ok && i < a->rank; i++)
-        ok = a->shape[i] == b->shape[i];
-    if (ok)
-        return CLRT_OK;
-    char sa[160], sb[160];
-    clrt__shape_str(a->rank, a->shape, sa, sizeof sa);
-    clrt__shape_str(b->rank, b->shape, sb, sizeof sb);
-    return clrt__fail(ctx, CLRT_ERR_SHAPE, "%s: %s %s and %s %s differ", fn, an, sa, bn, sb);
-}
-
-bool clrt__aliases(const clrt_tensor *a, const clrt_tensor *b)
-{
-    return a && b && a->buf == b->buf && a->buf->mem != NULL;
-}
+#include <stdarg.h>
 
 clrt_status clrt__set_args(clrt_ctx *ctx, cl_kernel kernel, const char *what, const char *types,
                            ...)
@@ -146,5 +97,22 @@ clrt_status clrt__pow2_group_size(clrt_ctx *ctx, cl_kernel k, size_t cover, size
     while (n > 1 && n > limit)
         n /= 2;
     *wg = n;
+    return CLRT_OK;
+}
+
+clrt_status clrt__launch_1d(clrt_ctx *ctx, cl_kernel kernel, size_t n, const char *what)
+{
+    if (n == 0)
+        return CLRT_OK;
+    size_t local = CLRT_WG_1D;
+    size_t global = (n + local - 1) / local * local;
+    /* An event only when profiling: without, launches cost what they did. */
+    cl_event ev = NULL;
+    cl_int rc = clEnqueueNDRangeKernel(ctx->queue, kernel, 1, NULL, &global, NULL, 0, NULL,
+                                       ctx->profiling ? &ev : NULL);
+    if (rc != CL_SUCCESS)
+        return clrt__fail_cl(ctx, rc, "clEnqueueNDRangeKernel", "%s over %zu items", what, n);
+    if (ev)
+        clrt__profile_kernel(ctx, kernel, ev);
     return CLRT_OK;
 }

@@ -1,7 +1,7 @@
 /* Kernel sources (embedded or from CLRT_KERNEL_DIR), build options per
  * device, and the program/kernel cache: in memory per context, and on disk
  * through cache.c for devices that profit from it. */
-#include "clrt_internal.h"
+#include "runtime/runtime.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -297,15 +297,10 @@ void clrt__programs_release(clrt_program_cache *cache)
     memset(cache, 0, sizeof *cache);
 }
 
-clrt_status clrt_ctx_build_all(clrt_ctx *ctx)
+clrt_status clrt__program_prepare(clrt_ctx *ctx, const char *program_name, const char *defines)
 {
-    if (!ctx)
-        return CLRT_ERR_INVALID_ARG;
-    for (size_t i = 0; i < clrt_embedded_source_count; i++) {
-        clrt_program_entry *e;
-        CLRT_TRY(program_entry(ctx, clrt_embedded_sources[i].name, "", &e));
-    }
-    return clrt__gemm_build(ctx); /* its tile variants are programs of their own */
+    clrt_program_entry *e;
+    return program_entry(ctx, program_name, defines ? defines : "", &e);
 }
 
 clrt_status clrt_ctx_program_stats(const clrt_ctx *ctx, clrt_program_stats *out)

@@ -1,6 +1,6 @@
 /* Losses and metrics (cl/loss.cl): MSE, cross-entropy, accuracy. Results
  * stay on the device; each scalar is a deterministic sum (see loss.cl). */
-#include "clrt_internal.h"
+#include "ops/ops.h"
 
 #include <math.h>
 

@@ -1,5 +1,5 @@
 /* Status codes, OpenCL error names, and the per-context last-error message. */
-#include "clrt_internal.h"
+#include "runtime/runtime.h"
 
 #include <stdio.h>
 #include <stdlib.h>

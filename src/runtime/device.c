@@ -1,5 +1,5 @@
 /* Platform and device enumeration, capability probe, the CLRT_DEVICE selector. */
-#include "clrt_internal.h"
+#include "runtime/runtime.h"
 
 #include <ctype.h>
 #include <errno.h>

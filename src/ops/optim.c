@@ -1,7 +1,7 @@
 /* Optimizers: torch.optim.SGD, Adam and AdamW update rules over a fixed
  * list of parameters, one kernel launch per parameter and step (cl/optim.cl).
  * Formulas and option checks follow PyTorch 1.13's single-tensor path. */
-#include "clrt_internal.h"
+#include "ops/ops.h"
 
 #include <math.h>
 #include <stdio.h>

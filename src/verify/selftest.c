@@ -1,8 +1,8 @@
 /* clrt_selftest: every op on the user's device against the plain-C
  * reference (ref.c), on small odd shapes. The same comparison the device
  * tests make, packaged for `clrt-info --selftest`. */
-#include "clrt_internal.h"
-#include "ref.h"
+#include "io/io.h"
+#include "verify/ref.h"
 
 #include <float.h>
 #include <math.h>

@@ -1,5 +1,5 @@
 /* Reductions along an axis and element-wise arithmetic (cl/elementwise.cl). */
-#include "clrt_internal.h"
+#include "ops/ops.h"
 
 #include <math.h>
 

@@ -1,7 +1,7 @@
 /* Device buffers for tensors: allocation, the per-context reuse pool, and
  * the memory statistics. A training step that frees and re-creates tensors
  * of the same sizes allocates nothing after its first run. */
-#include "clrt_internal.h"
+#include "runtime/runtime.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -1,7 +1,6 @@
 /* Contexts: device choice, cl_context and in-order queue, options, finish and
- * flush, interop, and the launch helper every op uses. */
-#include "clrt_internal.h"
-#include "common.h"
+ * flush, interop. */
+#include "runtime/runtime.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,19 +21,6 @@ static char *dup_or_null(const char *s)
     if (d)
         memcpy(d, s, n);
     return d;
-}
-
-bool clrt__disk_cache_wanted(const clrt_device_info *dev)
-{
-    /* Used on PoCL too, although PoCL keeps a kernel cache of its own: a
-     * warm PoCL build still runs clang's preprocessor to find its entry
-     * (about 60 ms a program), where loading our binary does not. Warm
-     * start-up 0.25 s -> 0.07 s; the price is a cold start about 30 %
-     * longer, since asking PoCL for a binary compiles the program's
-     * kernels a second time. */
-    (void)dev;
-    const char *mode = getenv("CLRT_CACHE");
-    return !(mode && strcmp(mode, "off") == 0);
 }
 
 /* The parts of a context that do not depend on how the cl objects came. */
@@ -69,12 +55,15 @@ static clrt_status ctx_alloc(const clrt_ctx_options *opt, clrt_ctx **out, char *
 static clrt_status ctx_configure(clrt_ctx *ctx, const clrt_ctx_options *opt, char *err,
                                  size_t errlen)
 {
-    return clrt__gemm_init(ctx, opt ? opt->gemm : CLRT_GEMM_AUTO, err, errlen);
+    ctx->gemm_tile = -1;
+    return clrt__gemm_backend_resolve(ctx, opt ? opt->gemm : CLRT_GEMM_AUTO, err, errlen);
 }
 
 static void ctx_free(clrt_ctx *ctx)
 {
-    clrt__gemm_release(ctx);
+    for (int i = 0; i < CLRT__STATE_COUNT; i++)
+        if (ctx->layer_state[i].release)
+            ctx->layer_state[i].release(ctx->layer_state[i].data);
     clrt__profile_release(ctx);
     clrt__programs_release(&ctx->programs);
     clrt__pool_trim(ctx);
@@ -248,21 +237,4 @@ cl_context clrt_ctx_cl_context(const clrt_ctx *ctx)
 cl_command_queue clrt_ctx_cl_queue(const clrt_ctx *ctx)
 {
     return ctx ? ctx->queue : NULL;
-}
-
-clrt_status clrt__launch_1d(clrt_ctx *ctx, cl_kernel kernel, size_t n, const char *what)
-{
-    if (n == 0)
-        return CLRT_OK;
-    size_t local = CLRT_WG_1D;
-    size_t global = (n + local - 1) / local * local;
-    /* An event only when profiling: without, launches cost what they did. */
-    cl_event ev = NULL;
-    cl_int rc = clEnqueueNDRangeKernel(ctx->queue, kernel, 1, NULL, &global, NULL, 0, NULL,
-                                       ctx->profiling ? &ev : NULL);
-    if (rc != CL_SUCCESS)
-        return clrt__fail_cl(ctx, rc, "clEnqueueNDRangeKernel", "%s over %zu items", what, n);
-    if (ev)
-        clrt__profile_kernel(ctx, kernel, ev);
-    return CLRT_OK;
 }

@@ -2,7 +2,7 @@
  * host CBLAS on CPU devices) and `auto`, which times the candidates once per
  * (device, driver, shape class) and records the winner in memory and, when
  * the disk cache is on, in "<cache dir>/gemm-tuning.txt". */
-#include "clrt_internal.h"
+#include "ops/ops.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -87,100 +87,6 @@ struct clrt_gemm_tuning {
     size_t count, cap;
     bool loaded; /* the disk record has been read */
 };
-
-const char *clrt_gemm_backend_name(clrt_gemm_backend backend)
-{
-    switch (backend) {
-    case CLRT_GEMM_AUTO: return "auto";
-    case CLRT_GEMM_BUILTIN: return "builtin";
-    case CLRT_GEMM_CLBLAST: return "clblast";
-    case CLRT_GEMM_HOST: return "host";
-    }
-    return NULL;
-}
-
-/* NULL when the backend can run here, else why not. */
-static const char *unavailable(const clrt_ctx *ctx, clrt_gemm_backend b)
-{
-    switch (b) {
-    case CLRT_GEMM_AUTO:
-    case CLRT_GEMM_BUILTIN: return NULL;
-    case CLRT_GEMM_CLBLAST:
-#ifdef CLRT_HAVE_CLBLAST
-        return NULL;
-#else
-        return "clrt was built without CLBlast (-Dclblast=enabled)";
-#endif
-    case CLRT_GEMM_HOST:
-#ifdef CLRT_HAVE_CBLAS
-        if (!clrt__device_is_cpu(&ctx->dev) || ctx->dev.is_simulator)
-            return "the host backend needs a CPU device whose buffers the host can map";
-        return NULL;
-#else
-        (void)ctx;
-        return "clrt was built without a host CBLAS (-Dhost_blas=enabled)";
-#endif
-    }
-    return "unknown backend";
-}
-
-clrt_status clrt__gemm_init(clrt_ctx *ctx, int option, char *err, size_t errlen)
-{
-    clrt_gemm_backend b = (clrt_gemm_backend)option;
-    const char *env = getenv("CLRT_GEMM");
-    if (option == CLRT_GEMM_AUTO && env && *env) {
-        bool known = false;
-        for (int i = CLRT_GEMM_AUTO; i <= CLRT_GEMM_HOST; i++)
-            if (strcmp(env, clrt_gemm_backend_name((clrt_gemm_backend)i)) == 0) {
-                b = (clrt_gemm_backend)i;
-                known = true;
-            }
-        if (!known) {
-            clrt__errbuf_set(err, errlen,
-                             "CLRT_GEMM=\"%s\" is not one of auto, builtin, clblast, host", env);
-            return CLRT_ERR_INVALID_ARG;
-        }
-    }
-    if (!clrt_gemm_backend_name(b)) {
-        clrt__errbuf_set(err, errlen, "gemm backend %d is not a clrt_gemm_backend", option);
-        return CLRT_ERR_INVALID_ARG;
-    }
-    const char *why = unavailable(ctx, b);
-    if (why) {
-        clrt__errbuf_set(err, errlen, "gemm backend %s: %s", clrt_gemm_backend_name(b), why);
-        return CLRT_ERR_UNSUPPORTED;
-    }
-    ctx->gemm_backend = b;
-    ctx->gemm_tile = -1;
-    return CLRT_OK;
-}
-
-void clrt__gemm_release(clrt_ctx *ctx)
-{
-    if (ctx->gemm_tuning)
-        free(ctx->gemm_tuning->choices);
-    free(ctx->gemm_tuning);
-    ctx->gemm_tuning = NULL;
-}
-
-clrt_gemm_backend clrt_ctx_gemm_backend(const clrt_ctx *ctx)
-{
-    return ctx ? ctx->gemm_backend : CLRT_GEMM_AUTO;
-}
-
-clrt_status clrt_ctx_set_gemm_backend(clrt_ctx *ctx, clrt_gemm_backend backend)
-{
-    if (!ctx)
-        return CLRT_ERR_INVALID_ARG;
-    if (!clrt_gemm_backend_name(backend))
-        return clrt__fail(ctx, CLRT_ERR_INVALID_ARG, "gemm backend %d is unknown", (int)backend);
-    const char *why = unavailable(ctx, backend);
-    if (why)
-        return clrt__fail(ctx, CLRT_ERR_UNSUPPORTED, "gemm backend %s: %s",
-                          clrt_gemm_backend_name(backend), why);
-    ctx->gemm_backend = backend;
-    return CLRT_OK;
-}
 
 /* ------------------------------------------------------------ backends */
 
@@ -395,9 +301,30 @@ static char *record_path(const clrt_ctx *ctx)
     return p;
 }
 
+static void tuning_free(void *data)
+{
+    struct clrt_gemm_tuning *t = data;
+    if (t)
+        free(t->choices);
+    free(t);
+}
+
+/* The context's tuning state, made on first use; NULL when out of memory. */
+static struct clrt_gemm_tuning *tuning_of(clrt_ctx *ctx)
+{
+    clrt__layer_state *slot = &ctx->layer_state[CLRT__STATE_GEMM_TUNING];
+    if (!slot->data) {
+        slot->data = calloc(1, sizeof(struct clrt_gemm_tuning));
+        slot->release = tuning_free;
+    }
+    return slot->data;
+}
+
 static void remember(clrt_ctx *ctx, const char *cls, clrt_gemm_backend b, unsigned tile)
 {
-    struct clrt_gemm_tuning *t = ctx->gemm_tuning;
+    struct clrt_gemm_tuning *t = tuning_of(ctx);
+    if (!t)
+        return;
     if (t->count == t->cap) {
         size_t cap = t->cap ? 2 * t->cap : 16;
         gemm_choice *grown = realloc(t->choices, cap * sizeof *grown);
@@ -430,7 +357,7 @@ static void load_record(clrt_ctx *ctx)
             continue;
         for (int b = CLRT_GEMM_BUILTIN; b <= CLRT_GEMM_HOST; b++)
             if (strcmp(name, clrt_gemm_backend_name((clrt_gemm_backend)b)) == 0 && tile < NTILES &&
-                !unavailable(ctx, (clrt_gemm_backend)b))
+                !clrt__gemm_backend_unavailable(ctx, (clrt_gemm_backend)b))
                 remember(ctx, cls, (clrt_gemm_backend)b, tile);
     }
     fclose(f);
@@ -498,19 +425,17 @@ static clrt_status choose(clrt_ctx *ctx, const gemm_args *g, bool builtin_only,
         return CLRT_OK; /* a tile forced by a test */
     if ((double)g->m * (double)g->n * (double)g->k < TUNE_MIN_VOLUME)
         return CLRT_OK; /* all launch latency: nothing to win, compiles to save */
-    if (!ctx->gemm_tuning) {
-        ctx->gemm_tuning = calloc(1, sizeof *ctx->gemm_tuning);
-        if (!ctx->gemm_tuning)
-            return CLRT_OK;
-    }
-    if (!ctx->gemm_tuning->loaded) {
-        ctx->gemm_tuning->loaded = true;
+    struct clrt_gemm_tuning *tuning = tuning_of(ctx);
+    if (!tuning)
+        return CLRT_OK;
+    if (!tuning->loaded) {
+        tuning->loaded = true;
         load_record(ctx);
     }
     char cls[48];
     shape_class(g, builtin_only, cls, sizeof cls);
-    for (size_t i = 0; i < ctx->gemm_tuning->count; i++) {
-        gemm_choice *c = &ctx->gemm_tuning->choices[i];
+    for (size_t i = 0; i < tuning->count; i++) {
+        gemm_choice *c = &tuning->choices[i];
         if (strcmp(c->shape_class, cls) == 0) {
             *b = c->backend;
             *tile = c->tile;
@@ -529,7 +454,7 @@ static clrt_status choose(clrt_ctx *ctx, const gemm_args *g, bool builtin_only,
      * Taken for one shape class where it timed faster, it cut clrt-train
      * from 47k to 25k samples/s on PoCL, and still did when it had to time
      * 1.5x faster. It stays available by name. */
-    if (!builtin_only && !unavailable(ctx, CLRT_GEMM_CLBLAST))
+    if (!builtin_only && !clrt__gemm_backend_unavailable(ctx, CLRT_GEMM_CLBLAST))
         cand[ncand++] = (gemm_candidate){CLRT_GEMM_CLBLAST, 0, INFINITY, false};
 
     clrt_tensor *scratch;

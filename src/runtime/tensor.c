@@ -1,6 +1,6 @@
 /* Device tensors: shape, create/destroy, host transfers, fill, copy,
  * reshape views and interop wrapping. */
-#include "clrt_internal.h"
+#include "runtime/runtime.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -1,7 +1,7 @@
 /* Activations forward and backward: element-wise ones through the kernels of
  * cl/activation.cl (formulas in cl/act_math.h), softmax row-wise over the
  * last dimension. */
-#include "clrt_internal.h"
+#include "ops/ops.h"
 
 #include <stdio.h>
 

@@ -2,7 +2,7 @@
  * compared against (tests, clrt_selftest). Clarity beats speed here:
  * straightforward loops, every sum and dot product accumulated in double,
  * the formulas of PyTorch written out. No allocation, no OpenCL. */
-#include "ref.h"
+#include "verify/ref.h"
 
 #include <math.h>
 

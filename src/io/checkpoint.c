@@ -66,7 +66,7 @@
  * by name and shape. So is any file under CLRT_CHECKPOINT_WEIGHTS_ONLY,
  * which also skips the layer-list check: --init takes any file whose names
  * and shapes fit, whatever activations it was trained with. */
-#include "clrt_internal.h"
+#include "io/io.h"
 
 #include <errno.h>
 #include <fcntl.h>

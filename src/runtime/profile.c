@@ -1,6 +1,6 @@
 /* Kernel times: the events of launches on a profiling queue, folded into
  * per-kernel totals that clrt_ctx_kernel_times reports. */
-#include "clrt_internal.h"
+#include "runtime/runtime.h"
 
 #include <stdio.h>
 #include <stdlib.h>

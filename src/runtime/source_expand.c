@@ -1,7 +1,7 @@
 /* Expansion of local `#include "file"` lines in kernel sources. Used by the
  * build-time embedder (tools/clrt-embed.c) and, for CLRT_KERNEL_DIR, at run
  * time, so both produce the same text. */
-#include "clrt_internal.h"
+#include "runtime/runtime.h"
 
 #include <stdio.h>
 #include <stdlib.h>

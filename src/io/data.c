@@ -1,7 +1,7 @@
 /* Datasets on the host: IDX files (gzipped or not), CSV and arrays, per-feature
  * statistics and normalisation, and the loader that shuffles and uploads
  * mini-batches to a device through double-buffered staging. */
-#include "clrt_internal.h"
+#include "io/io.h"
 
 #include <errno.h>
 #include <locale.h>
@@ -961,4 +961,18 @@ clrt_status clrt_loader_next(clrt_loader *l, const clrt_tensor **x, const clrt_t
     *x = tx;
     *labels = ty;
     return CLRT_OK;
+}
+
+static clrt_status loader_source(void *source, const clrt_tensor **x, const clrt_tensor **labels)
+{
+    return clrt_loader_next(source, x, labels);
+}
+
+clrt_status clrt_model_evaluate(clrt_model *m, clrt_loader *l, double *loss, double *accuracy)
+{
+    if (!m || !l)
+        return clrt__fail(m ? clrt_model_ctx(m) : NULL, CLRT_ERR_INVALID_ARG,
+                          "clrt_model_evaluate: model and loader are needed");
+    CLRT_TRY(clrt_loader_begin(l, 0));
+    return clrt__model_evaluate_batches(m, loader_source, l, loss, accuracy);
 }

@@ -1,6 +1,15 @@
-/* Internal declarations shared by the files of the library. Not installed. */
-#ifndef CLRT_INTERNAL_H
-#define CLRT_INTERNAL_H
+/* The runtime layer: what it offers the layers above it (ops, nn, io,
+ * verify). Errors and messages, devices and selectors, shapes, the disk
+ * cache and atomic file writes, kernel sources and the program cache, the
+ * buffer pool, contexts, tensors, kernel launches and profiling. Nothing
+ * here includes a header of another layer. Not installed.
+ *
+ * Choke points: every OpenCL buffer allocation passes through pool.c
+ * (clrt__pool_acquire), every program build through program.c
+ * (build_program), every kernel enqueue through launch.c and every
+ * host transfer through tensor.c; fault injection hooks there. */
+#ifndef CLRT_RUNTIME_H
+#define CLRT_RUNTIME_H
 
 #include "clrt.h"
 
@@ -151,6 +160,10 @@ int clrt__make_dirs(const char *dir);
 /* The file an entry for `key` lives in: "<dir>/<hash>.clbin" (caller frees). */
 char *clrt__cache_path(const char *dir, const char *key);
 
+/* The disk cache applies to this device: on everywhere (PoCL included)
+ * unless CLRT_CACHE=off. */
+bool clrt__disk_cache_wanted(const clrt_device_info *dev);
+
 /* ---------------------------------------------------- source_expand.c */
 
 /* Expand `#include "name"` lines of `text` with files from `include_dir`,
@@ -199,10 +212,9 @@ clrt_status clrt__kernel(clrt_ctx *ctx, const char *program_name, const char *ke
 clrt_status clrt__kernel_variant(clrt_ctx *ctx, const char *program_name, const char *defines,
                                  const char *kernel_name, cl_kernel *out);
 
-/* A kernel of a program built for one activation (-D CLRT_ACT_FIXED, see
- * cl/act_math.h); ops_activation.c. */
-clrt_status clrt__act_kernel(clrt_ctx *ctx, const char *program_name, const char *kernel_name,
-                             clrt_act act, cl_kernel *out);
+/* Build program `program_name` with extra `defines` (NULL or "" for the
+ * base program) unless the context has it already; clrt_ctx_build_all. */
+clrt_status clrt__program_prepare(clrt_ctx *ctx, const char *program_name, const char *defines);
 
 void clrt__programs_release(clrt_program_cache *cache);
 
@@ -243,6 +255,19 @@ void clrt__pool_trim(clrt_ctx *ctx);
 
 /* ---------------------------------------------------------- context.c */
 
+/* State a layer above keeps per context (the GEMM tuner's choices): the
+ * context frees it with `release` when it is destroyed and knows nothing
+ * else of it, so the runtime never calls up into the layers above. */
+typedef enum clrt__layer_state_id {
+    CLRT__STATE_GEMM_TUNING,
+    CLRT__STATE_COUNT
+} clrt__layer_state_id;
+
+typedef struct clrt__layer_state {
+    void *data;
+    void (*release)(void *data);
+} clrt__layer_state;
+
 struct clrt_ctx {
     clrt_device_info dev;
     cl_context context;
@@ -259,11 +284,11 @@ struct clrt_ctx {
     char errmsg_fallback[256]; /* used when the heap message cannot be grown */
     cl_int cl_error;
 
-    clrt_gemm_backend gemm_backend;
+    clrt_gemm_backend gemm_backend; /* backend.c */
     int gemm_tile;      /* builtin configuration forced by tests; -1: the device's default */
-    bool tuning;        /* gemm.c is timing candidates: their failures log at DEBUG */
-    struct clrt_gemm_tuning *gemm_tuning; /* gemm.c: autotune results */
+    bool tuning;        /* the GEMM tuner is timing candidates: their failures log at DEBUG */
     struct clrt_profile *profile; /* profile.c: kernel times; NULL until the first record */
+    clrt__layer_state layer_state[CLRT__STATE_COUNT];
 
     clrt_pool pool;
     clrt_memory_stats mem;
@@ -271,12 +296,37 @@ struct clrt_ctx {
     clrt_program_stats prog_stats;
 };
 
-/* The disk cache applies to this device (skipped on PoCL unless
- * CLRT_CACHE=force, since PoCL caches kernels itself). */
-bool clrt__disk_cache_wanted(const clrt_device_info *dev);
+/* ---------------------------------------------------------- backend.c */
+
+/* Resolve the context's GEMM backend from the option value or $CLRT_GEMM
+ * (context creation: the message goes to `err`). */
+clrt_status clrt__gemm_backend_resolve(clrt_ctx *ctx, int option, char *err, size_t errlen);
+
+/* NULL when backend `b` can run on this context's device, else why not. */
+const char *clrt__gemm_backend_unavailable(const clrt_ctx *ctx, clrt_gemm_backend b);
+
+/* ----------------------------------------------------------- launch.c */
+
+/* Set kernel arguments 0.. from a type string: 'm' tensor (its cl_mem),
+ * 'f' float (passed as double), 'i' int, 'u' unsigned, 'l' size_t as
+ * cl_ulong, 'L' local memory of size_t bytes. */
+clrt_status clrt__set_args(clrt_ctx *ctx, cl_kernel kernel, const char *what, const char *types,
+                           ...);
 
 /* Enqueue a 1-D kernel over n work-items (rounded up to a multiple of 64). */
 clrt_status clrt__launch_1d(clrt_ctx *ctx, cl_kernel kernel, size_t n, const char *what);
+
+/* Enqueue a 2-D kernel; with l0, l1 non-zero the global size is rounded up
+ * to multiples of them, with 0 the driver picks the work-group. */
+clrt_status clrt__launch_2d(clrt_ctx *ctx, cl_kernel kernel, size_t g0, size_t g1, size_t l0,
+                            size_t l1, const char *what);
+
+/* A work-group size for a tree-reducing kernel `k`: the power of two
+ * covering `cover`, at most `max` (a power of two), halved while the kernel
+ * or the device allows less. On any usual device it depends on `cover` and
+ * `max` alone, so a reduction's summation order (and result) does too. */
+clrt_status clrt__pow2_group_size(clrt_ctx *ctx, cl_kernel k, size_t cover, size_t max,
+                                  const char *what, size_t *wg);
 
 /* ---------------------------------------------------------- profile.c */
 
@@ -291,51 +341,6 @@ void clrt__profile_kernel(clrt_ctx *ctx, cl_kernel kernel, cl_event ev);
 /* Release the pending events and the totals (context destruction). */
 void clrt__profile_release(clrt_ctx *ctx);
 
-/* --------------------------------------------------------- ops_check.c */
-
-/* t is non-NULL and of this context. */
-clrt_status clrt__expect_tensor(clrt_ctx *ctx, const char *fn, const char *name,
-                                const clrt_tensor *t);
-/* t has `rank` and, when dims is non-NULL, exactly those dimensions. */
-clrt_status clrt__expect_dims(clrt_ctx *ctx, const char *fn, const char *name,
-                              const clrt_tensor *t, int rank, const size_t *dims);
-clrt_status clrt__expect_same_shape(clrt_ctx *ctx, const char *fn, const char *an,
-                                    const clrt_tensor *a, const char *bn, const clrt_tensor *b);
-/* a and b share a device buffer. */
-bool clrt__aliases(const clrt_tensor *a, const clrt_tensor *b);
-
-/* Set kernel arguments 0.. from a type string: 'm' tensor (its cl_mem),
- * 'f' float (passed as double), 'i' int, 'u' unsigned, 'l' size_t as
- * cl_ulong, 'L' local memory of size_t bytes. */
-clrt_status clrt__set_args(clrt_ctx *ctx, cl_kernel kernel, const char *what, const char *types,
-                           ...);
-
-/* Enqueue a 2-D kernel; with l0, l1 non-zero the global size is rounded up
- * to multiples of them, with 0 the driver picks the work-group. */
-clrt_status clrt__launch_2d(clrt_ctx *ctx, cl_kernel kernel, size_t g0, size_t g1, size_t l0,
-                            size_t l1, const char *what);
-
-/* A work-group size for a tree-reducing kernel `k`: the power of two
- * covering `cover`, at most `max` (a power of two), halved while the kernel
- * or the device allows less. On any usual device it depends on `cover` and
- * `max` alone, so a reduction's summation order (and result) does too. */
-clrt_status clrt__pow2_group_size(clrt_ctx *ctx, cl_kernel k, size_t cover, size_t max,
-                                  const char *what, size_t *wg);
-
-/* -------------------------------------------------------------- gemm.c */
-
-/* Resolve the context's backend from the option value or $CLRT_GEMM. */
-clrt_status clrt__gemm_init(clrt_ctx *ctx, int option, char *err, size_t errlen);
-void clrt__gemm_release(clrt_ctx *ctx);
-/* The number of builtin kernel configurations (for ctx->gemm_tile). */
-unsigned clrt__gemm_tile_count(void);
-
-/* The tiles [first, end) that tuning times on this context's device. */
-void clrt__gemm_candidate_tiles(const clrt_ctx *ctx, unsigned *first, unsigned *end);
-
-/* Build the GEMM program variants the context's backend may use. */
-clrt_status clrt__gemm_build(clrt_ctx *ctx);
-
 /* ----------------------------------------------------------- tensor.c */
 
 struct clrt_tensor {
@@ -346,4 +351,4 @@ struct clrt_tensor {
     size_t numel;
 };
 
-#endif /* CLRT_INTERNAL_H */
+#endif /* CLRT_RUNTIME_H */

@@ -1,6 +1,6 @@
 /* Sequential models: layers, PyTorch's default initialisation, forward with
  * linear+activation fused, backward, the training step and evaluation. */
-#include "clrt_internal.h"
+#include "nn/nn.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -418,11 +418,9 @@ clrt_status clrt_model_take_loss(clrt_model *m, double *mean_loss, size_t *sampl
     return clrt_tensor_fill(m->loss_sum, 0.0f);
 }
 
-clrt_status clrt_model_evaluate(clrt_model *m, clrt_loader *l, double *loss, double *accuracy)
+clrt_status clrt__model_evaluate_batches(clrt_model *m, clrt__batch_source next, void *source,
+                                         double *loss, double *accuracy)
 {
-    if (!m || !l)
-        return clrt__fail(m ? m->ctx : NULL, CLRT_ERR_INVALID_ARG,
-                          "clrt_model_evaluate: model and loader are needed");
     /* Sums stay on the device (loss weighted by rows, correct counts) and
      * are read once at the end. */
     const size_t one = 1;
@@ -430,12 +428,10 @@ clrt_status clrt_model_evaluate(clrt_model *m, clrt_loader *l, double *loss, dou
     clrt_status st = CLRT_OK;
     for (int i = 0; i < 4 && st == CLRT_OK; i++)
         st = clrt_tensor_create(m->ctx, 1, &one, i < 2 ? 0 : CLRT_TENSOR_ZERO, &t[i]);
-    if (st == CLRT_OK)
-        st = clrt_loader_begin(l, 0);
     size_t samples = 0;
     while (st == CLRT_OK) {
         const clrt_tensor *x, *labels, *y;
-        if ((st = clrt_loader_next(l, &x, &labels)) != CLRT_OK || !x)
+        if ((st = next(source, &x, &labels)) != CLRT_OK || !x)
             break;
         size_t rows = x->shape[0];
         if ((st = clrt_model_forward(m, x, &y)) != CLRT_OK ||

@@ -1,7 +1,7 @@
 /* Linear layers, PyTorch layout (W is [out, in]): forward with bias and
  * activation in one pass after the GEMM, backward as two GEMMs and a column
  * sum. */
-#include "clrt_internal.h"
+#include "ops/ops.h"
 
 #include "common.h"
 

@@ -1,0 +1,42 @@
+/* The ops layer: what it offers the layers above it (nn, io, verify).
+ * The public ops themselves are declared in clrt.h; this header adds the
+ * argument checks the op files share, the per-activation kernel lookup and
+ * the GEMM internals the tuner, the tests and the prebuild use. Includes
+ * the runtime layer only. Not installed. */
+#ifndef CLRT_OPS_H
+#define CLRT_OPS_H
+
+#include "runtime/runtime.h"
+
+/* ------------------------------------------------------------ check.c */
+
+/* t is non-NULL and of this context. */
+clrt_status clrt__expect_tensor(clrt_ctx *ctx, const char *fn, const char *name,
+                                const clrt_tensor *t);
+/* t has `rank` and, when dims is non-NULL, exactly those dimensions. */
+clrt_status clrt__expect_dims(clrt_ctx *ctx, const char *fn, const char *name,
+                              const clrt_tensor *t, int rank, const size_t *dims);
+clrt_status clrt__expect_same_shape(clrt_ctx *ctx, const char *fn, const char *an,
+                                    const clrt_tensor *a, const char *bn, const clrt_tensor *b);
+/* a and b share a device buffer. */
+bool clrt__aliases(const clrt_tensor *a, const clrt_tensor *b);
+
+/* ------------------------------------------------------- activation.c */
+
+/* A kernel of a program built for one activation (-D CLRT_ACT_FIXED, see
+ * cl/act_math.h). */
+clrt_status clrt__act_kernel(clrt_ctx *ctx, const char *program_name, const char *kernel_name,
+                             clrt_act act, cl_kernel *out);
+
+/* -------------------------------------------------------------- gemm.c */
+
+/* The number of builtin kernel configurations (for ctx->gemm_tile). */
+unsigned clrt__gemm_tile_count(void);
+
+/* The tiles [first, end) that tuning times on this context's device. */
+void clrt__gemm_candidate_tiles(const clrt_ctx *ctx, unsigned *first, unsigned *end);
+
+/* Build the GEMM program variants the context's backend may use. */
+clrt_status clrt__gemm_build(clrt_ctx *ctx);
+
+#endif /* CLRT_OPS_H */
