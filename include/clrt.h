@@ -45,9 +45,22 @@ extern "C" {
 #define CLRT_VERSION_MINOR 1
 #define CLRT_VERSION_PATCH 0
 #define CLRT_VERSION_STRING "0.1.0"
+/* One comparable number: MAJOR * 10000 + MINOR * 100 + PATCH (0.1.0 -> 100). */
+#define CLRT_VERSION_NUMBER                                                                    \
+    (CLRT_VERSION_MAJOR * 10000 + CLRT_VERSION_MINOR * 100 + CLRT_VERSION_PATCH)
+
+/* ABI rule while the major version is 0: a MINOR release may change the
+ * ABI (the soname is libclrt.so.0.MINOR); a PATCH release never does.
+ * Option structs only grow at their end and are filled by their _init
+ * function, so code built against 0.x.y runs on 0.x.z. From 1.0 on, only a
+ * MAJOR release breaks the ABI. See docs/design.md. */
 
 /* The version of the library linked at run time, e.g. "0.1.0". */
 CLRT_API const char *clrt_version(void);
+
+/* The same as a number (CLRT_VERSION_NUMBER of the library linked at run
+ * time), for checks such as clrt_version_number() >= 100. */
+CLRT_API unsigned clrt_version_number(void);
 
 /* ------------------------------------------------------------------ status */
 

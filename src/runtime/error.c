@@ -10,6 +10,11 @@ const char *clrt_version(void)
     return CLRT_VERSION_STRING;
 }
 
+unsigned clrt_version_number(void)
+{
+    return CLRT_VERSION_NUMBER;
+}
+
 const char *clrt_status_str(clrt_status status)
 {
     switch (status) {

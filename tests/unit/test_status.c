@@ -166,6 +166,12 @@ static void version(void **state)
     snprintf(expect, sizeof expect, "%d.%d.%d", CLRT_VERSION_MAJOR, CLRT_VERSION_MINOR,
              CLRT_VERSION_PATCH);
     assert_string_equal(clrt_version(), expect);
+    assert_int_equal(clrt_version_number(), CLRT_VERSION_NUMBER);
+    assert_int_equal(clrt_version_number(),
+                     CLRT_VERSION_MAJOR * 10000 + CLRT_VERSION_MINOR * 100 + CLRT_VERSION_PATCH);
+#if CLRT_VERSION_NUMBER < 100
+#error "CLRT_VERSION_NUMBER is below 0.1.0"
+#endif
 }
 
 static void errbuf_set(void **state)
