@@ -343,8 +343,8 @@ static int bench_gemm(const args *a)
             size_t count;
             CHECK(ctx, clrt_ctx_kernel_times(ctx, kt, 8, &count));
             double sum = 0;
-            for (size_t i = 0; i < count && i < 8; i++)
-                sum += kt[i].seconds;
+            for (size_t q = 0; q < count && q < 8; q++)
+                sum += kt[q].seconds;
             device[j] = sum / reps;
         }
         for (int j = 0; j < nb; j++) {
