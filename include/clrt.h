@@ -515,7 +515,8 @@ CLRT_API clrt_tensor *clrt_model_grad(const clrt_model *m, size_t i);
 
 /* Forward pass of x [batch, in]; *y [batch, out] is owned by the model and
  * valid until the next forward. Linear layers followed by an activation run
- * fused. */
+ * fused. The model keeps x (not a copy): it must stay alive, unchanged,
+ * until the backward pass that follows. */
 CLRT_API clrt_status clrt_model_forward(clrt_model *m, const clrt_tensor *x,
                                         const clrt_tensor **y);
 
