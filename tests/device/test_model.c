@@ -1,14 +1,19 @@
 /* Sequential models on each device: initialisation, forward and backward
  * against the reference composed layer by layer (fused and standalone
  * activations), training steps that lower the loss without allocating,
- * evaluation, and argument errors. */
+ * evaluation, the layer-kind table and the checkpoint layer list it
+ * writes, and argument errors. */
 #include "harness.h"
+#include "nn/nn.h"
 #include "verify/ref.h"
 
 #include <float.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <jansson.h>
 
 /* 7 → 33 relu → 5 gelu, tanh (standalone: it follows an activation) → 3 */
 static clrt_model *make_model(clrt_ctx *ctx, uint64_t seed)
@@ -279,6 +284,137 @@ static void evaluate_counts_correct_rows(void **state)
     clrt_test_ctx_done(ctx);
 }
 
+/* ---------------------------------------------- layer kinds, checkpoints */
+
+static void layer_kinds_name_and_parse_back(void **state)
+{
+    (void)state;
+    size_t n;
+    const clrt__layer_kind *kinds = clrt__layer_kinds(&n);
+    assert_int_equal(n, 2);
+    assert_ptr_equal(clrt__layer_kind_of(CLRT_LAYER_LINEAR), &kinds[CLRT_LAYER_LINEAR]);
+    assert_ptr_equal(clrt__layer_kind_of(CLRT_LAYER_ACT), &kinds[CLRT_LAYER_ACT]);
+    assert_null(clrt__layer_kind_of((clrt_layer_kind)2));
+    assert_int_equal(kinds[CLRT_LAYER_LINEAR].nparams, 2);
+    assert_string_equal(kinds[CLRT_LAYER_LINEAR].param_names[0], "weight");
+    assert_string_equal(kinds[CLRT_LAYER_LINEAR].param_names[1], "bias");
+    assert_int_equal(kinds[CLRT_LAYER_ACT].nparams, 0);
+    /* Every activation's name parses back to it; only leaky_relu records
+     * its parameter. */
+    int acts = 0;
+    for (int a = 0; clrt_act_name((clrt_act)a); a++, acts++) {
+        clrt_layer_info li = {CLRT_LAYER_ACT, 4, 4, (clrt_act)a, 0.1f}, back = {0};
+        const char *type = kinds[CLRT_LAYER_ACT].type(&li);
+        assert_string_equal(type, clrt_act_name((clrt_act)a));
+        assert_ptr_equal(clrt__layer_kind_parse(type, &back), &kinds[CLRT_LAYER_ACT]);
+        assert_int_equal(back.kind, CLRT_LAYER_ACT);
+        assert_int_equal(back.act, a);
+        assert_int_equal(kinds[CLRT_LAYER_ACT].takes_param(&li), a == CLRT_ACT_LEAKY_RELU);
+    }
+    assert_int_equal(acts, CLRT_ACT_SOFTMAX + 1);
+    clrt_layer_info li = {CLRT_LAYER_LINEAR, 3, 4, CLRT_ACT_IDENTITY, 0}, back = {0};
+    back.kind = CLRT_LAYER_ACT;
+    assert_ptr_equal(clrt__layer_kind_parse(kinds[CLRT_LAYER_LINEAR].type(&li), &back),
+                     &kinds[CLRT_LAYER_LINEAR]);
+    assert_int_equal(back.kind, CLRT_LAYER_LINEAR);
+    assert_false(kinds[CLRT_LAYER_LINEAR].takes_param(&li));
+    assert_null(clrt__layer_kind_parse("conv2d", NULL));
+    assert_null(clrt__layer_kind_parse("Linear", NULL));
+    /* The words of messages, for known kinds and for a type from a newer
+     * file. */
+    char buf[96];
+    const clrt__layer_record recs[] = {
+        {"linear", 784, 512, NULL, 0},
+        {"leaky_relu", 512, 512, "negative_slope", 0.01f},
+        {"relu", 512, 512, NULL, 0},
+        {"conv2d", 8, 16, NULL, 0},
+    };
+    const char *words[] = {"linear 784->512", "leaky_relu(0.01) on 512 features",
+                           "relu on 512 features", "conv2d 8->16"};
+    for (size_t i = 0; i < 4; i++) {
+        clrt__layer_describe(&recs[i], buf, sizeof buf);
+        assert_string_equal(buf, words[i]);
+    }
+}
+
+/* 3 → 4 leaky_relu(0.1) (fused), relu (standalone) → 2 sigmoid (fused) */
+static clrt_model *small_model(clrt_ctx *ctx, float slope, size_t out)
+{
+    clrt_model *m;
+    CLRT_ASSERT_OK(ctx, clrt_model_create(ctx, 3, &m));
+    CLRT_ASSERT_OK(ctx, clrt_model_add_linear(m, 4));
+    CLRT_ASSERT_OK(ctx, clrt_model_add_act(m, CLRT_ACT_LEAKY_RELU, slope));
+    CLRT_ASSERT_OK(ctx, clrt_model_add_act(m, CLRT_ACT_RELU, 0));
+    CLRT_ASSERT_OK(ctx, clrt_model_add_linear(m, out));
+    CLRT_ASSERT_OK(ctx, clrt_model_add_act(m, CLRT_ACT_SIGMOID, 0));
+    CLRT_ASSERT_OK(ctx, clrt_model_init(m, 7));
+    return m;
+}
+
+static void checkpoint_layer_list_is_unchanged(void **state)
+{
+    (void)state;
+    clrt_ctx *ctx = clrt_test_ctx();
+    char *dir = clrt_test_tempdir(), path[4096];
+    snprintf(path, sizeof path, "%s/small.safetensors", dir);
+    clrt_model *m = small_model(ctx, 0.1f, 2);
+    clrt_optim_options oo;
+    clrt_optim_options_init(&oo, CLRT_OPTIM_ADAM);
+    clrt_optim *opt;
+    CLRT_ASSERT_OK(ctx, clrt_optim_create(ctx, &oo, 4, clrt_model_params(m), &opt));
+    const clrt_train_state ts = {2, 5, 0.001};
+    CLRT_ASSERT_OK(ctx, clrt_checkpoint_save(path, m, opt, &ts));
+
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    unsigned char len8[8];
+    assert_int_equal(fread(len8, 1, 8, f), 8);
+    size_t hlen = 0;
+    for (int i = 7; i >= 0; i--)
+        hlen = hlen << 8 | len8[i];
+    assert_true(hlen < 65536);
+    char *text = malloc(hlen);
+    assert_int_equal(fread(text, 1, hlen, f), hlen);
+    fclose(f);
+    json_t *root = json_loadb(text, hlen, 0, NULL);
+    assert_non_null(root);
+    json_t *meta = json_object_get(root, "__metadata__");
+    /* What the code before the layer-kind table wrote for this model, byte
+     * for byte; the checksum is the crc32 of the tensors: the same weights
+     * from seed 7 and the same zeroed Adam state. */
+    assert_string_equal(json_string_value(json_object_get(meta, "layers")),
+                        "[{\"type\":\"linear\",\"in\":3,\"out\":4},"
+                        "{\"type\":\"leaky_relu\",\"in\":4,\"out\":4,\"negative_slope\":0.1},"
+                        "{\"type\":\"relu\",\"in\":4,\"out\":4},"
+                        "{\"type\":\"linear\",\"in\":4,\"out\":2},"
+                        "{\"type\":\"sigmoid\",\"in\":2,\"out\":2}]");
+    assert_string_equal(json_string_value(json_object_get(meta, "in_features")), "3");
+    assert_string_equal(json_string_value(json_object_get(meta, "checksum")), "8e3a9e6f");
+    assert_non_null(strstr(text, "\"3.weight\":{\"dtype\":\"F32\",\"shape\":[2,4],"
+                                 "\"data_offsets\":[64,96]}"));
+    json_decref(root);
+    free(text);
+
+    /* Loading checks each layer through the table: the same model loads,
+     * others are named in the words of before. */
+    clrt_model *back = small_model(ctx, 0.1f, 2);
+    CLRT_ASSERT_OK(ctx, clrt_checkpoint_load(path, back, NULL, NULL, 0));
+    clrt_model *other_slope = small_model(ctx, 0.2f, 2), *wider = small_model(ctx, 0.1f, 3);
+    assert_int_equal(clrt_checkpoint_load(path, other_slope, NULL, NULL, 0), CLRT_ERR_SHAPE);
+    assert_non_null(strstr(clrt_ctx_errmsg(ctx), "checkpoint layer 1 is leaky_relu(0.1) on 4 "
+                                                 "features, model has leaky_relu(0.2) on 4 "
+                                                 "features"));
+    assert_int_equal(clrt_checkpoint_load(path, wider, NULL, NULL, 0), CLRT_ERR_SHAPE);
+    assert_non_null(strstr(clrt_ctx_errmsg(ctx), "checkpoint layer 3 is linear 4->2, model has "
+                                                 "linear 4->3"));
+    clrt_model_destroy(back), clrt_model_destroy(other_slope), clrt_model_destroy(wider);
+    clrt_optim_destroy(opt);
+    clrt_model_destroy(m);
+    clrt_test_rmtree(dir);
+    free(dir);
+    clrt_test_ctx_done(ctx);
+}
+
 static void argument_errors(void **state)
 {
     (void)state;
@@ -315,6 +451,8 @@ int main(void)
         cmocka_unit_test(forward_backward_against_reference),
         cmocka_unit_test(training_lowers_loss_without_allocating),
         cmocka_unit_test(evaluate_counts_correct_rows),
+        cmocka_unit_test(layer_kinds_name_and_parse_back),
+        cmocka_unit_test(checkpoint_layer_list_is_unchanged),
         cmocka_unit_test(argument_errors),
     };
     return clrt_test_main("model", tests, sizeof tests / sizeof tests[0]);
