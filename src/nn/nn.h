@@ -42,16 +42,6 @@ struct clrt_model {
     size_t loss_samples;
 };
 
-/* The next batch of a source (a loader, in the io layer): *x NULL at the
- * end. The model knows batches, not where they come from. */
-typedef clrt_status (*clrt__batch_source)(void *source, const clrt_tensor **x,
-                                          const clrt_tensor **labels);
-
-/* Mean cross-entropy loss and accuracy of `m` over every batch `next`
- * gives; the sums stay on the device and are read once at the end. */
-clrt_status clrt__model_evaluate_batches(clrt_model *m, clrt__batch_source next, void *source,
-                                         double *loss, double *accuracy);
-
 /* ----------------------------------------------------------- layers.c */
 
 /* A layer as a checkpoint's "layers" list records it, e.g.
@@ -111,5 +101,17 @@ const clrt__layer_kind *clrt__layer_kind_parse(const char *type, clrt_layer_info
 /* A record in words through its kind's describe; a type this build does
  * not know is described by its name and widths. */
 void clrt__layer_describe(const clrt__layer_record *r, char *buf, size_t len);
+
+/* ------------------------------------------------------------ train.c */
+
+/* The next batch of a source (a loader, in the io layer): *x NULL at the
+ * end. The model knows batches, not where they come from. */
+typedef clrt_status (*clrt__batch_source)(void *source, const clrt_tensor **x,
+                                          const clrt_tensor **labels);
+
+/* Mean cross-entropy loss and accuracy of `m` over every batch `next`
+ * gives; the sums stay on the device and are read once at the end. */
+clrt_status clrt__model_evaluate_batches(clrt_model *m, clrt__batch_source next, void *source,
+                                         double *loss, double *accuracy);
 
 #endif /* CLRT_NN_H */
