@@ -1,5 +1,49 @@
-/* The training step, the running loss, and evaluation over batches. */
+/* The training step as compute gradients -> gradient hook -> optimizer
+ * step -> loss accounting, the running loss, and evaluation over batches. */
 #include "nn/nn.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+clrt_status clrt_model_set_grad_hook(clrt_model *m, clrt_grad_hook hook, void *user)
+{
+    if (!m)
+        return CLRT_ERR_INVALID_ARG;
+    m->grad_hook = hook;
+    m->grad_hook_user = hook ? user : NULL;
+    return CLRT_OK;
+}
+
+/* Forward, loss into m->loss and dL/dy into m->dout, backward with the
+ * gradients overwritten. */
+static clrt_status compute_gradients(clrt_model *m, clrt_loss_kind loss, const clrt_tensor *x,
+                                     const clrt_tensor *target)
+{
+    const clrt_tensor *y;
+    CLRT_TRY(clrt_model_forward(m, x, &y));
+    if (loss == CLRT_LOSS_CROSS_ENTROPY)
+        CLRT_TRY(clrt_loss_cross_entropy(m->ctx, y, target, m->loss, m->dout));
+    else
+        CLRT_TRY(clrt_loss_mse(m->ctx, y, target, m->loss, m->dout));
+    return clrt_model_backward(m, m->dout, 0);
+}
+
+/* The hook's status as is; on failure the message names the hook and keeps
+ * what the context held (the detail of a clrt call that failed inside it). */
+static clrt_status run_grad_hook(clrt_model *m, const char *fn)
+{
+    clrt_status st = m->grad_hook(m, m->grads, m->nparams, m->grad_hook_user);
+    if (st == CLRT_OK)
+        return CLRT_OK;
+    const char *msg = clrt_ctx_errmsg(m->ctx);
+    char *before = msg[0] ? malloc(strlen(msg) + 1) : NULL; /* clrt__fail overwrites msg */
+    if (before)
+        strcpy(before, msg);
+    clrt__fail(m->ctx, st, "%s: the gradient hook returned %s; the optimizer was not stepped%s%s",
+               fn, clrt_status_str(st), before ? ". Last message: " : "", before ? before : "");
+    free(before);
+    return st;
+}
 
 clrt_status clrt_model_train_step(clrt_model *m, clrt_optim *opt, clrt_loss_kind loss,
                                   const clrt_tensor *x, const clrt_tensor *target)
@@ -10,13 +54,11 @@ clrt_status clrt_model_train_step(clrt_model *m, clrt_optim *opt, clrt_loss_kind
                                                                    "needed", fn);
     if (loss != CLRT_LOSS_CROSS_ENTROPY && loss != CLRT_LOSS_MSE)
         return clrt__fail(m->ctx, CLRT_ERR_INVALID_ARG, "%s: loss %d is unknown", fn, (int)loss);
-    const clrt_tensor *y;
-    CLRT_TRY(clrt_model_forward(m, x, &y));
-    if (loss == CLRT_LOSS_CROSS_ENTROPY)
-        CLRT_TRY(clrt_loss_cross_entropy(m->ctx, y, target, m->loss, m->dout));
-    else
-        CLRT_TRY(clrt_loss_mse(m->ctx, y, target, m->loss, m->dout));
-    CLRT_TRY(clrt_model_backward(m, m->dout, 0));
+    CLRT_TRY(compute_gradients(m, loss, x, target));
+    /* Where a data-parallel run averages the gradients across ranks, or an
+     * application clips them. */
+    if (m->grad_hook)
+        CLRT_TRY(run_grad_hook(m, fn));
     CLRT_TRY(clrt_optim_step(opt, m->grads));
     /* The running sum weighs each batch's mean by its rows, so the epoch
      * mean is per sample as PyTorch users compute it. */
