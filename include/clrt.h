@@ -530,12 +530,25 @@ CLRT_API clrt_status clrt_model_zero_grad(clrt_model *m);
 typedef enum clrt_loss_kind { CLRT_LOSS_CROSS_ENTROPY = 0, CLRT_LOSS_MSE = 1 } clrt_loss_kind;
 
 /* One training step: forward, loss against `target` (class indices [batch]
- * for cross-entropy, values [batch, out] for MSE), backward, optimizer step.
- * Everything is enqueued; nothing is read back. The loss joins a running
- * sum read by clrt_model_take_loss. `opt` must be over this model's
- * parameters (clrt_optim_create with clrt_model_params). */
+ * for cross-entropy, values [batch, out] for MSE), backward, the gradient
+ * hook if one is set, optimizer step. Everything is enqueued; nothing is
+ * read back. The loss joins a running sum read by clrt_model_take_loss.
+ * `opt` must be over this model's parameters (clrt_optim_create with
+ * clrt_model_params). A hook's error status is returned as is, with the
+ * optimizer not stepped and the loss not counted. */
 CLRT_API clrt_status clrt_model_train_step(clrt_model *m, clrt_optim *opt, clrt_loss_kind loss,
                                            const clrt_tensor *x, const clrt_tensor *target);
+
+/* Called by clrt_model_train_step between the backward pass and the
+ * optimizer step with the model's gradients (grads[i] is clrt_model_grad(m,
+ * i), count clrt_model_num_params(m)), to change them in place: average
+ * them across data-parallel ranks, clip them. Return CLRT_OK to go on. */
+typedef clrt_status (*clrt_grad_hook)(clrt_model *m, clrt_tensor *const *grads, size_t count,
+                                      void *user);
+
+/* Set the model's gradient hook and the `user` pointer passed to it; NULL
+ * removes it. CLRT_ERR_INVALID_ARG for a NULL model. */
+CLRT_API clrt_status clrt_model_set_grad_hook(clrt_model *m, clrt_grad_hook hook, void *user);
 
 /* The mean loss of the steps since the last call (blocking read), and how
  * many samples it covers; then the running sum restarts. */

@@ -305,29 +305,21 @@ static char *state_tensor_name(const clrt_model *m, const state_ref *s)
 
 /* ----------------------------------------------------------- layer list */
 
-typedef struct layer_desc {
-    char type[32];       /* "linear" or an activation name */
-    long long in, out;
-    bool has_slope;      /* leaky_relu */
-    float slope;
-} layer_desc;
+/* A layer as the list records it: type, widths, the parameter of its kind
+ * (the layer-kind table in the nn layer says which). */
+typedef clrt__layer_record layer_desc;
 
 static void layer_text(const layer_desc *d, char *buf, size_t len)
 {
-    if (strcmp(d->type, "linear") == 0)
-        snprintf(buf, len, "linear %lld->%lld", d->in, d->out);
-    else if (d->has_slope)
-        snprintf(buf, len, "%s(%g) on %lld features", d->type, (double)d->slope, d->in);
-    else if (d->in == d->out)
-        snprintf(buf, len, "%s on %lld features", d->type, d->in);
-    else
-        snprintf(buf, len, "%s %lld->%lld", d->type, d->in, d->out);
+    clrt__layer_describe(d, buf, len);
 }
 
 static bool layer_equal(const layer_desc *a, const layer_desc *b)
 {
+    bool a_param = a->param_key != NULL, b_param = b->param_key != NULL;
     return strcmp(a->type, b->type) == 0 && a->in == b->in && a->out == b->out &&
-           a->has_slope == b->has_slope && (!a->has_slope || a->slope == b->slope);
+           a_param == b_param &&
+           (!a_param || (strcmp(a->param_key, b->param_key) == 0 && a->param == b->param));
 }
 
 static clrt_status model_layer_desc(const clrt_model *m, size_t i, layer_desc *d)
@@ -337,7 +329,8 @@ static clrt_status model_layer_desc(const clrt_model *m, size_t i, layer_desc *d
     if (st != CLRT_OK)
         return st;
     memset(d, 0, sizeof *d);
-    const char *name = info.kind == CLRT_LAYER_LINEAR ? "linear" : clrt_act_name(info.act);
+    const clrt__layer_kind *kind = clrt__layer_kind_of(info.kind);
+    const char *name = kind ? kind->type(&info) : NULL;
     if (!name)
         return clrt__fail(clrt_model_ctx(m), CLRT_ERR_INVALID_ARG,
                           "checkpoint: model layer %zu has an unknown activation %d", i,
@@ -348,8 +341,8 @@ static clrt_status model_layer_desc(const clrt_model *m, size_t i, layer_desc *d
                           "checkpoint: model layer %zu is too wide to record", i);
     d->in = (long long)info.in;
     d->out = (long long)info.out;
-    d->has_slope = info.kind == CLRT_LAYER_ACT && info.act == CLRT_ACT_LEAKY_RELU;
-    d->slope = d->has_slope ? info.act_param : 0.0f;
+    d->param_key = kind->takes_param(&info) ? kind->param_key : NULL;
+    d->param = d->param_key ? info.act_param : 0.0f;
     return CLRT_OK;
 }
 
@@ -371,16 +364,15 @@ static clrt_status layers_text(clrt_ctx *ctx, const clrt_model *m, char **out)
              json_object_set_new(o, "type", json_string(d.type)) == 0 &&
              json_object_set_new(o, "in", json_integer(d.in)) == 0 &&
              json_object_set_new(o, "out", json_integer(d.out)) == 0;
-        if (ok && d.has_slope) {
-            json_t *slope = json_float(d.slope);
-            if (!slope) {
+        if (ok && d.param_key) {
+            json_t *param = json_float(d.param);
+            if (!param) {
                 json_decref(arr);
                 return clrt__fail(ctx, CLRT_ERR_INVALID_ARG,
-                                  "clrt_checkpoint_save: layer %zu: negative slope %g cannot "
-                                  "be recorded",
-                                  i, (double)d.slope);
+                                  "clrt_checkpoint_save: layer %zu: %s %g cannot be recorded", i,
+                                  d.param_key, (double)d.param);
             }
-            ok = json_object_set_new(o, "negative_slope", slope) == 0;
+            ok = json_object_set_new(o, d.param_key, param) == 0;
         }
     }
     if (ok)
@@ -858,21 +850,31 @@ static clrt_status match_tensor(const loader *L, const entry *entries, size_t n,
     return CLRT_OK;
 }
 
-/* One layer object of the "layers" metadata. */
+/* One layer object of the "layers" metadata. A parameter is taken under
+ * any kind's key, so one where the type has none makes the layer differ. */
 static bool parse_layer(const json_t *o, layer_desc *d)
 {
     memset(d, 0, sizeof *d);
     const json_t *type = json_object_get(o, "type"), *in = json_object_get(o, "in"),
-                 *out = json_object_get(o, "out"), *slope = json_object_get(o, "negative_slope");
+                 *out = json_object_get(o, "out");
     if (!json_is_object(o) || !json_is_string(type) || !json_is_integer(in) ||
-        !json_is_integer(out) || json_integer_value(in) < 0 || json_integer_value(out) < 0 ||
-        (slope && !json_is_number(slope)))
+        !json_is_integer(out) || json_integer_value(in) < 0 || json_integer_value(out) < 0)
         return false;
+    size_t nkinds;
+    const clrt__layer_kind *kinds = clrt__layer_kinds(&nkinds);
+    for (size_t k = 0; k < nkinds; k++) {
+        const char *key = kinds[k].param_key;
+        const json_t *param = key ? json_object_get(o, key) : NULL;
+        if (param && !json_is_number(param))
+            return false;
+        if (param && !d->param_key) {
+            d->param_key = key;
+            d->param = (float)json_number_value(param);
+        }
+    }
     snprintf(d->type, sizeof d->type, "%s", json_string_value(type));
     d->in = (long long)json_integer_value(in);
     d->out = (long long)json_integer_value(out);
-    d->has_slope = slope != NULL;
-    d->slope = slope ? (float)json_number_value(slope) : 0.0f;
     return true;
 }
 

@@ -1,38 +1,11 @@
-/* Sequential models: layers, PyTorch's default initialisation, forward with
- * linear+activation fused, backward, the training step and evaluation. */
+/* Sequential models: building the layer list, initialisation, parameters,
+ * forward (linear+activation fused) and backward, each layer through its
+ * kind's row of the table in layers.c. The training step is in train.c. */
 #include "nn/nn.h"
 
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-typedef struct model_layer {
-    clrt_layer_kind kind;
-    size_t in, out;
-    clrt_act act;
-    float act_param;
-    bool fused;                 /* an activation run inside the linear before it */
-    clrt_tensor *w, *b, *dw, *db; /* linear layers */
-    /* Work tensors for the current batch size. */
-    clrt_tensor *y;             /* output of the layer */
-    clrt_tensor *z;             /* linear + fused act: pre-activation, when the act needs it */
-    clrt_tensor *dx;            /* gradient w.r.t. the layer's input */
-} model_layer;
-
-struct clrt_model {
-    clrt_ctx *ctx;
-    size_t in;
-    model_layer *layers;
-    size_t nlayers, cap;
-    clrt_tensor **params, **grads;
-    char (*names)[32];
-    size_t nparams;
-    size_t batch;               /* batch size the work tensors are made for */
-    const clrt_tensor *x;       /* input of the last forward (not owned) */
-    clrt_tensor *loss, *loss_sum, *dout; /* batch loss, running sum, dL/dy */
-    size_t loss_samples;
-};
 
 /* ------------------------------------------------------------ building */
 
@@ -64,7 +37,7 @@ clrt_status clrt_model_create(clrt_ctx *ctx, size_t in_features, clrt_model **ou
 static void drop_work(clrt_model *m)
 {
     for (size_t i = 0; i < m->nlayers; i++) {
-        model_layer *l = &m->layers[i];
+        clrt__layer *l = &m->layers[i];
         clrt_tensor_destroy(l->y);
         clrt_tensor_destroy(l->z);
         clrt_tensor_destroy(l->dx);
@@ -81,9 +54,9 @@ void clrt_model_destroy(clrt_model *m)
         return;
     drop_work(m);
     for (size_t i = 0; i < m->nlayers; i++) {
-        model_layer *l = &m->layers[i];
-        clrt_tensor_destroy(l->w), clrt_tensor_destroy(l->b);
-        clrt_tensor_destroy(l->dw), clrt_tensor_destroy(l->db);
+        clrt__layer *l = &m->layers[i];
+        for (size_t j = 0; j < CLRT__LAYER_MAX_PARAMS; j++)
+            clrt_tensor_destroy(l->param[j]), clrt_tensor_destroy(l->grad[j]);
     }
     clrt_tensor_destroy(m->loss), clrt_tensor_destroy(m->loss_sum);
     free(m->layers), free(m->params), free(m->grads), free(m->names);
@@ -97,18 +70,55 @@ size_t clrt_model_out_features(const clrt_model *m)
     return m->nlayers ? m->layers[m->nlayers - 1].out : m->in;
 }
 
-static clrt_status push_layer(clrt_model *m, model_layer *l)
+/* Append l, creating the parameters and gradients its kind has (zeroed)
+ * and naming them "<index>.<suffix>". On failure the model is unchanged. */
+static clrt_status push_layer(clrt_model *m, clrt__layer *l)
 {
-    if (m->nlayers == m->cap) {
+    const clrt__layer_kind *k = l->kind;
+    clrt_status st = CLRT_OK;
+    for (size_t j = 0; j < k->nparams && st == CLRT_OK; j++) {
+        size_t dims[CLRT_MAX_RANK];
+        int rank = k->param_shape(l, j, dims);
+        st = clrt_tensor_create(m->ctx, rank, dims, CLRT_TENSOR_ZERO, &l->param[j]);
+        if (st == CLRT_OK)
+            st = clrt_tensor_create(m->ctx, rank, dims, CLRT_TENSOR_ZERO, &l->grad[j]);
+    }
+    size_t np = m->nparams + k->nparams;
+    if (st == CLRT_OK && k->nparams) {
+        clrt_tensor **params = realloc(m->params, np * sizeof *params);
+        if (params)
+            m->params = params;
+        clrt_tensor **grads = params ? realloc(m->grads, np * sizeof *grads) : NULL;
+        if (grads)
+            m->grads = grads;
+        char(*names)[32] = grads ? realloc(m->names, np * sizeof *names) : NULL;
+        if (names)
+            m->names = names;
+        if (!names)
+            st = clrt__fail(m->ctx, CLRT_ERR_OUT_OF_MEMORY, "out of host memory for a layer");
+    }
+    if (st == CLRT_OK && m->nlayers == m->cap) {
         size_t cap = m->cap ? 2 * m->cap : 8;
-        model_layer *grown = realloc(m->layers, cap * sizeof *grown);
-        if (!grown)
-            return clrt__fail(m->ctx, CLRT_ERR_OUT_OF_MEMORY, "out of host memory for a layer");
-        m->layers = grown;
-        m->cap = cap;
+        clrt__layer *grown = realloc(m->layers, cap * sizeof *grown);
+        if (grown) {
+            m->layers = grown;
+            m->cap = cap;
+        } else {
+            st = clrt__fail(m->ctx, CLRT_ERR_OUT_OF_MEMORY, "out of host memory for a layer");
+        }
+    }
+    if (st != CLRT_OK) {
+        for (size_t j = 0; j < CLRT__LAYER_MAX_PARAMS; j++)
+            clrt_tensor_destroy(l->param[j]), clrt_tensor_destroy(l->grad[j]);
+        return st;
     }
     drop_work(m); /* the work tensors follow the layer list */
+    size_t index = m->nlayers;
     m->layers[m->nlayers++] = *l;
+    for (size_t j = 0; j < k->nparams; j++) {
+        m->params[m->nparams] = l->param[j], m->grads[m->nparams] = l->grad[j];
+        snprintf(m->names[m->nparams++], 32, "%zu.%s", index, k->param_names[j]);
+    }
     return CLRT_OK;
 }
 
@@ -118,39 +128,10 @@ clrt_status clrt_model_add_linear(clrt_model *m, size_t out_features)
         return CLRT_ERR_INVALID_ARG;
     if (out_features == 0)
         return clrt__fail(m->ctx, CLRT_ERR_SHAPE, "clrt_model_add_linear: out_features is 0");
-    size_t in = clrt_model_out_features(m);
-    model_layer l = {.kind = CLRT_LAYER_LINEAR, .in = in, .out = out_features};
-    const size_t wd[2] = {out_features, in};
-    clrt_status st = CLRT_OK;
-    clrt_tensor **made[4] = {&l.w, &l.dw, &l.b, &l.db};
-    for (int i = 0; i < 4 && st == CLRT_OK; i++)
-        st = clrt_tensor_create(m->ctx, i < 2 ? 2 : 1, i < 2 ? wd : &wd[0], CLRT_TENSOR_ZERO,
-                                made[i]);
-    clrt_tensor **params = st == CLRT_OK ? realloc(m->params, (m->nparams + 2) * sizeof *params)
-                                         : NULL;
-    if (params)
-        m->params = params;
-    clrt_tensor **grads = params ? realloc(m->grads, (m->nparams + 2) * sizeof *grads) : NULL;
-    if (grads)
-        m->grads = grads;
-    char(*names)[32] = grads ? realloc(m->names, (m->nparams + 2) * sizeof *names) : NULL;
-    if (names)
-        m->names = names;
-    if (st == CLRT_OK && !names)
-        st = clrt__fail(m->ctx, CLRT_ERR_OUT_OF_MEMORY, "out of host memory for a layer");
-    if (st == CLRT_OK)
-        st = push_layer(m, &l);
-    if (st != CLRT_OK) {
-        for (int i = 0; i < 4; i++)
-            clrt_tensor_destroy(*made[i]);
-        return st;
-    }
-    size_t index = m->nlayers - 1;
-    m->params[m->nparams] = l.w, m->grads[m->nparams] = l.dw;
-    snprintf(m->names[m->nparams++], 32, "%zu.weight", index);
-    m->params[m->nparams] = l.b, m->grads[m->nparams] = l.db;
-    snprintf(m->names[m->nparams++], 32, "%zu.bias", index);
-    return CLRT_OK;
+    clrt__layer l = {.kind = clrt__layer_kind_of(CLRT_LAYER_LINEAR),
+                     .in = clrt_model_out_features(m),
+                     .out = out_features};
+    return push_layer(m, &l);
 }
 
 clrt_status clrt_model_add_act(clrt_model *m, clrt_act act, float param)
@@ -161,35 +142,11 @@ clrt_status clrt_model_add_act(clrt_model *m, clrt_act act, float param)
         return clrt__fail(m->ctx, CLRT_ERR_INVALID_ARG, "clrt_model_add_act: activation %d is "
                                                         "unknown", (int)act);
     size_t w = clrt_model_out_features(m);
-    model_layer l = {.kind = CLRT_LAYER_ACT, .in = w, .out = w, .act = act, .act_param = param};
+    clrt__layer l = {.kind = clrt__layer_kind_of(CLRT_LAYER_ACT), .in = w, .out = w,
+                     .act = act, .act_param = param};
     /* Right after a linear layer it runs inside that layer's forward pass. */
-    l.fused = m->nlayers > 0 && m->layers[m->nlayers - 1].kind == CLRT_LAYER_LINEAR;
+    l.fused = m->nlayers > 0 && m->layers[m->nlayers - 1].kind->fuses_act;
     return push_layer(m, &l);
-}
-
-/* splitmix64: a small, well-mixed generator; the same seed gives the same
- * weights on every device because they are drawn on the host. */
-static uint64_t next_u64(uint64_t *s)
-{
-    uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
-static clrt_status fill_uniform(clrt_model *m, clrt_tensor *t, double bound, uint64_t *rng)
-{
-    size_t n = clrt_tensor_numel(t);
-    float *v = malloc((n ? n : 1) * sizeof *v);
-    if (!v)
-        return clrt__fail(m->ctx, CLRT_ERR_OUT_OF_MEMORY, "out of host memory initialising");
-    for (size_t i = 0; i < n; i++) {
-        double u = (double)(next_u64(rng) >> 11) * 0x1.0p-53; /* [0, 1) */
-        v[i] = (float)((2.0 * u - 1.0) * bound);
-    }
-    clrt_status st = clrt_tensor_write(t, v, n);
-    free(v);
-    return st;
 }
 
 clrt_status clrt_model_init(clrt_model *m, uint64_t seed)
@@ -198,14 +155,9 @@ clrt_status clrt_model_init(clrt_model *m, uint64_t seed)
         return CLRT_ERR_INVALID_ARG;
     uint64_t rng = seed;
     for (size_t i = 0; i < m->nlayers; i++) {
-        model_layer *l = &m->layers[i];
-        if (l->kind != CLRT_LAYER_LINEAR)
-            continue;
-        /* nn.Linear.reset_parameters: kaiming_uniform_(a=√5) gives bound
-         * 1/√in for the weight; the bias uses 1/√in too. */
-        double bound = 1.0 / sqrt((double)l->in);
-        CLRT_TRY(fill_uniform(m, l->w, bound, &rng));
-        CLRT_TRY(fill_uniform(m, l->b, bound, &rng));
+        clrt__layer *l = &m->layers[i];
+        if (l->kind->init)
+            CLRT_TRY(l->kind->init(m, l, &rng)); /* in layer order: one stream of draws */
     }
     return CLRT_OK;
 }
@@ -226,8 +178,8 @@ clrt_status clrt_model_layer(const clrt_model *m, size_t i, clrt_layer_info *out
 {
     if (!m || !out || i >= m->nlayers)
         return CLRT_ERR_INVALID_ARG;
-    const model_layer *l = &m->layers[i];
-    *out = (clrt_layer_info){l->kind, l->in, l->out, l->act, l->act_param};
+    const clrt__layer *l = &m->layers[i];
+    *out = (clrt_layer_info){l->kind->id, l->in, l->out, l->act, l->act_param};
     return CLRT_OK;
 }
 
@@ -274,7 +226,7 @@ static clrt_status make_work(clrt_model *m, size_t batch)
         return CLRT_OK;
     drop_work(m); /* the pool hands the same buffers back: no allocation */
     for (size_t i = 0; i < m->nlayers; i++) {
-        model_layer *l = &m->layers[i];
+        clrt__layer *l = &m->layers[i];
         const size_t yd[2] = {batch, l->out}, xd[2] = {batch, l->in};
         if (l->fused)
             continue; /* its output is the linear layer's */
@@ -313,17 +265,10 @@ clrt_status clrt_model_forward(clrt_model *m, const clrt_tensor *x, const clrt_t
     m->x = x;
     const clrt_tensor *cur = x;
     for (size_t i = 0; i < m->nlayers; i++) {
-        model_layer *l = &m->layers[i];
+        clrt__layer *l = &m->layers[i];
         if (l->fused)
-            continue;
-        if (l->kind == CLRT_LAYER_LINEAR) {
-            bool fuse = i + 1 < m->nlayers && m->layers[i + 1].fused;
-            clrt_act act = fuse ? m->layers[i + 1].act : CLRT_ACT_IDENTITY;
-            float param = fuse ? m->layers[i + 1].act_param : 0.0f;
-            CLRT_TRY(clrt_linear_forward(m->ctx, cur, l->w, l->b, act, param, l->z, l->y));
-        } else {
-            CLRT_TRY(clrt_act_forward(m->ctx, l->act, l->act_param, cur, l->y));
-        }
+            continue; /* run inside the layer before it */
+        CLRT_TRY(l->kind->forward(m, i, cur));
         cur = l->y;
     }
     *y = cur;
@@ -344,28 +289,10 @@ clrt_status clrt_model_backward(clrt_model *m, const clrt_tensor *dy, unsigned f
     CLRT_TRY(clrt__expect_dims(m->ctx, fn, "dy", dy, 2, od));
     const clrt_tensor *g = dy;
     for (size_t k = m->nlayers; k-- > 0;) {
-        model_layer *l = &m->layers[k];
-        if (l->fused) {
-            /* dz = act'(z)·g, written over the gradient buffer after this
-             * pair (or dout): g is either that buffer or the caller's dy. */
-            model_layer *lin = &m->layers[k - 1];
-            clrt_tensor *dz = g == m->dout || k + 1 >= m->nlayers ? m->dout : (clrt_tensor *)g;
-            const clrt_tensor *pre = lin->z ? lin->z : lin->y;
-            CLRT_TRY(clrt_act_backward(m->ctx, l->act, l->act_param, pre, lin->y, g, dz));
-            g = dz;
-            continue;
-        }
+        /* A fused layer's input is its pair's pre-activation, which its
+         * backward finds itself. */
         const clrt_tensor *input = k == 0 ? m->x : output_of(m, k - 1);
-        if (l->kind == CLRT_LAYER_LINEAR) {
-            /* `flags` is about parameter gradients; the input gradient is
-             * always overwritten, since it only feeds the layer below. */
-            if (l->dx)
-                CLRT_TRY(clrt_linear_backward(m->ctx, input, l->w, g, l->dx, NULL, NULL, 0));
-            CLRT_TRY(clrt_linear_backward(m->ctx, input, l->w, g, NULL, l->dw, l->db, flags));
-        } else if (l->dx) {
-            CLRT_TRY(clrt_act_backward(m->ctx, l->act, l->act_param, input, l->y, g, l->dx));
-        }
-        g = l->dx;
+        CLRT_TRY(m->layers[k].kind->backward(m, k, input, &g, flags));
     }
     return CLRT_OK;
 }
@@ -376,82 +303,5 @@ clrt_status clrt_model_zero_grad(clrt_model *m)
         return CLRT_ERR_INVALID_ARG;
     for (size_t i = 0; i < m->nparams; i++)
         CLRT_TRY(clrt_tensor_fill(m->grads[i], 0.0f));
-    return CLRT_OK;
-}
-
-/* ---------------------------------------------------- training and eval */
-
-clrt_status clrt_model_train_step(clrt_model *m, clrt_optim *opt, clrt_loss_kind loss,
-                                  const clrt_tensor *x, const clrt_tensor *target)
-{
-    static const char fn[] = "clrt_model_train_step";
-    if (!m || !opt)
-        return clrt__fail(m ? m->ctx : NULL, CLRT_ERR_INVALID_ARG, "%s: model and optimizer are "
-                                                                   "needed", fn);
-    if (loss != CLRT_LOSS_CROSS_ENTROPY && loss != CLRT_LOSS_MSE)
-        return clrt__fail(m->ctx, CLRT_ERR_INVALID_ARG, "%s: loss %d is unknown", fn, (int)loss);
-    const clrt_tensor *y;
-    CLRT_TRY(clrt_model_forward(m, x, &y));
-    if (loss == CLRT_LOSS_CROSS_ENTROPY)
-        CLRT_TRY(clrt_loss_cross_entropy(m->ctx, y, target, m->loss, m->dout));
-    else
-        CLRT_TRY(clrt_loss_mse(m->ctx, y, target, m->loss, m->dout));
-    CLRT_TRY(clrt_model_backward(m, m->dout, 0));
-    CLRT_TRY(clrt_optim_step(opt, m->grads));
-    /* The running sum weighs each batch's mean by its rows, so the epoch
-     * mean is per sample as PyTorch users compute it. */
-    CLRT_TRY(clrt_axpy(m->ctx, (float)m->batch, m->loss, m->loss_sum));
-    m->loss_samples += m->batch;
-    return CLRT_OK;
-}
-
-clrt_status clrt_model_take_loss(clrt_model *m, double *mean_loss, size_t *samples)
-{
-    if (!m || !mean_loss)
-        return CLRT_ERR_INVALID_ARG;
-    float sum = 0.0f;
-    CLRT_TRY(clrt_tensor_read(m->loss_sum, &sum, 1));
-    *mean_loss = m->loss_samples ? (double)sum / (double)m->loss_samples : 0.0;
-    if (samples)
-        *samples = m->loss_samples;
-    m->loss_samples = 0;
-    return clrt_tensor_fill(m->loss_sum, 0.0f);
-}
-
-clrt_status clrt__model_evaluate_batches(clrt_model *m, clrt__batch_source next, void *source,
-                                         double *loss, double *accuracy)
-{
-    /* Sums stay on the device (loss weighted by rows, correct counts) and
-     * are read once at the end. */
-    const size_t one = 1;
-    clrt_tensor *t[4] = {NULL, NULL, NULL, NULL}; /* batch loss, batch correct, sums */
-    clrt_status st = CLRT_OK;
-    for (int i = 0; i < 4 && st == CLRT_OK; i++)
-        st = clrt_tensor_create(m->ctx, 1, &one, i < 2 ? 0 : CLRT_TENSOR_ZERO, &t[i]);
-    size_t samples = 0;
-    while (st == CLRT_OK) {
-        const clrt_tensor *x, *labels, *y;
-        if ((st = next(source, &x, &labels)) != CLRT_OK || !x)
-            break;
-        size_t rows = x->shape[0];
-        if ((st = clrt_model_forward(m, x, &y)) != CLRT_OK ||
-            (st = clrt_loss_cross_entropy(m->ctx, y, labels, t[0], NULL)) != CLRT_OK ||
-            (st = clrt_accuracy(m->ctx, y, labels, t[1])) != CLRT_OK ||
-            (st = clrt_axpy(m->ctx, (float)rows, t[0], t[2])) != CLRT_OK ||
-            (st = clrt_axpy(m->ctx, 1.0f, t[1], t[3])) != CLRT_OK)
-            break;
-        samples += rows;
-    }
-    float sums[2] = {0, 0};
-    if (st == CLRT_OK && (st = clrt_tensor_read(t[2], &sums[0], 1)) == CLRT_OK)
-        st = clrt_tensor_read(t[3], &sums[1], 1);
-    for (int i = 0; i < 4; i++)
-        clrt_tensor_destroy(t[i]);
-    if (st != CLRT_OK)
-        return st;
-    if (loss)
-        *loss = samples ? (double)sums[0] / (double)samples : 0.0;
-    if (accuracy)
-        *accuracy = samples ? (double)sums[1] / (double)samples : 0.0;
     return CLRT_OK;
 }

@@ -1,14 +1,20 @@
 /* Sequential models on each device: initialisation, forward and backward
  * against the reference composed layer by layer (fused and standalone
  * activations), training steps that lower the loss without allocating,
- * evaluation, and argument errors. */
+ * the gradient hook between backward and the optimizer step, evaluation,
+ * the layer-kind table and the checkpoint layer list it writes, and
+ * argument errors. */
 #include "harness.h"
+#include "nn/nn.h"
 #include "verify/ref.h"
 
 #include <float.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <jansson.h>
 
 /* 7 → 33 relu → 5 gelu, tanh (standalone: it follows an activation) → 3 */
 static clrt_model *make_model(clrt_ctx *ctx, uint64_t seed)
@@ -279,6 +285,401 @@ static void evaluate_counts_correct_rows(void **state)
     clrt_test_ctx_done(ctx);
 }
 
+/* ------------------------------------------------------- gradient hook */
+
+/* A batch of 16 rows of make_model's 7 features, labels 0, 1, 2, 0, ... */
+typedef struct batch {
+    clrt_tensor *x, *labels;
+} batch;
+
+static batch make_batch(clrt_ctx *ctx)
+{
+    float x[16 * 7], labels[16];
+    clrt_test_random(x, 16 * 7, 4);
+    for (size_t i = 0; i < 16; i++)
+        labels[i] = (float)(i % 3);
+    return (batch){clrt_test_matrix(ctx, 16, 7, x), clrt_test_vector(ctx, 16, labels)};
+}
+
+static void batch_done(batch *b)
+{
+    clrt_tensor_destroy(b->x), clrt_tensor_destroy(b->labels);
+}
+
+static clrt_optim *plain_sgd(clrt_ctx *ctx, clrt_model *m, float lr, float momentum)
+{
+    clrt_optim_options oo;
+    clrt_optim_options_init(&oo, CLRT_OPTIM_SGD);
+    oo.lr = lr;
+    oo.momentum = momentum;
+    clrt_optim *opt;
+    CLRT_ASSERT_OK(ctx, clrt_optim_create(ctx, &oo, clrt_model_num_params(m),
+                                          clrt_model_params(m), &opt));
+    return opt;
+}
+
+/* Every parameter of a and b; `rel` 0 asks for the same bits. */
+static void assert_params_match(clrt_ctx *ctx, const clrt_model *a, const clrt_model *b,
+                                double rel)
+{
+    assert_int_equal(clrt_model_num_params(a), clrt_model_num_params(b));
+    for (size_t i = 0; i < clrt_model_num_params(a); i++) {
+        const char *name;
+        size_t n = clrt_tensor_numel(clrt_model_param(a, i, &name));
+        float *va = read_param(ctx, a, i), *vb = read_param(ctx, b, i);
+        if (rel == 0)
+            assert_memory_equal(va, vb, n * sizeof *va);
+        else
+            clrt_test_assert_close(name, va, vb, n, rel, rel);
+        free(va), free(vb);
+    }
+}
+
+static bool params_differ(clrt_ctx *ctx, const clrt_model *a, const clrt_model *b)
+{
+    bool differ = false;
+    for (size_t i = 0; i < clrt_model_num_params(a) && !differ; i++) {
+        size_t n = clrt_tensor_numel(clrt_model_param(a, i, NULL));
+        float *va = read_param(ctx, a, i), *vb = read_param(ctx, b, i);
+        differ = memcmp(va, vb, n * sizeof *va) != 0;
+        free(va), free(vb);
+    }
+    return differ;
+}
+
+typedef struct hook_log {
+    int calls;
+    clrt_status fail_with; /* returned by failing_hook */
+} hook_log;
+
+static clrt_status halve_grads(clrt_model *m, clrt_tensor *const *grads, size_t count, void *user)
+{
+    ((hook_log *)user)->calls++;
+    for (size_t i = 0; i < count; i++)
+        CLRT_TRY(clrt_scale(clrt_model_ctx(m), 0.5f, grads[i], grads[i]));
+    return CLRT_OK;
+}
+
+static void grad_hook_scaling_equals_smaller_lr(void **state)
+{
+    (void)state;
+    clrt_ctx *ctx = clrt_test_ctx();
+    batch b = make_batch(ctx);
+    clrt_model *hooked = make_model(ctx, 3), *half = make_model(ctx, 3), *full = make_model(ctx, 3);
+    clrt_optim *o_hooked = plain_sgd(ctx, hooked, 0.2f, 0), *o_half = plain_sgd(ctx, half, 0.1f, 0),
+               *o_full = plain_sgd(ctx, full, 0.2f, 0);
+    hook_log log = {0, CLRT_OK};
+    CLRT_ASSERT_OK(ctx, clrt_model_set_grad_hook(hooked, halve_grads, &log));
+    for (int s = 0; s < 3; s++) {
+        CLRT_ASSERT_OK(ctx, clrt_model_train_step(hooked, o_hooked, CLRT_LOSS_CROSS_ENTROPY, b.x,
+                                                  b.labels));
+        CLRT_ASSERT_OK(ctx, clrt_model_train_step(half, o_half, CLRT_LOSS_CROSS_ENTROPY, b.x,
+                                                  b.labels));
+        CLRT_ASSERT_OK(ctx, clrt_model_train_step(full, o_full, CLRT_LOSS_CROSS_ENTROPY, b.x,
+                                                  b.labels));
+    }
+    assert_int_equal(log.calls, 3);
+    /* p - lr·(g/2) and p - (lr/2)·g differ by rounding only (halving is
+     * exact): 1e-6 covers it, and three steps of different weights feed
+     * different gradients. */
+    assert_params_match(ctx, hooked, half, 1e-6);
+    assert_true(params_differ(ctx, hooked, full)); /* the hook did change the step */
+    clrt_optim_destroy(o_hooked), clrt_optim_destroy(o_half), clrt_optim_destroy(o_full);
+    clrt_model_destroy(hooked), clrt_model_destroy(half), clrt_model_destroy(full);
+    batch_done(&b);
+    clrt_test_ctx_done(ctx);
+}
+
+/* What the hook saw: its arguments, and the gradients and weights read
+ * inside it. */
+typedef struct hook_view {
+    clrt_model *model;
+    size_t count;
+    bool own_grads;
+    float *grads[6], *weights[6];
+} hook_view;
+
+static clrt_status record_view(clrt_model *m, clrt_tensor *const *grads, size_t count, void *user)
+{
+    hook_view *v = user;
+    v->model = m;
+    v->count = count;
+    v->own_grads = count == clrt_model_num_params(m);
+    for (size_t i = 0; i < count && i < 6; i++) {
+        v->own_grads = v->own_grads && grads[i] == clrt_model_grad(m, i);
+        size_t n = clrt_tensor_numel(grads[i]);
+        v->grads[i] = malloc(n * sizeof(float));
+        v->weights[i] = malloc(n * sizeof(float));
+        CLRT_TRY(clrt_tensor_read(grads[i], v->grads[i], n));
+        CLRT_TRY(clrt_tensor_read(clrt_model_param(m, i, NULL), v->weights[i], n));
+    }
+    return CLRT_OK;
+}
+
+static void grad_hook_sees_the_computed_gradients(void **state)
+{
+    (void)state;
+    clrt_ctx *ctx = clrt_test_ctx();
+    batch b = make_batch(ctx);
+    clrt_model *m = make_model(ctx, 8), *twin = make_model(ctx, 8);
+    clrt_optim *opt = plain_sgd(ctx, m, 0.1f, 0.9f);
+    hook_view v = {0};
+    CLRT_ASSERT_OK(ctx, clrt_model_set_grad_hook(m, record_view, &v));
+    CLRT_ASSERT_OK(ctx, clrt_model_train_step(m, opt, CLRT_LOSS_CROSS_ENTROPY, b.x, b.labels));
+    assert_ptr_equal(v.model, m);
+    assert_int_equal(v.count, clrt_model_num_params(m));
+    assert_int_equal(v.count, 6);
+    assert_true(v.own_grads);
+    /* The twin's forward, loss and backward by hand: the hook saw those
+     * gradients, and the weights before the optimizer step. */
+    const clrt_tensor *y;
+    const size_t one = 1, yd[2] = {16, 3};
+    clrt_tensor *loss, *dy;
+    CLRT_ASSERT_OK(ctx, clrt_tensor_create(ctx, 1, &one, 0, &loss));
+    CLRT_ASSERT_OK(ctx, clrt_tensor_create(ctx, 2, yd, 0, &dy));
+    CLRT_ASSERT_OK(ctx, clrt_model_forward(twin, b.x, &y));
+    CLRT_ASSERT_OK(ctx, clrt_loss_cross_entropy(ctx, y, b.labels, loss, dy));
+    CLRT_ASSERT_OK(ctx, clrt_model_backward(twin, dy, 0));
+    for (size_t i = 0; i < 6; i++) {
+        size_t n = clrt_tensor_numel(clrt_model_grad(twin, i));
+        float *g = malloc(n * sizeof *g), *w = read_param(ctx, twin, i);
+        CLRT_ASSERT_OK(ctx, clrt_tensor_read(clrt_model_grad(twin, i), g, n));
+        /* The same kernels on the same inputs; 1e-6 leaves room for a GEMM
+         * backend that splits its sums differently from one call to the
+         * next. */
+        clrt_test_assert_close("gradient seen by the hook", v.grads[i], g, n, 1e-6, 1e-7);
+        assert_memory_equal(v.weights[i], w, n * sizeof *w);
+        free(g), free(w), free(v.grads[i]), free(v.weights[i]);
+    }
+    assert_true(params_differ(ctx, m, twin)); /* then the optimizer stepped */
+    assert_int_equal(clrt_optim_steps(opt), 1);
+    clrt_tensor_destroy(loss), clrt_tensor_destroy(dy);
+    clrt_optim_destroy(opt);
+    clrt_model_destroy(m), clrt_model_destroy(twin);
+    batch_done(&b);
+    clrt_test_ctx_done(ctx);
+}
+
+static clrt_status failing_hook(clrt_model *m, clrt_tensor *const *grads, size_t count,
+                                void *user)
+{
+    (void)m, (void)grads, (void)count;
+    hook_log *log = user;
+    log->calls++;
+    return log->fail_with;
+}
+
+/* A clrt call inside the hook fails: grads 0 and 1 have other shapes. */
+static clrt_status shape_error_hook(clrt_model *m, clrt_tensor *const *grads, size_t count,
+                                    void *user)
+{
+    (void)count, (void)user;
+    return clrt_add(clrt_model_ctx(m), grads[0], grads[1], grads[0]);
+}
+
+static void failing_grad_hook_leaves_the_model_unstepped(void **state)
+{
+    (void)state;
+    clrt_ctx *ctx = clrt_test_ctx();
+    batch b = make_batch(ctx);
+    clrt_model *m = make_model(ctx, 4), *same = make_model(ctx, 4);
+    clrt_optim_options oo;
+    clrt_optim_options_init(&oo, CLRT_OPTIM_ADAM);
+    clrt_optim *opt, *opt_same;
+    CLRT_ASSERT_OK(ctx, clrt_optim_create(ctx, &oo, 6, clrt_model_params(m), &opt));
+    CLRT_ASSERT_OK(ctx, clrt_optim_create(ctx, &oo, 6, clrt_model_params(same), &opt_same));
+    /* One good step on both, then failing steps on m only. */
+    CLRT_ASSERT_OK(ctx, clrt_model_train_step(m, opt, CLRT_LOSS_CROSS_ENTROPY, b.x, b.labels));
+    CLRT_ASSERT_OK(ctx, clrt_model_train_step(same, opt_same, CLRT_LOSS_CROSS_ENTROPY, b.x,
+                                              b.labels));
+    hook_log log = {0, CLRT_ERR_UNSUPPORTED};
+    CLRT_ASSERT_OK(ctx, clrt_model_set_grad_hook(m, failing_hook, &log));
+    assert_int_equal(clrt_model_train_step(m, opt, CLRT_LOSS_CROSS_ENTROPY, b.x, b.labels),
+                     CLRT_ERR_UNSUPPORTED);
+    assert_int_equal(log.calls, 1);
+    const char *msg = clrt_ctx_errmsg(ctx);
+    assert_non_null(strstr(msg, "clrt_model_train_step"));
+    assert_non_null(strstr(msg, "gradient hook returned CLRT_ERR_UNSUPPORTED"));
+    assert_int_equal(clrt_optim_steps(opt), 1);
+    assert_params_match(ctx, m, same, 0);
+    /* The hook's own detail is kept after the hook's name. */
+    CLRT_ASSERT_OK(ctx, clrt_model_set_grad_hook(m, shape_error_hook, NULL));
+    assert_int_equal(clrt_model_train_step(m, opt, CLRT_LOSS_CROSS_ENTROPY, b.x, b.labels),
+                     CLRT_ERR_SHAPE);
+    msg = clrt_ctx_errmsg(ctx);
+    assert_non_null(strstr(msg, "gradient hook returned CLRT_ERR_SHAPE"));
+    assert_non_null(strstr(msg, "clrt_add"));
+    assert_non_null(strstr(msg, "[33, 7]"));
+    assert_int_equal(clrt_optim_steps(opt), 1);
+    assert_params_match(ctx, m, same, 0);
+    /* Only the good step's loss was counted. */
+    double mean;
+    size_t samples;
+    CLRT_ASSERT_OK(ctx, clrt_model_take_loss(m, &mean, &samples));
+    assert_int_equal(samples, 16);
+    clrt_optim_destroy(opt), clrt_optim_destroy(opt_same);
+    clrt_model_destroy(m), clrt_model_destroy(same);
+    batch_done(&b);
+    clrt_test_ctx_done(ctx);
+}
+
+static void removed_grad_hook_gives_the_plain_step(void **state)
+{
+    (void)state;
+    clrt_ctx *ctx = clrt_test_ctx();
+    batch b = make_batch(ctx);
+    clrt_model *was_hooked = make_model(ctx, 5), *never = make_model(ctx, 5);
+    clrt_optim *o1 = plain_sgd(ctx, was_hooked, 0.1f, 0.9f);
+    clrt_optim *o2 = plain_sgd(ctx, never, 0.1f, 0.9f);
+    hook_log log = {0, CLRT_OK};
+    CLRT_ASSERT_OK(ctx, clrt_model_set_grad_hook(was_hooked, halve_grads, &log));
+    CLRT_ASSERT_OK(ctx, clrt_model_set_grad_hook(was_hooked, NULL, &log));
+    for (int s = 0; s < 2; s++) {
+        CLRT_ASSERT_OK(ctx, clrt_model_train_step(was_hooked, o1, CLRT_LOSS_CROSS_ENTROPY, b.x,
+                                                  b.labels));
+        CLRT_ASSERT_OK(ctx, clrt_model_train_step(never, o2, CLRT_LOSS_CROSS_ENTROPY, b.x,
+                                                  b.labels));
+    }
+    assert_int_equal(log.calls, 0);
+    assert_params_match(ctx, was_hooked, never, 0);
+    assert_int_equal(clrt_model_set_grad_hook(NULL, halve_grads, &log), CLRT_ERR_INVALID_ARG);
+    clrt_optim_destroy(o1), clrt_optim_destroy(o2);
+    clrt_model_destroy(was_hooked), clrt_model_destroy(never);
+    batch_done(&b);
+    clrt_test_ctx_done(ctx);
+}
+
+/* ---------------------------------------------- layer kinds, checkpoints */
+
+static void layer_kinds_name_and_parse_back(void **state)
+{
+    (void)state;
+    size_t n;
+    const clrt__layer_kind *kinds = clrt__layer_kinds(&n);
+    assert_int_equal(n, 2);
+    assert_ptr_equal(clrt__layer_kind_of(CLRT_LAYER_LINEAR), &kinds[CLRT_LAYER_LINEAR]);
+    assert_ptr_equal(clrt__layer_kind_of(CLRT_LAYER_ACT), &kinds[CLRT_LAYER_ACT]);
+    assert_null(clrt__layer_kind_of((clrt_layer_kind)2));
+    assert_int_equal(kinds[CLRT_LAYER_LINEAR].nparams, 2);
+    assert_string_equal(kinds[CLRT_LAYER_LINEAR].param_names[0], "weight");
+    assert_string_equal(kinds[CLRT_LAYER_LINEAR].param_names[1], "bias");
+    assert_int_equal(kinds[CLRT_LAYER_ACT].nparams, 0);
+    /* Every activation's name parses back to it; only leaky_relu records
+     * its parameter. */
+    int acts = 0;
+    for (int a = 0; clrt_act_name((clrt_act)a); a++, acts++) {
+        clrt_layer_info li = {CLRT_LAYER_ACT, 4, 4, (clrt_act)a, 0.1f}, back = {0};
+        const char *type = kinds[CLRT_LAYER_ACT].type(&li);
+        assert_string_equal(type, clrt_act_name((clrt_act)a));
+        assert_ptr_equal(clrt__layer_kind_parse(type, &back), &kinds[CLRT_LAYER_ACT]);
+        assert_int_equal(back.kind, CLRT_LAYER_ACT);
+        assert_int_equal(back.act, a);
+        assert_int_equal(kinds[CLRT_LAYER_ACT].takes_param(&li), a == CLRT_ACT_LEAKY_RELU);
+    }
+    assert_int_equal(acts, CLRT_ACT_SOFTMAX + 1);
+    clrt_layer_info li = {CLRT_LAYER_LINEAR, 3, 4, CLRT_ACT_IDENTITY, 0}, back = {0};
+    back.kind = CLRT_LAYER_ACT;
+    assert_ptr_equal(clrt__layer_kind_parse(kinds[CLRT_LAYER_LINEAR].type(&li), &back),
+                     &kinds[CLRT_LAYER_LINEAR]);
+    assert_int_equal(back.kind, CLRT_LAYER_LINEAR);
+    assert_false(kinds[CLRT_LAYER_LINEAR].takes_param(&li));
+    assert_null(clrt__layer_kind_parse("conv2d", NULL));
+    assert_null(clrt__layer_kind_parse("Linear", NULL));
+    /* The words of messages, for known kinds and for a type from a newer
+     * file. */
+    char buf[96];
+    const clrt__layer_record recs[] = {
+        {"linear", 784, 512, NULL, 0},
+        {"leaky_relu", 512, 512, "negative_slope", 0.01f},
+        {"relu", 512, 512, NULL, 0},
+        {"conv2d", 8, 16, NULL, 0},
+    };
+    const char *words[] = {"linear 784->512", "leaky_relu(0.01) on 512 features",
+                           "relu on 512 features", "conv2d 8->16"};
+    for (size_t i = 0; i < 4; i++) {
+        clrt__layer_describe(&recs[i], buf, sizeof buf);
+        assert_string_equal(buf, words[i]);
+    }
+}
+
+/* 3 → 4 leaky_relu(0.1) (fused), relu (standalone) → 2 sigmoid (fused) */
+static clrt_model *small_model(clrt_ctx *ctx, float slope, size_t out)
+{
+    clrt_model *m;
+    CLRT_ASSERT_OK(ctx, clrt_model_create(ctx, 3, &m));
+    CLRT_ASSERT_OK(ctx, clrt_model_add_linear(m, 4));
+    CLRT_ASSERT_OK(ctx, clrt_model_add_act(m, CLRT_ACT_LEAKY_RELU, slope));
+    CLRT_ASSERT_OK(ctx, clrt_model_add_act(m, CLRT_ACT_RELU, 0));
+    CLRT_ASSERT_OK(ctx, clrt_model_add_linear(m, out));
+    CLRT_ASSERT_OK(ctx, clrt_model_add_act(m, CLRT_ACT_SIGMOID, 0));
+    CLRT_ASSERT_OK(ctx, clrt_model_init(m, 7));
+    return m;
+}
+
+static void checkpoint_layer_list_is_unchanged(void **state)
+{
+    (void)state;
+    clrt_ctx *ctx = clrt_test_ctx();
+    char *dir = clrt_test_tempdir(), path[4096];
+    snprintf(path, sizeof path, "%s/small.safetensors", dir);
+    clrt_model *m = small_model(ctx, 0.1f, 2);
+    clrt_optim_options oo;
+    clrt_optim_options_init(&oo, CLRT_OPTIM_ADAM);
+    clrt_optim *opt;
+    CLRT_ASSERT_OK(ctx, clrt_optim_create(ctx, &oo, 4, clrt_model_params(m), &opt));
+    const clrt_train_state ts = {2, 5, 0.001};
+    CLRT_ASSERT_OK(ctx, clrt_checkpoint_save(path, m, opt, &ts));
+
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    unsigned char len8[8];
+    assert_int_equal(fread(len8, 1, 8, f), 8);
+    size_t hlen = 0;
+    for (int i = 7; i >= 0; i--)
+        hlen = hlen << 8 | len8[i];
+    assert_true(hlen < 65536);
+    char *text = malloc(hlen);
+    assert_int_equal(fread(text, 1, hlen, f), hlen);
+    fclose(f);
+    json_t *root = json_loadb(text, hlen, 0, NULL);
+    assert_non_null(root);
+    json_t *meta = json_object_get(root, "__metadata__");
+    /* What the code before the layer-kind table wrote for this model, byte
+     * for byte; the checksum is the crc32 of the tensors: the same weights
+     * from seed 7 and the same zeroed Adam state. */
+    assert_string_equal(json_string_value(json_object_get(meta, "layers")),
+                        "[{\"type\":\"linear\",\"in\":3,\"out\":4},"
+                        "{\"type\":\"leaky_relu\",\"in\":4,\"out\":4,\"negative_slope\":0.1},"
+                        "{\"type\":\"relu\",\"in\":4,\"out\":4},"
+                        "{\"type\":\"linear\",\"in\":4,\"out\":2},"
+                        "{\"type\":\"sigmoid\",\"in\":2,\"out\":2}]");
+    assert_string_equal(json_string_value(json_object_get(meta, "in_features")), "3");
+    assert_string_equal(json_string_value(json_object_get(meta, "checksum")), "8e3a9e6f");
+    assert_non_null(strstr(text, "\"3.weight\":{\"dtype\":\"F32\",\"shape\":[2,4],"
+                                 "\"data_offsets\":[64,96]}"));
+    json_decref(root);
+    free(text);
+
+    /* Loading checks each layer through the table: the same model loads,
+     * others are named in the words of before. */
+    clrt_model *back = small_model(ctx, 0.1f, 2);
+    CLRT_ASSERT_OK(ctx, clrt_checkpoint_load(path, back, NULL, NULL, 0));
+    clrt_model *other_slope = small_model(ctx, 0.2f, 2), *wider = small_model(ctx, 0.1f, 3);
+    assert_int_equal(clrt_checkpoint_load(path, other_slope, NULL, NULL, 0), CLRT_ERR_SHAPE);
+    assert_non_null(strstr(clrt_ctx_errmsg(ctx), "checkpoint layer 1 is leaky_relu(0.1) on 4 "
+                                                 "features, model has leaky_relu(0.2) on 4 "
+                                                 "features"));
+    assert_int_equal(clrt_checkpoint_load(path, wider, NULL, NULL, 0), CLRT_ERR_SHAPE);
+    assert_non_null(strstr(clrt_ctx_errmsg(ctx), "checkpoint layer 3 is linear 4->2, model has "
+                                                 "linear 4->3"));
+    clrt_model_destroy(back), clrt_model_destroy(other_slope), clrt_model_destroy(wider);
+    clrt_optim_destroy(opt);
+    clrt_model_destroy(m);
+    clrt_test_rmtree(dir);
+    free(dir);
+    clrt_test_ctx_done(ctx);
+}
+
 static void argument_errors(void **state)
 {
     (void)state;
@@ -314,7 +715,13 @@ int main(void)
         cmocka_unit_test(init_like_pytorch),
         cmocka_unit_test(forward_backward_against_reference),
         cmocka_unit_test(training_lowers_loss_without_allocating),
+        cmocka_unit_test(grad_hook_scaling_equals_smaller_lr),
+        cmocka_unit_test(grad_hook_sees_the_computed_gradients),
+        cmocka_unit_test(failing_grad_hook_leaves_the_model_unstepped),
+        cmocka_unit_test(removed_grad_hook_gives_the_plain_step),
         cmocka_unit_test(evaluate_counts_correct_rows),
+        cmocka_unit_test(layer_kinds_name_and_parse_back),
+        cmocka_unit_test(checkpoint_layer_list_is_unchanged),
         cmocka_unit_test(argument_errors),
     };
     return clrt_test_main("model", tests, sizeof tests / sizeof tests[0]);
