@@ -564,9 +564,12 @@ clrt_status clrt__safetensors_write(const char *path, const clrt__st_tensor *t, 
     size_t header_len = strlen(header), pad = (8 - header_len % 8) % 8;
     unsigned char len8[8];
     clrt__put_le64(len8, (uint64_t)header_len + pad);
-    parts[0] = len8, sizes[0] = 8;
-    parts[1] = header, sizes[1] = header_len;
-    parts[2] = spaces, sizes[2] = pad;
+    parts[0] = len8;
+    sizes[0] = 8;
+    parts[1] = header;
+    sizes[1] = header_len;
+    parts[2] = spaces;
+    sizes[2] = pad;
     size_t at = 0;
     for (size_t k = 0; k < n; k++) {
         size_t numel;
@@ -579,8 +582,10 @@ clrt_status clrt__safetensors_write(const char *path, const clrt__st_tensor *t, 
         }
         at += 4 * numel;
     }
-    if (!le)
-        parts[3] = copy, sizes[3] = data_size;
+    if (!le) {
+        parts[3] = copy;
+        sizes[3] = data_size;
+    }
 
     clrt__write_failure wf;
     st = clrt__write_file_atomic(path, (const void *const *)parts, sizes, nparts, 0666,
