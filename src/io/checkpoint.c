@@ -1,13 +1,7 @@
 /* Checkpoints: a model (and optionally its optimizer and training position)
- * saved to and loaded from a safetensors file.
- *
- * File layout (https://github.com/huggingface/safetensors, little-endian):
- *   u64 N | N bytes of JSON header, padded with spaces so 8 + N is a
- *   multiple of 8 | the data section: the tensors' bytes, back to back.
- * The header maps each tensor name to
- *   {"dtype":"F32","shape":[out,in],"data_offsets":[begin,end]}
- * (offsets relative to the data section) and "__metadata__" to an object of
- * string values.
+ * saved to and loaded from a safetensors file. The format itself (header,
+ * offsets, tiling, the atomic write) is safetensors.c's; this file is what
+ * clrt puts in it and how it matches a model.
  *
  * Tensors clrt writes, in this order, all F32 and contiguous:
  *   "<param>"                    the model's parameters under their
@@ -37,29 +31,27 @@
  * shortest text that reads back to the same float (or double, for "lr"), so
  * a program that called setlocale() still writes "0.05", not "0,05".
  *
- * Saving reads every tensor back (blocking), writes "<path>.tmp.<pid>",
- * fsyncs it, renames it over `path` and fsyncs the directory: a crash
- * mid-save leaves the previous file whole.
+ * Saving reads every tensor back (blocking) and hands them to the
+ * safetensors writer: "<path>.tmp.<pid>", fsynced, renamed over `path`, the
+ * directory fsynced, so a crash mid-save leaves the previous file whole.
  *
- * Loading reads the whole file and checks everything before it writes
- * anything: the header length against the file size (and the safetensors
- * library's 100 MB limit), the JSON (jansson, duplicate keys refused), every
- * entry's dtype, shape and offsets (each range inside the data section, its
- * length the shape's byte size, and, as the safetensors spec requires, the
- * ranges tiling the data section exactly: no overlap, no hole, nothing
- * after), then for a clrt file the checksum, the layer list against the
- * model, the optimizer kind and state, the training position; for every
- * parameter of the model a tensor of the same name, dtype F32 and the
- * model's shape. Corruption is CLRT_ERR_FORMAT, another model (or another
- * optimizer kind) CLRT_ERR_SHAPE, each naming the first offending item.
- * Only then are the tensors written, the optimizer's steps and learning
- * rate set (as torch's optimizer.load_state_dict restores lr) and *state
- * filled. Tensors the model does not need are ignored, whatever their dtype.
- * The writes are blocking clrt_tensor_write calls: only a device failure
- * among them (its status returned) can leave a model partly loaded. The
- * optimizer's other hyperparameters are neither restored (the API has no
- * setter) nor compared: resuming with another momentum is the caller's
- * choice, as it is in PyTorch before load_state_dict overrides it.
+ * Loading is a plan, then its application. The plan reads the whole file
+ * through the safetensors reader (which checks every length, offset, dtype
+ * and shape and the tiling of the data section), then for a clrt file the
+ * checksum, the layer list against the model, the optimizer kind and state,
+ * the training position; for every parameter of the model a tensor of the
+ * same name, dtype F32 and the model's shape. Corruption is
+ * CLRT_ERR_FORMAT, another model (or another optimizer kind)
+ * CLRT_ERR_SHAPE, each naming the first offending item. The plan writes
+ * nothing. Only once it is complete are the tensors written, the
+ * optimizer's steps and learning rate set (as torch's
+ * optimizer.load_state_dict restores lr) and *state filled. Tensors the
+ * model does not need are ignored, whatever their dtype. The writes are
+ * blocking clrt_tensor_write calls: only a device failure among them (its
+ * status returned) can leave a model partly loaded. The optimizer's other
+ * hyperparameters are neither restored (the API has no setter) nor
+ * compared: resuming with another momentum is the caller's choice, as it is
+ * in PyTorch before load_state_dict overrides it.
  *
  * A file without "format": "clrt-checkpoint-1" (one saved by
  * safetensors.torch.save_file, say) is read for its weights alone, matched
@@ -68,46 +60,20 @@
  * and shapes fit, whatever activations it was trained with. */
 #include "io/io.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <jansson.h>
 
 #define FORMAT_NAME "clrt-checkpoint-1"
 #define FORMAT_FAMILY "clrt-checkpoint-"
 #define METADATA_KEY "__metadata__"
-#define MAX_HEADER_BYTES 100000000ull /* the safetensors library's own limit */
 #define MAX_SLOTS 4                   /* optimizer state slots probed per parameter */
 #define FLOAT_DIGITS 9                /* enough to read any float back exactly */
 
 /* ------------------------------------------------------------- helpers */
-
-/* Host floats to little-endian bytes, in place (p holds n floats). */
-static void floats_to_le(unsigned char *p, size_t n)
-{
-    for (size_t i = 0; i < n; i++, p += 4) {
-        uint32_t u;
-        memcpy(&u, p, 4);
-        for (int b = 0; b < 4; b++)
-            p[b] = (unsigned char)(u >> (8 * b));
-    }
-}
-
-/* Little-endian bytes (any alignment) to host floats. */
-static void le_to_floats(const unsigned char *p, float *out, size_t n)
-{
-    for (size_t i = 0; i < n; i++, p += 4) {
-        uint32_t u = (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-                     (uint32_t)p[3] << 24;
-        memcpy(&out[i], &u, 4);
-    }
-}
 
 static char *str_printf(const char *fmt, ...) CLRT_PRINTF(1, 2);
 static char *str_printf(const char *fmt, ...)
@@ -125,13 +91,6 @@ static char *str_printf(const char *fmt, ...)
     vsnprintf(s, (size_t)n + 1, fmt, ap);
     va_end(ap);
     return s;
-}
-
-/* strerror without the shared static buffer (the XSI strerror_r). */
-static void errno_text(int err, char *buf, size_t len)
-{
-    if (strerror_r(err, buf, len) != 0)
-        snprintf(buf, len, "error %d", err);
 }
 
 /* The shortest decimal text of v (JSON number syntax, formatted by jansson
@@ -215,17 +174,6 @@ static void tensor_shape_text(const clrt_tensor *t, char *buf, size_t len)
     for (int i = 0; i < clrt_tensor_rank(t) && used < len; i++)
         used += (size_t)snprintf(buf + used, len - used, "%s%zu", i ? ", " : "",
                                  clrt_tensor_dim(t, i));
-    if (used < len)
-        snprintf(buf + used, len - used, "]");
-}
-
-/* A shape array already checked to hold non-negative integers. */
-static void json_shape_text(const json_t *shape, char *buf, size_t len)
-{
-    size_t used = (size_t)snprintf(buf, len, "[");
-    for (size_t i = 0; i < json_array_size(shape) && used < len; i++)
-        used += (size_t)snprintf(buf + used, len - used, "%s%lld", i ? ", " : "",
-                                 (long long)json_integer_value(json_array_get(shape, i)));
     if (used < len)
         snprintf(buf + used, len - used, "]");
 }
@@ -388,7 +336,8 @@ typedef struct save_item {
     char *owned_name;   /* freed at the end (optimizer state names) */
     const clrt_tensor *t;
     size_t numel;
-    size_t begin;       /* byte offset in the data section */
+    size_t begin;       /* float offset in the host copy */
+    size_t shape[CLRT_MAX_RANK];
 } save_item;
 
 /* The "optimizer" metadata: kind, hyperparameters and steps. */
@@ -470,37 +419,20 @@ static clrt_status build_metadata(clrt_ctx *ctx, const clrt_model *m, const clrt
     return ok ? CLRT_OK : clrt__fail(ctx, CLRT_ERR_OUT_OF_MEMORY, "%s: out of memory", fn);
 }
 
-/* Write the file through clrt__write_file_atomic: "<path>.tmp.<pid>" (a
- * stale one of this process replaced), fsync, rename over path, fsync the
- * directory. */
-static clrt_status write_atomically(clrt_ctx *ctx, const char *path, const char *header,
-                                    size_t header_len, const unsigned char *data,
-                                    size_t data_len)
+/* Metadata as the safetensors writer takes it: pointers into `meta`'s
+ * strings (valid while meta lives). NULL when out of memory. */
+static clrt__st_meta *meta_pairs(const json_t *meta, size_t *count)
 {
-    static const char fn[] = "clrt_checkpoint_save";
-    static const char spaces[8] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' '};
-    size_t pad = (8 - header_len % 8) % 8;
-    unsigned char len8[8];
-    clrt__put_le64(len8, (uint64_t)header_len + pad);
-
-    const void *const parts[4] = {len8, header, spaces, data};
-    const size_t sizes[4] = {8, header_len, pad, data_len};
-    clrt__write_failure f;
-    clrt_status st =
-        clrt__write_file_atomic(path, parts, sizes, 4, 0666, CLRT__WRITE_SYNC_DIR, &f);
-    if (st == CLRT_ERR_OUT_OF_MEMORY)
-        return clrt__fail(ctx, CLRT_ERR_OUT_OF_MEMORY, "%s: out of memory", fn);
-    if (st != CLRT_OK) {
-        char why[128];
-        errno_text(f.err, why, sizeof why);
-        if (strcmp(f.step, "rename") == 0)
-            st = clrt__fail(ctx, CLRT_ERR_IO, "%s: cannot rename '%s' to '%s': %s", fn, f.tmp,
-                            path, why);
-        else
-            st = clrt__fail(ctx, CLRT_ERR_IO, "%s: cannot %s '%s': %s", fn, f.step, f.tmp, why);
-        free(f.tmp);
+    clrt__st_meta *pairs = calloc(json_object_size(meta) + 1, sizeof *pairs);
+    size_t n = 0;
+    const char *key;
+    json_t *value;
+    json_object_foreach((json_t *)meta, key, value) {
+        if (pairs)
+            pairs[n++] = (clrt__st_meta){key, json_string_value(value)};
     }
-    return st;
+    *count = n;
+    return pairs;
 }
 
 clrt_status clrt_checkpoint_save(const char *path, const clrt_model *m, const clrt_optim *opt,
@@ -513,14 +445,15 @@ clrt_status clrt_checkpoint_save(const char *path, const clrt_model *m, const cl
     if (!path || !*path)
         return clrt__fail(ctx, CLRT_ERR_INVALID_ARG, "%s: no path", fn);
 
-    size_t np = clrt_model_num_params(m), nitems = 0;
+    size_t np = clrt_model_num_params(m), nitems = 0, nmeta = 0;
     save_item *items = calloc(np * (1 + MAX_SLOTS) + 1, sizeof *items);
+    clrt__st_tensor *tensors = calloc(np * (1 + MAX_SLOTS) + 1, sizeof *tensors);
     state_ref *states = calloc(np * MAX_SLOTS + 1, sizeof *states);
-    unsigned char *data = NULL;
-    char *header = NULL;
-    json_t *root = NULL;
+    float *host = NULL;
+    json_t *meta = NULL;
+    clrt__st_meta *pairs = NULL;
     clrt_status st = CLRT_ERR_OUT_OF_MEMORY;
-    if (!items || !states) {
+    if (!items || !tensors || !states) {
         clrt__fail(ctx, st, "%s: out of memory", fn);
         goto done;
     }
@@ -533,7 +466,7 @@ clrt_status clrt_checkpoint_save(const char *path, const clrt_model *m, const cl
                             fn, i);
             goto done;
         }
-        items[nitems++] = (save_item){name, NULL, t, 0, 0};
+        items[nitems++] = (save_item){.name = name, .t = t};
     }
     if (opt) {
         size_t ns;
@@ -546,44 +479,45 @@ clrt_status clrt_checkpoint_save(const char *path, const clrt_model *m, const cl
                 st = clrt__fail(ctx, CLRT_ERR_OUT_OF_MEMORY, "%s: out of memory", fn);
                 goto done;
             }
-            items[nitems++] = (save_item){name, name, states[k].t, 0, 0};
+            items[nitems++] = (save_item){.name = name, .owned_name = name, .t = states[k].t};
         }
     }
 
-    /* Offsets: back to back in item order. */
+    /* Every tensor read back into one host array, in item order (the order
+     * of the file's data section). */
     size_t total = 0;
     for (size_t k = 0; k < nitems; k++) {
         size_t n = clrt_tensor_numel(items[k].t);
-        if (n > (SIZE_MAX - total) / 4 || total + 4 * n > (size_t)LLONG_MAX) {
+        if (n > SIZE_MAX / 4 - total || 4 * (total + n) > (size_t)LLONG_MAX) {
             st = clrt__fail(ctx, CLRT_ERR_SHAPE, "%s: the checkpoint would be too large", fn);
             goto done;
         }
         items[k].numel = n;
         items[k].begin = total;
-        total += 4 * n;
+        total += n;
     }
-    data = malloc(total ? total : 1);
-    if (!data) {
+    host = malloc((total ? total : 1) * sizeof *host);
+    if (!host) {
         st = clrt__fail(ctx, CLRT_ERR_OUT_OF_MEMORY, "%s: no host memory for %zu bytes", fn,
-                        total);
+                        4 * total);
         goto done;
     }
-    /* Read straight into the data section (malloc'd: aligned for floats at
-     * offsets that are multiples of 4), then make it little-endian. */
     for (size_t k = 0; k < nitems; k++) {
-        if (items[k].numel == 0)
-            continue;
-        st = clrt_tensor_read(items[k].t, (float *)(void *)(data + items[k].begin),
-                              items[k].numel);
-        if (st != CLRT_OK)
-            goto done;
+        const clrt_tensor *t = items[k].t;
+        if (items[k].numel > 0) {
+            st = clrt_tensor_read(t, host + items[k].begin, items[k].numel);
+            if (st != CLRT_OK)
+                goto done;
+        }
+        for (int d = 0; d < clrt_tensor_rank(t) && d < CLRT_MAX_RANK; d++)
+            items[k].shape[d] = clrt_tensor_dim(t, d);
+        tensors[k] = (clrt__st_tensor){items[k].name, clrt_tensor_rank(t), items[k].shape,
+                                       host + items[k].begin};
     }
-    floats_to_le(data, total / 4);
 
     st = CLRT_ERR_OUT_OF_MEMORY;
-    root = json_object();
-    json_t *meta = json_object();
-    if (!root || !meta || json_object_set_new(root, METADATA_KEY, meta) != 0) {
+    meta = json_object();
+    if (!meta) {
         clrt__fail(ctx, st, "%s: out of memory", fn);
         goto done;
     }
@@ -591,38 +525,25 @@ clrt_status clrt_checkpoint_save(const char *path, const clrt_model *m, const cl
     if (st != CLRT_OK)
         goto done;
     char crc[16];
-    snprintf(crc, sizeof crc, "%08lx", (unsigned long)clrt__crc32(0, data, total));
-    bool ok = json_object_set_new(meta, "checksum", json_string(crc)) == 0;
-    /* Each object is attached to its parent as soon as it exists, so a
-     * failure half-way leaks nothing: json_decref(root) frees it all. */
-    for (size_t k = 0; ok && k < nitems; k++) {
-        const clrt_tensor *t = items[k].t;
-        json_t *e = NULL, *shape = NULL, *off = NULL;
-        ok = (e = json_object()) && json_object_set_new(root, items[k].name, e) == 0 &&
-             json_object_set_new(e, "dtype", json_string("F32")) == 0 &&
-             (shape = json_array()) && json_object_set_new(e, "shape", shape) == 0 &&
-             (off = json_array()) && json_object_set_new(e, "data_offsets", off) == 0;
-        for (int d = 0; ok && d < clrt_tensor_rank(t); d++)
-            ok = json_array_append_new(shape, json_integer((json_int_t)clrt_tensor_dim(t, d))) ==
-                 0;
-        ok = ok && json_array_append_new(off, json_integer((json_int_t)items[k].begin)) == 0 &&
-             json_array_append_new(
-                 off, json_integer((json_int_t)(items[k].begin + 4 * items[k].numel))) == 0;
-    }
-    header = ok ? json_dumps(root, JSON_COMPACT) : NULL;
-    if (!header) {
-        clrt__fail(ctx, st, "%s: out of memory building the header", fn);
+    snprintf(crc, sizeof crc, "%08lx", (unsigned long)clrt__safetensors_crc32(tensors, nitems));
+    if (json_object_set_new(meta, "checksum", json_string(crc)) != 0 ||
+        !(pairs = meta_pairs(meta, &nmeta))) {
+        st = clrt__fail(ctx, CLRT_ERR_OUT_OF_MEMORY, "%s: out of memory", fn);
         goto done;
     }
-    st = write_atomically(ctx, path, header, strlen(header), data, total);
+    char why[1024];
+    st = clrt__safetensors_write(path, tensors, nitems, pairs, nmeta, why, sizeof why);
+    if (st != CLRT_OK)
+        clrt__fail(ctx, st, "%s: %s", fn, why);
 done:
-    free(header);
-    json_decref(root);
-    free(data);
+    free(pairs);
+    json_decref(meta);
+    free(host);
     if (items)
         for (size_t k = 0; k < nitems; k++)
             free(items[k].owned_name);
     free(items);
+    free(tensors);
     free(states);
     return st;
 }
@@ -646,203 +567,26 @@ static clrt_status refuse(const loader *L, clrt_status st, const char *fmt, ...)
     return clrt__fail(L->ctx, st, "clrt_checkpoint_load: '%s': %s", L->path, msg);
 }
 
-/* One tensor entry of the header, checked. */
-typedef struct entry {
-    const char *name;
-    const char *dtype;
-    const json_t *shape;  /* borrowed from the header */
-    size_t numel;
-    size_t begin, end;    /* byte range in the data section */
-} entry;
-
-static size_t dtype_size(const char *d)
-{
-    static const struct {
-        const char *name;
-        size_t size;
-    } table[] = {{"BOOL", 1},    {"U8", 1},      {"I8", 1},  {"F8_E5M2", 1}, {"F8_E4M3", 1},
-                 {"I16", 2},     {"U16", 2},     {"F16", 2}, {"BF16", 2},    {"I32", 4},
-                 {"U32", 4},     {"F32", 4},     {"F64", 8}, {"I64", 8},     {"U64", 8}};
-    for (size_t i = 0; i < sizeof table / sizeof table[0]; i++)
-        if (strcmp(d, table[i].name) == 0)
-            return table[i].size;
-    return 0;
-}
-
-static clrt_status read_whole(const loader *L, unsigned char **out, size_t *len)
-{
-    char why[128];
-    *out = NULL;
-    *len = 0;
-    int fd = open(L->path, O_RDONLY);
-    if (fd < 0) {
-        errno_text(errno, why, sizeof why);
-        return refuse(L, CLRT_ERR_IO, "cannot open: %s", why);
-    }
-    struct stat sb;
-    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
-        close(fd);
-        return refuse(L, CLRT_ERR_IO, "not a regular file");
-    }
-    if (sb.st_size < 0 || (uintmax_t)sb.st_size >= SIZE_MAX) {
-        close(fd);
-        return refuse(L, CLRT_ERR_OUT_OF_MEMORY, "too large to read");
-    }
-    size_t size = (size_t)sb.st_size;
-    unsigned char *buf = malloc(size ? size : 1);
-    if (!buf) {
-        close(fd);
-        return refuse(L, CLRT_ERR_OUT_OF_MEMORY, "no host memory for %zu bytes", size);
-    }
-    size_t got = 0;
-    while (got < size) {
-        ssize_t n = read(fd, buf + got, size - got);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0) {
-            if (n < 0)
-                errno_text(errno, why, sizeof why);
-            else
-                snprintf(why, sizeof why, "the file shrank while being read");
-            free(buf);
-            close(fd);
-            return refuse(L, CLRT_ERR_IO, "cannot read: %s", why);
-        }
-        got += (size_t)n;
-    }
-    close(fd);
-    *out = buf;
-    *len = size;
-    return CLRT_OK;
-}
-
-static clrt_status parse_entry(const loader *L, const char *name, const json_t *v,
-                               size_t data_size, entry *e)
-{
-    const clrt_status F = CLRT_ERR_FORMAT;
-    if (!json_is_object(v))
-        return refuse(L, F, "tensor '%s' is not a JSON object", name);
-    const json_t *dt = json_object_get(v, "dtype"), *sh = json_object_get(v, "shape"),
-                 *off = json_object_get(v, "data_offsets");
-    if (!json_is_string(dt))
-        return refuse(L, F, "tensor '%s' has no dtype string", name);
-    size_t es = dtype_size(json_string_value(dt));
-    if (es == 0)
-        return refuse(L, F, "tensor '%s' has an unknown dtype \"%s\"", name,
-                      json_string_value(dt));
-    if (!json_is_array(sh))
-        return refuse(L, F, "tensor '%s' has no shape array", name);
-    bool zero = false;
-    for (size_t i = 0; i < json_array_size(sh); i++) {
-        const json_t *d = json_array_get(sh, i);
-        if (!json_is_integer(d) || json_integer_value(d) < 0)
-            return refuse(L, F, "the shape of tensor '%s' is not a list of non-negative integers",
-                          name);
-        zero = zero || json_integer_value(d) == 0;
-    }
-    size_t numel = zero ? 0 : 1;
-    for (size_t i = 0; !zero && i < json_array_size(sh); i++) {
-        uintmax_t d = (uintmax_t)json_integer_value(json_array_get(sh, i));
-        if (d > SIZE_MAX / es / numel)
-            return refuse(L, F, "the shape of tensor '%s' is too large", name);
-        numel *= (size_t)d;
-    }
-    if (!json_is_array(off) || json_array_size(off) != 2 ||
-        !json_is_integer(json_array_get(off, 0)) || !json_is_integer(json_array_get(off, 1)))
-        return refuse(L, F, "the data_offsets of tensor '%s' are not two integers", name);
-    long long b = (long long)json_integer_value(json_array_get(off, 0));
-    long long end = (long long)json_integer_value(json_array_get(off, 1));
-    if (b < 0 || end < b)
-        return refuse(L, F, "the data_offsets [%lld, %lld] of tensor '%s' are not an ascending "
-                      "pair of non-negative integers", b, end, name);
-    if ((unsigned long long)end > (unsigned long long)data_size)
-        return refuse(L, F, "the data_offsets [%lld, %lld] of tensor '%s' run past the %zu "
-                      "bytes of data", b, end, name, data_size);
-    if ((size_t)(end - b) != numel * es) {
-        char s[128];
-        json_shape_text(sh, s, sizeof s);
-        return refuse(L, F, "tensor '%s' is %s %s (%zu bytes) but its data_offsets [%lld, %lld] "
-                      "span %lld bytes", name, json_string_value(dt), s, numel * es, b, end,
-                      end - b);
-    }
-    *e = (entry){name, json_string_value(dt), sh, numel, (size_t)b, (size_t)end};
-    return CLRT_OK;
-}
-
-static int entry_order(const void *pa, const void *pb)
-{
-    const entry *a = *(const entry *const *)pa, *b = *(const entry *const *)pb;
-    if (a->begin != b->begin)
-        return a->begin < b->begin ? -1 : 1;
-    if (a->end != b->end)
-        return a->end < b->end ? -1 : 1;
-    return 0;
-}
-
-/* The ranges tile [0, data_size) exactly (the safetensors rule: no overlap,
- * no hole, which also makes a file longer than its tensors corrupt). */
-static clrt_status check_tiling(const loader *L, const entry *entries, size_t n,
-                                size_t data_size)
-{
-    const entry **order = malloc((n ? n : 1) * sizeof *order);
-    if (!order)
-        return refuse(L, CLRT_ERR_OUT_OF_MEMORY, "out of memory");
-    for (size_t i = 0; i < n; i++)
-        order[i] = &entries[i];
-    qsort(order, n, sizeof *order, entry_order);
-    size_t at = 0;
-    const entry *prev = NULL;
-    clrt_status st = CLRT_OK;
-    for (size_t i = 0; i < n && st == CLRT_OK; i++) {
-        const entry *e = order[i];
-        if (e->begin < at)
-            st = refuse(L, CLRT_ERR_FORMAT, "tensors '%s' and '%s' overlap (bytes %zu..%zu and "
-                        "%zu..%zu of the data)", prev->name, e->name, prev->begin, prev->end,
-                        e->begin, e->end);
-        else if (e->begin > at)
-            st = refuse(L, CLRT_ERR_FORMAT, "bytes %zu..%zu of the data belong to no tensor "
-                        "(a hole before tensor '%s')", at, e->begin, e->name);
-        if (e->end > at || !prev) {
-            at = e->end;
-            prev = e;
-        }
-    }
-    if (st == CLRT_OK && at != data_size)
-        st = refuse(L, CLRT_ERR_FORMAT, "the last %zu bytes of the data belong to no tensor "
-                    "(the tensors end at byte %zu of %zu)", data_size - at, at, data_size);
-    free(order);
-    return st;
-}
-
-static const entry *find_entry(const entry *entries, size_t n, const char *name)
-{
-    for (size_t i = 0; i < n; i++)
-        if (strcmp(entries[i].name, name) == 0)
-            return &entries[i];
-    return NULL;
-}
-
 /* The entry for tensor `t` of the model or optimizer: present, F32, and of
  * t's shape; `what` says whose it is in messages. */
-static clrt_status match_tensor(const loader *L, const entry *entries, size_t n,
-                                const char *name, const clrt_tensor *t, const char *what,
-                                const entry **out)
+static clrt_status match_tensor(const loader *L, const clrt__safetensors *f, const char *name,
+                                const clrt_tensor *t, const char *what,
+                                const clrt__st_entry **out)
 {
     char ts[128], fs[128];
     tensor_shape_text(t, ts, sizeof ts);
-    const entry *e = find_entry(entries, n, name);
+    const clrt__st_entry *e = clrt__safetensors_find(f, name);
     if (!e)
         return refuse(L, CLRT_ERR_SHAPE, "no tensor '%s' (the %s has %s %s)", name, what, name,
                       ts);
     if (strcmp(e->dtype, "F32") != 0)
         return refuse(L, CLRT_ERR_FORMAT, "tensor '%s' is %s; clrt reads F32 only", name,
                       e->dtype);
-    bool same = json_array_size(e->shape) == (size_t)clrt_tensor_rank(t);
+    bool same = e->rank == (size_t)clrt_tensor_rank(t);
     for (int d = 0; same && d < clrt_tensor_rank(t); d++)
-        same = (uintmax_t)json_integer_value(json_array_get(e->shape, (size_t)d)) ==
-               (uintmax_t)clrt_tensor_dim(t, d);
+        same = e->shape[d] == (uint64_t)clrt_tensor_dim(t, d);
     if (!same) {
-        json_shape_text(e->shape, fs, sizeof fs);
+        clrt__safetensors_shape_text(e, fs, sizeof fs);
         return refuse(L, CLRT_ERR_SHAPE, "tensor '%s' is %s in the checkpoint, %s in the %s",
                       name, fs, ts, what);
     }
@@ -958,11 +702,12 @@ done:
     return st;
 }
 
-static clrt_status parse_train_state(const loader *L, const json_t *meta, clrt_train_state *out)
+static clrt_status parse_train_state(const loader *L, const clrt__safetensors *f,
+                                     clrt_train_state *out)
 {
-    const char *epoch = json_string_value(json_object_get(meta, "epoch"));
-    const char *seed = json_string_value(json_object_get(meta, "seed"));
-    const char *lr = json_string_value(json_object_get(meta, "lr"));
+    const char *epoch = clrt__safetensors_meta(f, "epoch");
+    const char *seed = clrt__safetensors_meta(f, "seed");
+    const char *lr = clrt__safetensors_meta(f, "lr");
     if (!epoch || !seed || !lr)
         return refuse(L, CLRT_ERR_FORMAT, "the training state in the metadata is incomplete "
                       "(it needs \"epoch\", \"seed\" and \"lr\")");
@@ -994,11 +739,186 @@ static clrt_status check_checksum(const loader *L, const char *text, const unsig
     return CLRT_OK;
 }
 
-/* A tensor to write once every check has passed. */
+/* ------------------------------------------------------ plan, then apply
+ * plan_load runs every check and decides every write, into a load_plan: it
+ * takes the model and optimizer const and never sees *state, so a refused
+ * file changes nothing. apply_plan then does the writes, and only a device
+ * failure can stop it. */
+
+/* A tensor to fill from an entry of the file. */
 typedef struct load_item {
     clrt_tensor *t;
-    const entry *e;
+    const clrt__st_entry *e;
 } load_item;
+
+typedef struct load_plan {
+    clrt__safetensors file; /* the items' entries point into it */
+    load_item *items;       /* the model's parameters, then the optimizer's state */
+    size_t nitems;
+    float *staging;         /* host room for the largest item */
+    bool set_optim;         /* the optimizer's steps and lr from the file */
+    optim_meta om;
+    bool set_state;         /* *state from the file */
+    clrt_train_state ts;
+} load_plan;
+
+static void plan_free(load_plan *p)
+{
+    free(p->staging);
+    free(p->items);
+    clrt__safetensors_close(&p->file);
+    memset(p, 0, sizeof *p);
+}
+
+/* A clrt file (or not): the format version, then unless weights_only the
+ * checksum, the layer list and the input width against the model. */
+static clrt_status check_clrt_meta(const loader *L, const clrt__safetensors *f,
+                                   const clrt_model *m, bool weights_only, bool *clrt_file)
+{
+    const clrt_status F = CLRT_ERR_FORMAT;
+    const char *format = clrt__safetensors_meta(f, "format");
+    *clrt_file = format && strcmp(format, FORMAT_NAME) == 0;
+    if (format && !*clrt_file && strncmp(format, FORMAT_FAMILY, strlen(FORMAT_FAMILY)) == 0 &&
+        !weights_only)
+        return refuse(L, F, "written in format \"%s\"; this clrt reads \"%s\" (or only its "
+                      "weights, with CLRT_CHECKPOINT_WEIGHTS_ONLY)", format, FORMAT_NAME);
+    if (!*clrt_file)
+        return CLRT_OK;
+    const char *checksum = clrt__safetensors_meta(f, "checksum");
+    if (checksum)
+        CLRT_TRY(check_checksum(L, checksum, f->data, f->data_size));
+    const char *layers = clrt__safetensors_meta(f, "layers");
+    if (layers && !weights_only)
+        CLRT_TRY(check_layers(L, layers, m));
+    const char *in_features = clrt__safetensors_meta(f, "in_features");
+    uint64_t in_file;
+    if (in_features && !weights_only) {
+        if (!parse_u64(in_features, &in_file))
+            return refuse(L, F, "the \"in_features\" metadata \"%s\" is not a decimal integer",
+                          in_features);
+        if (in_file != (uint64_t)clrt_model_in_features(m))
+            return refuse(L, CLRT_ERR_SHAPE, "checkpoint model takes %llu inputs, model takes %zu",
+                          (unsigned long long)in_file, clrt_model_in_features(m));
+    }
+    return CLRT_OK;
+}
+
+/* An entry for every parameter of the model. */
+static clrt_status plan_params(const loader *L, const clrt_model *m, load_plan *p)
+{
+    for (size_t i = 0; i < clrt_model_num_params(m); i++) {
+        const char *name = NULL;
+        clrt_tensor *t = clrt_model_param(m, i, &name);
+        if (!t || !name)
+            return clrt__fail(L->ctx, CLRT_ERR_INVALID_ARG,
+                              "clrt_checkpoint_load: model parameter %zu has no name", i);
+        p->items[p->nitems].t = t;
+        CLRT_TRY(match_tensor(L, &p->file, name, t, "model", &p->items[p->nitems].e));
+        p->nitems++;
+    }
+    return CLRT_OK;
+}
+
+/* The file's "optimizer" metadata `text` against `opt`: the same kind,
+ * then an entry for every state tensor, and the steps and lr to set. */
+static clrt_status plan_optim(const loader *L, const clrt_model *m, const clrt_optim *opt,
+                              const char *text, load_plan *p)
+{
+    static const char fn[] = "clrt_checkpoint_load";
+    CLRT_TRY(parse_optimizer(L, text, &p->om));
+    clrt_optim_options o;
+    clrt_status st = clrt_optim_get_options(opt, &o);
+    if (st != CLRT_OK)
+        return clrt__fail(L->ctx, st, "%s: cannot read the optimizer's options", fn);
+    if (o.kind != p->om.kind) {
+        const char *have = optim_kind_name(o.kind);
+        return refuse(L, CLRT_ERR_SHAPE, "the checkpoint's optimizer is %s, the optimizer "
+                      "given is %s", optim_kind_name(p->om.kind), have ? have : "unknown");
+    }
+    state_ref *states = calloc(clrt_model_num_params(m) * MAX_SLOTS + 1, sizeof *states);
+    if (!states)
+        return refuse(L, CLRT_ERR_OUT_OF_MEMORY, "out of memory");
+    size_t ns;
+    st = optim_states(L->ctx, fn, m, opt, states, &ns);
+    for (size_t k = 0; st == CLRT_OK && k < ns; k++) {
+        char *name = state_tensor_name(m, &states[k]);
+        if (!name) {
+            st = refuse(L, CLRT_ERR_OUT_OF_MEMORY, "out of memory");
+            break;
+        }
+        p->items[p->nitems].t = states[k].t;
+        st = match_tensor(L, &p->file, name, states[k].t, "optimizer", &p->items[p->nitems].e);
+        free(name);
+        if (st == CLRT_OK)
+            p->nitems++;
+    }
+    free(states);
+    p->set_optim = st == CLRT_OK;
+    return st;
+}
+
+/* Every check, in the order a corrupt file is most usefully described:
+ * the file, the clrt metadata, the model's tensors, the optimizer's, the
+ * training position. On CLRT_OK *p says what apply_plan writes. */
+static clrt_status plan_load(const loader *L, const clrt_model *m, const clrt_optim *opt,
+                             bool want_state, bool weights_only, load_plan *p)
+{
+    memset(p, 0, sizeof *p);
+    char why[1024];
+    clrt_status st = clrt__safetensors_open(L->path, &p->file, why, sizeof why);
+    if (st != CLRT_OK)
+        return clrt__fail(L->ctx, st, "clrt_checkpoint_load: %s", why);
+    const clrt__safetensors *f = &p->file;
+    bool clrt_file;
+    CLRT_TRY(check_clrt_meta(L, f, m, weights_only, &clrt_file));
+
+    p->items = calloc(clrt_model_num_params(m) * (1 + MAX_SLOTS) + 1, sizeof *p->items);
+    if (!p->items)
+        return refuse(L, CLRT_ERR_OUT_OF_MEMORY, "out of memory");
+    CLRT_TRY(plan_params(L, m, p));
+    const char *optim_text =
+        clrt_file && opt && !weights_only ? clrt__safetensors_meta(f, "optimizer") : NULL;
+    if (optim_text)
+        CLRT_TRY(plan_optim(L, m, opt, optim_text, p));
+    if (clrt_file && want_state && !weights_only && clrt__safetensors_meta(f, "epoch")) {
+        CLRT_TRY(parse_train_state(L, f, &p->ts));
+        p->set_state = true;
+    }
+
+    size_t most = 0;
+    for (size_t k = 0; k < p->nitems; k++)
+        most = p->items[k].e->numel > most ? p->items[k].e->numel : most;
+    p->staging = malloc((most ? most : 1) * sizeof *p->staging);
+    if (!p->staging)
+        return refuse(L, CLRT_ERR_OUT_OF_MEMORY, "no host memory for %zu floats", most);
+    return CLRT_OK;
+}
+
+/* Every write of a checked plan: the tensors (blocking writes), the
+ * optimizer's steps and lr (as torch's load_state_dict restores lr), the
+ * training position. */
+static clrt_status apply_plan(const loader *L, const load_plan *p, clrt_optim *opt,
+                              clrt_train_state *state)
+{
+    for (size_t k = 0; k < p->nitems; k++) {
+        const clrt__st_entry *e = p->items[k].e;
+        if (e->numel == 0)
+            continue;
+        char why[256];
+        clrt_status st =
+            clrt__safetensors_read_f32(&p->file, e, p->staging, e->numel, why, sizeof why);
+        if (st != CLRT_OK) /* the plan checked dtype and size: not expected */
+            return clrt__fail(L->ctx, st, "clrt_checkpoint_load: %s", why);
+        CLRT_TRY(clrt_tensor_write(p->items[k].t, p->staging, e->numel));
+    }
+    if (p->set_optim) {
+        CLRT_TRY(clrt_optim_set_steps(opt, p->om.steps));
+        CLRT_TRY(clrt_optim_set_lr(opt, p->om.lr));
+    }
+    if (p->set_state)
+        *state = p->ts;
+    return CLRT_OK;
+}
 
 clrt_status clrt_checkpoint_load(const char *path, clrt_model *m, clrt_optim *opt,
                                  clrt_train_state *state, unsigned flags)
@@ -1014,224 +934,11 @@ clrt_status clrt_checkpoint_load(const char *path, clrt_model *m, clrt_optim *op
                           flags & ~CLRT_CHECKPOINT_WEIGHTS_ONLY);
     const bool weights_only = (flags & CLRT_CHECKPOINT_WEIGHTS_ONLY) != 0;
     const loader L = {ctx, path};
-    const clrt_status F = CLRT_ERR_FORMAT;
 
-    unsigned char *file = NULL;
-    json_t *root = NULL;
-    entry *entries = NULL;
-    load_item *items = NULL;
-    state_ref *states = NULL;
-    float *staging = NULL;
-    size_t size = 0, nentries = 0, nitems = 0;
-    clrt_status st = read_whole(&L, &file, &size);
-    if (st != CLRT_OK)
-        goto done;
-
-    /* Header length and JSON. */
-    if (size < 8) {
-        st = refuse(&L, F, "not a safetensors file: %zu bytes, shorter than the 8-byte header "
-                    "length", size);
-        goto done;
-    }
-    uint64_t hlen = clrt__get_le64(file);
-    if (hlen > (uint64_t)(size - 8)) {
-        st = refuse(&L, F, "the header length %llu runs past the end of the file (%zu bytes)",
-                    (unsigned long long)hlen, size);
-        goto done;
-    }
-    if (hlen > MAX_HEADER_BYTES) {
-        st = refuse(&L, F, "the header length %llu is over the %llu-byte limit",
-                    (unsigned long long)hlen, MAX_HEADER_BYTES);
-        goto done;
-    }
-    const unsigned char *data = file + 8 + hlen;
-    const size_t data_size = size - 8 - (size_t)hlen;
-    json_error_t jerr;
-    root = json_loadb((const char *)file + 8, (size_t)hlen, JSON_REJECT_DUPLICATES, &jerr);
-    if (!root) {
-        st = refuse(&L, F, "the header is not valid JSON: %s (byte %d of the header)", jerr.text,
-                    jerr.position);
-        goto done;
-    }
-    if (!json_is_object(root)) {
-        st = refuse(&L, F, "the header is not a JSON object");
-        goto done;
-    }
-
-    /* Metadata: string values only. */
-    const json_t *meta = json_object_get(root, METADATA_KEY);
-    if (meta) {
-        if (!json_is_object(meta)) {
-            st = refuse(&L, F, "%s is not a JSON object", METADATA_KEY);
-            goto done;
-        }
-        const char *key;
-        const json_t *value;
-        json_object_foreach((json_t *)meta, key, value) {
-            if (!json_is_string(value)) {
-                st = refuse(&L, F, "%s value \"%s\" is not a string", METADATA_KEY, key);
-                goto done;
-            }
-        }
-    }
-
-    /* Every tensor entry, then the tiling of the data section. */
-    entries = calloc(json_object_size(root) + 1, sizeof *entries);
-    if (!entries) {
-        st = refuse(&L, CLRT_ERR_OUT_OF_MEMORY, "out of memory");
-        goto done;
-    }
-    {
-        const char *key;
-        const json_t *value;
-        json_object_foreach(root, key, value) {
-            if (strcmp(key, METADATA_KEY) == 0)
-                continue;
-            st = parse_entry(&L, key, value, data_size, &entries[nentries]);
-            if (st != CLRT_OK)
-                goto done;
-            nentries++;
-        }
-    }
-    st = check_tiling(&L, entries, nentries, data_size);
-    if (st != CLRT_OK)
-        goto done;
-
-    /* A clrt file: format version, checksum, layer list. */
-    const char *format = json_string_value(json_object_get(meta, "format"));
-    bool clrt_file = format && strcmp(format, FORMAT_NAME) == 0;
-    if (format && !clrt_file && strncmp(format, FORMAT_FAMILY, strlen(FORMAT_FAMILY)) == 0 &&
-        !weights_only) {
-        st = refuse(&L, F, "written in format \"%s\"; this clrt reads \"%s\" (or only its "
-                    "weights, with CLRT_CHECKPOINT_WEIGHTS_ONLY)", format, FORMAT_NAME);
-        goto done;
-    }
-    const char *checksum = clrt_file ? json_string_value(json_object_get(meta, "checksum")) : NULL;
-    if (checksum && (st = check_checksum(&L, checksum, data, data_size)) != CLRT_OK)
-        goto done;
-    const char *layers = clrt_file ? json_string_value(json_object_get(meta, "layers")) : NULL;
-    if (layers && !weights_only && (st = check_layers(&L, layers, m)) != CLRT_OK)
-        goto done;
-    const char *in_features =
-        clrt_file ? json_string_value(json_object_get(meta, "in_features")) : NULL;
-    uint64_t in_file;
-    if (in_features && !weights_only) {
-        if (!parse_u64(in_features, &in_file)) {
-            st = refuse(&L, F, "the \"in_features\" metadata \"%s\" is not a decimal integer",
-                        in_features);
-            goto done;
-        }
-        if (in_file != (uint64_t)clrt_model_in_features(m)) {
-            st = refuse(&L, CLRT_ERR_SHAPE, "checkpoint model takes %llu inputs, model takes %zu",
-                        (unsigned long long)in_file, clrt_model_in_features(m));
-            goto done;
-        }
-    }
-
-    /* The model's parameters. */
-    size_t np = clrt_model_num_params(m);
-    items = calloc(np * (1 + MAX_SLOTS) + 1, sizeof *items);
-    states = calloc(np * MAX_SLOTS + 1, sizeof *states);
-    if (!items || !states) {
-        st = refuse(&L, CLRT_ERR_OUT_OF_MEMORY, "out of memory");
-        goto done;
-    }
-    for (size_t i = 0; i < np; i++) {
-        const char *name = NULL;
-        clrt_tensor *t = clrt_model_param(m, i, &name);
-        if (!t || !name) {
-            st = clrt__fail(ctx, CLRT_ERR_INVALID_ARG, "%s: model parameter %zu has no name", fn,
-                            i);
-            goto done;
-        }
-        items[nitems].t = t;
-        st = match_tensor(&L, entries, nentries, name, t, "model", &items[nitems].e);
-        if (st != CLRT_OK)
-            goto done;
-        nitems++;
-    }
-
-    /* The optimizer, when given and in the file. */
-    const char *optim_text =
-        clrt_file && opt && !weights_only ? json_string_value(json_object_get(meta, "optimizer"))
-                                          : NULL;
-    optim_meta om = {CLRT_OPTIM_SGD, 0, 0.0f};
-    if (optim_text) {
-        st = parse_optimizer(&L, optim_text, &om);
-        if (st != CLRT_OK)
-            goto done;
-        clrt_optim_options o;
-        st = clrt_optim_get_options(opt, &o);
-        if (st != CLRT_OK) {
-            st = clrt__fail(ctx, st, "%s: cannot read the optimizer's options", fn);
-            goto done;
-        }
-        if (o.kind != om.kind) {
-            const char *have = optim_kind_name(o.kind);
-            st = refuse(&L, CLRT_ERR_SHAPE, "the checkpoint's optimizer is %s, the optimizer "
-                        "given is %s", optim_kind_name(om.kind), have ? have : "unknown");
-            goto done;
-        }
-        size_t ns;
-        st = optim_states(ctx, fn, m, opt, states, &ns);
-        if (st != CLRT_OK)
-            goto done;
-        for (size_t k = 0; k < ns; k++) {
-            char *name = state_tensor_name(m, &states[k]);
-            if (!name) {
-                st = refuse(&L, CLRT_ERR_OUT_OF_MEMORY, "out of memory");
-                goto done;
-            }
-            items[nitems].t = states[k].t;
-            st = match_tensor(&L, entries, nentries, name, states[k].t, "optimizer",
-                              &items[nitems].e);
-            free(name);
-            if (st != CLRT_OK)
-                goto done;
-            nitems++;
-        }
-    }
-
-    /* The training position, when asked for and in the file. */
-    clrt_train_state ts = {0, 0, 0.0};
-    bool has_state = clrt_file && state && !weights_only && json_object_get(meta, "epoch");
-    if (has_state && (st = parse_train_state(&L, meta, &ts)) != CLRT_OK)
-        goto done;
-
-    /* Every check passed: write. Only a device failure can stop us now. */
-    size_t most = 0;
-    for (size_t k = 0; k < nitems; k++)
-        most = items[k].e->numel > most ? items[k].e->numel : most;
-    staging = malloc((most ? most : 1) * sizeof *staging);
-    if (!staging) {
-        st = refuse(&L, CLRT_ERR_OUT_OF_MEMORY, "no host memory for %zu floats", most);
-        goto done;
-    }
-    for (size_t k = 0; k < nitems; k++) {
-        const entry *e = items[k].e;
-        if (e->numel == 0)
-            continue;
-        le_to_floats(data + e->begin, staging, e->numel);
-        st = clrt_tensor_write(items[k].t, staging, e->numel);
-        if (st != CLRT_OK)
-            goto done;
-    }
-    if (optim_text) {
-        st = clrt_optim_set_steps(opt, om.steps);
-        if (st == CLRT_OK)
-            st = clrt_optim_set_lr(opt, om.lr);
-        if (st != CLRT_OK)
-            goto done;
-    }
-    if (has_state)
-        *state = ts;
-    st = CLRT_OK;
-done:
-    free(staging);
-    free(states);
-    free(items);
-    free(entries);
-    json_decref(root);
-    free(file);
+    load_plan plan;
+    clrt_status st = plan_load(&L, m, opt, state != NULL, weights_only, &plan);
+    if (st == CLRT_OK)
+        st = apply_plan(&L, &plan, opt, state);
+    plan_free(&plan);
     return st;
 }

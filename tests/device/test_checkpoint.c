@@ -758,6 +758,135 @@ static void corrupt_files_refused(void **state)
     clrt_test_ctx_done(ctx);
 }
 
+/* ------------------------------------------------- plan, then apply */
+
+/* The name of the tensor whose data comes last in the file at `path`. */
+static char *last_tensor_name(const char *path)
+{
+    size_t len, data_at;
+    unsigned char *file = read_bytes(path, &len);
+    json_t *root = read_header(file, len, &data_at);
+    json_t *last = last_entry(root);
+    const char *key, *name = NULL;
+    json_t *value;
+    json_object_foreach(root, key, value) {
+        if (value == last)
+            name = key;
+    }
+    assert_non_null(name);
+    char *copy = strdup(name);
+    assert_non_null(copy);
+    json_decref(root);
+    free(file);
+    return copy;
+}
+
+/* The last tensor of the file, F32 [7] in the optimizer, written as [1, 7]:
+ * the same bytes, so the file is sound and its checksum right. */
+static void edit_last_shape(json_t *root)
+{
+    json_object_set_new(last_entry(root), "shape", json_pack("[i,i]", 1, 7));
+}
+
+/* A checkpoint refused at its very last check (the last tensor's shape,
+ * after every model parameter matched) or at its checksum leaves the
+ * model's weights, the optimizer's state, steps and lr and the training
+ * state as they were, bit for bit; the good file then changes them all. */
+static void refused_load_changes_nothing(void **state)
+{
+    (void)state;
+    clrt_ctx *ctx = clrt_test_ctx();
+    char *dir = clrt_test_tempdir();
+    char *good = path_in(dir, "good.safetensors"), *bad = path_in(dir, "bad.safetensors");
+    clrt_model *a = model_a(ctx, 1), *b = model_a(ctx, 2);
+    clrt_optim *oa = sgd_momentum(ctx, a);
+    step_with_grads(ctx, a, oa, 1);
+    step_with_grads(ctx, a, oa, 2);
+    const clrt_train_state ts = {4, 5, 0.5};
+    CLRT_ASSERT_OK(ctx, clrt_checkpoint_save(good, a, oa, &ts));
+    /* The last data are the optimizer's: every model tensor comes first. */
+    char *last = last_tensor_name(good);
+    assert_string_equal(last, "optim.2.bias.momentum_buffer");
+
+    /* b differs from the file in everything a load would set. */
+    clrt_optim_options o;
+    clrt_optim_options_init(&o, CLRT_OPTIM_SGD);
+    o.lr = 0.01f;
+    o.momentum = 0.9f;
+    clrt_optim *ob = optim_for(ctx, b, &o);
+    step_with_grads(ctx, b, ob, 9);
+    assert_true(params_differ(ctx, a, b));
+    size_t nb, nsb;
+    float *before = snapshot(ctx, b, &nb), *sbefore = snapshot_optim(ctx, b, ob, &nsb);
+    size_t nsa;
+    float *sa = snapshot_optim(ctx, a, oa, &nsa);
+    assert_int_equal(nsa, nsb);
+    assert_memory_not_equal(sa, sbefore, nsa * sizeof *sa);
+    free(sa);
+
+    for (int c = 0; c < 2; c++) {
+        clrt_status want;
+        if (c == 0) {
+            rewrite_header(good, bad, edit_last_shape);
+            want = CLRT_ERR_SHAPE;
+        } else {
+            /* A bit of the last tensor's data flipped. */
+            size_t len;
+            unsigned char *file = read_bytes(good, &len);
+            file[len - 1] ^= 0x01;
+            write_bytes(bad, file, len);
+            free(file);
+            want = CLRT_ERR_FORMAT;
+        }
+        clrt_train_state st = {777, 888, 9.5};
+        clrt_status rc = clrt_checkpoint_load(bad, b, ob, &st, 0);
+        const char *msg = clrt_ctx_errmsg(ctx);
+        if (rc != want)
+            fail_msg("case %d: got %s (%s), expected %s", c, clrt_status_str(rc), msg,
+                     clrt_status_str(want));
+        if (c == 0 && (!strstr(msg, last) || !strstr(msg, "[1, 7] in the checkpoint")))
+            fail_msg("case 0: \"%s\" does not name %s and its shape", msg, last);
+        if (c == 1 && !strstr(msg, "checksum mismatch"))
+            fail_msg("case 1: \"%s\" is not a checksum mismatch", msg);
+
+        size_t n2, ns2;
+        float *after = snapshot(ctx, b, &n2), *safter = snapshot_optim(ctx, b, ob, &ns2);
+        assert_same_floats("weights after a refused load", before, nb, after, n2);
+        assert_same_floats("optimizer state after a refused load", sbefore, nsb, safter, ns2);
+        free(after);
+        free(safter);
+        assert_true(clrt_optim_steps(ob) == 1);
+        assert_true(clrt_optim_lr(ob) == 0.01f);
+        assert_true(st.epoch == 777 && st.seed == 888 && st.lr == 9.5);
+    }
+
+    /* The good file: every one of them changes. */
+    clrt_train_state st = {777, 888, 9.5};
+    CLRT_ASSERT_OK(ctx, clrt_checkpoint_load(good, b, ob, &st, 0));
+    assert_params_equal(ctx, a, b);
+    size_t n2, ns2;
+    float *sa2 = snapshot_optim(ctx, a, oa, &n2), *sb2 = snapshot_optim(ctx, b, ob, &ns2);
+    assert_same_floats("optimizer state after the good load", sa2, n2, sb2, ns2);
+    free(sa2);
+    free(sb2);
+    assert_true(clrt_optim_steps(ob) == 2);
+    assert_true(clrt_optim_lr(ob) == 0.05f);
+    assert_true(st.epoch == 4 && st.seed == 5 && st.lr == 0.5);
+
+    free(last);
+    free(before);
+    free(sbefore);
+    clrt_optim_destroy(oa);
+    clrt_optim_destroy(ob);
+    clrt_model_destroy(a);
+    clrt_model_destroy(b);
+    clrt_test_rmtree(dir);
+    free(good);
+    free(bad);
+    free(dir);
+    clrt_test_ctx_done(ctx);
+}
+
 /* ---------------------------------------------------- another model */
 
 static void other_models_refused(void **state)
@@ -1210,6 +1339,7 @@ int main(void)
         cmocka_unit_test(optimizer_state_round_trip),
         cmocka_unit_test(resume_matches_uninterrupted_run),
         cmocka_unit_test(corrupt_files_refused),
+        cmocka_unit_test(refused_load_changes_nothing),
         cmocka_unit_test(other_models_refused),
         cmocka_unit_test(optimizer_mismatch),
         cmocka_unit_test(foreign_file_weights_only),

@@ -36,7 +36,7 @@ static clrt_dataset *make_dataset(size_t n)
     return ds;
 }
 
-/* The order the loader documents (src/data.c), written out again here so a
+/* The order the loader documents (src/io/loader.c), written out again here so a
  * change of generator, which would break exact resumption of saved runs,
  * fails this test. */
 static uint64_t mix64(uint64_t z)

@@ -450,6 +450,72 @@ static clrt_dataset *csv_ok(const char *text)
     return ds;
 }
 
+/* The field splitter alone: commas and nothing else. */
+static void expect_split(const char *line, size_t n, ...)
+{
+    char buf[128];
+    char *fields[8];
+    snprintf(buf, sizeof buf, "%s", line);
+    size_t count = clrt__csv_split(buf, fields, 8);
+    if (count != n)
+        fail_msg("\"%s\": %zu fields, expected %zu", line, count, n);
+    va_list ap;
+    va_start(ap, n);
+    for (size_t j = 0; j < n; j++) {
+        const char *want = va_arg(ap, const char *);
+        if (strcmp(fields[j], want) != 0)
+            fail_msg("\"%s\": field %zu is \"%s\", expected \"%s\"", line, j, fields[j], want);
+    }
+    va_end(ap);
+}
+
+static void csv_split_fields(void **state)
+{
+    (void)state;
+    expect_split("1,2,3", 3, "1", "2", "3");
+    expect_split("42", 1, "42");
+    /* Blank: an empty line is one empty field; empty fields stay. */
+    expect_split("", 1, "");
+    expect_split(",", 2, "", "");
+    expect_split("1,,2", 3, "1", "", "2");
+    /* Spaces and tabs are kept for the number parser to skip. */
+    expect_split(" 1 ,\t2\t, 3", 3, " 1 ", "\t2\t", " 3");
+    /* Trailing: a comma at the end is one more, empty, field. */
+    expect_split("1,2,", 3, "1", "2", "");
+    /* No quoting: a quote is an ordinary character, a quoted comma splits. */
+    expect_split("\"a,b\",0", 3, "\"a", "b\"", "0");
+    expect_split("\"1\",2", 2, "\"1\"", "2");
+    /* A carriage return is not a line ending here (the loader strips it). */
+    expect_split("1,2\r", 2, "1", "2\r");
+
+    /* Too little room: the count, the line unchanged, nothing stored. */
+    char line[] = "1,2,3,4";
+    char *fields[3] = {NULL, NULL, NULL};
+    assert_int_equal(clrt__csv_split(line, fields, 3), 4);
+    assert_string_equal(line, "1,2,3,4");
+    assert_null(fields[0]);
+    assert_int_equal(clrt__csv_split(line, fields, 0), 4);
+    /* In place: fields point into the line, commas became NULs. */
+    char *room[4];
+    assert_int_equal(clrt__csv_split(line, room, 4), 4);
+    assert_ptr_equal(room[0], line);
+    assert_ptr_equal(room[3], line + 6);
+    assert_int_equal(line[1], '\0');
+
+    /* The loader on the same cases: a quoted number is not a number, a
+     * quoted header is a header, and a trailing comma's empty field is not
+     * a number either, so a first line ending in one is a header. */
+    expect_error(csv_fails("1,2,0\n\"1\",2,0\n"), CLRT_ERR_FORMAT, "line 2, column 1",
+                 "\"1\"", NULL);
+    clrt_dataset *ds = csv_ok("\"x\",\"y\"\n1,0\n");
+    assert_int_equal(clrt_dataset_size(ds), 1);
+    assert_int_equal(clrt_dataset_features(ds), 1);
+    clrt_dataset_destroy(ds);
+    expect_error(csv_fails("1,0,\n"), CLRT_ERR_FORMAT, "a header but no data rows", NULL);
+    expect_error(csv_fails("1,0\n1,0,\n"), CLRT_ERR_FORMAT, "line 2 has 3 fields, expected 2",
+                 NULL);
+}
+
 static void csv_numbers(void **state)
 {
     (void)state;
@@ -772,6 +838,7 @@ int main(void)
         cmocka_unit_test(idx_missing_file),
         cmocka_unit_test(idx_huge_dims),
         cmocka_unit_test(idx_corrupt_gzip),
+        cmocka_unit_test(csv_split_fields),
         cmocka_unit_test(csv_numbers),
         cmocka_unit_test(csv_header_detection),
         cmocka_unit_test(csv_crlf_spaces_blank_end),

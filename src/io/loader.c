@@ -1,0 +1,284 @@
+/* The device loader: a dataset's rows in (optionally shuffled) mini-batches
+ * uploaded through double-buffered staging, and the evaluation of a model
+ * over a loader. */
+#include "io/io.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* -------------------------------------------------------------- loader
+ * The order of epoch e with shuffling is fixed by (seed, e) alone:
+ *   state = mix(mix(seed) + e), mix being splitmix64's finaliser;
+ *   each draw is splitmix64: state += 0x9E3779B97F4A7C15, output mix(state);
+ *   uniform(b) rejects draws below (2^64 - b) mod b, returns draw mod b;
+ *   order = 0..n-1, then for i = n-1 down to 1: swap order[i], order[uniform(i+1)].
+ * Only 64-bit integer arithmetic: the same order on every machine, and a
+ * resumed run sees exactly the order an uninterrupted one would.
+ *
+ * Staging: two stages alternate (batch k uses stage k mod 2). Each has a
+ * host buffer, device tensors for a full batch and, made on first need,
+ * for the shorter last batch. The host buffer is refilled only after the
+ * write from its previous use has completed; the device tensors are
+ * overwritten only by a write enqueued after everything the caller enqueued
+ * on the previous batch from them (the queue is in order). So gathering
+ * batch k+1 on the host overlaps the device's work on batch k. */
+
+typedef struct loader_stage {
+    float *hx, *hy;        /* host staging: [batch, features], [batch] */
+    clrt_tensor *x, *y;    /* a full batch on the device */
+    clrt_tensor *px, *py;  /* the last, partial batch (n mod batch rows) */
+    cl_event pending[2];   /* the writes from hx and hy, until known done */
+} loader_stage;
+
+struct clrt_loader {
+    clrt_ctx *ctx;
+    const clrt_dataset *ds;
+    size_t batch;    /* rows per batch, at most n */
+    size_t batches;  /* ceil(n / batch) */
+    size_t next;     /* the next batch of the epoch */
+    int shuffle;
+    uint64_t seed;
+    size_t *order;   /* the epoch's row order */
+    loader_stage stage[2];
+};
+
+#define SPLITMIX_GAMMA 0x9E3779B97F4A7C15u
+
+static uint64_t mix64(uint64_t z)
+{
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9u;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBu;
+    return z ^ (z >> 31);
+}
+
+static uint64_t splitmix64(uint64_t *state)
+{
+    *state += SPLITMIX_GAMMA;
+    return mix64(*state);
+}
+
+/* Uniform in [0, bound), bound >= 1, without modulo bias. */
+static uint64_t uniform_below(uint64_t *state, uint64_t bound)
+{
+    uint64_t threshold = (0 - bound) % bound;
+    for (;;) {
+        uint64_t r = splitmix64(state);
+        if (r >= threshold)
+            return r % bound;
+    }
+}
+
+static void loader_order(clrt_loader *l, uint64_t epoch)
+{
+    size_t n = l->ds->n;
+    for (size_t i = 0; i < n; i++)
+        l->order[i] = i;
+    if (!l->shuffle)
+        return;
+    uint64_t state = mix64(mix64(l->seed) + epoch);
+    for (size_t i = n - 1; i > 0; i--) {
+        size_t j = (size_t)uniform_below(&state, (uint64_t)i + 1);
+        size_t t = l->order[i];
+        l->order[i] = l->order[j];
+        l->order[j] = t;
+    }
+}
+
+void clrt_loader_options_init(clrt_loader_options *opt)
+{
+    if (!opt)
+        return;
+    memset(opt, 0, sizeof *opt);
+    opt->batch = 128;
+    opt->shuffle = 0;
+    opt->seed = 0;
+}
+
+clrt_status clrt_loader_create(clrt_ctx *ctx, const clrt_dataset *ds,
+                               const clrt_loader_options *opt, clrt_loader **out)
+{
+    if (out)
+        *out = NULL;
+    if (!ctx)
+        return CLRT_ERR_INVALID_ARG;
+    if (!ds || !out)
+        return clrt__fail(ctx, CLRT_ERR_INVALID_ARG, "clrt_loader_create: ds and out are needed");
+    clrt_loader_options defaults;
+    if (!opt) {
+        clrt_loader_options_init(&defaults);
+        opt = &defaults;
+    }
+    if (opt->batch < 1)
+        return clrt__fail(ctx, CLRT_ERR_INVALID_ARG,
+                          "clrt_loader_create: the batch size is 0; it must be at least 1");
+    if (ds->n == 0 || ds->features == 0)
+        return clrt__fail(ctx, CLRT_ERR_INVALID_ARG,
+                          "clrt_loader_create: the dataset is empty (%zu rows of %zu features)",
+                          ds->n, ds->features);
+    clrt_loader *l = calloc(1, sizeof *l);
+    size_t order_bytes;
+    if (l && clrt__mul_fits(ds->n, sizeof *l->order, &order_bytes))
+        l->order = malloc(order_bytes);
+    if (!l || !l->order) {
+        free(l);
+        return clrt__fail(ctx, CLRT_ERR_OUT_OF_MEMORY,
+                          "clrt_loader_create: out of host memory for %zu rows", ds->n);
+    }
+    l->ctx = ctx;
+    l->ds = ds;
+    /* A batch larger than the dataset is the whole dataset: no tensor
+     * bigger than the data, and no partial batch. */
+    l->batch = opt->batch < ds->n ? opt->batch : ds->n;
+    l->batches = ds->n / l->batch + (ds->n % l->batch != 0);
+    l->shuffle = opt->shuffle != 0;
+    l->seed = opt->seed;
+    loader_order(l, 0); /* usable before the first clrt_loader_begin: epoch 0 */
+    *out = l;
+    return CLRT_OK;
+}
+
+/* Wait until the device no longer reads the stage's host buffers. */
+static clrt_status stage_wait(clrt_ctx *ctx, loader_stage *s)
+{
+    cl_event events[2];
+    cl_uint count = 0;
+    for (int i = 0; i < 2; i++)
+        if (s->pending[i])
+            events[count++] = s->pending[i];
+    clrt_status st = CLRT_OK;
+    if (count > 0) {
+        cl_int rc = clWaitForEvents(count, events);
+        if (rc != CL_SUCCESS)
+            st = clrt__fail_cl(ctx, rc, "clWaitForEvents",
+                               "clrt_loader_next: the upload of an earlier batch");
+    }
+    for (int i = 0; i < 2; i++) {
+        if (s->pending[i])
+            clReleaseEvent(s->pending[i]);
+        s->pending[i] = NULL;
+    }
+    return st;
+}
+
+void clrt_loader_destroy(clrt_loader *l)
+{
+    if (!l)
+        return;
+    for (int k = 0; k < 2; k++) {
+        loader_stage *s = &l->stage[k];
+        stage_wait(l->ctx, s); /* the host buffers must outlive their writes */
+        clrt_tensor_destroy(s->x);
+        clrt_tensor_destroy(s->y);
+        clrt_tensor_destroy(s->px);
+        clrt_tensor_destroy(s->py);
+        free(s->hx);
+        free(s->hy);
+    }
+    free(l->order);
+    free(l);
+}
+
+clrt_status clrt_loader_begin(clrt_loader *l, uint64_t epoch)
+{
+    if (!l)
+        return CLRT_ERR_INVALID_ARG;
+    loader_order(l, epoch);
+    l->next = 0;
+    return CLRT_OK;
+}
+
+size_t clrt_loader_batches(const clrt_loader *l)
+{
+    return l ? l->batches : 0;
+}
+
+/* The stage's host buffers and the device tensors for a batch of `rows`. */
+static clrt_status stage_prepare(clrt_loader *l, loader_stage *s, size_t rows,
+                                 clrt_tensor **tx, clrt_tensor **ty)
+{
+    size_t d = l->ds->features;
+    if (!s->hx) {
+        /* batch <= n, so batch·features floats fit as the dataset does. */
+        s->hx = malloc(l->batch * d * sizeof(float));
+        s->hy = malloc(l->batch * sizeof(float));
+        if (!s->hx || !s->hy) {
+            free(s->hx);
+            free(s->hy);
+            s->hx = s->hy = NULL;
+            return clrt__fail(l->ctx, CLRT_ERR_OUT_OF_MEMORY,
+                              "clrt_loader_next: out of host memory for a staging buffer of "
+                              "%zu x %zu floats",
+                              l->batch, d);
+        }
+    }
+    bool full = rows == l->batch;
+    clrt_tensor **x = full ? &s->x : &s->px, **y = full ? &s->y : &s->py;
+    if (!*x) {
+        const size_t shape[2] = {rows, d};
+        CLRT_TRY(clrt_tensor_create(l->ctx, 2, shape, CLRT_TENSOR_UNINIT, x));
+    }
+    if (!*y)
+        CLRT_TRY(clrt_tensor_create(l->ctx, 1, &rows, CLRT_TENSOR_UNINIT, y));
+    *tx = *x;
+    *ty = *y;
+    return CLRT_OK;
+}
+
+clrt_status clrt_loader_next(clrt_loader *l, const clrt_tensor **x, const clrt_tensor **labels)
+{
+    if (x)
+        *x = NULL;
+    if (labels)
+        *labels = NULL;
+    if (!l)
+        return CLRT_ERR_INVALID_ARG;
+    if (!x || !labels)
+        return clrt__fail(l->ctx, CLRT_ERR_INVALID_ARG,
+                          "clrt_loader_next: x and labels are needed");
+    if (l->next >= l->batches)
+        return CLRT_OK; /* the epoch is over */
+
+    const clrt_dataset *ds = l->ds;
+    size_t d = ds->features, start = l->next * l->batch;
+    size_t rows = ds->n - start < l->batch ? ds->n - start : l->batch;
+    loader_stage *s = &l->stage[l->next % 2];
+    CLRT_TRY(stage_wait(l->ctx, s));
+    clrt_tensor *tx = NULL, *ty = NULL;
+    CLRT_TRY(stage_prepare(l, s, rows, &tx, &ty));
+
+    const size_t *idx = l->order + start;
+    if (!l->shuffle) {
+        memcpy(s->hx, ds->x + start * d, rows * d * sizeof(float));
+        memcpy(s->hy, ds->y + start, rows * sizeof(float));
+    } else {
+        for (size_t r = 0; r < rows; r++) {
+            memcpy(s->hx + r * d, ds->x + idx[r] * d, d * sizeof(float));
+            s->hy[r] = ds->y[idx[r]];
+        }
+    }
+    CLRT_TRY(clrt_tensor_write_async(tx, s->hx, rows * d, &s->pending[0]));
+    CLRT_TRY(clrt_tensor_write_async(ty, s->hy, rows, &s->pending[1]));
+    /* Start the upload now, while the host goes on (GPU drivers batch
+     * commands until a flush). */
+    cl_int rc = clFlush(l->ctx->queue);
+    if (rc != CL_SUCCESS)
+        return clrt__fail_cl(l->ctx, rc, "clFlush", "clrt_loader_next");
+    l->next++;
+    *x = tx;
+    *labels = ty;
+    return CLRT_OK;
+}
+
+static clrt_status loader_source(void *source, const clrt_tensor **x, const clrt_tensor **labels)
+{
+    return clrt_loader_next(source, x, labels);
+}
+
+clrt_status clrt_model_evaluate(clrt_model *m, clrt_loader *l, double *loss, double *accuracy)
+{
+    if (!m || !l)
+        return clrt__fail(m ? clrt_model_ctx(m) : NULL, CLRT_ERR_INVALID_ARG,
+                          "clrt_model_evaluate: model and loader are needed");
+    CLRT_TRY(clrt_loader_begin(l, 0));
+    return clrt__model_evaluate_batches(m, loader_source, l, loss, accuracy);
+}
