@@ -75,24 +75,6 @@
 
 /* ------------------------------------------------------------- helpers */
 
-static char *str_printf(const char *fmt, ...) CLRT_PRINTF(1, 2);
-static char *str_printf(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
-    if (n < 0)
-        return NULL;
-    char *s = malloc((size_t)n + 1);
-    if (!s)
-        return NULL;
-    va_start(ap, fmt);
-    vsnprintf(s, (size_t)n + 1, fmt, ap);
-    va_end(ap);
-    return s;
-}
-
 /* The shortest decimal text of v (JSON number syntax, formatted by jansson
  * and so locale-independent) that reads back as the same float (as_float)
  * or the same double. NULL for NaN, infinities, or no memory. */
@@ -248,7 +230,7 @@ static char *state_tensor_name(const clrt_model *m, const state_ref *s)
 {
     const char *pname;
     clrt_model_param(m, s->param, &pname);
-    return str_printf("optim.%s.%s", pname, s->name);
+    return clrt__strprintf("optim.%s.%s", pname, s->name);
 }
 
 /* ----------------------------------------------------------- layer list */

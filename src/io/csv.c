@@ -102,31 +102,32 @@ static clrt_status csv_sample(csv_rows *r, char **fields, const char *path, size
 {
     char shown[48];
     if (!csv_grow(r))
-        return clrt__io_err(err, errlen, CLRT_ERR_OUT_OF_MEMORY,
-                            "%s: out of host memory at line %zu", path, lineno);
+        return clrt__errbuf_fail(err, errlen, CLRT_ERR_OUT_OF_MEMORY,
+                                 "%s: out of host memory at line %zu", path, lineno);
     float *row = r->x + r->n * r->features;
     for (size_t j = 0; j < r->features; j++) {
         if (!parse_float(fields[j], &row[j])) {
             field_excerpt(fields[j], shown, sizeof shown);
-            return clrt__io_err(err, errlen, CLRT_ERR_FORMAT,
-                                "%s: line %zu, column %zu: \"%s\" is not a number", path, lineno,
-                                j + 1, shown);
+            return clrt__errbuf_fail(err, errlen, CLRT_ERR_FORMAT,
+                                     "%s: line %zu, column %zu: \"%s\" is not a number", path,
+                                     lineno, j + 1, shown);
         }
         if (!isfinite(row[j])) {
             field_excerpt(fields[j], shown, sizeof shown);
-            return clrt__io_err(err, errlen, CLRT_ERR_FORMAT,
-                                "%s: line %zu, column %zu: \"%s\" is not a finite float", path,
-                                lineno, j + 1, shown);
+            return clrt__errbuf_fail(err, errlen, CLRT_ERR_FORMAT,
+                                     "%s: line %zu, column %zu: \"%s\" is not a finite float", path,
+                                     lineno, j + 1, shown);
         }
     }
     size_t col = r->features;
     double label;
     if (!parse_double(fields[col], &label) || !clrt__is_class_index(label)) {
         field_excerpt(fields[col], shown, sizeof shown);
-        return clrt__io_err(err, errlen, CLRT_ERR_FORMAT,
-                            "%s: line %zu, column %zu: the label \"%s\" is not a class index (an "
-                            "integer from 0 to %.0f)",
-                            path, lineno, col + 1, shown, CLRT__MAX_LABEL);
+        return clrt__errbuf_fail(
+            err, errlen, CLRT_ERR_FORMAT,
+            "%s: line %zu, column %zu: the label \"%s\" is not a class index (an "
+            "integer from 0 to %.0f)",
+            path, lineno, col + 1, shown, CLRT__MAX_LABEL);
     }
     r->y[r->n] = (float)(label + 0.0); /* + 0.0 turns -0 into 0 */
     if (label > r->max_label)
@@ -143,10 +144,11 @@ static clrt_status csv_fields(csv_rows *r, char **fields, size_t count, const ch
 {
     if (r->features == 0) {
         if (count < 2)
-            return clrt__io_err(err, errlen, CLRT_ERR_FORMAT,
-                                "%s: line %zu has 1 field; a row needs at least one feature and "
-                                "then the label",
-                                path, lineno);
+            return clrt__errbuf_fail(
+                err, errlen, CLRT_ERR_FORMAT,
+                "%s: line %zu has 1 field; a row needs at least one feature and "
+                "then the label",
+                path, lineno);
         r->features = count - 1;
         for (size_t j = 0; j < count && !r->header; j++) {
             float v;
@@ -155,9 +157,9 @@ static clrt_status csv_fields(csv_rows *r, char **fields, size_t count, const ch
         if (r->header)
             return CLRT_OK;
     } else if (count != r->features + 1) {
-        return clrt__io_err(err, errlen, CLRT_ERR_FORMAT,
-                            "%s: line %zu has %zu fields, expected %zu", path, lineno, count,
-                            r->features + 1);
+        return clrt__errbuf_fail(err, errlen, CLRT_ERR_FORMAT,
+                                 "%s: line %zu has %zu fields, expected %zu", path, lineno, count,
+                                 r->features + 1);
     }
     return csv_sample(r, fields, path, lineno, err, errlen);
 }
@@ -168,13 +170,16 @@ clrt_status clrt_dataset_load_csv(const char *path, clrt_dataset **out, char *er
     if (out)
         *out = NULL;
     if (!path || !out)
-        return clrt__io_err(err, errlen, CLRT_ERR_INVALID_ARG,
-                            "clrt_dataset_load_csv: path and out are needed");
+        return clrt__errbuf_fail(err, errlen, CLRT_ERR_INVALID_ARG,
+                                 "clrt_dataset_load_csv: path and out are needed");
     errno = 0;
     FILE *f = fopen(path, "r");
-    if (!f)
-        return clrt__io_err(err, errlen, CLRT_ERR_IO, "cannot open the CSV file %s: %s", path,
-                            strerror(errno));
+    if (!f) {
+        char why[128];
+        clrt__errno_text(errno, why, sizeof why);
+        return clrt__errbuf_fail(err, errlen, CLRT_ERR_IO, "cannot open the CSV file %s: %s", path,
+                                 why);
+    }
     /* strtof follows LC_NUMERIC: parse in the "C" locale whatever the
      * program set (uselocale is per thread, so no global state changes). */
     locale_t c_numeric = newlocale(LC_NUMERIC_MASK, "C", (locale_t)0);
@@ -189,8 +194,9 @@ clrt_status clrt_dataset_load_csv(const char *path, clrt_dataset **out, char *er
     while ((len = getline(&line, &line_cap, f)) != -1) {
         lineno++;
         if (memchr(line, '\0', (size_t)len)) {
-            st = clrt__io_err(err, errlen, CLRT_ERR_FORMAT,
-                              "%s: line %zu holds a NUL byte (not a text file?)", path, lineno);
+            st = clrt__errbuf_fail(err, errlen, CLRT_ERR_FORMAT,
+                                   "%s: line %zu holds a NUL byte (not a text file?)", path,
+                                   lineno);
             goto out;
         }
         if (len > 0 && line[len - 1] == '\n')
@@ -206,9 +212,9 @@ clrt_status clrt_dataset_load_csv(const char *path, clrt_dataset **out, char *er
             continue;
         }
         if (first_blank) {
-            st = clrt__io_err(err, errlen, CLRT_ERR_FORMAT,
-                              "%s: line %zu is empty (empty lines may only end the file)", path,
-                              first_blank);
+            st = clrt__errbuf_fail(err, errlen, CLRT_ERR_FORMAT,
+                                   "%s: line %zu is empty (empty lines may only end the file)",
+                                   path, first_blank);
             goto out;
         }
 
@@ -219,8 +225,8 @@ clrt_status clrt_dataset_load_csv(const char *path, clrt_dataset **out, char *er
                                ? realloc(fields, cap * sizeof *fields)
                                : NULL;
             if (!grown) {
-                st = clrt__io_err(err, errlen, CLRT_ERR_OUT_OF_MEMORY,
-                                  "%s: out of host memory at line %zu", path, lineno);
+                st = clrt__errbuf_fail(err, errlen, CLRT_ERR_OUT_OF_MEMORY,
+                                       "%s: out of host memory at line %zu", path, lineno);
                 goto out;
             }
             fields = grown;
@@ -232,24 +238,27 @@ clrt_status clrt_dataset_load_csv(const char *path, clrt_dataset **out, char *er
             goto out;
     }
     if (ferror(f)) {
-        st = clrt__io_err(err, errlen, CLRT_ERR_IO, "%s: read error after line %zu: %s", path,
-                          lineno, strerror(errno));
+        char why[128];
+        clrt__errno_text(errno, why, sizeof why);
+        st = clrt__errbuf_fail(err, errlen, CLRT_ERR_IO, "%s: read error after line %zu: %s", path,
+                               lineno, why);
         goto out;
     }
     if (!feof(f)) {
-        st = clrt__io_err(err, errlen, CLRT_ERR_OUT_OF_MEMORY,
-                          "%s: out of host memory reading line %zu", path, lineno + 1);
+        st = clrt__errbuf_fail(err, errlen, CLRT_ERR_OUT_OF_MEMORY,
+                               "%s: out of host memory reading line %zu", path, lineno + 1);
         goto out;
     }
     if (rows.n == 0) {
-        st = clrt__io_err(err, errlen, CLRT_ERR_FORMAT, "%s: %s", path,
-                          rows.header ? "a header but no data rows" : "no rows");
+        st = clrt__errbuf_fail(err, errlen, CLRT_ERR_FORMAT, "%s: %s", path,
+                               rows.header ? "a header but no data rows" : "no rows");
         goto out;
     }
 
     clrt_dataset *ds = calloc(1, sizeof *ds);
     if (!ds) {
-        st = clrt__io_err(err, errlen, CLRT_ERR_OUT_OF_MEMORY, "out of host memory for a dataset");
+        st = clrt__errbuf_fail(err, errlen, CLRT_ERR_OUT_OF_MEMORY,
+                               "out of host memory for a dataset");
         goto out;
     }
     ds->n = rows.n;

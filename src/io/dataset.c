@@ -8,17 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-clrt_status clrt__io_err(char *err, size_t errlen, clrt_status status, const char *fmt, ...)
-{
-    if (err && errlen > 0) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return status;
-}
-
 bool clrt__mul_fits(size_t a, size_t b, size_t *out)
 {
     if (b != 0 && a > SIZE_MAX / b)
@@ -39,24 +28,24 @@ clrt_status clrt_dataset_create(size_t n, size_t features, const float *data,
     if (out)
         *out = NULL;
     if (!out || (n > 0 && (!data || !labels)))
-        return clrt__io_err(err, errlen, CLRT_ERR_INVALID_ARG,
-                            "clrt_dataset_create: data, labels and out are needed");
+        return clrt__errbuf_fail(err, errlen, CLRT_ERR_INVALID_ARG,
+                                 "clrt_dataset_create: data, labels and out are needed");
     if (features == 0)
-        return clrt__io_err(err, errlen, CLRT_ERR_INVALID_ARG,
-                            "clrt_dataset_create: a dataset needs at least one feature");
+        return clrt__errbuf_fail(err, errlen, CLRT_ERR_INVALID_ARG,
+                                 "clrt_dataset_create: a dataset needs at least one feature");
     size_t count, bytes;
     if (!clrt__mul_fits(n, features, &count) || !clrt__mul_fits(count, sizeof(float), &bytes))
-        return clrt__io_err(err, errlen, CLRT_ERR_SHAPE,
-                            "clrt_dataset_create: %zu rows of %zu features overflow the "
-                            "address space",
-                            n, features);
+        return clrt__errbuf_fail(err, errlen, CLRT_ERR_SHAPE,
+                                 "clrt_dataset_create: %zu rows of %zu features overflow the "
+                                 "address space",
+                                 n, features);
     float max_label = 0;
     for (size_t i = 0; i < n; i++) {
         if (!clrt__is_class_index(labels[i]))
-            return clrt__io_err(err, errlen, CLRT_ERR_FORMAT,
-                                "clrt_dataset_create: label %zu is %g, not a class index (an "
-                                "integer from 0 to %.0f)",
-                                i, (double)labels[i], CLRT__MAX_LABEL);
+            return clrt__errbuf_fail(err, errlen, CLRT_ERR_FORMAT,
+                                     "clrt_dataset_create: label %zu is %g, not a class index (an "
+                                     "integer from 0 to %.0f)",
+                                     i, (double)labels[i], CLRT__MAX_LABEL);
         if (labels[i] > max_label)
             max_label = labels[i];
     }
@@ -67,9 +56,9 @@ clrt_status clrt_dataset_create(size_t n, size_t features, const float *data,
     }
     if (!ds || (n > 0 && (!ds->x || !ds->y))) {
         clrt_dataset_destroy(ds);
-        return clrt__io_err(err, errlen, CLRT_ERR_OUT_OF_MEMORY,
-                            "clrt_dataset_create: out of host memory for %zu x %zu floats", n,
-                            features);
+        return clrt__errbuf_fail(err, errlen, CLRT_ERR_OUT_OF_MEMORY,
+                                 "clrt_dataset_create: out of host memory for %zu x %zu floats", n,
+                                 features);
     }
     ds->n = n;
     ds->features = features;

@@ -67,15 +67,19 @@ static clrt_status idx_read_error(const idx_file *f, int failed, const char *par
     int saved_errno = errno;
     int code = Z_OK;
     const char *msg = gzerror(f->gz, &code);
-    if (failed && code == Z_ERRNO)
-        return clrt__io_err(err, errlen, CLRT_ERR_IO, "%s: read error in the %s: %s", f->path, part,
-                            strerror(saved_errno));
+    if (failed && code == Z_ERRNO) {
+        char why[128];
+        clrt__errno_text(saved_errno, why, sizeof why);
+        return clrt__errbuf_fail(err, errlen, CLRT_ERR_IO, "%s: read error in the %s: %s", f->path,
+                                 part, why);
+    }
     if (failed && code != Z_BUF_ERROR)
-        return clrt__io_err(err, errlen, CLRT_ERR_FORMAT,
-                            "%s: corrupt compressed data in the %s (zlib: %s)", f->path, part,
-                            msg ? msg : "unknown error");
-    return clrt__io_err(err, errlen, CLRT_ERR_FORMAT,
-                        "%s: truncated: the %s ends at byte %zu of %zu", f->path, part, got, want);
+        return clrt__errbuf_fail(err, errlen, CLRT_ERR_FORMAT,
+                                 "%s: corrupt compressed data in the %s (zlib: %s)", f->path, part,
+                                 msg ? msg : "unknown error");
+    return clrt__errbuf_fail(err, errlen, CLRT_ERR_FORMAT,
+                             "%s: truncated: the %s ends at byte %zu of %zu", f->path, part, got,
+                             want);
 }
 
 /* Open an IDX file and check its header: u8 data of `want_ndims` dims. */
@@ -86,9 +90,13 @@ static clrt_status idx_open(idx_file *f, const char *path, const char *what, int
     f->what = what;
     errno = 0;
     f->gz = gzopen(path, "rb");
-    if (!f->gz)
-        return clrt__io_err(err, errlen, CLRT_ERR_IO, "cannot open the %s file %s: %s", what, path,
-                            errno ? strerror(errno) : "out of memory");
+    if (!f->gz) {
+        char why[128] = "out of memory";
+        if (errno)
+            clrt__errno_text(errno, why, sizeof why);
+        return clrt__errbuf_fail(err, errlen, CLRT_ERR_IO, "cannot open the %s file %s: %s", what,
+                                 path, why);
+    }
     gzbuffer(f->gz, 1u << 17); /* before the first read; a failure keeps the default */
 
     unsigned char head[4 + 4 * 3];
@@ -98,26 +106,29 @@ static clrt_status idx_open(idx_file *f, const char *path, const char *what, int
         return idx_read_error(f, rc != 0, "IDX header", 4, got, err, errlen);
     uint32_t magic = be32(head);
     if (head[0] != 0 || head[1] != 0)
-        return clrt__io_err(err, errlen, CLRT_ERR_FORMAT,
-                            "%s: not an IDX file (magic 0x%08x; IDX starts with two zero bytes)",
-                            path, (unsigned)magic);
+        return clrt__errbuf_fail(
+            err, errlen, CLRT_ERR_FORMAT,
+            "%s: not an IDX file (magic 0x%08x; IDX starts with two zero bytes)", path,
+            (unsigned)magic);
     if (head[2] != IDX_U8) {
         const char *name = idx_type_name(head[2]);
         if (name)
-            return clrt__io_err(err, errlen, CLRT_ERR_UNSUPPORTED,
-                                "%s: IDX data type 0x%02x (%s) is not supported, only unsigned "
-                                "bytes (0x08)",
-                                path, (unsigned)head[2], name);
-        return clrt__io_err(err, errlen, CLRT_ERR_FORMAT,
-                            "%s: not an IDX file (unknown data type 0x%02x in magic 0x%08x)", path,
-                            (unsigned)head[2], (unsigned)magic);
+            return clrt__errbuf_fail(
+                err, errlen, CLRT_ERR_UNSUPPORTED,
+                "%s: IDX data type 0x%02x (%s) is not supported, only unsigned "
+                "bytes (0x08)",
+                path, (unsigned)head[2], name);
+        return clrt__errbuf_fail(err, errlen, CLRT_ERR_FORMAT,
+                                 "%s: not an IDX file (unknown data type 0x%02x in magic 0x%08x)",
+                                 path, (unsigned)head[2], (unsigned)magic);
     }
     if (head[3] != want_ndims)
-        return clrt__io_err(err, errlen, CLRT_ERR_FORMAT,
-                            "%s: an IDX %s file has %d dimension%s (magic 0x%08x), this one has %u "
-                            "(magic 0x%08x)",
-                            path, what, want_ndims, want_ndims == 1 ? "" : "s",
-                            (unsigned)(0x800 | want_ndims), (unsigned)head[3], (unsigned)magic);
+        return clrt__errbuf_fail(
+            err, errlen, CLRT_ERR_FORMAT,
+            "%s: an IDX %s file has %d dimension%s (magic 0x%08x), this one has %u "
+            "(magic 0x%08x)",
+            path, what, want_ndims, want_ndims == 1 ? "" : "s", (unsigned)(0x800 | want_ndims),
+            (unsigned)head[3], (unsigned)magic);
     f->ndims = want_ndims;
     size_t dims_len = 4 * (size_t)want_ndims;
     rc = gz_read_all(f->gz, head + 4, dims_len, &got);
@@ -142,7 +153,8 @@ static clrt_status idx_read_data(idx_file *f, size_t count, const float table[25
     size_t header = 4 + 4 * (size_t)f->ndims;
     unsigned char *chunk = malloc(IDX_CHUNK);
     if (!chunk)
-        return clrt__io_err(err, errlen, CLRT_ERR_OUT_OF_MEMORY, "%s: out of host memory", f->path);
+        return clrt__errbuf_fail(err, errlen, CLRT_ERR_OUT_OF_MEMORY, "%s: out of host memory",
+                                 f->path);
     float *data = NULL;
     size_t cap = 0, done = 0;
     unsigned maxb = 0;
@@ -159,8 +171,8 @@ static clrt_status idx_read_data(idx_file *f, size_t count, const float table[25
                 new_cap = count;
             float *grown = realloc(data, new_cap * sizeof *data); /* count·4 fits: checked */
             if (!grown) {
-                st = clrt__io_err(err, errlen, CLRT_ERR_OUT_OF_MEMORY,
-                                  "%s: out of host memory for %zu values", f->path, count);
+                st = clrt__errbuf_fail(err, errlen, CLRT_ERR_OUT_OF_MEMORY,
+                                       "%s: out of host memory for %zu values", f->path, count);
                 goto out;
             }
             data = grown;
@@ -186,10 +198,11 @@ static clrt_status idx_read_data(idx_file *f, size_t count, const float table[25
         goto out;
     }
     if (extra > 0) {
-        st = clrt__io_err(err, errlen, CLRT_ERR_FORMAT,
-                          "%s: longer than its header says: data continues after the %zu bytes it "
-                          "declares",
-                          f->path, header + count);
+        st = clrt__errbuf_fail(
+            err, errlen, CLRT_ERR_FORMAT,
+            "%s: longer than its header says: data continues after the %zu bytes it "
+            "declares",
+            f->path, header + count);
         goto out;
     }
     *out = data;
@@ -207,8 +220,9 @@ clrt_status clrt_dataset_load_idx(const char *images_path, const char *labels_pa
     if (out)
         *out = NULL;
     if (!images_path || !labels_path || !out)
-        return clrt__io_err(err, errlen, CLRT_ERR_INVALID_ARG,
-                            "clrt_dataset_load_idx: images_path, labels_path and out are needed");
+        return clrt__errbuf_fail(
+            err, errlen, CLRT_ERR_INVALID_ARG,
+            "clrt_dataset_load_idx: images_path, labels_path and out are needed");
     idx_file img = {0}, lab = {0};
     clrt_dataset *ds = NULL;
     clrt_status st = idx_open(&img, images_path, "images", 3, err, errlen);
@@ -220,26 +234,30 @@ clrt_status clrt_dataset_load_idx(const char *images_path, const char *labels_pa
 
     uint32_t n = img.dims[0], rows = img.dims[1], cols = img.dims[2];
     if (lab.dims[0] != n) {
-        st = clrt__io_err(err, errlen, CLRT_ERR_FORMAT, "%s holds %u images but %s holds %u labels",
-                          images_path, (unsigned)n, labels_path, (unsigned)lab.dims[0]);
+        st = clrt__errbuf_fail(err, errlen, CLRT_ERR_FORMAT,
+                               "%s holds %u images but %s holds %u labels", images_path,
+                               (unsigned)n, labels_path, (unsigned)lab.dims[0]);
         goto out;
     }
     if (rows == 0 || cols == 0) {
-        st = clrt__io_err(err, errlen, CLRT_ERR_FORMAT, "%s: images of %u x %u pixels are empty",
-                          images_path, (unsigned)rows, (unsigned)cols);
+        st = clrt__errbuf_fail(err, errlen, CLRT_ERR_FORMAT,
+                               "%s: images of %u x %u pixels are empty", images_path,
+                               (unsigned)rows, (unsigned)cols);
         goto out;
     }
     size_t features, count, bytes;
     if (!clrt__mul_fits(rows, cols, &features) || !clrt__mul_fits(n, features, &count) ||
         !clrt__mul_fits(count, sizeof(float), &bytes)) {
-        st = clrt__io_err(err, errlen, CLRT_ERR_FORMAT,
-                          "%s: %u images of %u x %u pixels are more than this machine can address",
-                          images_path, (unsigned)n, (unsigned)rows, (unsigned)cols);
+        st = clrt__errbuf_fail(
+            err, errlen, CLRT_ERR_FORMAT,
+            "%s: %u images of %u x %u pixels are more than this machine can address", images_path,
+            (unsigned)n, (unsigned)rows, (unsigned)cols);
         goto out;
     }
     ds = calloc(1, sizeof *ds);
     if (!ds) {
-        st = clrt__io_err(err, errlen, CLRT_ERR_OUT_OF_MEMORY, "out of host memory for a dataset");
+        st = clrt__errbuf_fail(err, errlen, CLRT_ERR_OUT_OF_MEMORY,
+                               "out of host memory for a dataset");
         goto out;
     }
     ds->n = n;

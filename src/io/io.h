@@ -120,11 +120,6 @@ bool clrt__is_class_index(double label);
 /* *out = a * b, false when it overflows size_t. */
 bool clrt__mul_fits(size_t a, size_t b, size_t *out);
 
-/* The dataset loaders have no context: format into `err, errlen` (either
- * may be NULL/0) and return `status`. */
-clrt_status clrt__io_err(char *err, size_t errlen, clrt_status status, const char *fmt, ...)
-    CLRT_PRINTF(4, 5);
-
 /* --------------------------------------------------------------- csv.c */
 
 /* Split one CSV line (its line ending removed) at every comma, in place:

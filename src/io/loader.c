@@ -42,27 +42,12 @@ struct clrt_loader {
     loader_stage stage[2];
 };
 
-#define SPLITMIX_GAMMA 0x9E3779B97F4A7C15u
-
-static uint64_t mix64(uint64_t z)
-{
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9u;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBu;
-    return z ^ (z >> 31);
-}
-
-static uint64_t splitmix64(uint64_t *state)
-{
-    *state += SPLITMIX_GAMMA;
-    return mix64(*state);
-}
-
 /* Uniform in [0, bound), bound >= 1, without modulo bias. */
 static uint64_t uniform_below(uint64_t *state, uint64_t bound)
 {
     uint64_t threshold = (0 - bound) % bound;
     for (;;) {
-        uint64_t r = splitmix64(state);
+        uint64_t r = clrt__splitmix64(state);
         if (r >= threshold)
             return r % bound;
     }
@@ -75,7 +60,7 @@ static void loader_order(clrt_loader *l, uint64_t epoch)
         l->order[i] = i;
     if (!l->shuffle)
         return;
-    uint64_t state = mix64(mix64(l->seed) + epoch);
+    uint64_t state = clrt__splitmix64_mix(clrt__splitmix64_mix(l->seed) + epoch);
     for (size_t i = n - 1; i > 0; i--) {
         size_t j = (size_t)uniform_below(&state, (uint64_t)i + 1);
         size_t t = l->order[i];

@@ -51,13 +51,6 @@ static clrt_status refuse(const reporter *R, clrt_status st, const char *fmt, ..
     return st;
 }
 
-/* strerror without the shared static buffer (the XSI strerror_r). */
-static void errno_text(int err, char *buf, size_t len)
-{
-    if (strerror_r(err, buf, len) != 0)
-        snprintf(buf, len, "error %d", err);
-}
-
 static bool host_is_little_endian(void)
 {
     const uint32_t one = 1;
@@ -125,7 +118,7 @@ static clrt_status read_whole(const reporter *R, unsigned char **out, size_t *le
     *len = 0;
     int fd = open(R->path, O_RDONLY);
     if (fd < 0) {
-        errno_text(errno, why, sizeof why);
+        clrt__errno_text(errno, why, sizeof why);
         return refuse(R, CLRT_ERR_IO, "cannot open: %s", why);
     }
     struct stat sb;
@@ -150,7 +143,7 @@ static clrt_status read_whole(const reporter *R, unsigned char **out, size_t *le
             continue;
         if (n <= 0) {
             if (n < 0)
-                errno_text(errno, why, sizeof why);
+                clrt__errno_text(errno, why, sizeof why);
             else
                 snprintf(why, sizeof why, "the file shrank while being read");
             free(buf);
@@ -594,7 +587,7 @@ clrt_status clrt__safetensors_write(const char *path, const clrt__st_tensor *t, 
         refuse(&R, st, "out of memory");
     } else if (st != CLRT_OK) {
         char why[128];
-        errno_text(wf.err, why, sizeof why);
+        clrt__errno_text(wf.err, why, sizeof why);
         if (strcmp(wf.step, "rename") == 0)
             clrt__errbuf_set(err, errlen, "cannot rename '%s' to '%s': %s", wf.tmp, path, why);
         else

@@ -11,16 +11,6 @@
 
 enum { WEIGHT, BIAS }; /* a linear layer's parameters */
 
-/* splitmix64: a small, well-mixed generator; the same seed gives the same
- * weights on every device because they are drawn on the host. */
-static uint64_t next_u64(uint64_t *s)
-{
-    uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
 static clrt_status fill_uniform(clrt_model *m, clrt_tensor *t, double bound, uint64_t *rng)
 {
     size_t n = clrt_tensor_numel(t);
@@ -28,7 +18,7 @@ static clrt_status fill_uniform(clrt_model *m, clrt_tensor *t, double bound, uin
     if (!v)
         return clrt__fail(m->ctx, CLRT_ERR_OUT_OF_MEMORY, "out of host memory initialising");
     for (size_t i = 0; i < n; i++) {
-        double u = (double)(next_u64(rng) >> 11) * 0x1.0p-53; /* [0, 1) */
+        double u = (double)(clrt__splitmix64(rng) >> 11) * 0x1.0p-53; /* [0, 1) */
         v[i] = (float)((2.0 * u - 1.0) * bound);
     }
     clrt_status st = clrt_tensor_write(t, v, n);

@@ -118,6 +118,17 @@ void clrt__errbuf_set(char *err, size_t errlen, const char *fmt, ...)
     va_end(ap);
 }
 
+clrt_status clrt__errbuf_fail(char *err, size_t errlen, clrt_status status, const char *fmt, ...)
+{
+    if (err && errlen > 0) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err, errlen, fmt, ap);
+        va_end(ap);
+    }
+    return status;
+}
+
 static void vlog(const clrt_ctx *ctx, clrt_log_level level, const char *fmt, va_list ap)
 {
     if (!ctx || !ctx->log)

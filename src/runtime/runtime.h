@@ -63,6 +63,29 @@ void clrt__log(const clrt_ctx *ctx, clrt_log_level level, const char *fmt, ...) 
             return clrt_try_st_;                                                               \
     } while (0)
 
+/* Format into `err, errlen` as clrt__errbuf_set does and return `status`:
+ * the one error setter of functions that have no context yet. */
+clrt_status clrt__errbuf_fail(char *err, size_t errlen, clrt_status status, const char *fmt, ...)
+    CLRT_PRINTF(4, 5);
+
+/* ------------------------------------------------------------- text.c */
+
+/* A copy of s (NULL for NULL or no memory); the caller frees it. */
+char *clrt__strdup(const char *s);
+
+/* printf into a new string (NULL when out of memory); the caller frees it. */
+char *clrt__strprintf(const char *fmt, ...) CLRT_PRINTF(1, 2);
+
+/* errno `err` as text in buf (thread-safe, unlike strerror). */
+void clrt__errno_text(int err, char *buf, size_t len);
+
+/* -------------------------------------------------------------- rng.c */
+
+/* splitmix64's finaliser, and one draw (state += the golden gamma, then
+ * mixed): the library's only seeded generator. */
+uint64_t clrt__splitmix64_mix(uint64_t z);
+uint64_t clrt__splitmix64(uint64_t *state);
+
 /* ----------------------------------------------------------- device.c */
 
 /* Every device of every platform, in a new array the caller frees. */
