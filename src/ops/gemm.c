@@ -178,8 +178,8 @@ static clrt_status run_host(clrt_ctx *ctx, const clrt__gemm_args *g)
     cl_int rc = CL_SUCCESS;
     float *pa = NULL, *pb = NULL, *pc = NULL;
     clrt_status st = CLRT_OK;
-    size_t abytes = g->a->numel * sizeof(float), bbytes = g->b->numel * sizeof(float);
-    size_t cbytes = g->c->numel * sizeof(float);
+    size_t abytes = clrt__tensor_bytes(g->a), bbytes = clrt__tensor_bytes(g->b);
+    size_t cbytes = clrt__tensor_bytes(g->c);
     cl_map_flags cflags = g->beta == 0.0f ? CL_MAP_WRITE_INVALIDATE_REGION
                                           : (CL_MAP_READ | CL_MAP_WRITE);
     pa = clEnqueueMapBuffer(ctx->queue, g->a->buf->mem, CL_TRUE, CL_MAP_READ, 0, abytes, 0, NULL,

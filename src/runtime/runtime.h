@@ -199,11 +199,13 @@ typedef struct clrt_program_cache {
     size_t count, cap;
 } clrt_program_cache;
 
-/* The compiler options clrt uses for a device (deterministic). */
-void clrt__build_options(const clrt_device_info *dev, char *buf, size_t len);
+/* The compiler options clrt uses for a device and element type
+ * (deterministic): "-cl-std=CL1.2 -D CLRT_HAS_FP16=0 -D CLRT_DEVICE_CPU=1
+ * -D CLRT_DTYPE_F32". */
+void clrt__build_options(const clrt_device_info *dev, clrt_dtype dtype, char *buf, size_t len);
 
-/* The kernel `kernel_name` of program `program_name`, building the program
- * on first use. The kernel belongs to the context's cache. */
+/* The kernel `kernel_name` of program `program_name` for float32, building
+ * the program on first use. The kernel belongs to the context's cache. */
 clrt_status clrt__kernel(clrt_ctx *ctx, const char *program_name, const char *kernel_name,
                          cl_kernel *out);
 
@@ -211,6 +213,14 @@ clrt_status clrt__kernel(clrt_ctx *ctx, const char *program_name, const char *ke
  * ("-D CLRT_GEMM_TM=4 ..."); each variant is built and cached on its own. */
 clrt_status clrt__kernel_variant(clrt_ctx *ctx, const char *program_name, const char *defines,
                                  const char *kernel_name, cl_kernel *out);
+
+/* The same for element type `dtype` (its -D CLRT_DTYPE_<name> is in the
+ * options): the cache is keyed by (program, defines, dtype), so the variants
+ * of one program for two types are two builds. CLRT_ERR_INVALID_ARG for a
+ * dtype that names no type. */
+clrt_status clrt__kernel_variant_typed(clrt_ctx *ctx, const char *program_name,
+                                       const char *defines, clrt_dtype dtype,
+                                       const char *kernel_name, cl_kernel *out);
 
 /* Build program `program_name` with extra `defines` (NULL or "" for the
  * base program) unless the context has it already; clrt_ctx_build_all. */
@@ -346,9 +356,26 @@ void clrt__profile_release(clrt_ctx *ctx);
 struct clrt_tensor {
     clrt_ctx *ctx;
     clrt_buffer *buf;
+    clrt_dtype dtype;
     int rank;
     size_t shape[CLRT_MAX_RANK];
     size_t numel;
 };
+
+/* Element types kernels can be built for before a tensor can hold them (a
+ * kernel's half variant is written and cached ahead of half tensors); the
+ * public clrt_dtype names those tensors have. */
+#define CLRT__F16 ((clrt_dtype)1)
+
+/* The bytes of one element of `dtype`; 0 for a value that names no type. */
+size_t clrt__dtype_size(clrt_dtype dtype);
+
+/* The type's name, "F32", as in its build define CLRT_DTYPE_F32; NULL for
+ * a value that names no type. */
+const char *clrt__dtype_name(clrt_dtype dtype);
+
+/* The bytes of t's elements (numel times the element size): transfers,
+ * copies, maps and buffer requests use it, never numel * sizeof(float). */
+size_t clrt__tensor_bytes(const clrt_tensor *t);
 
 #endif /* CLRT_RUNTIME_H */
