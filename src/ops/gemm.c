@@ -182,14 +182,11 @@ static clrt_status run_host(clrt_ctx *ctx, const clrt__gemm_args *g)
     size_t cbytes = clrt__tensor_bytes(g->c);
     cl_map_flags cflags = g->beta == 0.0f ? CL_MAP_WRITE_INVALIDATE_REGION
                                           : (CL_MAP_READ | CL_MAP_WRITE);
-    pa = clEnqueueMapBuffer(ctx->queue, g->a->buf->mem, CL_TRUE, CL_MAP_READ, 0, abytes, 0, NULL,
-                            NULL, &rc);
+    pa = clrt__cl_map(ctx, g->a->buf->mem, CL_MAP_READ, abytes, &rc);
     if (rc == CL_SUCCESS)
-        pb = clEnqueueMapBuffer(ctx->queue, g->b->buf->mem, CL_TRUE, CL_MAP_READ, 0, bbytes, 0,
-                                NULL, NULL, &rc);
+        pb = clrt__cl_map(ctx, g->b->buf->mem, CL_MAP_READ, bbytes, &rc);
     if (rc == CL_SUCCESS)
-        pc = clEnqueueMapBuffer(ctx->queue, g->c->buf->mem, CL_TRUE, cflags, 0, cbytes, 0, NULL,
-                                NULL, &rc);
+        pc = clrt__cl_map(ctx, g->c->buf->mem, cflags, cbytes, &rc);
     if (rc == CL_SUCCESS)
         cblas_sgemm(CblasRowMajor, g->ta ? CblasTrans : CblasNoTrans,
                     g->tb ? CblasTrans : CblasNoTrans, (blasint)g->m, (blasint)g->n,
@@ -198,11 +195,11 @@ static clrt_status run_host(clrt_ctx *ctx, const clrt__gemm_args *g)
     else
         st = clrt__fail_cl(ctx, rc, "clEnqueueMapBuffer", "clrt_gemm (host backend)");
     if (pa)
-        clEnqueueUnmapMemObject(ctx->queue, g->a->buf->mem, pa, 0, NULL, NULL);
+        clrt__cl_unmap(ctx, g->a->buf->mem, pa);
     if (pb)
-        clEnqueueUnmapMemObject(ctx->queue, g->b->buf->mem, pb, 0, NULL, NULL);
+        clrt__cl_unmap(ctx, g->b->buf->mem, pb);
     if (pc)
-        clEnqueueUnmapMemObject(ctx->queue, g->c->buf->mem, pc, 0, NULL, NULL);
+        clrt__cl_unmap(ctx, g->c->buf->mem, pc);
     return st;
 #else
     (void)g;

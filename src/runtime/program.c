@@ -130,7 +130,7 @@ static cl_program load_cached(clrt_ctx *ctx, const char *key, const char *option
                                                 bins, &bin_status, &rc);
     free(bin);
     if (rc == CL_SUCCESS && bin_status == CL_SUCCESS)
-        rc = clBuildProgram(prog, 1, &ctx->dev.device_id, options, NULL, NULL);
+        rc = clrt__cl_build(ctx, prog, options);
     if (rc != CL_SUCCESS || bin_status != CL_SUCCESS) {
         /* The driver refused a binary that passed our checks: rebuild. */
         if (prog)
@@ -201,7 +201,7 @@ static clrt_status build_program(clrt_ctx *ctx, const char *name, const char *de
             st = clrt__fail_cl(ctx, rc, "clCreateProgramWithSource", "program %s", name);
             goto done;
         }
-        rc = clBuildProgram(prog, 1, &ctx->dev.device_id, options, NULL, NULL);
+        rc = clrt__cl_build(ctx, prog, options);
         if (rc != CL_SUCCESS) {
             st = build_failure(ctx, prog, rc, name, options);
             clReleaseProgram(prog);

@@ -4,10 +4,12 @@
  * buffer pool, contexts, tensors, kernel launches and profiling. Nothing
  * here includes a header of another layer. Not installed.
  *
- * Choke points: every OpenCL buffer allocation passes through pool.c
- * (clrt__pool_acquire), every program build through program.c
- * (build_program), every kernel enqueue through launch.c and every
- * host transfer through tensor.c; fault injection hooks there. */
+ * Choke points: every OpenCL buffer allocation, program build (of a source
+ * or a cached binary), kernel enqueue, host transfer or copy, and map of the
+ * library calls a wrapper of cl_calls.c (clrt__cl_create_buffer, _build,
+ * _enqueue_kernel, _enqueue_write/read/copy, _map/_unmap) and no driver
+ * function directly; fault injection hooks there. The callers above them
+ * are pool.c, program.c, launch.c, tensor.c and the host GEMM backend. */
 #ifndef CLRT_RUNTIME_H
 #define CLRT_RUNTIME_H
 
@@ -263,6 +265,72 @@ void clrt__pool_release(clrt_ctx *ctx, clrt_buffer *buf);
 
 void clrt__pool_trim(clrt_ctx *ctx);
 
+/* --------------------------------------------------------- cl_calls.c */
+
+/* Fault injection: a test arms a kind of call on one context, and from the
+ * nth call of that kind on (counted from the arming) each fails with the
+ * armed OpenCL error before reaching the driver, as the driver would fail,
+ * until it is disarmed. Whole programs arm it from the environment, read
+ * once when a context is made:
+ *
+ *   CLRT_FAULT=kind:n[:code][,kind:n[:code]...]
+ *
+ * kind: alloc (clCreateBuffer), build (clBuildProgram, of a source or a
+ * cached binary), enqueue (clEnqueueNDRangeKernel), transfer
+ * (clEnqueueWriteBuffer, ReadBuffer, CopyBuffer) or map
+ * (clEnqueueMapBuffer); n >= 1; code a negative OpenCL error, by default
+ * CL_MEM_OBJECT_ALLOCATION_FAILURE, CL_BUILD_PROGRAM_FAILURE,
+ * CL_OUT_OF_RESOURCES (enqueue, transfer) and CL_MAP_FAILURE.
+ * "CLRT_FAULT=alloc:3": the third buffer allocation and all later ones
+ * fail. A malformed value fails context creation with
+ * CLRT_ERR_INVALID_ARG. Unmaps are never failed. */
+typedef enum clrt__fault_kind {
+    CLRT__FAULT_ALLOC,
+    CLRT__FAULT_BUILD,
+    CLRT__FAULT_ENQUEUE,
+    CLRT__FAULT_TRANSFER,
+    CLRT__FAULT_MAP,
+    CLRT__FAULT_KINDS
+} clrt__fault_kind;
+
+typedef struct clrt__fault {
+    unsigned long nth;   /* 0: disarmed; else the first call that fails */
+    unsigned long calls; /* calls of this kind since it was armed */
+    unsigned long fired; /* calls failed on purpose, over the context's life */
+    cl_int error;
+} clrt__fault;
+
+typedef struct clrt__faults {
+    bool armed; /* some kind is: the wrappers' one test when none is */
+    clrt__fault kind[CLRT__FAULT_KINDS];
+} clrt__faults;
+
+/* Arm `kind` (nth >= 1; nth 0 disarms), restarting its count; `error`
+ * CL_SUCCESS takes the kind's default. */
+void clrt__fault_arm(clrt_ctx *ctx, clrt__fault_kind kind, unsigned long nth, cl_int error);
+void clrt__fault_disarm(clrt_ctx *ctx, clrt__fault_kind kind);
+
+/* How many calls of `kind` were failed on purpose. */
+unsigned long clrt__fault_fired(const clrt_ctx *ctx, clrt__fault_kind kind);
+
+/* Arm from $CLRT_FAULT (context creation: the message goes to `err`). */
+clrt_status clrt__faults_from_env(clrt_ctx *ctx, char *err, size_t errlen);
+
+/* The wrapped calls: the driver's result, or the injected error with
+ * nothing done (*out NULL, no event). The transfers and the copy start at
+ * offset 0; maps block. */
+cl_int clrt__cl_create_buffer(clrt_ctx *ctx, size_t bytes, cl_mem *out); /* read-write */
+cl_int clrt__cl_build(clrt_ctx *ctx, cl_program prog, const char *options);
+cl_int clrt__cl_enqueue_kernel(clrt_ctx *ctx, cl_kernel kernel, cl_uint dims,
+                               const size_t *global, const size_t *local, cl_event *ev);
+cl_int clrt__cl_enqueue_write(clrt_ctx *ctx, cl_mem mem, cl_bool blocking, size_t bytes,
+                              const void *src, cl_event *ev);
+cl_int clrt__cl_enqueue_read(clrt_ctx *ctx, cl_mem mem, cl_bool blocking, size_t bytes, void *dst,
+                             cl_event *ev);
+cl_int clrt__cl_enqueue_copy(clrt_ctx *ctx, cl_mem src, cl_mem dst, size_t bytes);
+void *clrt__cl_map(clrt_ctx *ctx, cl_mem mem, cl_map_flags flags, size_t bytes, cl_int *rc);
+cl_int clrt__cl_unmap(clrt_ctx *ctx, cl_mem mem, void *p);
+
 /* ---------------------------------------------------------- context.c */
 
 /* State a layer above keeps per context (the GEMM tuner's choices): the
@@ -299,6 +367,7 @@ struct clrt_ctx {
     bool tuning;        /* the GEMM tuner is timing candidates: their failures log at DEBUG */
     struct clrt_profile *profile; /* profile.c: kernel times; NULL until the first record */
     clrt__layer_state layer_state[CLRT__STATE_COUNT];
+    clrt__faults faults; /* cl_calls.c: nothing armed unless a test or $CLRT_FAULT arms it */
 
     clrt_pool pool;
     clrt_memory_stats mem;

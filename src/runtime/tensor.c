@@ -218,8 +218,8 @@ static clrt_status write_impl(clrt_tensor *t, const float *src, size_t count, cl
     CLRT_TRY(check_transfer(t, src, count, fn));
     if (count == 0)
         return CLRT_OK;
-    cl_int rc = clEnqueueWriteBuffer(t->ctx->queue, t->buf->mem, blocking, 0,
-                                     clrt__tensor_bytes(t), src, 0, NULL, event);
+    cl_int rc = clrt__cl_enqueue_write(t->ctx, t->buf->mem, blocking, clrt__tensor_bytes(t), src,
+                                       event);
     if (rc != CL_SUCCESS)
         return clrt__fail_cl(t->ctx, rc, "clEnqueueWriteBuffer", "%s of %zu floats", fn, count);
     return CLRT_OK;
@@ -233,8 +233,8 @@ static clrt_status read_impl(const clrt_tensor *t, float *dst, size_t count, cl_
     CLRT_TRY(check_transfer(t, dst, count, fn));
     if (count == 0)
         return CLRT_OK;
-    cl_int rc = clEnqueueReadBuffer(t->ctx->queue, t->buf->mem, blocking, 0,
-                                    clrt__tensor_bytes(t), dst, 0, NULL, event);
+    cl_int rc = clrt__cl_enqueue_read(t->ctx, t->buf->mem, blocking, clrt__tensor_bytes(t), dst,
+                                      event);
     if (rc != CL_SUCCESS)
         return clrt__fail_cl(t->ctx, rc, "clEnqueueReadBuffer", "%s of %zu floats", fn, count);
     return CLRT_OK;
@@ -306,11 +306,9 @@ clrt_status clrt_tensor_copy(clrt_tensor *dst, const clrt_tensor *src)
                           clrt__dtype_name(dst->dtype), clrt__dtype_name(src->dtype));
     if (dst->numel == 0 || dst->buf == src->buf)
         return CLRT_OK;
-    clrt_status st = CLRT_OK;
-    CLRT_CL_GOTO(dst->ctx, st,
-                 clEnqueueCopyBuffer(dst->ctx->queue, src->buf->mem, dst->buf->mem, 0, 0,
-                                     clrt__tensor_bytes(dst), 0, NULL, NULL),
-                 out);
-out:
-    return st;
+    cl_int rc = clrt__cl_enqueue_copy(dst->ctx, src->buf->mem, dst->buf->mem,
+                                      clrt__tensor_bytes(dst));
+    if (rc != CL_SUCCESS)
+        return clrt__fail_cl(dst->ctx, rc, "clEnqueueCopyBuffer", "clrt_tensor_copy");
+    return CLRT_OK;
 }
