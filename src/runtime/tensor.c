@@ -1,5 +1,5 @@
-/* Device tensors: shape, create/destroy, host transfers, fill, copy,
- * reshape views and interop wrapping. */
+/* Device tensors: shape and element type, create/destroy, host transfers,
+ * fill, copy, reshape views and interop wrapping. */
 #include "runtime/runtime.h"
 
 #include <stdlib.h>
