@@ -237,6 +237,12 @@ CLRT_API clrt_status clrt_ctx_build_all(clrt_ctx *ctx);
 
 typedef struct clrt_tensor clrt_tensor;
 
+/* A tensor's element type. Every tensor is float32 for now; the type is
+ * part of each kernel build, so other types can follow. */
+typedef enum clrt_dtype {
+    CLRT_F32 = 0, /* IEEE float32 */
+} clrt_dtype;
+
 typedef enum clrt_tensor_flags {
     CLRT_TENSOR_UNINIT = 0, /* contents undefined until written */
     CLRT_TENSOR_ZERO = 1,   /* filled with 0.0f (enqueued, not waited for) */
@@ -268,6 +274,8 @@ CLRT_API int clrt_tensor_rank(const clrt_tensor *t);
 CLRT_API size_t clrt_tensor_dim(const clrt_tensor *t, int i);
 CLRT_API size_t clrt_tensor_numel(const clrt_tensor *t);
 CLRT_API clrt_ctx *clrt_tensor_ctx(const clrt_tensor *t);
+/* The element type (CLRT_F32 for every tensor today, and for NULL). */
+CLRT_API clrt_dtype clrt_tensor_dtype(const clrt_tensor *t);
 /* The buffer, for interop, owned by the tensor; NULL for an empty tensor.
  * Once the last tensor on it is destroyed the buffer goes back to the pool
  * and may hold another tensor's data, even if the caller retained it. */

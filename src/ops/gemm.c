@@ -1,14 +1,9 @@
-/* GEMM front: argument checks, the three backends (builtin kernels, CLBlast,
- * host CBLAS on CPU devices) and `auto`, which times the candidates once per
- * (device, driver, shape class) and records the winner in memory and, when
- * the disk cache is on, in "<cache dir>/gemm-tuning.txt". */
+/* GEMM front: argument checks, the builtin kernels' tiles and the three
+ * backends (builtin kernels, CLBlast, host CBLAS on CPU devices). Which
+ * backend and tile a call runs with is gemm_tune.c's choice. */
 #include "ops/ops.h"
 
-#include <math.h>
 #include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <time.h>
 
 #ifdef CLRT_HAVE_CLBLAST
 #include <clblast_c.h>
@@ -21,13 +16,9 @@
  * (TM×TN per work-item in an LX×LY work-group), for GPUs. vw > 0: the vector
  * kernels (TM rows × VW columns per work-item), which CPU devices compile to
  * wide SIMD; LX×LY is their work-group. `builtin` and `auto` time the
- * candidates of the device's kind once per shape class (choose() below);
+ * candidates of the device's kind once per shape class (gemm_tune.c);
  * default_tile() is the choice where nothing is timed. */
-typedef struct gemm_tile {
-    unsigned tm, tn, lx, ly, vw;
-} gemm_tile;
-
-static const gemm_tile tiles[] = {
+static const clrt__gemm_tile tiles[] = {
     {4, 4, 16, 4, 0}, {8, 4, 16, 4, 0}, {4, 8, 16, 4, 0}, {2, 2, 16, 8, 0},
     /* Vector tiles choose their work-group: left to itself PoCL made one
      * work-group of a 128×512 GEMM, which then ran on one thread. lx, ly
@@ -47,10 +38,16 @@ enum {
     CPU_TILE = 4,    /* 8 rows × 16 columns: nn, tn, tt on CPUs */
     CPU_NT_TILE = 7, /* the nt kernel works along K: 4 rows × 4 columns of 8-wide sums */
 };
+_Static_assert(NTILES <= CLRT__GEMM_MAX_TILES, "CLRT__GEMM_MAX_TILES is too small");
 
 unsigned clrt__gemm_tile_count(void)
 {
     return NTILES;
+}
+
+const clrt__gemm_tile *clrt__gemm_tile_at(unsigned i)
+{
+    return &tiles[i];
 }
 
 static bool wants_vector_tiles(const clrt_ctx *ctx)
@@ -75,28 +72,7 @@ static unsigned default_tile(const clrt_ctx *ctx, int ta, int tb)
     return !ta && tb ? CPU_NT_TILE : CPU_TILE;
 }
 
-/* One decision of `auto`. */
-typedef struct gemm_choice {
-    char shape_class[48];
-    clrt_gemm_backend backend;
-    unsigned tile;
-} gemm_choice;
-
-struct clrt_gemm_tuning {
-    gemm_choice *choices;
-    size_t count, cap;
-    bool loaded; /* the disk record has been read */
-};
-
 /* ------------------------------------------------------------ backends */
-
-typedef struct gemm_args {
-    int ta, tb;
-    size_t m, n, k;
-    float alpha, beta;
-    const clrt_tensor *a, *b;
-    clrt_tensor *c;
-} gemm_args;
 
 static const char *const kernel_names[2][2][2] = {
     {{"clrt_gemm_nn", "clrt_gemm_nt"}, {"clrt_gemm_tn", "clrt_gemm_tt"}},
@@ -104,7 +80,7 @@ static const char *const kernel_names[2][2][2] = {
 
 static clrt_status builtin_kernel(clrt_ctx *ctx, unsigned tile, int ta, int tb, cl_kernel *k)
 {
-    const gemm_tile *t = &tiles[tile];
+    const clrt__gemm_tile *t = &tiles[tile];
     /* One kernel per build (CLRT_GEMM_ONLY, see cl/gemm.cl). */
     unsigned op = 1 + 2 * (ta != 0) + (tb != 0) + (t->vw ? 4 : 0);
     char defines[192];
@@ -130,9 +106,9 @@ clrt_status clrt__gemm_build(clrt_ctx *ctx)
     return builtin_kernel(ctx, default_tile(ctx, 0, 0), 0, 0, &k);
 }
 
-static clrt_status run_builtin(clrt_ctx *ctx, const gemm_args *g, unsigned tile)
+static clrt_status run_builtin(clrt_ctx *ctx, const clrt__gemm_args *g, unsigned tile)
 {
-    const gemm_tile *t = &tiles[tile];
+    const clrt__gemm_tile *t = &tiles[tile];
     cl_kernel k;
     CLRT_TRY(builtin_kernel(ctx, tile, g->ta, g->tb, &k));
     /* 2^31, not 2^32: the kernels compute column and row indices in 32-bit
@@ -165,7 +141,7 @@ static clrt_status run_builtin(clrt_ctx *ctx, const gemm_args *g, unsigned tile)
     return clrt__launch_2d(ctx, k, groups_x * t->lx, rows, t->lx, t->ly, "clrt_gemm");
 }
 
-static clrt_status run_clblast(clrt_ctx *ctx, const gemm_args *g)
+static clrt_status run_clblast(clrt_ctx *ctx, const clrt__gemm_args *g)
 {
 #ifdef CLRT_HAVE_CLBLAST
     /* CLBlast's event is that of its last kernel: the GEMM itself, or,
@@ -194,7 +170,7 @@ static clrt_status run_clblast(clrt_ctx *ctx, const gemm_args *g)
 #endif
 }
 
-static clrt_status run_host(clrt_ctx *ctx, const gemm_args *g)
+static clrt_status run_host(clrt_ctx *ctx, const clrt__gemm_args *g)
 {
 #ifdef CLRT_HAVE_CBLAS
     /* Zero-copy on CPU devices: the maps hand out the buffers themselves.
@@ -202,18 +178,15 @@ static clrt_status run_host(clrt_ctx *ctx, const gemm_args *g)
     cl_int rc = CL_SUCCESS;
     float *pa = NULL, *pb = NULL, *pc = NULL;
     clrt_status st = CLRT_OK;
-    size_t abytes = g->a->numel * sizeof(float), bbytes = g->b->numel * sizeof(float);
-    size_t cbytes = g->c->numel * sizeof(float);
+    size_t abytes = clrt__tensor_bytes(g->a), bbytes = clrt__tensor_bytes(g->b);
+    size_t cbytes = clrt__tensor_bytes(g->c);
     cl_map_flags cflags = g->beta == 0.0f ? CL_MAP_WRITE_INVALIDATE_REGION
                                           : (CL_MAP_READ | CL_MAP_WRITE);
-    pa = clEnqueueMapBuffer(ctx->queue, g->a->buf->mem, CL_TRUE, CL_MAP_READ, 0, abytes, 0, NULL,
-                            NULL, &rc);
+    pa = clrt__cl_map(ctx, g->a->buf->mem, CL_MAP_READ, abytes, &rc);
     if (rc == CL_SUCCESS)
-        pb = clEnqueueMapBuffer(ctx->queue, g->b->buf->mem, CL_TRUE, CL_MAP_READ, 0, bbytes, 0,
-                                NULL, NULL, &rc);
+        pb = clrt__cl_map(ctx, g->b->buf->mem, CL_MAP_READ, bbytes, &rc);
     if (rc == CL_SUCCESS)
-        pc = clEnqueueMapBuffer(ctx->queue, g->c->buf->mem, CL_TRUE, cflags, 0, cbytes, 0, NULL,
-                                NULL, &rc);
+        pc = clrt__cl_map(ctx, g->c->buf->mem, cflags, cbytes, &rc);
     if (rc == CL_SUCCESS)
         cblas_sgemm(CblasRowMajor, g->ta ? CblasTrans : CblasNoTrans,
                     g->tb ? CblasTrans : CblasNoTrans, (blasint)g->m, (blasint)g->n,
@@ -222,11 +195,11 @@ static clrt_status run_host(clrt_ctx *ctx, const gemm_args *g)
     else
         st = clrt__fail_cl(ctx, rc, "clEnqueueMapBuffer", "clrt_gemm (host backend)");
     if (pa)
-        clEnqueueUnmapMemObject(ctx->queue, g->a->buf->mem, pa, 0, NULL, NULL);
+        clrt__cl_unmap(ctx, g->a->buf->mem, pa);
     if (pb)
-        clEnqueueUnmapMemObject(ctx->queue, g->b->buf->mem, pb, 0, NULL, NULL);
+        clrt__cl_unmap(ctx, g->b->buf->mem, pb);
     if (pc)
-        clEnqueueUnmapMemObject(ctx->queue, g->c->buf->mem, pc, 0, NULL, NULL);
+        clrt__cl_unmap(ctx, g->c->buf->mem, pc);
     return st;
 #else
     (void)g;
@@ -234,8 +207,8 @@ static clrt_status run_host(clrt_ctx *ctx, const gemm_args *g)
 #endif
 }
 
-static clrt_status run_choice(clrt_ctx *ctx, const gemm_args *g, clrt_gemm_backend b,
-                              unsigned tile)
+clrt_status clrt__gemm_run(clrt_ctx *ctx, const clrt__gemm_args *g, clrt_gemm_backend b,
+                           unsigned tile)
 {
     if (tile == UINT32_MAX)
         tile = default_tile(ctx, g->ta, g->tb);
@@ -244,268 +217,6 @@ static clrt_status run_choice(clrt_ctx *ctx, const gemm_args *g, clrt_gemm_backe
     case CLRT_GEMM_HOST: return run_host(ctx, g);
     default: return run_builtin(ctx, g, tile);
     }
-}
-
-/* ---------------------------------------------------------------- auto */
-
-static unsigned log2_ceil(size_t x)
-{
-    unsigned r = 0;
-    while (((size_t)1 << r) < x)
-        r++;
-    return r;
-}
-
-static void shape_class(const gemm_args *g, bool builtin_only, char *buf, size_t len)
-{
-    snprintf(buf, len, "%s%c%c-m%u-n%u-k%u", builtin_only ? "builtin/" : "", g->ta ? 't' : 'n',
-             g->tb ? 't' : 'n', log2_ceil(g->m), log2_ceil(g->n), log2_ceil(g->k));
-}
-
-/* Bumped when choose() changes what it times or how it picks. */
-#define TUNING_RULES 2
-
-/* What the record is valid for: the device and driver, and this clrt. */
-static void device_key(const clrt_ctx *ctx, char *buf, size_t len)
-{
-    /* The tile table is part of the key: a record's tile index means
-     * nothing to a build with other tiles. So are the version of the rules
-     * choose() follows (TUNING_RULES), so that a change to them (such as
-     * leaving the host backend out) does not reuse older choices, and the
-     * embedded gemm.cl, whose timings the choices are. */
-    const clrt_source *src = clrt__embedded_source("gemm");
-    unsigned long long kernels =
-        src ? (unsigned long long)clrt__hash64(src->data, src->len, 0) : 0;
-    char text[1024];
-    int used = snprintf(text, sizeof text, "%s|%d|%016llx|%s|%s|%s|", CLRT_VERSION_STRING,
-                        TUNING_RULES, kernels, ctx->dev.platform, ctx->dev.name,
-                        ctx->dev.driver_version);
-    for (unsigned i = 0; i < NTILES && used > 0 && (size_t)used < sizeof text; i++)
-        used += snprintf(text + used, sizeof text - (size_t)used, "%u.%u.%u.%u.%u,", tiles[i].tm,
-                         tiles[i].tn, tiles[i].lx, tiles[i].ly, tiles[i].vw);
-    snprintf(buf, len, "%016llx", (unsigned long long)clrt__hash64(text, strlen(text), 7));
-}
-
-/* The record is small and worth keeping on every device, PoCL included
- * (its kernel-binary reason for skipping the disk cache does not apply);
- * CLRT_CACHE=off or CLRT_CACHE_DIR=off turn it off with the cache. */
-static char *record_path(const clrt_ctx *ctx)
-{
-    const char *mode = getenv("CLRT_CACHE");
-    if (!ctx->cache_dir || (mode && strcmp(mode, "off") == 0))
-        return NULL;
-    size_t n = strlen(ctx->cache_dir) + 32;
-    char *p = malloc(n);
-    if (p)
-        snprintf(p, n, "%s/gemm-tuning.txt", ctx->cache_dir);
-    return p;
-}
-
-static void tuning_free(void *data)
-{
-    struct clrt_gemm_tuning *t = data;
-    if (t)
-        free(t->choices);
-    free(t);
-}
-
-/* The context's tuning state, made on first use; NULL when out of memory. */
-static struct clrt_gemm_tuning *tuning_of(clrt_ctx *ctx)
-{
-    clrt__layer_state *slot = &ctx->layer_state[CLRT__STATE_GEMM_TUNING];
-    if (!slot->data) {
-        slot->data = calloc(1, sizeof(struct clrt_gemm_tuning));
-        slot->release = tuning_free;
-    }
-    return slot->data;
-}
-
-static void remember(clrt_ctx *ctx, const char *cls, clrt_gemm_backend b, unsigned tile)
-{
-    struct clrt_gemm_tuning *t = tuning_of(ctx);
-    if (!t)
-        return;
-    if (t->count == t->cap) {
-        size_t cap = t->cap ? 2 * t->cap : 16;
-        gemm_choice *grown = realloc(t->choices, cap * sizeof *grown);
-        if (!grown)
-            return; /* then it is timed again next time: slower, not wrong */
-        t->choices = grown;
-        t->cap = cap;
-    }
-    gemm_choice *c = &t->choices[t->count++];
-    snprintf(c->shape_class, sizeof c->shape_class, "%s", cls);
-    c->backend = b;
-    c->tile = tile;
-}
-
-/* Lines "<device key> <shape class> <backend name> <tile>"; lines for other
- * devices or that do not parse are skipped: the record is a hint. */
-static void load_record(clrt_ctx *ctx)
-{
-    char *path = record_path(ctx);
-    FILE *f = path ? fopen(path, "r") : NULL;
-    free(path);
-    if (!f)
-        return;
-    char key[32], line[256];
-    device_key(ctx, key, sizeof key);
-    while (fgets(line, sizeof line, f)) {
-        char k[32], cls[48], name[16];
-        unsigned tile;
-        if (sscanf(line, "%31s %47s %15s %u", k, cls, name, &tile) != 4 || strcmp(k, key) != 0)
-            continue;
-        for (int b = CLRT_GEMM_BUILTIN; b <= CLRT_GEMM_HOST; b++)
-            if (strcmp(name, clrt_gemm_backend_name((clrt_gemm_backend)b)) == 0 && tile < NTILES &&
-                !clrt__gemm_backend_unavailable(ctx, (clrt_gemm_backend)b))
-                remember(ctx, cls, (clrt_gemm_backend)b, tile);
-    }
-    fclose(f);
-}
-
-static void append_record(clrt_ctx *ctx, const char *cls, clrt_gemm_backend b, unsigned tile)
-{
-    char *path = record_path(ctx);
-    if (!path)
-        return;
-    /* Appends of one short line are atomic enough for a hint file; a torn
-     * line fails to parse and is skipped. */
-    FILE *f = clrt__make_dirs(ctx->cache_dir) == 0 ? fopen(path, "a") : NULL;
-    if (f) {
-        char key[32];
-        device_key(ctx, key, sizeof key);
-        fprintf(f, "%s %s %s %u\n", key, cls, clrt_gemm_backend_name(b), tile);
-        fclose(f);
-    }
-    free(path);
-}
-
-static double now_seconds(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-/* One timed run of a candidate; +inf if it fails. */
-static double time_once(clrt_ctx *ctx, const gemm_args *g, clrt_gemm_backend b, unsigned tile)
-{
-    double t0 = now_seconds();
-    if (run_choice(ctx, g, b, tile) != CLRT_OK || clFinish(ctx->queue) != CL_SUCCESS)
-        return INFINITY;
-    return now_seconds() - t0;
-}
-
-/* GEMMs with M·N·K below this run the default tile untimed: at a few
- * thousand multiply-adds the launch is the whole cost, and timing would
- * compile every candidate (the sin model's start-up, 100×1×1, spent most
- * of its cold start there). */
-#define TUNE_MIN_VOLUME 4096
-
-/* Time budget for timing the candidates of one shape class (see choose()). */
-#define TUNE_SECONDS 0.02
-
-typedef struct gemm_candidate {
-    clrt_gemm_backend backend;
-    unsigned tile;
-    double best; /* seconds, of the timed rounds; +inf until one, and once it fails */
-    bool failed; /* a run failed: no longer timed */
-} gemm_candidate;
-
-/* builtin_only: the choice among the builtin tiles that the builtin backend
- * makes, kept apart from auto's choice among all backends. */
-static clrt_status choose(clrt_ctx *ctx, const gemm_args *g, bool builtin_only,
-                          clrt_gemm_backend *b, unsigned *tile)
-{
-    *b = CLRT_GEMM_BUILTIN;
-    *tile = UINT32_MAX;
-    if (ctx->dev.is_simulator)
-        return CLRT_OK; /* timings of an interpreter mean nothing */
-    if (builtin_only && ctx->gemm_tile >= 0)
-        return CLRT_OK; /* a tile forced by a test */
-    if ((double)g->m * (double)g->n * (double)g->k < TUNE_MIN_VOLUME)
-        return CLRT_OK; /* all launch latency: nothing to win, compiles to save */
-    struct clrt_gemm_tuning *tuning = tuning_of(ctx);
-    if (!tuning)
-        return CLRT_OK;
-    if (!tuning->loaded) {
-        tuning->loaded = true;
-        load_record(ctx);
-    }
-    char cls[48];
-    shape_class(g, builtin_only, cls, sizeof cls);
-    for (size_t i = 0; i < tuning->count; i++) {
-        gemm_choice *c = &tuning->choices[i];
-        if (strcmp(c->shape_class, cls) == 0) {
-            *b = c->backend;
-            *tile = c->tile;
-            return CLRT_OK;
-        }
-    }
-
-    gemm_candidate cand[NTILES + 1];
-    size_t ncand = 0;
-    unsigned first, end;
-    clrt__gemm_candidate_tiles(ctx, &first, &end);
-    for (unsigned t = first; t < end; t++)
-        cand[ncand++] = (gemm_candidate){CLRT_GEMM_BUILTIN, t, INFINITY, false};
-    /* Not the host backend: its blocking maps drain the queue, a cost to
-     * everything queued around it that a GEMM timed alone does not show.
-     * Taken for one shape class where it timed faster, it cut clrt-train
-     * from 47k to 25k samples/s on PoCL, and still did when it had to time
-     * 1.5x faster. It stays available by name. */
-    if (!builtin_only && !clrt__gemm_backend_unavailable(ctx, CLRT_GEMM_CLBLAST))
-        cand[ncand++] = (gemm_candidate){CLRT_GEMM_CLBLAST, 0, INFINITY, false};
-
-    clrt_tensor *scratch;
-    if (clrt_tensor_create(ctx, 2, g->c->shape, CLRT_TENSOR_ZERO, &scratch) != CLRT_OK)
-        return CLRT_OK; /* no room to time: the default runs, untuned this once */
-    gemm_args trial = *g;
-    trial.c = scratch;
-    trial.beta = 0.0f;
-    /* Rounds over all candidates rather than each one's runs in a row: a
-     * burst of load from elsewhere on the machine then slows every candidate
-     * once instead of one candidate throughout. Round 0 warms up (and
-     * compiles); the best of the others counts. Small GEMMs, where a burst
-     * weighs most, get more rounds: as many as fit in TUNE_SECONDS, from 3
-     * to 20. */
-    int rounds = 4;
-    ctx->tuning = true;
-    for (int round = 0; round < rounds; round++) {
-        double t0 = now_seconds();
-        for (size_t i = 0; i < ncand; i++) {
-            if (cand[i].failed)
-                continue;
-            double dt = time_once(ctx, &trial, cand[i].backend, cand[i].tile);
-            if (isinf(dt))
-                cand[i].failed = true, cand[i].best = INFINITY;
-            else if (round > 0 && dt < cand[i].best)
-                cand[i].best = dt;
-        }
-        if (round == 1) {
-            double per_round = now_seconds() - t0;
-            double fit = per_round > 0 ? TUNE_SECONDS / per_round : 20;
-            rounds = 1 + (fit < 3 ? 3 : fit > 20 ? 20 : (int)fit);
-        }
-    }
-    ctx->tuning = false;
-    clrt_tensor_destroy(scratch);
-    double best = INFINITY;
-    for (size_t i = 0; i < ncand; i++)
-        if (cand[i].best < best)
-            best = cand[i].best, *b = cand[i].backend, *tile = cand[i].tile;
-    if (isinf(best)) {
-        /* All failed: the default runs and reports why. Remembered in this
-         * context, so later calls do not time again, but not on disk: the
-         * cause may pass. */
-        remember(ctx, cls, CLRT_GEMM_BUILTIN, UINT32_MAX);
-        return CLRT_OK;
-    }
-    clrt__log(ctx, CLRT_LOG_INFO, "gemm %s: %s (tile %u) in %.3g ms", cls,
-              clrt_gemm_backend_name(*b), *tile, best * 1e3);
-    remember(ctx, cls, *b, *tile);
-    append_record(ctx, cls, *b, *tile);
-    return CLRT_OK;
 }
 
 /* --------------------------------------------------------------- entry */
@@ -519,7 +230,7 @@ clrt_status clrt_gemm(clrt_ctx *ctx, int trans_a, int trans_b, float alpha, cons
     CLRT_TRY(clrt__expect_dims(ctx, fn, "A", a, 2, NULL));
     CLRT_TRY(clrt__expect_dims(ctx, fn, "B", b, 2, NULL));
     CLRT_TRY(clrt__expect_dims(ctx, fn, "C", c, 2, NULL));
-    gemm_args g = {trans_a != 0, trans_b != 0, 0, 0, 0, alpha, beta, a, b, c};
+    clrt__gemm_args g = {trans_a != 0, trans_b != 0, 0, 0, 0, alpha, beta, a, b, c};
     g.m = g.ta ? a->shape[1] : a->shape[0];
     g.k = g.ta ? a->shape[0] : a->shape[1];
     size_t kb = g.tb ? b->shape[1] : b->shape[0];
@@ -541,10 +252,10 @@ clrt_status clrt_gemm(clrt_ctx *ctx, int trans_a, int trans_b, float alpha, cons
     clrt_gemm_backend backend = ctx->gemm_backend;
     unsigned tile = UINT32_MAX; /* the device's default */
     if ((backend == CLRT_GEMM_AUTO || backend == CLRT_GEMM_BUILTIN) && g.k > 0)
-        CLRT_TRY(choose(ctx, &g, backend == CLRT_GEMM_BUILTIN, &backend, &tile));
+        CLRT_TRY(clrt__gemm_choose(ctx, &g, backend == CLRT_GEMM_BUILTIN, &backend, &tile));
     else if (backend == CLRT_GEMM_AUTO)
         backend = CLRT_GEMM_BUILTIN; /* C = beta·C: nothing to tune */
     if (g.k == 0 && backend != CLRT_GEMM_BUILTIN)
         backend = CLRT_GEMM_BUILTIN; /* some BLAS reject K = 0 */
-    return run_choice(ctx, &g, backend, tile);
+    return clrt__gemm_run(ctx, &g, backend, tile);
 }

@@ -28,15 +28,47 @@ bool clrt__aliases(const clrt_tensor *a, const clrt_tensor *b);
 clrt_status clrt__act_kernel(clrt_ctx *ctx, const char *program_name, const char *kernel_name,
                              clrt_act act, cl_kernel *out);
 
-/* -------------------------------------------------------------- gemm.c */
+/* ------------------------------------------------- gemm.c, gemm_tune.c */
+
+/* One checked call of clrt_gemm: C[m×n] = alpha·op(A)·op(B) + beta·C. */
+typedef struct clrt__gemm_args {
+    int ta, tb;
+    size_t m, n, k;
+    float alpha, beta;
+    const clrt_tensor *a, *b;
+    clrt_tensor *c;
+} clrt__gemm_args;
+
+/* A builtin kernel configuration (gemm.c's table says what each is). */
+typedef struct clrt__gemm_tile {
+    unsigned tm, tn, lx, ly, vw;
+} clrt__gemm_tile;
+
+/* At least the number of builtin configurations (fixed-size arrays). */
+#define CLRT__GEMM_MAX_TILES 16
 
 /* The number of builtin kernel configurations (for ctx->gemm_tile). */
 unsigned clrt__gemm_tile_count(void);
+
+/* Configuration i, i < clrt__gemm_tile_count(). */
+const clrt__gemm_tile *clrt__gemm_tile_at(unsigned i);
 
 /* The tiles [first, end) that tuning times on this context's device. */
 void clrt__gemm_candidate_tiles(const clrt_ctx *ctx, unsigned *first, unsigned *end);
 
 /* Build the GEMM program variants the context's backend may use. */
 clrt_status clrt__gemm_build(clrt_ctx *ctx);
+
+/* Run g on backend b; `tile` is the builtin configuration, UINT32_MAX for
+ * the device's default (gemm.c). */
+clrt_status clrt__gemm_run(clrt_ctx *ctx, const clrt__gemm_args *g, clrt_gemm_backend b,
+                           unsigned tile);
+
+/* The backend and tile for g: remembered for its shape class, read from
+ * the tuning record, or timed now (gemm_tune.c). builtin_only chooses
+ * among the builtin tiles alone. Where nothing is timed, *b is builtin and
+ * *tile UINT32_MAX. */
+clrt_status clrt__gemm_choose(clrt_ctx *ctx, const clrt__gemm_args *g, bool builtin_only,
+                              clrt_gemm_backend *b, unsigned *tile);
 
 #endif /* CLRT_OPS_H */

@@ -56,6 +56,7 @@ static clrt_status ctx_configure(clrt_ctx *ctx, const clrt_ctx_options *opt, cha
                                  size_t errlen)
 {
     ctx->gemm_tile = -1;
+    CLRT_TRY(clrt__faults_from_env(ctx, err, errlen));
     return clrt__gemm_backend_resolve(ctx, opt ? opt->gemm : CLRT_GEMM_AUTO, err, errlen);
 }
 

@@ -1,5 +1,5 @@
 /* Kernel arguments and launches: every kernel enqueue of the library passes
- * through here (the choke point fault injection and profiling hook). */
+ * through here (where profiling hooks) on its way to cl_calls.c. */
 #include "runtime/runtime.h"
 #include "common.h"
 
@@ -70,9 +70,8 @@ clrt_status clrt__launch_2d(clrt_ctx *ctx, cl_kernel kernel, size_t g0, size_t g
     }
     /* An event only when profiling: without, launches cost what they did. */
     cl_event ev = NULL;
-    cl_int rc = clEnqueueNDRangeKernel(ctx->queue, kernel, 2, NULL, global,
-                                       l0 && l1 ? local : NULL, 0, NULL,
-                                       ctx->profiling ? &ev : NULL);
+    cl_int rc = clrt__cl_enqueue_kernel(ctx, kernel, 2, global, l0 && l1 ? local : NULL,
+                                        ctx->profiling ? &ev : NULL);
     if (rc != CL_SUCCESS)
         return clrt__fail_cl(ctx, rc, "clEnqueueNDRangeKernel", "%s over %zux%zu items", what, g0,
                              g1);
@@ -108,8 +107,8 @@ clrt_status clrt__launch_1d(clrt_ctx *ctx, cl_kernel kernel, size_t n, const cha
     size_t global = (n + local - 1) / local * local;
     /* An event only when profiling: without, launches cost what they did. */
     cl_event ev = NULL;
-    cl_int rc = clEnqueueNDRangeKernel(ctx->queue, kernel, 1, NULL, &global, NULL, 0, NULL,
-                                       ctx->profiling ? &ev : NULL);
+    cl_int rc = clrt__cl_enqueue_kernel(ctx, kernel, 1, &global, NULL,
+                                        ctx->profiling ? &ev : NULL);
     if (rc != CL_SUCCESS)
         return clrt__fail_cl(ctx, rc, "clEnqueueNDRangeKernel", "%s over %zu items", what, n);
     if (ev)

@@ -53,13 +53,6 @@ static bool take_pooled(clrt_ctx *ctx, size_t capacity, cl_mem *mem)
     return false;
 }
 
-static cl_int create_buffer(clrt_ctx *ctx, size_t capacity, cl_mem *mem)
-{
-    cl_int rc;
-    *mem = clCreateBuffer(ctx->context, CL_MEM_READ_WRITE, capacity, NULL, &rc);
-    return rc;
-}
-
 clrt_status clrt__pool_acquire(clrt_ctx *ctx, size_t bytes, clrt_buffer **out)
 {
     *out = NULL;
@@ -82,12 +75,12 @@ clrt_status clrt__pool_acquire(clrt_ctx *ctx, size_t bytes, clrt_buffer **out)
     if (take_pooled(ctx, capacity, &buf->mem)) {
         ctx->mem.pool_hits++;
     } else {
-        cl_int rc = create_buffer(ctx, capacity, &buf->mem);
+        cl_int rc = clrt__cl_create_buffer(ctx, capacity, &buf->mem);
         if (rc == CL_MEM_OBJECT_ALLOCATION_FAILURE || rc == CL_OUT_OF_RESOURCES ||
             rc == CL_OUT_OF_HOST_MEMORY || rc == CL_INVALID_BUFFER_SIZE) {
             /* Pooled buffers of other sizes may be what fills the device. */
             clrt__pool_trim(ctx);
-            rc = create_buffer(ctx, capacity, &buf->mem);
+            rc = clrt__cl_create_buffer(ctx, capacity, &buf->mem);
         }
         if (rc != CL_SUCCESS) {
             free(buf);

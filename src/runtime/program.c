@@ -1,6 +1,7 @@
 /* Kernel sources (embedded or from CLRT_KERNEL_DIR), build options per
- * device, and the program/kernel cache: in memory per context, and on disk
- * through cache.c for devices that profit from it. */
+ * device and element type, and the program/kernel cache: in memory per
+ * context, keyed by (program, defines, element type), and on disk through
+ * cache.c for devices that profit from it. */
 #include "runtime/runtime.h"
 
 #include <stdio.h>
@@ -15,12 +16,13 @@ typedef struct kernel_slot {
 struct clrt_program_entry {
     char name[64];
     char defines[256]; /* extra options of this variant ("-D TILE=4"), may be "" */
+    clrt_dtype dtype;  /* the element type it is built for (-D CLRT_DTYPE_F32) */
     cl_program program;
     kernel_slot *kernels;
     size_t nkernels;
 };
 
-void clrt__build_options(const clrt_device_info *dev, char *buf, size_t len)
+void clrt__build_options(const clrt_device_info *dev, clrt_dtype dtype, char *buf, size_t len)
 {
     int major = 1, minor = 0;
     /* "OpenCL C 1.2 ..." */
@@ -28,8 +30,10 @@ void clrt__build_options(const clrt_device_info *dev, char *buf, size_t len)
         major = 1, minor = 0;
     bool cl12 = major > 1 || (major == 1 && minor >= 2);
     bool cpu = clrt__device_is_cpu(dev);
-    snprintf(buf, len, "%s-D CLRT_HAS_FP16=%d -D CLRT_DEVICE_CPU=%d", cl12 ? "-cl-std=CL1.2 " : "",
-             dev->has_fp16 ? 1 : 0, cpu ? 1 : 0);
+    const char *type = clrt__dtype_name(dtype);
+    snprintf(buf, len, "%s-D CLRT_HAS_FP16=%d -D CLRT_DEVICE_CPU=%d -D CLRT_DTYPE_%s",
+             cl12 ? "-cl-std=CL1.2 " : "", dev->has_fp16 ? 1 : 0, cpu ? 1 : 0,
+             type ? type : "F32");
 }
 
 const clrt_source *clrt__embedded_source(const char *name)
@@ -126,7 +130,7 @@ static cl_program load_cached(clrt_ctx *ctx, const char *key, const char *option
                                                 bins, &bin_status, &rc);
     free(bin);
     if (rc == CL_SUCCESS && bin_status == CL_SUCCESS)
-        rc = clBuildProgram(prog, 1, &ctx->dev.device_id, options, NULL, NULL);
+        rc = clrt__cl_build(ctx, prog, options);
     if (rc != CL_SUCCESS || bin_status != CL_SUCCESS) {
         /* The driver refused a binary that passed our checks: rebuild. */
         if (prog)
@@ -162,7 +166,7 @@ static void store_cached(clrt_ctx *ctx, cl_program prog, const char *key)
 }
 
 static clrt_status build_program(clrt_ctx *ctx, const char *name, const char *defines,
-                                 cl_program *out)
+                                 clrt_dtype dtype, cl_program *out)
 {
     *out = NULL;
     const char *src;
@@ -170,7 +174,7 @@ static clrt_status build_program(clrt_ctx *ctx, const char *name, const char *de
     bool owned;
     CLRT_TRY(program_source(ctx, name, &src, &len, &owned));
     char options[512];
-    clrt__build_options(&ctx->dev, options, sizeof options);
+    clrt__build_options(&ctx->dev, dtype, options, sizeof options);
     if (defines[0]) {
         size_t used = strlen(options);
         snprintf(options + used, sizeof options - used, " %s", defines);
@@ -197,7 +201,7 @@ static clrt_status build_program(clrt_ctx *ctx, const char *name, const char *de
             st = clrt__fail_cl(ctx, rc, "clCreateProgramWithSource", "program %s", name);
             goto done;
         }
-        rc = clBuildProgram(prog, 1, &ctx->dev.device_id, options, NULL, NULL);
+        rc = clrt__cl_build(ctx, prog, options);
         if (rc != CL_SUCCESS) {
             st = build_failure(ctx, prog, rc, name, options);
             clReleaseProgram(prog);
@@ -218,11 +222,12 @@ done:
 }
 
 static clrt_status program_entry(clrt_ctx *ctx, const char *name, const char *defines,
-                                 clrt_program_entry **out)
+                                 clrt_dtype dtype, clrt_program_entry **out)
 {
     clrt_program_cache *c = &ctx->programs;
     for (size_t i = 0; i < c->count; i++)
-        if (strcmp(c->entries[i].name, name) == 0 && strcmp(c->entries[i].defines, defines) == 0) {
+        if (c->entries[i].dtype == dtype && strcmp(c->entries[i].name, name) == 0 &&
+            strcmp(c->entries[i].defines, defines) == 0) {
             *out = &c->entries[i];
             return CLRT_OK;
         }
@@ -231,6 +236,9 @@ static clrt_status program_entry(clrt_ctx *ctx, const char *name, const char *de
         return clrt__fail(ctx, CLRT_ERR_INVALID_ARG,
                           "kernel program name \"%s\" or its options \"%s\" are too long", name,
                           defines);
+    if (!clrt__dtype_name(dtype))
+        return clrt__fail(ctx, CLRT_ERR_INVALID_ARG,
+                          "kernel program %s: element type %d names no type", name, (int)dtype);
     if (c->count == c->cap) {
         size_t cap = c->cap ? 2 * c->cap : 8;
         clrt_program_entry *grown = realloc(c->entries, cap * sizeof *grown);
@@ -240,11 +248,12 @@ static clrt_status program_entry(clrt_ctx *ctx, const char *name, const char *de
         c->cap = cap;
     }
     cl_program prog;
-    CLRT_TRY(build_program(ctx, name, defines, &prog));
+    CLRT_TRY(build_program(ctx, name, defines, dtype, &prog));
     clrt_program_entry *e = &c->entries[c->count++];
     memset(e, 0, sizeof *e);
     snprintf(e->name, sizeof e->name, "%s", name);
     snprintf(e->defines, sizeof e->defines, "%s", defines);
+    e->dtype = dtype;
     e->program = prog;
     *out = e;
     return CLRT_OK;
@@ -259,9 +268,16 @@ clrt_status clrt__kernel(clrt_ctx *ctx, const char *program_name, const char *ke
 clrt_status clrt__kernel_variant(clrt_ctx *ctx, const char *program_name, const char *defines,
                                  const char *kernel_name, cl_kernel *out)
 {
+    return clrt__kernel_variant_typed(ctx, program_name, defines, CLRT_F32, kernel_name, out);
+}
+
+clrt_status clrt__kernel_variant_typed(clrt_ctx *ctx, const char *program_name,
+                                       const char *defines, clrt_dtype dtype,
+                                       const char *kernel_name, cl_kernel *out)
+{
     *out = NULL;
     clrt_program_entry *e;
-    CLRT_TRY(program_entry(ctx, program_name, defines ? defines : "", &e));
+    CLRT_TRY(program_entry(ctx, program_name, defines ? defines : "", dtype, &e));
     for (size_t i = 0; i < e->nkernels; i++)
         if (strcmp(e->kernels[i].name, kernel_name) == 0) {
             *out = e->kernels[i].kernel;
@@ -300,7 +316,7 @@ void clrt__programs_release(clrt_program_cache *cache)
 clrt_status clrt__program_prepare(clrt_ctx *ctx, const char *program_name, const char *defines)
 {
     clrt_program_entry *e;
-    return program_entry(ctx, program_name, defines ? defines : "", &e);
+    return program_entry(ctx, program_name, defines ? defines : "", CLRT_F32, &e);
 }
 
 clrt_status clrt_ctx_program_stats(const clrt_ctx *ctx, clrt_program_stats *out)

@@ -4,10 +4,12 @@
  * buffer pool, contexts, tensors, kernel launches and profiling. Nothing
  * here includes a header of another layer. Not installed.
  *
- * Choke points: every OpenCL buffer allocation passes through pool.c
- * (clrt__pool_acquire), every program build through program.c
- * (build_program), every kernel enqueue through launch.c and every
- * host transfer through tensor.c; fault injection hooks there. */
+ * Choke points: every OpenCL buffer allocation, program build (of a source
+ * or a cached binary), kernel enqueue, host transfer or copy, and map of the
+ * library calls a wrapper of cl_calls.c (clrt__cl_create_buffer, _build,
+ * _enqueue_kernel, _enqueue_write/read/copy, _map/_unmap) and no driver
+ * function directly; fault injection hooks there. The callers above them
+ * are pool.c, program.c, launch.c, tensor.c and the host GEMM backend. */
 #ifndef CLRT_RUNTIME_H
 #define CLRT_RUNTIME_H
 
@@ -222,11 +224,13 @@ typedef struct clrt_program_cache {
     size_t count, cap;
 } clrt_program_cache;
 
-/* The compiler options clrt uses for a device (deterministic). */
-void clrt__build_options(const clrt_device_info *dev, char *buf, size_t len);
+/* The compiler options clrt uses for a device and element type
+ * (deterministic): "-cl-std=CL1.2 -D CLRT_HAS_FP16=0 -D CLRT_DEVICE_CPU=1
+ * -D CLRT_DTYPE_F32". */
+void clrt__build_options(const clrt_device_info *dev, clrt_dtype dtype, char *buf, size_t len);
 
-/* The kernel `kernel_name` of program `program_name`, building the program
- * on first use. The kernel belongs to the context's cache. */
+/* The kernel `kernel_name` of program `program_name` for float32, building
+ * the program on first use. The kernel belongs to the context's cache. */
 clrt_status clrt__kernel(clrt_ctx *ctx, const char *program_name, const char *kernel_name,
                          cl_kernel *out);
 
@@ -234,6 +238,14 @@ clrt_status clrt__kernel(clrt_ctx *ctx, const char *program_name, const char *ke
  * ("-D CLRT_GEMM_TM=4 ..."); each variant is built and cached on its own. */
 clrt_status clrt__kernel_variant(clrt_ctx *ctx, const char *program_name, const char *defines,
                                  const char *kernel_name, cl_kernel *out);
+
+/* The same for element type `dtype` (its -D CLRT_DTYPE_<name> is in the
+ * options): the cache is keyed by (program, defines, dtype), so the variants
+ * of one program for two types are two builds. CLRT_ERR_INVALID_ARG for a
+ * dtype that names no type. */
+clrt_status clrt__kernel_variant_typed(clrt_ctx *ctx, const char *program_name,
+                                       const char *defines, clrt_dtype dtype,
+                                       const char *kernel_name, cl_kernel *out);
 
 /* Build program `program_name` with extra `defines` (NULL or "" for the
  * base program) unless the context has it already; clrt_ctx_build_all. */
@@ -276,6 +288,72 @@ void clrt__pool_release(clrt_ctx *ctx, clrt_buffer *buf);
 
 void clrt__pool_trim(clrt_ctx *ctx);
 
+/* --------------------------------------------------------- cl_calls.c */
+
+/* Fault injection: a test arms a kind of call on one context, and from the
+ * nth call of that kind on (counted from the arming) each fails with the
+ * armed OpenCL error before reaching the driver, as the driver would fail,
+ * until it is disarmed. Whole programs arm it from the environment, read
+ * once when a context is made:
+ *
+ *   CLRT_FAULT=kind:n[:code][,kind:n[:code]...]
+ *
+ * kind: alloc (clCreateBuffer), build (clBuildProgram, of a source or a
+ * cached binary), enqueue (clEnqueueNDRangeKernel), transfer
+ * (clEnqueueWriteBuffer, ReadBuffer, CopyBuffer) or map
+ * (clEnqueueMapBuffer); n >= 1; code a negative OpenCL error, by default
+ * CL_MEM_OBJECT_ALLOCATION_FAILURE, CL_BUILD_PROGRAM_FAILURE,
+ * CL_OUT_OF_RESOURCES (enqueue, transfer) and CL_MAP_FAILURE.
+ * "CLRT_FAULT=alloc:3": the third buffer allocation and all later ones
+ * fail. A malformed value fails context creation with
+ * CLRT_ERR_INVALID_ARG. Unmaps are never failed. */
+typedef enum clrt__fault_kind {
+    CLRT__FAULT_ALLOC,
+    CLRT__FAULT_BUILD,
+    CLRT__FAULT_ENQUEUE,
+    CLRT__FAULT_TRANSFER,
+    CLRT__FAULT_MAP,
+    CLRT__FAULT_KINDS
+} clrt__fault_kind;
+
+typedef struct clrt__fault {
+    unsigned long nth;   /* 0: disarmed; else the first call that fails */
+    unsigned long calls; /* calls of this kind since it was armed */
+    unsigned long fired; /* calls failed on purpose, over the context's life */
+    cl_int error;
+} clrt__fault;
+
+typedef struct clrt__faults {
+    bool armed; /* some kind is: the wrappers' one test when none is */
+    clrt__fault kind[CLRT__FAULT_KINDS];
+} clrt__faults;
+
+/* Arm `kind` (nth >= 1; nth 0 disarms), restarting its count; `error`
+ * CL_SUCCESS takes the kind's default. */
+void clrt__fault_arm(clrt_ctx *ctx, clrt__fault_kind kind, unsigned long nth, cl_int error);
+void clrt__fault_disarm(clrt_ctx *ctx, clrt__fault_kind kind);
+
+/* How many calls of `kind` were failed on purpose. */
+unsigned long clrt__fault_fired(const clrt_ctx *ctx, clrt__fault_kind kind);
+
+/* Arm from $CLRT_FAULT (context creation: the message goes to `err`). */
+clrt_status clrt__faults_from_env(clrt_ctx *ctx, char *err, size_t errlen);
+
+/* The wrapped calls: the driver's result, or the injected error with
+ * nothing done (*out NULL, no event). The transfers and the copy start at
+ * offset 0; maps block. */
+cl_int clrt__cl_create_buffer(clrt_ctx *ctx, size_t bytes, cl_mem *out); /* read-write */
+cl_int clrt__cl_build(clrt_ctx *ctx, cl_program prog, const char *options);
+cl_int clrt__cl_enqueue_kernel(clrt_ctx *ctx, cl_kernel kernel, cl_uint dims,
+                               const size_t *global, const size_t *local, cl_event *ev);
+cl_int clrt__cl_enqueue_write(clrt_ctx *ctx, cl_mem mem, cl_bool blocking, size_t bytes,
+                              const void *src, cl_event *ev);
+cl_int clrt__cl_enqueue_read(clrt_ctx *ctx, cl_mem mem, cl_bool blocking, size_t bytes, void *dst,
+                             cl_event *ev);
+cl_int clrt__cl_enqueue_copy(clrt_ctx *ctx, cl_mem src, cl_mem dst, size_t bytes);
+void *clrt__cl_map(clrt_ctx *ctx, cl_mem mem, cl_map_flags flags, size_t bytes, cl_int *rc);
+cl_int clrt__cl_unmap(clrt_ctx *ctx, cl_mem mem, void *p);
+
 /* ---------------------------------------------------------- context.c */
 
 /* State a layer above keeps per context (the GEMM tuner's choices): the
@@ -312,6 +390,7 @@ struct clrt_ctx {
     bool tuning;        /* the GEMM tuner is timing candidates: their failures log at DEBUG */
     struct clrt_profile *profile; /* profile.c: kernel times; NULL until the first record */
     clrt__layer_state layer_state[CLRT__STATE_COUNT];
+    clrt__faults faults; /* cl_calls.c: nothing armed unless a test or $CLRT_FAULT arms it */
 
     clrt_pool pool;
     clrt_memory_stats mem;
@@ -369,9 +448,26 @@ void clrt__profile_release(clrt_ctx *ctx);
 struct clrt_tensor {
     clrt_ctx *ctx;
     clrt_buffer *buf;
+    clrt_dtype dtype;
     int rank;
     size_t shape[CLRT_MAX_RANK];
     size_t numel;
 };
+
+/* Element types kernels can be built for before a tensor can hold them (a
+ * kernel's half variant is written and cached ahead of half tensors); the
+ * public clrt_dtype names those tensors have. */
+#define CLRT__F16 ((clrt_dtype)1)
+
+/* The bytes of one element of `dtype`; 0 for a value that names no type. */
+size_t clrt__dtype_size(clrt_dtype dtype);
+
+/* The type's name, "F32", as in its build define CLRT_DTYPE_F32; NULL for
+ * a value that names no type. */
+const char *clrt__dtype_name(clrt_dtype dtype);
+
+/* The bytes of t's elements (numel times the element size): transfers,
+ * copies, maps and buffer requests use it, never numel * sizeof(float). */
+size_t clrt__tensor_bytes(const clrt_tensor *t);
 
 #endif /* CLRT_RUNTIME_H */

@@ -1,18 +1,44 @@
-/* Device tensors: shape, create/destroy, host transfers, fill, copy,
- * reshape views and interop wrapping. */
+/* Device tensors: shape and element type, create/destroy, host transfers,
+ * fill, copy, reshape views and interop wrapping. */
 #include "runtime/runtime.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-static clrt_status new_handle(clrt_ctx *ctx, clrt_buffer *buf, int rank, const size_t *shape,
-                              size_t numel, clrt_tensor **out)
+/* Element sizes and names, indexed by clrt_dtype. */
+static const struct {
+    const char *name;
+    size_t size;
+} dtypes[] = {
+    [CLRT_F32] = {"F32", 4},
+    [CLRT__F16] = {"F16", 2},
+};
+
+size_t clrt__dtype_size(clrt_dtype dtype)
+{
+    return (unsigned)dtype < sizeof dtypes / sizeof dtypes[0] ? dtypes[dtype].size : 0;
+}
+
+const char *clrt__dtype_name(clrt_dtype dtype)
+{
+    return (unsigned)dtype < sizeof dtypes / sizeof dtypes[0] ? dtypes[dtype].name : NULL;
+}
+
+size_t clrt__tensor_bytes(const clrt_tensor *t)
+{
+    /* No overflow: clrt__shape_numel bounds numel by SIZE_MAX / 4. */
+    return t->numel * clrt__dtype_size(t->dtype);
+}
+
+static clrt_status new_handle(clrt_ctx *ctx, clrt_buffer *buf, clrt_dtype dtype, int rank,
+                              const size_t *shape, size_t numel, clrt_tensor **out)
 {
     clrt_tensor *t = calloc(1, sizeof *t);
     if (!t)
         return clrt__fail(ctx, CLRT_ERR_OUT_OF_MEMORY, "out of host memory for a tensor");
     t->ctx = ctx;
     t->buf = buf;
+    t->dtype = dtype;
     t->rank = rank;
     memcpy(t->shape, shape, (size_t)rank * sizeof *shape);
     t->numel = numel;
@@ -44,9 +70,9 @@ clrt_status clrt_tensor_create(clrt_ctx *ctx, int rank, const size_t *shape, uns
     size_t numel;
     CLRT_TRY(check_shape(ctx, "clrt_tensor_create", rank, shape, &numel));
     clrt_buffer *buf;
-    CLRT_TRY(clrt__pool_acquire(ctx, numel * sizeof(float), &buf));
+    CLRT_TRY(clrt__pool_acquire(ctx, numel * clrt__dtype_size(CLRT_F32), &buf));
     clrt_tensor *t;
-    clrt_status st = new_handle(ctx, buf, rank, shape, numel, &t);
+    clrt_status st = new_handle(ctx, buf, CLRT_F32, rank, shape, numel, &t);
     if (st != CLRT_OK) {
         clrt__pool_release(ctx, buf);
         return st;
@@ -81,12 +107,13 @@ clrt_status clrt_tensor_from_cl(clrt_ctx *ctx, cl_mem mem, int rank, const size_
     if (owner != ctx->context)
         return clrt__fail(ctx, CLRT_ERR_INVALID_ARG,
                           "clrt_tensor_from_cl: the buffer belongs to another cl_context");
-    if (size < numel * sizeof(float)) {
+    size_t bytes = numel * clrt__dtype_size(CLRT_F32);
+    if (size < bytes) {
         char s[160];
         clrt__shape_str(rank, shape, s, sizeof s);
         return clrt__fail(ctx, CLRT_ERR_SHAPE,
                           "clrt_tensor_from_cl: shape %s needs %zu bytes, the buffer has %zu", s,
-                          numel * sizeof(float), size);
+                          bytes, size);
     }
     clrt_buffer *buf = calloc(1, sizeof *buf);
     if (!buf)
@@ -95,7 +122,7 @@ clrt_status clrt_tensor_from_cl(clrt_ctx *ctx, cl_mem mem, int rank, const size_
     buf->refs = 1;
     buf->external = true;
     clRetainMemObject(mem);
-    st = new_handle(ctx, buf, rank, shape, numel, out);
+    st = new_handle(ctx, buf, CLRT_F32, rank, shape, numel, out);
     if (st != CLRT_OK)
         clrt__pool_release(ctx, buf);
 fail:
@@ -120,7 +147,7 @@ clrt_status clrt_tensor_reshape(clrt_tensor *t, int rank, const size_t *shape,
                           "clrt_tensor_reshape: %s (%zu elements) cannot become %s (%zu elements)",
                           from, t->numel, to, numel);
     }
-    CLRT_TRY(new_handle(t->ctx, t->buf, rank, shape, numel, out));
+    CLRT_TRY(new_handle(t->ctx, t->buf, t->dtype, rank, shape, numel, out));
     t->buf->refs++;
     return CLRT_OK;
 }
@@ -152,6 +179,11 @@ size_t clrt_tensor_numel(const clrt_tensor *t)
 clrt_ctx *clrt_tensor_ctx(const clrt_tensor *t)
 {
     return t ? t->ctx : NULL;
+}
+
+clrt_dtype clrt_tensor_dtype(const clrt_tensor *t)
+{
+    return t ? t->dtype : CLRT_F32;
 }
 
 cl_mem clrt_tensor_cl_mem(const clrt_tensor *t)
@@ -186,8 +218,8 @@ static clrt_status write_impl(clrt_tensor *t, const float *src, size_t count, cl
     CLRT_TRY(check_transfer(t, src, count, fn));
     if (count == 0)
         return CLRT_OK;
-    cl_int rc = clEnqueueWriteBuffer(t->ctx->queue, t->buf->mem, blocking, 0,
-                                     count * sizeof(float), src, 0, NULL, event);
+    cl_int rc = clrt__cl_enqueue_write(t->ctx, t->buf->mem, blocking, clrt__tensor_bytes(t), src,
+                                       event);
     if (rc != CL_SUCCESS)
         return clrt__fail_cl(t->ctx, rc, "clEnqueueWriteBuffer", "%s of %zu floats", fn, count);
     return CLRT_OK;
@@ -201,8 +233,8 @@ static clrt_status read_impl(const clrt_tensor *t, float *dst, size_t count, cl_
     CLRT_TRY(check_transfer(t, dst, count, fn));
     if (count == 0)
         return CLRT_OK;
-    cl_int rc = clEnqueueReadBuffer(t->ctx->queue, t->buf->mem, blocking, 0,
-                                    count * sizeof(float), dst, 0, NULL, event);
+    cl_int rc = clrt__cl_enqueue_read(t->ctx, t->buf->mem, blocking, clrt__tensor_bytes(t), dst,
+                                      event);
     if (rc != CL_SUCCESS)
         return clrt__fail_cl(t->ctx, rc, "clEnqueueReadBuffer", "%s of %zu floats", fn, count);
     return CLRT_OK;
@@ -268,13 +300,15 @@ clrt_status clrt_tensor_copy(clrt_tensor *dst, const clrt_tensor *src)
         return clrt__fail(dst->ctx, CLRT_ERR_SHAPE, "clrt_tensor_copy: dst %s and src %s differ",
                           a, b);
     }
+    if (dst->dtype != src->dtype)
+        return clrt__fail(dst->ctx, CLRT_ERR_INVALID_ARG,
+                          "clrt_tensor_copy: dst of %s and src of %s elements differ",
+                          clrt__dtype_name(dst->dtype), clrt__dtype_name(src->dtype));
     if (dst->numel == 0 || dst->buf == src->buf)
         return CLRT_OK;
-    clrt_status st = CLRT_OK;
-    CLRT_CL_GOTO(dst->ctx, st,
-                 clEnqueueCopyBuffer(dst->ctx->queue, src->buf->mem, dst->buf->mem, 0, 0,
-                                     dst->numel * sizeof(float), 0, NULL, NULL),
-                 out);
-out:
-    return st;
+    cl_int rc = clrt__cl_enqueue_copy(dst->ctx, src->buf->mem, dst->buf->mem,
+                                      clrt__tensor_bytes(dst));
+    if (rc != CL_SUCCESS)
+        return clrt__fail_cl(dst->ctx, rc, "clEnqueueCopyBuffer", "clrt_tensor_copy");
+    return CLRT_OK;
 }

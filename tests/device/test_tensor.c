@@ -1,5 +1,6 @@
 /* Tensors on each device: round trips of odd sizes, fill, copy, views,
- * shape errors, async transfers, the pool, interop wrapping. */
+ * shape errors, async transfers, the pool, interop wrapping, the element
+ * type and the kernel variants per type. */
 #include "harness.h"
 #include "io/io.h"
 
@@ -308,6 +309,91 @@ static void wrap_existing_buffer(void **state)
     clrt_test_ctx_done(ctx);
 }
 
+/* Every tensor is float32, whichever way it was made, and its byte size
+ * is numel × 4. */
+static void dtype_of_tensors(void **state)
+{
+    (void)state;
+    clrt_ctx *ctx = clrt_test_ctx();
+    const size_t s[2] = {3, 7}, flat = 21, none = 0;
+    clrt_tensor *t, *view, *wrapped, *empty;
+    CLRT_ASSERT_OK(ctx, clrt_tensor_create(ctx, 2, s, CLRT_TENSOR_UNINIT, &t));
+    CLRT_ASSERT_OK(ctx, clrt_tensor_reshape(t, 1, &flat, &view));
+    CLRT_ASSERT_OK(ctx, clrt_tensor_from_cl(ctx, clrt_tensor_cl_mem(t), 2, s, &wrapped));
+    CLRT_ASSERT_OK(ctx, clrt_tensor_create(ctx, 1, &none, CLRT_TENSOR_UNINIT, &empty));
+    const clrt_tensor *all[] = {t, view, wrapped};
+    for (size_t i = 0; i < 3; i++) {
+        assert_int_equal(clrt_tensor_dtype(all[i]), CLRT_F32);
+        assert_int_equal(clrt__tensor_bytes(all[i]), 84);
+    }
+    assert_int_equal(clrt_tensor_dtype(empty), CLRT_F32);
+    assert_int_equal(clrt__tensor_bytes(empty), 0);
+    assert_int_equal(clrt_tensor_dtype(NULL), CLRT_F32);
+    assert_int_equal(clrt__dtype_size(CLRT_F32), sizeof(float));
+    assert_int_equal(clrt__dtype_size(CLRT__F16), 2);
+    assert_int_equal(clrt__dtype_size((clrt_dtype)77), 0);
+    assert_null(clrt__dtype_name((clrt_dtype)77));
+    /* A copy keeps the type and moves numel × 4 bytes. */
+    float in[21], out[21];
+    clrt_test_random(in, 21, 9);
+    clrt_tensor *copy;
+    CLRT_ASSERT_OK(ctx, clrt_tensor_create(ctx, 2, s, CLRT_TENSOR_UNINIT, &copy));
+    CLRT_ASSERT_OK(ctx, clrt_tensor_write(t, in, 21));
+    CLRT_ASSERT_OK(ctx, clrt_tensor_copy(copy, t));
+    CLRT_ASSERT_OK(ctx, clrt_tensor_read(copy, out, 21));
+    assert_memory_equal(in, out, sizeof in);
+    clrt_tensor_destroy(copy);
+    clrt_tensor_destroy(empty);
+    clrt_tensor_destroy(wrapped);
+    clrt_tensor_destroy(view);
+    clrt_tensor_destroy(t);
+    clrt_test_ctx_done(ctx);
+}
+
+/* The element type is part of a kernel variant's key: one program with the
+ * same defines for two types is two builds and two kernels, each cached. */
+static void kernel_variants_per_dtype(void **state)
+{
+    (void)state;
+    clrt_ctx *ctx = clrt_test_ctx();
+    char options[512];
+    clrt__build_options(clrt_ctx_device(ctx), CLRT_F32, options, sizeof options);
+    assert_non_null(strstr(options, " -D CLRT_DTYPE_F32"));
+    clrt__build_options(clrt_ctx_device(ctx), CLRT__F16, options, sizeof options);
+    assert_non_null(strstr(options, " -D CLRT_DTYPE_F16"));
+
+    static const char defines[] = "-D CLRT_TEST_VARIANT=1";
+    clrt_program_stats before, after;
+    CLRT_ASSERT_OK(ctx, clrt_ctx_program_stats(ctx, &before));
+    cl_kernel f32, f16, again;
+    CLRT_ASSERT_OK(ctx, clrt__kernel_variant_typed(ctx, "tensor", defines, CLRT_F32, "clrt_fill",
+                                                   &f32));
+    CLRT_ASSERT_OK(ctx, clrt__kernel_variant_typed(ctx, "tensor", defines, CLRT__F16,
+                                                   "clrt_fill", &f16));
+    assert_true(f32 != NULL && f16 != NULL && f32 != f16);
+    CLRT_ASSERT_OK(ctx, clrt_ctx_program_stats(ctx, &after));
+    assert_int_equal(after.builds, before.builds + 2);
+
+    /* Both are cached; the untyped lookup is the float32 one. */
+    CLRT_ASSERT_OK(ctx, clrt__kernel_variant_typed(ctx, "tensor", defines, CLRT__F16,
+                                                   "clrt_fill", &again));
+    assert_ptr_equal(again, f16);
+    CLRT_ASSERT_OK(ctx, clrt__kernel_variant(ctx, "tensor", defines, "clrt_fill", &again));
+    assert_ptr_equal(again, f32);
+    CLRT_ASSERT_OK(ctx, clrt_ctx_program_stats(ctx, &after));
+    assert_int_equal(after.builds, before.builds + 2);
+
+    /* A value that names no type builds nothing. */
+    assert_int_equal(clrt__kernel_variant_typed(ctx, "tensor", defines, (clrt_dtype)77,
+                                                "clrt_fill", &again),
+                     CLRT_ERR_INVALID_ARG);
+    assert_null(again);
+    assert_non_null(strstr(clrt_ctx_errmsg(ctx), "names no type"));
+    CLRT_ASSERT_OK(ctx, clrt_ctx_program_stats(ctx, &after));
+    assert_int_equal(after.builds, before.builds + 2);
+    clrt_test_ctx_done(ctx);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -319,6 +405,8 @@ int main(void)
         cmocka_unit_test(async_transfers),
         cmocka_unit_test(pool_reuses_buffers),
         cmocka_unit_test(wrap_existing_buffer),
+        cmocka_unit_test(dtype_of_tensors),
+        cmocka_unit_test(kernel_variants_per_dtype),
     };
     return clrt_test_main("tensor", tests, sizeof tests / sizeof tests[0]);
 }

@@ -1,0 +1,289 @@
+/* GEMM tuning: `auto` (and `builtin` among its tiles) times the candidates
+ * once per (device, driver, shape class) and keeps the winner in the
+ * context (its layer_state[CLRT__STATE_GEMM_TUNING] slot) and, when the
+ * disk cache is on, in "<cache dir>/gemm-tuning.txt". gemm.c runs them. */
+#include "ops/ops.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* One decision of `auto`. */
+typedef struct gemm_choice {
+    char shape_class[48];
+    clrt_gemm_backend backend;
+    unsigned tile;
+} gemm_choice;
+
+struct clrt_gemm_tuning {
+    gemm_choice *choices;
+    size_t count, cap;
+    bool loaded; /* the disk record has been read */
+};
+
+static unsigned log2_ceil(size_t x)
+{
+    unsigned r = 0;
+    while (((size_t)1 << r) < x)
+        r++;
+    return r;
+}
+
+static void shape_class(const clrt__gemm_args *g, bool builtin_only, char *buf, size_t len)
+{
+    snprintf(buf, len, "%s%c%c-m%u-n%u-k%u", builtin_only ? "builtin/" : "", g->ta ? 't' : 'n',
+             g->tb ? 't' : 'n', log2_ceil(g->m), log2_ceil(g->n), log2_ceil(g->k));
+}
+
+/* Bumped when clrt__gemm_choose() changes what it times or how it picks. */
+#define TUNING_RULES 2
+
+/* What the record is valid for: the device and driver, and this clrt. */
+static void device_key(const clrt_ctx *ctx, char *buf, size_t len)
+{
+    /* The tile table is part of the key: a record's tile index means
+     * nothing to a build with other tiles. So are the version of the rules
+     * clrt__gemm_choose() follows (TUNING_RULES), so that a change to them
+     * (such as leaving the host backend out) does not reuse older choices,
+     * and the embedded gemm.cl, whose timings the choices are. */
+    const clrt_source *src = clrt__embedded_source("gemm");
+    unsigned long long kernels =
+        src ? (unsigned long long)clrt__hash64(src->data, src->len, 0) : 0;
+    char text[1024];
+    int used = snprintf(text, sizeof text, "%s|%d|%016llx|%s|%s|%s|", CLRT_VERSION_STRING,
+                        TUNING_RULES, kernels, ctx->dev.platform, ctx->dev.name,
+                        ctx->dev.driver_version);
+    for (unsigned i = 0; i < clrt__gemm_tile_count() && used > 0 && (size_t)used < sizeof text;
+         i++) {
+        const clrt__gemm_tile *t = clrt__gemm_tile_at(i);
+        used += snprintf(text + used, sizeof text - (size_t)used, "%u.%u.%u.%u.%u,", t->tm,
+                         t->tn, t->lx, t->ly, t->vw);
+    }
+    snprintf(buf, len, "%016llx", (unsigned long long)clrt__hash64(text, strlen(text), 7));
+}
+
+/* The record is small and worth keeping on every device, PoCL included
+ * (its kernel-binary reason for skipping the disk cache does not apply);
+ * CLRT_CACHE=off or CLRT_CACHE_DIR=off turn it off with the cache. */
+static char *record_path(const clrt_ctx *ctx)
+{
+    const char *mode = getenv("CLRT_CACHE");
+    if (!ctx->cache_dir || (mode && strcmp(mode, "off") == 0))
+        return NULL;
+    size_t n = strlen(ctx->cache_dir) + 32;
+    char *p = malloc(n);
+    if (p)
+        snprintf(p, n, "%s/gemm-tuning.txt", ctx->cache_dir);
+    return p;
+}
+
+static void tuning_free(void *data)
+{
+    struct clrt_gemm_tuning *t = data;
+    if (t)
+        free(t->choices);
+    free(t);
+}
+
+/* The context's tuning state, made on first use; NULL when out of memory. */
+static struct clrt_gemm_tuning *tuning_of(clrt_ctx *ctx)
+{
+    clrt__layer_state *slot = &ctx->layer_state[CLRT__STATE_GEMM_TUNING];
+    if (!slot->data) {
+        slot->data = calloc(1, sizeof(struct clrt_gemm_tuning));
+        slot->release = tuning_free;
+    }
+    return slot->data;
+}
+
+static void remember(clrt_ctx *ctx, const char *cls, clrt_gemm_backend b, unsigned tile)
+{
+    struct clrt_gemm_tuning *t = tuning_of(ctx);
+    if (!t)
+        return;
+    if (t->count == t->cap) {
+        size_t cap = t->cap ? 2 * t->cap : 16;
+        gemm_choice *grown = realloc(t->choices, cap * sizeof *grown);
+        if (!grown)
+            return; /* then it is timed again next time: slower, not wrong */
+        t->choices = grown;
+        t->cap = cap;
+    }
+    gemm_choice *c = &t->choices[t->count++];
+    snprintf(c->shape_class, sizeof c->shape_class, "%s", cls);
+    c->backend = b;
+    c->tile = tile;
+}
+
+/* Lines "<device key> <shape class> <backend name> <tile>"; lines for other
+ * devices or that do not parse are skipped: the record is a hint. */
+static void load_record(clrt_ctx *ctx)
+{
+    char *path = record_path(ctx);
+    FILE *f = path ? fopen(path, "r") : NULL;
+    free(path);
+    if (!f)
+        return;
+    char key[32], line[256];
+    device_key(ctx, key, sizeof key);
+    while (fgets(line, sizeof line, f)) {
+        char k[32], cls[48], name[16];
+        unsigned tile;
+        if (sscanf(line, "%31s %47s %15s %u", k, cls, name, &tile) != 4 || strcmp(k, key) != 0)
+            continue;
+        for (int b = CLRT_GEMM_BUILTIN; b <= CLRT_GEMM_HOST; b++)
+            if (strcmp(name, clrt_gemm_backend_name((clrt_gemm_backend)b)) == 0 &&
+                tile < clrt__gemm_tile_count() &&
+                !clrt__gemm_backend_unavailable(ctx, (clrt_gemm_backend)b))
+                remember(ctx, cls, (clrt_gemm_backend)b, tile);
+    }
+    fclose(f);
+}
+
+static void append_record(clrt_ctx *ctx, const char *cls, clrt_gemm_backend b, unsigned tile)
+{
+    char *path = record_path(ctx);
+    if (!path)
+        return;
+    /* Appends of one short line are atomic enough for a hint file; a torn
+     * line fails to parse and is skipped. */
+    FILE *f = clrt__make_dirs(ctx->cache_dir) == 0 ? fopen(path, "a") : NULL;
+    if (f) {
+        char key[32];
+        device_key(ctx, key, sizeof key);
+        fprintf(f, "%s %s %s %u\n", key, cls, clrt_gemm_backend_name(b), tile);
+        fclose(f);
+    }
+    free(path);
+}
+
+static double now_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* One timed run of a candidate; +inf if it fails. */
+static double time_once(clrt_ctx *ctx, const clrt__gemm_args *g, clrt_gemm_backend b, unsigned tile)
+{
+    double t0 = now_seconds();
+    if (clrt__gemm_run(ctx, g, b, tile) != CLRT_OK || clFinish(ctx->queue) != CL_SUCCESS)
+        return INFINITY;
+    return now_seconds() - t0;
+}
+
+/* GEMMs with M·N·K below this run the default tile untimed: at a few
+ * thousand multiply-adds the launch is the whole cost, and timing would
+ * compile every candidate (the sin model's start-up, 100×1×1, spent most
+ * of its cold start there). */
+#define TUNE_MIN_VOLUME 4096
+
+/* Time budget for timing the candidates of one shape class (see
+ * clrt__gemm_choose()). */
+#define TUNE_SECONDS 0.02
+
+typedef struct gemm_candidate {
+    clrt_gemm_backend backend;
+    unsigned tile;
+    double best; /* seconds, of the timed rounds; +inf until one, and once it fails */
+    bool failed; /* a run failed: no longer timed */
+} gemm_candidate;
+
+/* builtin_only: the choice among the builtin tiles that the builtin backend
+ * makes, kept apart from auto's choice among all backends. */
+clrt_status clrt__gemm_choose(clrt_ctx *ctx, const clrt__gemm_args *g, bool builtin_only,
+                              clrt_gemm_backend *b, unsigned *tile)
+{
+    *b = CLRT_GEMM_BUILTIN;
+    *tile = UINT32_MAX;
+    if (ctx->dev.is_simulator)
+        return CLRT_OK; /* timings of an interpreter mean nothing */
+    if (builtin_only && ctx->gemm_tile >= 0)
+        return CLRT_OK; /* a tile forced by a test */
+    if ((double)g->m * (double)g->n * (double)g->k < TUNE_MIN_VOLUME)
+        return CLRT_OK; /* all launch latency: nothing to win, compiles to save */
+    struct clrt_gemm_tuning *tuning = tuning_of(ctx);
+    if (!tuning)
+        return CLRT_OK;
+    if (!tuning->loaded) {
+        tuning->loaded = true;
+        load_record(ctx);
+    }
+    char cls[48];
+    shape_class(g, builtin_only, cls, sizeof cls);
+    for (size_t i = 0; i < tuning->count; i++) {
+        gemm_choice *c = &tuning->choices[i];
+        if (strcmp(c->shape_class, cls) == 0) {
+            *b = c->backend;
+            *tile = c->tile;
+            return CLRT_OK;
+        }
+    }
+
+    gemm_candidate cand[CLRT__GEMM_MAX_TILES + 1];
+    size_t ncand = 0;
+    unsigned first, end;
+    clrt__gemm_candidate_tiles(ctx, &first, &end);
+    for (unsigned t = first; t < end; t++)
+        cand[ncand++] = (gemm_candidate){CLRT_GEMM_BUILTIN, t, INFINITY, false};
+    /* Not the host backend: its blocking maps drain the queue, a cost to
+     * everything queued around it that a GEMM timed alone does not show.
+     * Taken for one shape class where it timed faster, it cut clrt-train
+     * from 47k to 25k samples/s on PoCL, and still did when it had to time
+     * 1.5x faster. It stays available by name. */
+    if (!builtin_only && !clrt__gemm_backend_unavailable(ctx, CLRT_GEMM_CLBLAST))
+        cand[ncand++] = (gemm_candidate){CLRT_GEMM_CLBLAST, 0, INFINITY, false};
+
+    clrt_tensor *scratch;
+    if (clrt_tensor_create(ctx, 2, g->c->shape, CLRT_TENSOR_ZERO, &scratch) != CLRT_OK)
+        return CLRT_OK; /* no room to time: the default runs, untuned this once */
+    clrt__gemm_args trial = *g;
+    trial.c = scratch;
+    trial.beta = 0.0f;
+    /* Rounds over all candidates rather than each one's runs in a row: a
+     * burst of load from elsewhere on the machine then slows every candidate
+     * once instead of one candidate throughout. Round 0 warms up (and
+     * compiles); the best of the others counts. Small GEMMs, where a burst
+     * weighs most, get more rounds: as many as fit in TUNE_SECONDS, from 3
+     * to 20. */
+    int rounds = 4;
+    ctx->tuning = true;
+    for (int round = 0; round < rounds; round++) {
+        double t0 = now_seconds();
+        for (size_t i = 0; i < ncand; i++) {
+            if (cand[i].failed)
+                continue;
+            double dt = time_once(ctx, &trial, cand[i].backend, cand[i].tile);
+            if (isinf(dt))
+                cand[i].failed = true, cand[i].best = INFINITY;
+            else if (round > 0 && dt < cand[i].best)
+                cand[i].best = dt;
+        }
+        if (round == 1) {
+            double per_round = now_seconds() - t0;
+            double fit = per_round > 0 ? TUNE_SECONDS / per_round : 20;
+            rounds = 1 + (fit < 3 ? 3 : fit > 20 ? 20 : (int)fit);
+        }
+    }
+    ctx->tuning = false;
+    clrt_tensor_destroy(scratch);
+    double best = INFINITY;
+    for (size_t i = 0; i < ncand; i++)
+        if (cand[i].best < best)
+            best = cand[i].best, *b = cand[i].backend, *tile = cand[i].tile;
+    if (isinf(best)) {
+        /* All failed: the default runs and reports why. Remembered in this
+         * context, so later calls do not time again, but not on disk: the
+         * cause may pass. */
+        remember(ctx, cls, CLRT_GEMM_BUILTIN, UINT32_MAX);
+        return CLRT_OK;
+    }
+    clrt__log(ctx, CLRT_LOG_INFO, "gemm %s: %s (tile %u) in %.3g ms", cls,
+              clrt_gemm_backend_name(*b), *tile, best * 1e3);
+    remember(ctx, cls, *b, *tile);
+    append_record(ctx, cls, *b, *tile);
+    return CLRT_OK;
+}
