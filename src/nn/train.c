@@ -29,19 +29,20 @@ static clrt_status compute_gradients(clrt_model *m, clrt_loss_kind loss, const c
 }
 
 /* The hook's status as is; on failure the message names the hook and keeps
- * what the context held (the detail of a clrt call that failed inside it). */
+ * the message a clrt call that failed inside the hook left, if it left one
+ * (an older message of the context would mislead). */
 static clrt_status run_grad_hook(clrt_model *m, const char *fn)
 {
+    unsigned long serial = m->ctx->errmsg_serial;
     clrt_status st = m->grad_hook(m, m->grads, m->nparams, m->grad_hook_user);
     if (st == CLRT_OK)
         return CLRT_OK;
     const char *msg = clrt_ctx_errmsg(m->ctx);
-    char *before = msg[0] ? malloc(strlen(msg) + 1) : NULL; /* clrt__fail overwrites msg */
-    if (before)
-        strcpy(before, msg);
+    bool fresh = m->ctx->errmsg_serial != serial && msg[0];
+    char *inner = fresh ? clrt__strdup(msg) : NULL; /* clrt__fail overwrites msg */
     clrt__fail(m->ctx, st, "%s: the gradient hook returned %s; the optimizer was not stepped%s%s",
-               fn, clrt_status_str(st), before ? ". Last message: " : "", before ? before : "");
-    free(before);
+               fn, clrt_status_str(st), inner ? ". Last message: " : "", inner ? inner : "");
+    free(inner);
     return st;
 }
 

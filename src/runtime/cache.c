@@ -34,31 +34,17 @@ uint64_t clrt__hash64(const void *data, size_t len, uint64_t seed)
     return h;
 }
 
-static char *join(const char *a, const char *b)
-{
-    size_t n = strlen(a) + strlen(b) + 1;
-    char *s = malloc(n);
-    if (s)
-        snprintf(s, n, "%s%s", a, b);
-    return s;
-}
-
-static char *dup_str(const char *s)
-{
-    return join(s, "");
-}
-
 char *clrt__cache_dir_resolve(const char *opt)
 {
     const char *v = opt && *opt ? opt : getenv("CLRT_CACHE_DIR");
     if (v && *v)
-        return strcmp(v, "off") == 0 ? NULL : dup_str(v);
+        return strcmp(v, "off") == 0 ? NULL : clrt__strdup(v);
     const char *xdg = getenv("XDG_CACHE_HOME");
     if (xdg && *xdg == '/')
-        return join(xdg, "/clrt");
+        return clrt__strprintf("%s/clrt", xdg);
     const char *home = getenv("HOME");
     if (home && *home == '/')
-        return join(home, "/.cache/clrt");
+        return clrt__strprintf("%s/.cache/clrt", home);
     return NULL;
 }
 
@@ -69,7 +55,7 @@ char *clrt__cache_path(const char *dir, const char *key)
     snprintf(name, sizeof name, "/%016llx%016llx.clbin",
              (unsigned long long)clrt__hash64(key, klen, 0),
              (unsigned long long)clrt__hash64(key, klen, 0x9e3779b97f4a7c15ull));
-    return join(dir, name);
+    return clrt__strprintf("%s%s", dir, name);
 }
 
 void clrt__put_le32(unsigned char *p, uint32_t v)
@@ -164,7 +150,7 @@ done:
 
 int clrt__make_dirs(const char *dir)
 {
-    char *path = dup_str(dir);
+    char *path = clrt__strdup(dir);
     if (!path)
         return -1;
     int rc = 0;

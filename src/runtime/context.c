@@ -12,17 +12,6 @@ void clrt_ctx_options_init(clrt_ctx_options *opt)
         memset(opt, 0, sizeof *opt);
 }
 
-static char *dup_or_null(const char *s)
-{
-    if (!s || !*s)
-        return NULL;
-    size_t n = strlen(s) + 1;
-    char *d = malloc(n);
-    if (d)
-        memcpy(d, s, n);
-    return d;
-}
-
 /* The parts of a context that do not depend on how the cl objects came. */
 static clrt_status ctx_alloc(const clrt_ctx_options *opt, clrt_ctx **out, char *err,
                              size_t errlen)
@@ -40,7 +29,7 @@ static clrt_status ctx_alloc(const clrt_ctx_options *opt, clrt_ctx **out, char *
     ctx->log = opt->log;
     ctx->log_user = opt->log_user;
     const char *kdir = opt->kernel_dir ? opt->kernel_dir : getenv("CLRT_KERNEL_DIR");
-    ctx->kernel_dir = dup_or_null(kdir);
+    ctx->kernel_dir = kdir && *kdir ? clrt__strdup(kdir) : NULL;
     ctx->cache_dir = clrt__cache_dir_resolve(opt->cache_dir);
     if ((kdir && *kdir && !ctx->kernel_dir)) {
         free(ctx);

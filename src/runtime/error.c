@@ -150,6 +150,7 @@ void clrt__log(const clrt_ctx *ctx, clrt_log_level level, const char *fmt, ...)
  * runs out the message is truncated into a fixed buffer instead. */
 static void set_message(clrt_ctx *ctx, const char *fmt, va_list ap)
 {
+    ctx->errmsg_serial++;
     va_list ap2;
     va_copy(ap2, ap);
     int need = vsnprintf(NULL, 0, fmt, ap2);

@@ -384,6 +384,7 @@ struct clrt_ctx {
     size_t errmsg_cap;
     char errmsg_fallback[256]; /* used when the heap message cannot be grown */
     cl_int cl_error;
+    unsigned long errmsg_serial; /* counts messages set: tells whether a callee set one */
 
     clrt_gemm_backend gemm_backend; /* backend.c */
     int gemm_tile;      /* builtin configuration forced by tests; -1: the device's default */

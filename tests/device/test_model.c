@@ -512,6 +512,16 @@ static void failing_grad_hook_leaves_the_model_unstepped(void **state)
     assert_non_null(strstr(msg, "[33, 7]"));
     assert_int_equal(clrt_optim_steps(opt), 1);
     assert_params_match(ctx, m, same, 0);
+    /* A hook that fails without a message of its own does not carry the
+     * previous failure's detail as if it were this one's. */
+    CLRT_ASSERT_OK(ctx, clrt_model_set_grad_hook(m, failing_hook, &log));
+    assert_int_equal(clrt_model_train_step(m, opt, CLRT_LOSS_CROSS_ENTROPY, b.x, b.labels),
+                     CLRT_ERR_UNSUPPORTED);
+    msg = clrt_ctx_errmsg(ctx);
+    assert_non_null(strstr(msg, "gradient hook returned CLRT_ERR_UNSUPPORTED"));
+    assert_null(strstr(msg, "clrt_add"));
+    assert_null(strstr(msg, "Last message"));
+    assert_int_equal(clrt_optim_steps(opt), 1);
     /* Only the good step's loss was counted. */
     double mean;
     size_t samples;
