@@ -64,8 +64,7 @@ static void device_key(const clrt_ctx *ctx, char *buf, size_t len)
     snprintf(buf, len, "%016llx", (unsigned long long)clrt__hash64(text, strlen(text), 7));
 }
 
-/* The record is small and worth keeping on every device, PoCL included
- * (its kernel-binary reason for skipping the disk cache does not apply);
+/* The record lives beside the disk cache, on every device;
  * CLRT_CACHE=off or CLRT_CACHE_DIR=off turn it off with the cache. */
 static char *record_path(const clrt_ctx *ctx)
 {
