@@ -160,12 +160,6 @@ void clrt_test_assert_tol(const char *what, const float *got, const float *want,
     }
 }
 
-void clrt_test_assert_close(const char *what, const float *got, const float *want, size_t n,
-                            double rel, double abs)
-{
-    clrt_test_assert_tol(what, got, want, n, (clrt__tol){rel, 0, abs, 0, false});
-}
-
 size_t clrt_test_run_cases(clrt_ctx *ctx, const char *family)
 {
     unsigned where = clrt__case_where(ctx);

@@ -77,10 +77,6 @@ void clrt_test_read_guarded(clrt_ctx *ctx, const clrt_tensor *t, float *out);
 void clrt_test_assert_tol(const char *what, const float *got, const float *want, size_t n,
                           clrt__tol tol);
 
-/* The same with |got - want| <= rel·|want| + abs. */
-void clrt_test_assert_close(const char *what, const float *got, const float *want, size_t n,
-                            double rel, double abs);
-
 /* Run every case of `family` in the op table (src/verify/op_cases.c) on
  * ctx at the shapes for the current device (small ones on a simulator):
  * seeded inputs, sentinels around the outputs, the op, the reference, the
