@@ -665,8 +665,8 @@ CLRT_API clrt_status clrt_checkpoint_load(const char *path, clrt_model *m, clrt_
 typedef struct clrt_selftest_result {
     char op[40];        /* "gemm nt (builtin)", "act_backward gelu", ... */
     char shape[40];     /* "[7, 33]" */
-    double max_error;   /* largest |device - reference| / (1 + |reference|) */
-    double tolerance;   /* the bound it must stay under */
+    double max_error;   /* |device - reference| / (1 + |reference|) at the worst element */
+    double tolerance;   /* that element's bound, scaled the same way */
     int passed;
 } clrt_selftest_result;
 

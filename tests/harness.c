@@ -2,13 +2,13 @@
 #define _XOPEN_SOURCE 700
 
 #include "harness.h"
-#include "verify/ref.h"
 
 #include <ftw.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 static clrt_device_info current;
@@ -141,17 +141,64 @@ void clrt_test_read_guarded(clrt_ctx *ctx, const clrt_tensor *t, float *out)
     clrt_test_assert_guard(out, n);
 }
 
-void clrt_test_assert_close(const char *what, const float *got, const float *want, size_t n,
-                            double rel, double abs)
+void clrt_test_assert_tol(const char *what, const float *got, const float *want, size_t n,
+                          clrt__tol tol)
 {
     for (size_t i = 0; i < n; i++) {
         double g = got[i], w = want[i];
-        if (isnan(w) && isnan(g))
+        if (tol.bitwise) {
+            if (memcmp(&got[i], &want[i], sizeof *got) != 0)
+                fail_msg("%s: element %zu is %.9g, expected the bits of %.9g", what, i, g, w);
             continue;
-        if (!(fabs(g - w) <= rel * fabs(w) + abs))
+        }
+        if (g == w || (isnan(w) && isnan(g)))
+            continue;
+        double bound = clrt__tol_bound(tol, w, 0.0);
+        if (!(fabs(g - w) <= bound))
             fail_msg("%s: element %zu is %.9g, expected %.9g (|diff| %.3g > %.3g)", what, i, g, w,
-                     fabs(g - w), rel * fabs(w) + abs);
+                     fabs(g - w), bound);
     }
+}
+
+size_t clrt_test_run_cases(clrt_ctx *ctx, const char *family)
+{
+    unsigned where = clrt__case_where(ctx);
+    size_t cases = 0, checks = 0, elements = 0;
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (size_t i = 0; i < clrt__op_case_count; i++) {
+        const clrt__op_case *c = &clrt__op_cases[i];
+        if (strcmp(c->family, family) != 0)
+            continue;
+        for (size_t j = 0; j < c->nshapes; j++) {
+            if (!(c->shapes[j].where & where))
+                continue;
+            clrt__case_result res;
+            clrt_status st = clrt__case_run_one(ctx, c, &c->shapes[j], &res);
+            if (st != CLRT_OK)
+                fail_msg("%s %s could not run: %s: %s", res.name, res.shape, clrt_status_str(st),
+                         clrt_ctx_errmsg(ctx));
+            if (!res.passed) {
+                for (size_t k = 0; k < res.nchecks; k++)
+                    fprintf(stderr, "  %s %s %s: max error %.3g, bound %.3g at element %zu: %s\n",
+                            res.name, res.shape, res.checks[k].what, res.checks[k].error,
+                            res.checks[k].bound, res.checks[k].worst,
+                            res.checks[k].passed ? "pass" : "FAIL");
+                fail_msg("%s", res.failure);
+            }
+            cases++;
+            checks += res.nchecks;
+            for (size_t k = 0; k < res.nchecks; k++)
+                elements += res.checks[k].n;
+        }
+    }
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    fprintf(stderr, "%s on %s: %zu cases, %zu checks, %zu elements compared in %.2f s\n", family,
+            current.name, cases, checks, elements,
+            (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec));
+    if (cases == 0)
+        fail_msg("the op table has no %s case for %s", family, current.name);
+    return checks;
 }
 
 char *clrt_test_tempdir(void)

@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include "clrt.h"
+#include "verify/verify.h"
 
 /* Run `tests` on every device; returns the process exit status (77: no
  * device, so meson reports a skip). */
@@ -70,10 +71,20 @@ clrt_tensor *clrt_test_vector(clrt_ctx *ctx, size_t n, const float *data);
 /* Read all of t into `out`, a guarded buffer, and check its guard. */
 void clrt_test_read_guarded(clrt_ctx *ctx, const clrt_tensor *t, float *out);
 
-/* |got - want| <= rel·|want| + abs element-wise, NaN only matching NaN;
- * fails naming `what`, the element and both values. */
-void clrt_test_assert_close(const char *what, const float *got, const float *want, size_t n,
-                            double rel, double abs);
+/* Every element within the bound `tol` (src/verify/tolerance.c states each
+ * op's), NaN only matching NaN; fails naming `what`, the element, both
+ * values and the bound. */
+void clrt_test_assert_tol(const char *what, const float *got, const float *want, size_t n,
+                          clrt__tol tol);
+
+/* Run every case of `family` in the op table (src/verify/op_cases.c) on
+ * ctx at the shapes for the current device (small ones on a simulator):
+ * seeded inputs, sentinels around the outputs, the op, the reference, the
+ * comparison. Fails the test at the first case that fails (or cannot run),
+ * naming it, its shape and the element; prints how many cases, checks and
+ * elements were compared. Fails when the family has no case here. Returns
+ * the number of checks made. */
+size_t clrt_test_run_cases(clrt_ctx *ctx, const char *family);
 
 /* A fresh temporary directory (caller removes it with clrt_test_rmtree). */
 char *clrt_test_tempdir(void);

@@ -1,7 +1,7 @@
 /* clrt-bench: the measurements behind docs/PERFORMANCE.md.
  *
- *   clrt-bench gemm|train|step|startup [--device SEL] [--backend B]
- *              [--batch N] [--steps N] [--profile] [--json]
+ *   clrt-bench gemm|train|step|startup|cases [--device SEL] [--backend B]
+ *              [--batch N] [--steps N] [--reps N] [--filter TEXT] [--profile] [--json]
  *
  * gemm     GFLOP/s of each GEMM backend on the MLP's shapes and 1024³, and of
  *          the host OpenBLAS on host memory (the peer) in the same run.
@@ -10,6 +10,10 @@
  *          shape, and the pool's allocations during the steps.
  * step     µs per training step of the seed's y = sin(w·x + b), batch 100.
  * startup  seconds from main() to the end of the first training step.
+ * cases    µs per device run of each case of the op table (src/verify/op_cases.c)
+ *          at the shapes the device tests use on this device: the median of
+ *          --reps N runs (default 11), each waited for, after a warm-up run;
+ *          --filter TEXT keeps the cases whose name contains TEXT.
  *
  * --profile makes the queue with profiling. train, step: the device time of
  * each kernel over the timed steps, a table or "kernels" in JSON. gemm: the
@@ -19,6 +23,9 @@
  * Timings are wall-clock, best of repeated runs after a warm-up; the machine
  * is shared, so compare ratios taken in one run, not single figures. */
 #include <clrt.h>
+
+/* The op table and its driver (cases): internals of the static library. */
+#include "verify/verify.h"
 
 #include <jansson.h>
 #include <math.h>
@@ -34,7 +41,8 @@
 typedef struct args {
     const char *bench, *device;
     int backend; /* -1: the context's default */
-    size_t batch, steps;
+    size_t batch, steps, reps;
+    const char *filter; /* cases: only names containing it */
     int json;
     int profile; /* --profile: per-kernel device times of the timed steps */
 } args;
@@ -64,9 +72,9 @@ static void die(clrt_ctx *ctx, clrt_status st, const char *what)
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: clrt-bench gemm|train|step|startup [--device SEL] "
-               "[--backend auto|builtin|clblast|host] [--batch N] [--steps N] [--profile] "
-               "[--json]\n");
+    fprintf(f, "usage: clrt-bench gemm|train|step|startup|cases [--device SEL] "
+               "[--backend auto|builtin|clblast|host] [--batch N] [--steps N] [--reps N] "
+               "[--filter TEXT] [--profile] [--json]\n");
 }
 
 static void parse(int argc, char **argv, args *a)
@@ -89,6 +97,10 @@ static void parse(int argc, char **argv, args *a)
             a->batch = strtoul(argv[++i], NULL, 10);
         } else if (i + 1 < argc && strcmp(argv[i], "--steps") == 0) {
             a->steps = strtoul(argv[++i], NULL, 10);
+        } else if (i + 1 < argc && strcmp(argv[i], "--reps") == 0) {
+            a->reps = strtoul(argv[++i], NULL, 10);
+        } else if (i + 1 < argc && strcmp(argv[i], "--filter") == 0) {
+            a->filter = argv[++i];
         } else if (i + 1 < argc && strcmp(argv[i], "--backend") == 0) {
             const char *b = argv[++i];
             for (int k = CLRT_GEMM_AUTO; k <= CLRT_GEMM_HOST; k++)
@@ -103,7 +115,7 @@ static void parse(int argc, char **argv, args *a)
             exit(2);
         }
     }
-    if (a->profile && strcmp(a->bench, "startup") == 0) {
+    if (a->profile && (strcmp(a->bench, "startup") == 0 || strcmp(a->bench, "cases") == 0)) {
         fprintf(stderr, "clrt-bench: --profile applies to gemm, train and step\n");
         exit(2);
     }
@@ -566,6 +578,68 @@ static int bench_startup(const args *a)
     return 0;
 }
 
+/* --------------------------------------------------------------- cases */
+
+static int compare_doubles(const void *pa, const void *pb)
+{
+    double x = *(const double *)pa, y = *(const double *)pb;
+    return x < y ? -1 : x > y;
+}
+
+static int bench_cases(const args *a)
+{
+    clrt_ctx *ctx = open_ctx(a);
+    size_t reps = a->reps ? a->reps : 11;
+    double *t = malloc(reps * sizeof *t);
+    if (!t)
+        die(ctx, CLRT_ERR_OUT_OF_MEMORY, "host memory");
+    unsigned where = clrt__case_where(ctx);
+    json_t *root = device_fields(ctx, "cases"), *rows = json_array();
+    if (!a->json)
+        printf("%-36s %-20s %12s  (median of %zu)\n", "case", "shape", "us", reps);
+    for (size_t i = 0; i < clrt__op_case_count; i++) {
+        const clrt__op_case *c = &clrt__op_cases[i];
+        if (a->filter && !strstr(c->name, a->filter))
+            continue;
+        for (size_t j = 0; j < c->nshapes; j++) {
+            if (!(c->shapes[j].where & where))
+                continue;
+            clrt__case_run *r;
+            CHECK(ctx, clrt__case_prepare(ctx, c, &c->shapes[j], &r));
+            /* The warm-up builds the kernels and, with auto, picks GEMMs. */
+            CHECK(ctx, clrt__case_device(r));
+            CHECK(ctx, clrt_ctx_finish(ctx));
+            for (size_t k = 0; k < reps; k++) {
+                double t0 = now();
+                CHECK(ctx, clrt__case_device(r));
+                CHECK(ctx, clrt_ctx_finish(ctx));
+                t[k] = now() - t0;
+            }
+            clrt__case_free(r);
+            qsort(t, reps, sizeof *t, compare_doubles);
+            double median = reps % 2 ? t[reps / 2] : 0.5 * (t[reps / 2 - 1] + t[reps / 2]);
+            char shape[64];
+            clrt__shape_str(c->shapes[j].rank, c->shapes[j].dims, shape, sizeof shape);
+            if (a->json)
+                json_array_append_new(rows, json_pack("{s:s, s:s, s:s, s:f, s:I}", "case",
+                                                      c->name, "family", c->family, "shape",
+                                                      shape, "median_us", median * 1e6, "reps",
+                                                      (json_int_t)reps));
+            else
+                printf("%-36s %-20s %12.1f\n", c->name, shape, median * 1e6);
+        }
+    }
+    if (a->json) {
+        json_object_set_new(root, "results", rows);
+        print_json(root);
+    } else {
+        json_decref(rows), json_decref(root);
+    }
+    free(t);
+    clrt_ctx_destroy(ctx);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     t_start = now();
@@ -579,6 +653,8 @@ int main(int argc, char **argv)
         return bench_step(&a);
     if (strcmp(a.bench, "startup") == 0)
         return bench_startup(&a);
+    if (strcmp(a.bench, "cases") == 0)
+        return bench_cases(&a);
     usage(stderr);
     return 2;
 }

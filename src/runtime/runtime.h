@@ -9,7 +9,10 @@
  * library calls a wrapper of cl_calls.c (clrt__cl_create_buffer, _build,
  * _enqueue_kernel, _enqueue_write/read/copy, _map/_unmap) and no driver
  * function directly; fault injection hooks there. The callers above them
- * are pool.c, program.c, launch.c, tensor.c and the host GEMM backend. */
+ * are pool.c, program.c, launch.c, tensor.c and the host GEMM backend.
+ * Two exceptions, on purpose: CLBlast enqueues its own kernels, and the
+ * sentinels of verify/sentinel.c write and read buffer slack directly (an
+ * instrument must not trip the faults a test armed). */
 #ifndef CLRT_RUNTIME_H
 #define CLRT_RUNTIME_H
 

@@ -184,7 +184,8 @@ static void small_gemm_check(clrt_ctx *ctx, small_gemm *g)
     clrt_test_fill_sentinel(got, 35);
     CLRT_ASSERT_OK(ctx, small_gemm_run(ctx, g));
     clrt_test_read_guarded(ctx, g->tc, got);
-    clrt_test_assert_close("gemm after the fault", got, g->want, 35, 1e-5, 1e-5);
+    clrt_test_assert_tol("gemm after the fault", got, g->want, 35,
+                         (clrt__tol){.rel = 1e-5, .abs = 1e-5});
 }
 
 static void small_gemm_done(small_gemm *g)

@@ -11,27 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef struct shape2 {
-    size_t rows, cols;
-} shape2;
-
-/* Rows × cols from the odd sizes 1, 7, 33, 257 and 784 × 10; smaller on a
- * simulator, which interprets every work-item. [257, 784] makes the sums
- * take two stages. */
-static const shape2 shapes_full[] = {{1, 1},   {7, 33},   {1, 257},   {257, 10},
-                                     {33, 784}, {784, 10}, {257, 784}};
-static const shape2 shapes_sim[] = {{1, 1}, {7, 33}, {1, 257}, {33, 10}, {2, 784}, {257, 33}};
-
-static const shape2 *test_shapes(size_t *count)
-{
-    if (clrt_test_device()->is_simulator) {
-        *count = sizeof shapes_sim / sizeof shapes_sim[0];
-        return shapes_sim;
-    }
-    *count = sizeof shapes_full / sizeof shapes_full[0];
-    return shapes_full;
-}
-
 static float read_scalar(clrt_ctx *ctx, const clrt_tensor *t)
 {
     float v;
@@ -49,119 +28,25 @@ static void random_labels(float *labels, size_t batch, size_t classes, uint32_t 
     }
 }
 
-/* MSE over every shape, also seen as rank 1 and rank 3 tensors.
- * Loss: a float sum of n squares (no cancellation), blocked per work-item,
- * then two tree levels: relative error <= depth·eps with depth <= 64 here;
- * 1e-5 relative covers it. Grad: one subtraction and one multiply, each
- * correctly rounded: 1e-6 relative. */
+/* MSE over every shape, also seen as rank 1 and rank 3 tensors; without a
+ * grad the same loss, bit for bit (the table's loss_mse cases,
+ * src/verify/op_cases.c). */
 static void mse_matches_reference(void **state)
 {
     (void)state;
     clrt_ctx *ctx = clrt_test_ctx();
-    size_t nshapes;
-    const shape2 *shapes = test_shapes(&nshapes);
-    const size_t one = 1;
-    clrt_tensor *loss = clrt_test_tensor(ctx, 1, &one, NULL);
-    for (size_t s = 0; s < nshapes; s++) {
-        size_t n = shapes[s].rows * shapes[s].cols;
-        const size_t d2[2] = {shapes[s].rows, shapes[s].cols};
-        const size_t d3[3] = {1, shapes[s].rows, shapes[s].cols};
-        float *pred = clrt_test_guarded(n), *target = clrt_test_guarded(n),
-              *grad = clrt_test_guarded(n), *want = clrt_test_guarded(n);
-        clrt_test_random(pred, n, (uint32_t)s + 1);
-        clrt_test_random(target, n, (uint32_t)s + 50);
-        float want_loss = clrt_ref_loss_mse(n, pred, target, want);
-        for (int view = 0; view < 3; view++) {
-            int rank = view + 1;
-            const size_t *dims = rank == 1 ? &n : rank == 2 ? d2 : d3;
-            clrt_tensor *tp = clrt_test_tensor(ctx, rank, dims, pred);
-            clrt_tensor *tt = clrt_test_tensor(ctx, rank, dims, target);
-            clrt_tensor *tg = clrt_test_tensor(ctx, rank, dims, NULL);
-            char what[96];
-            snprintf(what, sizeof what, "mse loss [%zu, %zu] rank %d", d2[0], d2[1], rank);
-            CLRT_ASSERT_OK(ctx, clrt_loss_mse(ctx, tp, tt, loss, tg));
-            float got = read_scalar(ctx, loss);
-            clrt_test_assert_close(what, &got, &want_loss, 1, 1e-5, 0.0);
-            snprintf(what, sizeof what, "mse grad [%zu, %zu] rank %d", d2[0], d2[1], rank);
-            clrt_test_read_guarded(ctx, tg, grad);
-            clrt_test_assert_close(what, grad, want, n, 1e-6, 1e-12);
-            /* Without a grad: the same loss, bit for bit. */
-            CLRT_ASSERT_OK(ctx, clrt_tensor_fill(loss, NAN));
-            CLRT_ASSERT_OK(ctx, clrt_loss_mse(ctx, tp, tt, loss, NULL));
-            float again = read_scalar(ctx, loss);
-            assert_memory_equal(&again, &got, sizeof got);
-            clrt_tensor_destroy(tp);
-            clrt_tensor_destroy(tt);
-            clrt_tensor_destroy(tg);
-        }
-        free(pred);
-        free(target);
-        free(grad);
-        free(want);
-    }
-    clrt_tensor_destroy(loss);
+    clrt_test_run_cases(ctx, "loss_mse");
     clrt_test_ctx_done(ctx);
 }
 
 /* Cross-entropy over every shape (batch × classes), logits in [-3, 3) and
- * with a common offset of ±1000 (max-subtraction keeps it finite and exact:
- * max − logit[label] of two nearby floats is exact).
- * Loss: per row (max − x[label]) + log Σ exp(x − max), exp and log within
- * 3 ulp, a float sum of <= 257 terms in a tree, then a mean over rows in a
- * tree; rows are positive, so the mean's relative error is small: 1e-5
- * relative + 1e-6 absolute (a row loss near 0 is a difference).
- * Grad: (softmax − onehot)/batch: exp, a division, a sum: 1e-5 relative +
- * 1e-7/batch absolute (softmax − 1 cancels). */
+ * with a common offset of ±1000: a finite loss, its grad, and without a
+ * grad the same loss, bit for bit. */
 static void cross_entropy_matches_reference(void **state)
 {
     (void)state;
     clrt_ctx *ctx = clrt_test_ctx();
-    size_t nshapes;
-    const shape2 *shapes = test_shapes(&nshapes);
-    const size_t one = 1;
-    const float offsets[] = {0.0f, 1000.0f, -1000.0f};
-    clrt_tensor *loss = clrt_test_tensor(ctx, 1, &one, NULL);
-    for (size_t s = 0; s < nshapes; s++) {
-        size_t batch = shapes[s].rows, classes = shapes[s].cols, n = batch * classes;
-        const size_t dims[2] = {batch, classes};
-        float *logits = clrt_test_guarded(n), *labels = clrt_test_guarded(batch),
-              *grad = clrt_test_guarded(n), *want = clrt_test_guarded(n);
-        random_labels(labels, batch, classes, (uint32_t)s + 9);
-        clrt_tensor *tl = clrt_test_tensor(ctx, 1, &batch, labels);
-        clrt_tensor *tx = clrt_test_tensor(ctx, 2, dims, NULL);
-        clrt_tensor *tg = clrt_test_tensor(ctx, 2, dims, NULL);
-        for (size_t o = 0; o < sizeof offsets / sizeof offsets[0]; o++) {
-            clrt_test_random(logits, n, (uint32_t)s + 3);
-            for (size_t i = 0; i < n; i++)
-                logits[i] = 3.0f * logits[i] + offsets[o];
-            CLRT_ASSERT_OK(ctx, clrt_tensor_write(tx, logits, n));
-            float want_loss = clrt_ref_loss_cross_entropy(batch, classes, logits, labels, want);
-            char what[96];
-            snprintf(what, sizeof what, "cross-entropy loss [%zu, %zu] offset %g", batch,
-                     classes, (double)offsets[o]);
-            CLRT_ASSERT_OK(ctx, clrt_loss_cross_entropy(ctx, tx, tl, loss, tg));
-            float got = read_scalar(ctx, loss);
-            assert_true(isfinite(got));
-            clrt_test_assert_close(what, &got, &want_loss, 1, 1e-5, 1e-6);
-            snprintf(what, sizeof what, "cross-entropy grad [%zu, %zu] offset %g", batch,
-                     classes, (double)offsets[o]);
-            clrt_test_read_guarded(ctx, tg, grad);
-            clrt_test_assert_close(what, grad, want, n, 1e-5, 1e-7 / (double)batch);
-            /* Without a grad: the same loss, bit for bit. */
-            CLRT_ASSERT_OK(ctx, clrt_tensor_fill(loss, NAN));
-            CLRT_ASSERT_OK(ctx, clrt_loss_cross_entropy(ctx, tx, tl, loss, NULL));
-            float again = read_scalar(ctx, loss);
-            assert_memory_equal(&again, &got, sizeof got);
-        }
-        clrt_tensor_destroy(tl);
-        clrt_tensor_destroy(tx);
-        clrt_tensor_destroy(tg);
-        free(logits);
-        free(labels);
-        free(grad);
-        free(want);
-    }
-    clrt_tensor_destroy(loss);
+    clrt_test_run_cases(ctx, "loss_cross_entropy");
     clrt_test_ctx_done(ctx);
 }
 
@@ -193,9 +78,10 @@ static void cross_entropy_bad_labels(void **state)
             clrt_ref_act_forward(CLRT_ACT_SOFTMAX, 0.0f, 1, classes, logits + r * classes, soft);
             for (size_t j = 0; j < classes; j++)
                 soft[j] = (soft[j] - (j == (size_t)labels[r] ? 1.0f : 0.0f)) / (float)batch;
-            /* As in cross_entropy_matches_reference. */
-            clrt_test_assert_close("grad row with a good label", grad + r * classes, soft, classes,
-                                   1e-5, 1e-7);
+            /* As in cross_entropy_matches_reference, with the absolute part
+             * of a batch of 1. */
+            clrt_test_assert_tol("grad row with a good label", grad + r * classes, soft, classes,
+                                 clrt__tol_ce_grad(1));
         }
         /* Accuracy never counts a bad label. Rows 0 and 2 are labelled with
          * their own argmax below, so exactly 2 are right. */
@@ -218,47 +104,17 @@ static void cross_entropy_bad_labels(void **state)
     clrt_test_ctx_done(ctx);
 }
 
-/* Accuracy: a count, so exact. Even rows are labelled with their argmax,
- * odd rows with another class; ties go to the first maximum, NaN counts as
+/* Accuracy: a count, so exact. Over every shape (the table's accuracy
+ * cases: even rows labelled with their argmax, odd rows with another
+ * class), then ties, which go to the first maximum, and NaN, which counts as
  * the maximum (torch.argmax). */
 static void accuracy_counts(void **state)
 {
     (void)state;
     clrt_ctx *ctx = clrt_test_ctx();
-    size_t nshapes;
-    const shape2 *shapes = test_shapes(&nshapes);
+    clrt_test_run_cases(ctx, "accuracy");
     const size_t one = 1;
     clrt_tensor *correct = clrt_test_tensor(ctx, 1, &one, NULL);
-    for (size_t s = 0; s < nshapes; s++) {
-        size_t batch = shapes[s].rows, classes = shapes[s].cols, n = batch * classes;
-        const size_t dims[2] = {batch, classes};
-        float *logits = clrt_test_guarded(n), *labels = clrt_test_guarded(batch);
-        clrt_test_random(logits, n, (uint32_t)s + 71);
-        size_t expect = 0;
-        for (size_t r = 0; r < batch; r++) {
-            const float *row = logits + r * classes;
-            size_t best = 0;
-            for (size_t j = 1; j < classes; j++)
-                if (row[j] > row[best])
-                    best = j;
-            if (r % 2 == 0 || classes == 1) {
-                labels[r] = (float)best;
-                expect++;
-            } else {
-                labels[r] = (float)((best + 1) % classes);
-            }
-        }
-        clrt_tensor *tx = clrt_test_tensor(ctx, 2, dims, logits);
-        clrt_tensor *tl = clrt_test_tensor(ctx, 1, &batch, labels);
-        CLRT_ASSERT_OK(ctx, clrt_accuracy(ctx, tx, tl, correct));
-        float got = read_scalar(ctx, correct);
-        assert_true(got == (float)expect);
-        assert_true(got == clrt_ref_accuracy(batch, classes, logits, labels));
-        clrt_tensor_destroy(tx);
-        clrt_tensor_destroy(tl);
-        free(logits);
-        free(labels);
-    }
 
     /* Ties and NaN. */
     const size_t dims[2] = {4, 3}, batch = 4;
@@ -280,61 +136,12 @@ static void accuracy_counts(void **state)
 }
 
 /* Both losses' grads by central differences on the device, one element at
- * a time: (L(p + h·e_i) − L(p − h·e_i)) / 2h against grad[i], h = 1e-2.
- * MSE is quadratic, so the difference quotient is exact but for rounding;
- * cross-entropy's truncation error h²/6·|L'''| is < 1e-5. The rounding of
- * L (~0.5–2, 1e-7 relative) divided by 2h gives ~1e-5; the 2e-4 absolute +
- * 1e-3 relative tolerance is far below a wrong grad (a missing 1/n or 1/batch
- * is off by 3× or more here). */
+ * a time (the table's loss_fd cases). */
 static void loss_gradients_by_finite_differences(void **state)
 {
     (void)state;
     clrt_ctx *ctx = clrt_test_ctx();
-    const size_t rows = 3, cols = 5, n = 15, one = 1;
-    const size_t dims[2] = {rows, cols};
-    const float h = 1e-2f;
-    float p[15], t[15], labels[3], grad[15 + CLRT_TEST_GUARD], pert[15];
-    clrt_test_fill_sentinel(grad, 15);
-    clrt_test_random(p, n, 81);
-    clrt_test_random(t, n, 82);
-    random_labels(labels, rows, cols, 83);
-    clrt_tensor *tp = clrt_test_tensor(ctx, 2, dims, p), *tt = clrt_test_tensor(ctx, 2, dims, t);
-    clrt_tensor *tg = clrt_test_tensor(ctx, 2, dims, NULL);
-    clrt_tensor *tpert = clrt_test_tensor(ctx, 2, dims, NULL);
-    clrt_tensor *tl = clrt_test_tensor(ctx, 1, &rows, labels);
-    clrt_tensor *loss = clrt_test_tensor(ctx, 1, &one, NULL);
-    for (int which = 0; which < 2; which++) {
-        const char *name = which == 0 ? "mse" : "cross-entropy";
-        if (which == 0)
-            CLRT_ASSERT_OK(ctx, clrt_loss_mse(ctx, tp, tt, loss, tg));
-        else
-            CLRT_ASSERT_OK(ctx, clrt_loss_cross_entropy(ctx, tp, tl, loss, tg));
-        clrt_test_read_guarded(ctx, tg, grad);
-        for (size_t i = 0; i < n; i++) {
-            double l[2], x[2];
-            for (int side = 0; side < 2; side++) {
-                memcpy(pert, p, sizeof p);
-                pert[i] = side == 0 ? p[i] + h : p[i] - h;
-                x[side] = pert[i];
-                CLRT_ASSERT_OK(ctx, clrt_tensor_write(tpert, pert, n));
-                if (which == 0)
-                    CLRT_ASSERT_OK(ctx, clrt_loss_mse(ctx, tpert, tt, loss, NULL));
-                else
-                    CLRT_ASSERT_OK(ctx, clrt_loss_cross_entropy(ctx, tpert, tl, loss, NULL));
-                l[side] = read_scalar(ctx, loss);
-            }
-            double num = (l[0] - l[1]) / (x[0] - x[1]);
-            if (!(fabs(num - grad[i]) <= 2e-4 + 1e-3 * fabs(num)))
-                fail_msg("%s: dL/dp[%zu] is %.7g by finite differences, %.7g from the loss",
-                         name, i, num, (double)grad[i]);
-        }
-    }
-    clrt_tensor_destroy(tp);
-    clrt_tensor_destroy(tt);
-    clrt_tensor_destroy(tg);
-    clrt_tensor_destroy(tpert);
-    clrt_tensor_destroy(tl);
-    clrt_tensor_destroy(loss);
+    clrt_test_run_cases(ctx, "loss_fd");
     clrt_test_ctx_done(ctx);
 }
 
@@ -364,14 +171,14 @@ static void many_rows_deterministic(void **state)
         if (rep == 0) {
             memcpy(first, v, sizeof v);
             /* With > 4096 rows the row losses are summed in two stages;
-             * tolerances as in the *_matches_reference tests. */
+             * bounds as in the *_matches_reference tests. */
             float want = clrt_ref_loss_cross_entropy(batch, classes, logits, labels, NULL);
-            clrt_test_assert_close("cross-entropy, many rows", &v[0], &want, 1, 1e-5, 1e-6);
+            clrt_test_assert_tol("cross-entropy, many rows", &v[0], &want, 1, clrt__tol_ce_loss());
             float *quarter = clrt_test_guarded(batch * classes);
             for (size_t i = 0; i < batch * classes; i++)
                 quarter[i] = 0.25f;
             want = clrt_ref_loss_mse(batch * classes, logits, quarter, NULL);
-            clrt_test_assert_close("mse, many elements", &v[1], &want, 1, 1e-5, 0.0);
+            clrt_test_assert_tol("mse, many elements", &v[1], &want, 1, clrt__tol_mse_loss());
             free(quarter);
         } else {
             assert_memory_equal(v, first, sizeof v);

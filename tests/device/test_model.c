@@ -330,7 +330,7 @@ static void assert_params_match(clrt_ctx *ctx, const clrt_model *a, const clrt_m
         if (rel == 0)
             assert_memory_equal(va, vb, n * sizeof *va);
         else
-            clrt_test_assert_close(name, va, vb, n, rel, rel);
+            clrt_test_assert_tol(name, va, vb, n, (clrt__tol){.rel = rel, .abs = rel});
         free(va), free(vb);
     }
 }
@@ -447,7 +447,8 @@ static void grad_hook_sees_the_computed_gradients(void **state)
         /* The same kernels on the same inputs; 1e-6 leaves room for a GEMM
          * backend that splits its sums differently from one call to the
          * next. */
-        clrt_test_assert_close("gradient seen by the hook", v.grads[i], g, n, 1e-6, 1e-7);
+        clrt_test_assert_tol("gradient seen by the hook", v.grads[i], g, n,
+                             (clrt__tol){.rel = 1e-6, .abs = 1e-7});
         assert_memory_equal(v.weights[i], w, n * sizeof *w);
         free(g), free(w), free(v.grads[i]), free(v.weights[i]);
     }

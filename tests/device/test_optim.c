@@ -17,13 +17,15 @@ static void read_all(clrt_ctx *ctx, const clrt_tensor *t, float *out)
     CLRT_ASSERT_OK(ctx, clrt_tensor_read(t, out, clrt_tensor_numel(t)));
 }
 
-/* |got - want| <= rtol·max(|want|, scale) element-wise. */
+/* Every element within the optimizers' bound after `steps` steps
+ * (src/verify/tolerance.c: steps·1e-6 relative to max(|want|, 1), or to
+ * |want| alone for the sums of squares). */
 static void assert_close(const char *what, size_t index, const float *got, const float *want,
-                         size_t n, double rtol, double scale)
+                         size_t n, size_t steps, bool squares)
 {
     for (size_t i = 0; i < n; i++) {
         double g = got[i], w = want[i];
-        double tol = rtol * fmax(fabs(w), scale);
+        double tol = clrt__tol_bound(clrt__tol_optim(steps, squares), w, 0.0);
         if (!(fabs(g - w) <= tol))
             fail_msg("%s, parameter %zu, element %zu of %zu: got %.9g, want %.9g "
                      "(difference %.3g, tolerance %.3g)",
@@ -41,142 +43,15 @@ static bool all_zero(const float *x, size_t n)
 
 /* ------------------------------------------------ against the reference */
 
-typedef struct optim_case {
-    const char *name;
-    clrt_optim_options o;
-} optim_case;
-
-static size_t make_cases(optim_case *c)
-{
-    size_t n = 0;
-    clrt_optim_options o;
-
-    clrt_optim_options_init(&o, CLRT_OPTIM_SGD);
-    o.lr = 0.1f;
-    c[n++] = (optim_case){"SGD", o};
-    o.momentum = 0.9f;
-    c[n++] = (optim_case){"SGD momentum", o};
-    o.dampening = 0.3f;
-    c[n++] = (optim_case){"SGD momentum dampening", o};
-    o.dampening = 0.0f;
-    o.nesterov = 1;
-    c[n++] = (optim_case){"SGD nesterov", o};
-    clrt_optim_options_init(&o, CLRT_OPTIM_SGD);
-    o.lr = 0.1f;
-    o.weight_decay = 0.05f;
-    c[n++] = (optim_case){"SGD weight decay", o};
-    o.momentum = 0.8f;
-    o.dampening = 0.1f;
-    c[n++] = (optim_case){"SGD momentum dampening weight decay", o};
-    o.dampening = 0.0f;
-    o.nesterov = 1;
-    c[n++] = (optim_case){"SGD nesterov weight decay", o};
-
-    clrt_optim_options_init(&o, CLRT_OPTIM_ADAM);
-    o.lr = 0.05f;
-    c[n++] = (optim_case){"Adam", o};
-    o.weight_decay = 0.05f;
-    c[n++] = (optim_case){"Adam weight decay", o};
-    o.beta1 = 0.5f;
-    o.beta2 = 0.75f;
-    o.eps = 1e-3f;
-    c[n++] = (optim_case){"Adam other betas and eps", o};
-
-    clrt_optim_options_init(&o, CLRT_OPTIM_ADAMW);
-    o.lr = 0.05f;
-    c[n++] = (optim_case){"AdamW default weight decay", o};
-    o.weight_decay = 0.0f;
-    c[n++] = (optim_case){"AdamW no weight decay", o};
-    o.weight_decay = 0.5f;
-    c[n++] = (optim_case){"AdamW weight decay 0.5", o};
-    return n;
-}
-
-#define MAX_PARAMS 4
-#define NSTEPS 5
-
-/* Float32 on the device against a reference that keeps the same float32
- * parameters and state between steps but computes each update in double:
- * one step rounds the parameter, the state and a handful of intermediate
- * terms to float32 (each within a few ulps, 2^-23 ≈ 1.2e-7 relative; the
- * device's sqrt and division may be off by up to 3 ulps), so the two drift
- * apart by well under 1e-6 relative per step. Parameters, momentum and
- * exp_avg are O(1) quantities that can cancel towards 0, so their error is
- * measured against max(|ref|, 1); exp_avg_sq is a sum of positive terms and
- * is compared purely relatively. */
-#define RTOL_PER_STEP 1e-6
-
+/* Five steps of SGD (plain, momentum, dampening, nesterov, weight decay),
+ * Adam and AdamW against the reference, on four parameters of odd sizes in
+ * one optimizer: parameters and every state tensor (the table's optim
+ * cases, src/verify/op_cases.c). */
 static void matches_reference(void **state)
 {
     (void)state;
     clrt_ctx *ctx = clrt_test_ctx();
-    bool sim = clrt_test_device()->is_simulator;
-    const size_t sizes_full[MAX_PARAMS] = {1, 7, 33, 257};
-    const size_t sizes_sim[MAX_PARAMS] = {1, 7, 33, 5};
-    const size_t *sizes = sim ? sizes_sim : sizes_full;
-    optim_case cases[16];
-    size_t ncases = make_cases(cases);
-
-    for (size_t c = 0; c < ncases; c++) {
-        const clrt_optim_options *o = &cases[c].o;
-        clrt_tensor *params[MAX_PARAMS], *grads[MAX_PARAMS];
-        float *p_ref[MAX_PARAMS], *s_ref[MAX_PARAMS][2], *g[MAX_PARAMS];
-        for (int k = 0; k < MAX_PARAMS; k++) {
-            size_t n = sizes[k];
-            p_ref[k] = malloc(n * sizeof(float));
-            g[k] = malloc(n * sizeof(float));
-            s_ref[k][0] = calloc(n, sizeof(float));
-            s_ref[k][1] = calloc(n, sizeof(float));
-            assert_true(p_ref[k] && g[k] && s_ref[k][0] && s_ref[k][1]);
-            clrt_test_random(p_ref[k], n, 100u + (uint32_t)k);
-            for (size_t i = 0; i < n; i++)
-                p_ref[k][i] *= 1.5f;
-            params[k] = clrt_test_vector(ctx, n, p_ref[k]);
-            CLRT_ASSERT_OK(ctx, clrt_tensor_create(ctx, 1, &n, 0, &grads[k]));
-        }
-        clrt_optim *opt;
-        CLRT_ASSERT_OK(ctx, clrt_optim_create(ctx, o, MAX_PARAMS, params, &opt));
-        for (uint64_t t = 1; t <= NSTEPS; t++) {
-            for (int k = 0; k < MAX_PARAMS; k++) {
-                clrt_test_random(g[k], sizes[k], (uint32_t)(1000 * t + (uint64_t)k));
-                CLRT_ASSERT_OK(ctx, clrt_tensor_write(grads[k], g[k], sizes[k]));
-                clrt_ref_optim_step(o, t, sizes[k], p_ref[k], g[k], s_ref[k][0], s_ref[k][1]);
-            }
-            CLRT_ASSERT_OK(ctx, clrt_optim_step(opt, grads));
-        }
-        assert_int_equal(clrt_optim_steps(opt), NSTEPS);
-
-        char what[128];
-        for (int k = 0; k < MAX_PARAMS; k++) {
-            size_t n = sizes[k];
-            float *got = malloc(n * sizeof(float));
-            assert_non_null(got);
-            read_all(ctx, params[k], got);
-            snprintf(what, sizeof what, "%s: param", cases[c].name);
-            assert_close(what, (size_t)k, got, p_ref[k], n, NSTEPS * RTOL_PER_STEP, 1.0);
-            for (int slot = 0; slot < 2; slot++) {
-                const char *name;
-                clrt_tensor *s = clrt_optim_state(opt, (size_t)k, slot, &name);
-                if (!s)
-                    continue;
-                read_all(ctx, s, got);
-                snprintf(what, sizeof what, "%s: %s", cases[c].name, name);
-                bool squares = strcmp(name, "exp_avg_sq") == 0;
-                assert_close(what, (size_t)k, got, s_ref[k][slot], n, NSTEPS * RTOL_PER_STEP,
-                             squares ? 0.0 : 1.0);
-            }
-            free(got);
-        }
-        clrt_optim_destroy(opt);
-        for (int k = 0; k < MAX_PARAMS; k++) {
-            clrt_tensor_destroy(params[k]);
-            clrt_tensor_destroy(grads[k]);
-            free(p_ref[k]);
-            free(g[k]);
-            free(s_ref[k][0]);
-            free(s_ref[k][1]);
-        }
-    }
+    clrt_test_run_cases(ctx, "optim");
     clrt_test_ctx_done(ctx);
 }
 
@@ -264,25 +139,23 @@ static void matches_pytorch(void **state)
             clrt_ref_optim_step(&pins[c].o, (uint64_t)t + 1, 3, ref_p, pin_grads[t], ref_s0,
                                 ref_s1);
         }
-        const double rtol = PIN_STEPS * RTOL_PER_STEP;
         bool adam = pins[c].o.kind != CLRT_OPTIM_SGD;
         float got[3];
         char what[128];
         read_all(ctx, p, got);
         snprintf(what, sizeof what, "%s: device param", pins[c].name);
-        assert_close(what, 0, got, pins[c].p, 3, rtol, 1.0);
+        assert_close(what, 0, got, pins[c].p, 3, PIN_STEPS, false);
         /* The reference must agree with PyTorch too. */
         snprintf(what, sizeof what, "%s: reference param", pins[c].name);
-        assert_close(what, 0, ref_p, pins[c].p, 3, rtol, 1.0);
+        assert_close(what, 0, ref_p, pins[c].p, 3, PIN_STEPS, false);
         for (int slot = 0; slot < (adam ? 2 : 1); slot++) {
             const float *want = slot == 0 ? pins[c].s0 : pins[c].s1;
             const char *name;
             read_all(ctx, clrt_optim_state(opt, 0, slot, &name), got);
             snprintf(what, sizeof what, "%s: device %s", pins[c].name, name);
-            assert_close(what, 0, got, want, 3, rtol, slot == 1 ? 0.0 : 1.0);
+            assert_close(what, 0, got, want, 3, PIN_STEPS, slot == 1);
             snprintf(what, sizeof what, "%s: reference %s", pins[c].name, name);
-            assert_close(what, 0, slot == 0 ? ref_s0 : ref_s1, want, 3, rtol,
-                         slot == 1 ? 0.0 : 1.0);
+            assert_close(what, 0, slot == 0 ? ref_s0 : ref_s1, want, 3, PIN_STEPS, slot == 1);
         }
         clrt_optim_destroy(opt);
         clrt_tensor_destroy(p);
@@ -557,7 +430,7 @@ static void set_lr_takes_effect_next_step(void **state)
         clrt_ref_optim_step(&o, (uint64_t)t + 1, n, pr, gr, m, v);
     }
     read_all(ctx, p, dev);
-    assert_close("AdamW with a changing lr: param", 0, dev, pr, n, 3 * RTOL_PER_STEP, 1.0);
+    assert_close("AdamW with a changing lr: param", 0, dev, pr, n, 3, false);
     clrt_optim_destroy(opt);
     clrt_tensor_destroy(p);
     clrt_tensor_destroy(g);
@@ -677,7 +550,7 @@ static void params_array_is_copied(void **state)
     read_all(ctx, p, got);
     for (size_t i = 0; i < n; i++)
         want[i] = p0[i] - 0.5f * g0[i]; /* first step: buf = g */
-    assert_close("SGD first step", 1, got, want, n, RTOL_PER_STEP, 1.0);
+    assert_close("SGD first step", 1, got, want, n, 1, false);
     clrt_optim_destroy(opt);
     clrt_tensor_destroy(p);
     clrt_tensor_destroy(empty);
