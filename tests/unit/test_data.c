@@ -32,16 +32,6 @@ static int make_tmp(void **state)
     return clrt_unit_tmp_make("data");
 }
 
-/* A path in the temp directory (a few live at once: a small ring). */
-static const char *tmp_path(const char *name)
-{
-    static char ring[4][4096 + 64];
-    static int next;
-    char *p = ring[next++ % 4];
-    snprintf(p, sizeof ring[0], "%s/%s", clrt_unit_tmp_root(), name);
-    return p;
-}
-
 static void write_gz(const char *path, const void *data, size_t len)
 {
     gzFile gz = gzopen(path, "wb");
@@ -164,7 +154,7 @@ static clrt_status idx_fails(const char *images, const char *labels)
 
 static clrt_status csv_fails(const char *text)
 {
-    const char *path = tmp_path("bad.csv");
+    const char *path = clrt_unit_tmp_path("bad.csv");
     write_text(path, text);
     clrt_dataset *ds;
     clrt_status st = load_csv(path, &ds);
@@ -230,8 +220,8 @@ static void create_from_arrays(void **state)
 static void idx_plain_and_gzip(void **state)
 {
     (void)state;
-    const char *gi = tmp_path("i.gz"), *gl = tmp_path("l.gz");
-    const char *pi = tmp_path("i.idx"), *pl = tmp_path("l.idx");
+    const char *gi = clrt_unit_tmp_path("i.gz"), *gl = clrt_unit_tmp_path("l.gz");
+    const char *pi = clrt_unit_tmp_path("i.idx"), *pl = clrt_unit_tmp_path("l.idx");
     write_small_idx(gi, gl, 1);
     write_small_idx(pi, pl, 0);
     const char *pairs[3][2] = {{gi, gl}, {pi, pl}, {gi, pl}}; /* mixed too */
@@ -256,7 +246,7 @@ static void idx_empty_set(void **state)
 {
     (void)state;
     const uint32_t d3[3] = {0, 28, 28}, d1[1] = {0};
-    const char *i = tmp_path("e_i"), *l = tmp_path("e_l");
+    const char *i = clrt_unit_tmp_path("e_i"), *l = clrt_unit_tmp_path("e_l");
     write_idx(i, 1, 0x803, d3, 3, NULL, 0);
     write_idx(l, 0, 0x801, d1, 1, NULL, 0);
     clrt_dataset *ds;
@@ -272,10 +262,10 @@ static void idx_empty_set(void **state)
 static void idx_truncated(void **state)
 {
     (void)state;
-    const char *l = tmp_path("t_l");
+    const char *l = clrt_unit_tmp_path("t_l");
     write_idx(l, 0, 0x801, lab_dims, 1, labels3, 3);
     for (int gz = 0; gz <= 1; gz++) {
-        const char *i = tmp_path(gz ? "t_i.gz" : "t_i");
+        const char *i = clrt_unit_tmp_path(gz ? "t_i.gz" : "t_i");
         /* One pixel short. */
         write_idx(i, gz, 0x803, img_dims, 3, pixels, sizeof pixels - 1);
         expect_error(idx_fails(i, l), CLRT_ERR_FORMAT, i, "truncated", "byte 33 of 34",
@@ -306,7 +296,7 @@ static void idx_truncated(void **state)
         expect_error(idx_fails(i, l), CLRT_ERR_FORMAT, i, NULL);
     }
     /* Labels one short. */
-    const char *i = tmp_path("t_i2");
+    const char *i = clrt_unit_tmp_path("t_i2");
     write_idx(i, 0, 0x803, img_dims, 3, pixels, sizeof pixels);
     write_idx(l, 1, 0x801, lab_dims, 1, labels3, 2);
     expect_error(idx_fails(i, l), CLRT_ERR_FORMAT, l, "truncated", "labels", NULL);
@@ -318,14 +308,14 @@ static void idx_oversized(void **state)
     unsigned char more[19];
     memcpy(more, pixels, 18);
     more[18] = 42;
-    const char *l = tmp_path("o_l");
+    const char *l = clrt_unit_tmp_path("o_l");
     write_idx(l, 0, 0x801, lab_dims, 1, labels3, 3);
     for (int gz = 0; gz <= 1; gz++) {
-        const char *i = tmp_path(gz ? "o_i.gz" : "o_i");
+        const char *i = clrt_unit_tmp_path(gz ? "o_i.gz" : "o_i");
         write_idx(i, gz, 0x803, img_dims, 3, more, sizeof more);
         expect_error(idx_fails(i, l), CLRT_ERR_FORMAT, i, "longer than its header", NULL);
     }
-    const char *i = tmp_path("o_i");
+    const char *i = clrt_unit_tmp_path("o_i");
     write_idx(i, 0, 0x803, img_dims, 3, pixels, 18);
     write_idx(l, 1, 0x801, lab_dims, 1, more, 4);
     expect_error(idx_fails(i, l), CLRT_ERR_FORMAT, l, "longer than its header", NULL);
@@ -334,17 +324,17 @@ static void idx_oversized(void **state)
 static void idx_wrong_magic(void **state)
 {
     (void)state;
-    const char *i = tmp_path("m_i"), *l = tmp_path("m_l");
+    const char *i = clrt_unit_tmp_path("m_i"), *l = clrt_unit_tmp_path("m_l");
     write_small_idx(i, l, 0);
     /* Images and labels swapped: each has the other's dimension count. */
     expect_error(idx_fails(l, i), CLRT_ERR_FORMAT, l, "0x00000801", "3 dimensions", NULL);
     /* Not IDX at all (a zip file's magic). */
-    const char *z = tmp_path("m_zip");
+    const char *z = clrt_unit_tmp_path("m_zip");
     write_text(z, "PK\x03\x04 and more bytes than a header");
     expect_error(idx_fails(z, l), CLRT_ERR_FORMAT, z, "not an IDX file", NULL);
     expect_error(idx_fails(i, z), CLRT_ERR_FORMAT, z, "not an IDX file", NULL);
     /* A known IDX type other than u8: unsupported, naming the type byte. */
-    const char *f = tmp_path("m_float");
+    const char *f = clrt_unit_tmp_path("m_float");
     float values[18] = {0};
     write_idx(f, 1, 0x0D03, img_dims, 3, (const unsigned char *)values, sizeof values);
     expect_error(idx_fails(f, l), CLRT_ERR_UNSUPPORTED, f, "0x0d", "float32", NULL);
@@ -362,7 +352,7 @@ static void idx_wrong_magic(void **state)
 static void idx_count_mismatch(void **state)
 {
     (void)state;
-    const char *i = tmp_path("c_i"), *l = tmp_path("c_l");
+    const char *i = clrt_unit_tmp_path("c_i"), *l = clrt_unit_tmp_path("c_l");
     write_idx(i, 1, 0x803, img_dims, 3, pixels, 18);
     const uint32_t two[1] = {2};
     write_idx(l, 1, 0x801, two, 1, labels3, 2);
@@ -372,9 +362,9 @@ static void idx_count_mismatch(void **state)
 static void idx_missing_file(void **state)
 {
     (void)state;
-    const char *i = tmp_path("x_i"), *l = tmp_path("x_l");
+    const char *i = clrt_unit_tmp_path("x_i"), *l = clrt_unit_tmp_path("x_l");
     write_small_idx(i, l, 1);
-    const char *none = tmp_path("no-such-file.gz");
+    const char *none = clrt_unit_tmp_path("no-such-file.gz");
     expect_error(idx_fails(none, l), CLRT_ERR_IO, none, "No such file", NULL);
     expect_error(idx_fails(i, none), CLRT_ERR_IO, none, NULL);
     /* A directory opens but cannot be read. */
@@ -387,7 +377,7 @@ static void idx_missing_file(void **state)
 static void idx_huge_dims(void **state)
 {
     (void)state;
-    const char *i = tmp_path("h_i"), *l = tmp_path("h_l");
+    const char *i = clrt_unit_tmp_path("h_i"), *l = clrt_unit_tmp_path("h_l");
     /* n·rows·cols overflows 64 bits: refused before any allocation. */
     const uint32_t huge[3] = {0xFFFFFFFFu, 0xFFFFFFFFu, 0xFFFFFFFFu};
     const uint32_t nhuge[1] = {0xFFFFFFFFu};
@@ -409,7 +399,7 @@ static void idx_huge_dims(void **state)
 static void idx_corrupt_gzip(void **state)
 {
     (void)state;
-    const char *i = tmp_path("z_i.gz"), *l = tmp_path("z_l");
+    const char *i = clrt_unit_tmp_path("z_i.gz"), *l = clrt_unit_tmp_path("z_l");
     unsigned char big[3000];
     for (size_t k = 0; k < sizeof big; k++)
         big[k] = (unsigned char)(k * 7 + k / 13);
@@ -441,7 +431,7 @@ static void idx_corrupt_gzip(void **state)
 
 static clrt_dataset *csv_ok(const char *text)
 {
-    const char *path = tmp_path("ok.csv");
+    const char *path = clrt_unit_tmp_path("ok.csv");
     write_text(path, text);
     clrt_dataset *ds;
     clrt_status st = load_csv(path, &ds);
@@ -594,7 +584,7 @@ static void csv_ragged_rows(void **state)
 static void csv_bad_labels_and_values(void **state)
 {
     (void)state;
-    const char *path = tmp_path("bad.csv");
+    const char *path = clrt_unit_tmp_path("bad.csv");
     expect_error(csv_fails("1,2,1.5\n"), CLRT_ERR_FORMAT, path, "line 1, column 3", "1.5",
                  NULL);
     expect_error(csv_fails("h1,h2,y\n1,2,0\n1,2,-1\n"), CLRT_ERR_FORMAT, "line 3, column 3",
@@ -628,12 +618,12 @@ static void csv_no_rows_and_missing(void **state)
     expect_error(csv_fails(""), CLRT_ERR_FORMAT, "no rows", NULL);
     expect_error(csv_fails("\n\n"), CLRT_ERR_FORMAT, "no rows", NULL);
     expect_error(csv_fails("a,b,label\n"), CLRT_ERR_FORMAT, "no data rows", NULL);
-    const char *nul = tmp_path("nul.csv");
+    const char *nul = clrt_unit_tmp_path("nul.csv");
     clrt_unit_write_file(nul, "1,2,0\n\0,3,1\n", 12);
     clrt_dataset *ds;
     expect_error(load_csv(nul, &ds), CLRT_ERR_FORMAT, "line 2", "NUL", NULL);
     assert_null(ds);
-    const char *none = tmp_path("none.csv");
+    const char *none = clrt_unit_tmp_path("none.csv");
     expect_error(load_csv(none, &ds), CLRT_ERR_IO, none, "No such file", NULL);
     assert_null(ds);
     expect_error(load_csv(clrt_unit_tmp_root(), &ds), CLRT_ERR_IO, clrt_unit_tmp_root(), NULL);

@@ -28,31 +28,6 @@ static int make_tmp(void **state)
     return clrt_unit_tmp_make("safetensors");
 }
 
-static const char *tmp_path(const char *name)
-{
-    static char ring[4][4096 + 64];
-    static int next;
-    char *p = ring[next++ % 4];
-    snprintf(p, sizeof ring[0], "%s/%s", clrt_unit_tmp_root(), name);
-    return p;
-}
-
-static unsigned char *read_bytes(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    assert_non_null(f);
-    assert_int_equal(fseek(f, 0, SEEK_END), 0);
-    long n = ftell(f);
-    assert_true(n >= 0);
-    rewind(f);
-    unsigned char *p = malloc((size_t)n + 1);
-    assert_non_null(p);
-    assert_int_equal(fread(p, 1, (size_t)n, f), (size_t)n);
-    fclose(f);
-    *len = (size_t)n;
-    return p;
-}
-
 static uint64_t get_le64(const unsigned char *p)
 {
     uint64_t v = 0;
@@ -141,7 +116,7 @@ static bool contains(const unsigned char *bytes, size_t len, const char *s)
 static void round_trip(void **state)
 {
     (void)state;
-    const char *path = tmp_path("rt.safetensors");
+    const char *path = clrt_unit_tmp_path("rt.safetensors");
     /* Values a lossy or byte-swapping path would change: 1.0 (bytes
      * 00 00 80 3f), -0, a subnormal, the largest float, a NaN with a
      * payload. */
@@ -161,13 +136,13 @@ static void round_trip(void **state)
     write_ok(path, t, 4, meta, 2);
     char tmp[64];
     snprintf(tmp, sizeof tmp, "rt.safetensors.tmp.%ld", (long)getpid());
-    assert_int_equal(access(tmp_path(tmp), F_OK), -1); /* renamed, not left behind */
+    assert_int_equal(access(clrt_unit_tmp_path(tmp), F_OK), -1); /* renamed, not left behind */
 
     /* The bytes: the header padded so the data starts at a multiple of 8,
      * then the tensors' little-endian floats back to back, in the order
      * given. */
     size_t len;
-    unsigned char *bytes = read_bytes(path, &len);
+    unsigned char *bytes = clrt_unit_read_file(path, &len);
     uint64_t hlen = get_le64(bytes);
     assert_int_equal((8 + hlen) % 8, 0);
     assert_int_equal(len, 8 + hlen + 4 * (6 + 3 + 1));
@@ -239,7 +214,7 @@ static void round_trip(void **state)
     assert_int_equal(f.data_size, 12);
     assert_null(clrt__safetensors_meta(&f, "format"));
     clrt__safetensors_close(&f);
-    bytes = read_bytes(path, &len);
+    bytes = clrt_unit_read_file(path, &len);
     assert_false(contains(bytes, len, "__metadata__"));
     free(bytes);
 }
@@ -378,7 +353,7 @@ static void open_errors(void **state)
 {
     (void)state;
     clrt__safetensors f;
-    const char *none = tmp_path("none.safetensors");
+    const char *none = clrt_unit_tmp_path("none.safetensors");
     assert_int_equal(clrt__safetensors_open(none, &f, err, sizeof err), CLRT_ERR_IO);
     assert_non_null(strstr(err, none));
     assert_non_null(strstr(err, "cannot open"));
@@ -387,7 +362,7 @@ static void open_errors(void **state)
     assert_non_null(strstr(err, "not a regular file"));
     assert_int_equal(clrt__safetensors_open(NULL, &f, err, sizeof err), CLRT_ERR_INVALID_ARG);
     /* A corrupt file on disk: the same refusal as in memory, with its path. */
-    const char *bad = tmp_path("bad.safetensors");
+    const char *bad = clrt_unit_tmp_path("bad.safetensors");
     size_t len;
     unsigned char *b = image("{}", 1u << 20, 0, &len);
     clrt_unit_write_file(bad, b, len);
@@ -403,7 +378,7 @@ static void open_errors(void **state)
 static void writer_refusals(void **state)
 {
     (void)state;
-    const char *path = tmp_path("w.safetensors");
+    const char *path = clrt_unit_tmp_path("w.safetensors");
     const float v[2] = {1, 2};
     const size_t s2[1] = {2};
     const struct {
@@ -435,7 +410,7 @@ static void writer_refusals(void **state)
     }
 
     /* A path that cannot be written: CLRT_ERR_IO naming the step and file. */
-    const char *missing = tmp_path("no-such-dir/w.safetensors");
+    const char *missing = clrt_unit_tmp_path("no-such-dir/w.safetensors");
     clrt__st_tensor t = {"a", 1, s2, v};
     assert_int_equal(clrt__safetensors_write(missing, &t, 1, NULL, 0, err, sizeof err),
                      CLRT_ERR_IO);

@@ -76,3 +76,29 @@ void clrt_unit_write_file(const char *path, const void *data, size_t len)
         assert_int_equal(fwrite(data, 1, len, f), len);
     assert_int_equal(fclose(f), 0);
 }
+
+const char *clrt_unit_tmp_path(const char *name)
+{
+    static char ring[4][4096 + 64];
+    static int next;
+    char *p = ring[next++ % 4];
+    snprintf(p, sizeof ring[0], "%s/%s", clrt_unit_tmp_root(), name);
+    return p;
+}
+
+unsigned char *clrt_unit_read_file(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    assert_int_equal(fseek(f, 0, SEEK_END), 0);
+    long n = ftell(f);
+    assert_true(n >= 0);
+    rewind(f);
+    unsigned char *p = malloc((size_t)n + 1);
+    assert_non_null(p);
+    assert_int_equal(fread(p, 1, (size_t)n, f), (size_t)n);
+    fclose(f);
+    p[n] = 0;
+    *len = (size_t)n;
+    return p;
+}

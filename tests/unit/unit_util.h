@@ -17,6 +17,13 @@ int clrt_unit_tmp_teardown(void **state);
 /* The directory clrt_unit_tmp_make made. */
 const char *clrt_unit_tmp_root(void);
 
+/* "<that directory>/<name>"; a few stay valid at once (a ring of four). */
+const char *clrt_unit_tmp_path(const char *name);
+
+/* The whole of `path` (caller frees; NUL-terminated one past *len); fails
+ * the test on any error. */
+unsigned char *clrt_unit_read_file(const char *path, size_t *len);
+
 /* Create or replace `path` with `len` bytes of `data`; fails the test on
  * any error. */
 void clrt_unit_write_file(const char *path, const void *data, size_t len);
