@@ -167,8 +167,10 @@ CLRT_API clrt_status clrt_ctx_create_from_cl(cl_context context, cl_command_queu
                                              const clrt_ctx_options *opt, clrt_ctx **out,
                                              char *err, size_t errlen);
 
-/* Wait for the queue, release everything. NULL is a no-op. A context whose
- * tensors still live is left untouched and CLRT_ERR_BUSY is returned. */
+/* Wait for the queue, release everything. NULL is a no-op. A context on
+ * which a tensor, loader, model or optimizer still lives is left untouched
+ * and usable, and CLRT_ERR_BUSY is returned, the message saying what lives
+ * ("2 tensors, 1 loader, 1 model still live"). */
 CLRT_API clrt_status clrt_ctx_destroy(clrt_ctx *ctx);
 
 /* clFinish / clFlush on the context's queue. */

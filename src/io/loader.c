@@ -118,6 +118,7 @@ clrt_status clrt_loader_create(clrt_ctx *ctx, const clrt_dataset *ds,
     l->shuffle = opt->shuffle != 0;
     l->seed = opt->seed;
     loader_order(l, 0); /* usable before the first clrt_loader_begin: epoch 0 */
+    ctx->live[CLRT__LIVE_LOADER]++;
     *out = l;
     return CLRT_OK;
 }
@@ -160,6 +161,7 @@ void clrt_loader_destroy(clrt_loader *l)
         free(s->hy);
     }
     free(l->order);
+    l->ctx->live[CLRT__LIVE_LOADER]--;
     free(l);
 }
 

@@ -21,6 +21,7 @@ clrt_status clrt_model_create(clrt_ctx *ctx, size_t in_features, clrt_model **ou
     if (!m)
         return clrt__fail(ctx, CLRT_ERR_OUT_OF_MEMORY, "out of host memory for a model");
     m->ctx = ctx;
+    ctx->live[CLRT__LIVE_MODEL]++; /* from here clrt_model_destroy undoes it */
     m->in = in_features;
     const size_t one = 1;
     clrt_status st = clrt_tensor_create(ctx, 1, &one, CLRT_TENSOR_ZERO, &m->loss_sum);
@@ -60,6 +61,7 @@ void clrt_model_destroy(clrt_model *m)
     }
     clrt_tensor_destroy(m->loss), clrt_tensor_destroy(m->loss_sum);
     free(m->layers), free(m->params), free(m->grads), free(m->names);
+    m->ctx->live[CLRT__LIVE_MODEL]--;
     free(m);
 }
 

@@ -118,6 +118,7 @@ void clrt_optim_destroy(clrt_optim *opt)
         free(opt->state[s]);
     }
     free(opt->params);
+    opt->ctx->live[CLRT__LIVE_OPTIM]--;
     free(opt);
 }
 
@@ -149,6 +150,7 @@ clrt_status clrt_optim_create(clrt_ctx *ctx, const clrt_optim_options *opt, size
     if (!o)
         return clrt__fail(ctx, CLRT_ERR_OUT_OF_MEMORY, "%s: out of host memory", fn);
     o->ctx = ctx;
+    ctx->live[CLRT__LIVE_OPTIM]++; /* from here clrt_optim_destroy undoes it */
     o->o = *opt;
     o->n = nparams;
     o->params = malloc(nparams * sizeof *o->params);

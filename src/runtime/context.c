@@ -179,14 +179,36 @@ clrt_status clrt_ctx_create_from_cl(cl_context context, cl_command_queue queue,
     return CLRT_OK;
 }
 
+/* "2 tensors, 1 loader, 1 model" into buf: what is still made on ctx
+ * (tensors keep their plural: messages matched "1 tensors" before the other
+ * kinds were counted). False when nothing lives. */
+static bool live_text(const clrt_ctx *ctx, char *buf, size_t len)
+{
+    static const char *const names[CLRT__LIVE_KINDS][2] = {
+        [CLRT__LIVE_LOADER] = {"loader", "loaders"},
+        [CLRT__LIVE_MODEL] = {"model", "models"},
+        [CLRT__LIVE_OPTIM] = {"optimizer", "optimizers"},
+    };
+    size_t used = 0;
+    buf[0] = '\0';
+    if (ctx->mem.live_tensors > 0)
+        used = (size_t)snprintf(buf, len, "%zu tensors", ctx->mem.live_tensors);
+    for (int k = 0; k < CLRT__LIVE_KINDS && used < len; k++)
+        if (ctx->live[k] > 0)
+            used += (size_t)snprintf(buf + used, len - used, "%s%zu %s", used ? ", " : "",
+                                     ctx->live[k], names[k][ctx->live[k] != 1]);
+    return buf[0] != '\0';
+}
+
 clrt_status clrt_ctx_destroy(clrt_ctx *ctx)
 {
     if (!ctx)
         return CLRT_OK;
-    if (ctx->mem.live_tensors > 0)
-        return clrt__fail(ctx, CLRT_ERR_BUSY,
-                          "clrt_ctx_destroy: %zu tensors still live; destroy them first",
-                          ctx->mem.live_tensors);
+    /* A loader or SGD optimizer may hold no tensor yet still point here. */
+    char live[192];
+    if (live_text(ctx, live, sizeof live))
+        return clrt__fail(ctx, CLRT_ERR_BUSY, "clrt_ctx_destroy: %s still live; destroy them first",
+                          live);
     /* Work still queued may use pooled buffers: let it end first. */
     if (ctx->queue)
         clFinish(ctx->queue);

@@ -372,6 +372,16 @@ typedef struct clrt__layer_state {
     void (*release)(void *data);
 } clrt__layer_state;
 
+/* Objects of the layers above made on a context, counted by their create
+ * and destroy (tensors are counted in mem.live_tensors) so clrt_ctx_destroy
+ * refuses while one lives instead of leaving it a dangling context. */
+typedef enum clrt__live_kind {
+    CLRT__LIVE_LOADER,
+    CLRT__LIVE_MODEL,
+    CLRT__LIVE_OPTIM,
+    CLRT__LIVE_KINDS
+} clrt__live_kind;
+
 struct clrt_ctx {
     clrt_device_info dev;
     cl_context context;
@@ -394,6 +404,7 @@ struct clrt_ctx {
     bool tuning;        /* the GEMM tuner is timing candidates: their failures log at DEBUG */
     struct clrt_profile *profile; /* profile.c: kernel times; NULL until the first record */
     clrt__layer_state layer_state[CLRT__STATE_COUNT];
+    size_t live[CLRT__LIVE_KINDS]; /* loaders, models, optimizers not yet destroyed */
     clrt__faults faults; /* cl_calls.c: nothing armed unless a test or $CLRT_FAULT arms it */
 
     clrt_pool pool;

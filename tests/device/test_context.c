@@ -76,6 +76,51 @@ static void busy_while_tensors_live(void **state)
     clrt_test_ctx_done(ctx);
 }
 
+/* Every kind of object made on a context keeps it: the message counts
+ * each kind still live, the context stays usable, and once they are gone
+ * it is destroyed. (The kinds one by one: test_loader, test_model,
+ * test_optim.) */
+static void busy_names_every_kind_live(void **state)
+{
+    (void)state;
+    clrt_ctx *ctx = clrt_test_ctx();
+    float x[6] = {1, 2, 3, 4, 5, 6}, labels[2] = {0, 1};
+    clrt_dataset *ds;
+    char err[256];
+    assert_int_equal(clrt_dataset_create(2, 3, x, labels, &ds, err, sizeof err), CLRT_OK);
+    clrt_loader *l;
+    CLRT_ASSERT_OK(ctx, clrt_loader_create(ctx, ds, NULL, &l));
+    clrt_model *m;
+    CLRT_ASSERT_OK(ctx, clrt_model_create(ctx, 3, &m)); /* holds its 2 loss tensors */
+    assert_int_equal(clrt_ctx_destroy(ctx), CLRT_ERR_BUSY);
+    assert_non_null(
+        strstr(clrt_ctx_errmsg(ctx), "2 tensors, 1 loader, 1 model still live; destroy them first"));
+
+    CLRT_ASSERT_OK(ctx, clrt_model_add_linear(m, 2));
+    clrt_optim_options oo;
+    clrt_optim_options_init(&oo, CLRT_OPTIM_ADAM);
+    clrt_optim *opt;
+    CLRT_ASSERT_OK(ctx, clrt_optim_create(ctx, &oo, clrt_model_num_params(m),
+                                          clrt_model_params(m), &opt));
+    const clrt_tensor *bx, *by;
+    CLRT_ASSERT_OK(ctx, clrt_loader_next(l, &bx, &by));
+    CLRT_ASSERT_OK(ctx, clrt_model_train_step(m, opt, CLRT_LOSS_CROSS_ENTROPY, bx, by));
+    assert_int_equal(clrt_ctx_destroy(ctx), CLRT_ERR_BUSY);
+    assert_non_null(strstr(clrt_ctx_errmsg(ctx), "1 loader, 1 model, 1 optimizer still live"));
+
+    /* In any order: each destroy leaves the rest counted. */
+    clrt_loader_destroy(l);
+    assert_int_equal(clrt_ctx_destroy(ctx), CLRT_ERR_BUSY);
+    assert_null(strstr(clrt_ctx_errmsg(ctx), "loader"));
+    assert_non_null(strstr(clrt_ctx_errmsg(ctx), "1 model, 1 optimizer still live"));
+    clrt_model_destroy(m);
+    assert_int_equal(clrt_ctx_destroy(ctx), CLRT_ERR_BUSY);
+    assert_non_null(strstr(clrt_ctx_errmsg(ctx), " tensors, 1 optimizer still live"));
+    clrt_optim_destroy(opt);
+    clrt_dataset_destroy(ds);
+    clrt_test_ctx_done(ctx);
+}
+
 static void profiling_queue(void **state)
 {
     (void)state;
@@ -315,6 +360,7 @@ int main(void)
         cmocka_unit_test(create_on_device),
         cmocka_unit_test(bad_selectors),
         cmocka_unit_test(busy_while_tensors_live),
+        cmocka_unit_test(busy_names_every_kind_live),
         cmocka_unit_test(profiling_queue),
         cmocka_unit_test(kernel_times),
         cmocka_unit_test(interop_from_cl),

@@ -335,6 +335,38 @@ static void destroy_mid_epoch(void **state)
     clrt_test_ctx_done(ctx); /* refused (BUSY) if a loader tensor lived on */
 }
 
+/* A loader that has not given a batch holds no tensor, yet uses its
+ * context on the next clrt_loader_next: destroying the context under it is
+ * refused, and the loader still works after. */
+static void context_busy_while_loader_lives(void **state)
+{
+    (void)state;
+    clrt_ctx *ctx = clrt_test_ctx();
+    clrt_dataset *ds = make_dataset(N);
+    clrt_memory_stats ms;
+    CLRT_ASSERT_OK(ctx, clrt_ctx_memory_stats(ctx, &ms));
+    assert_int_equal(ms.live_tensors, 0);
+    clrt_loader *l = make_loader(ctx, ds, 16, 1, 3);
+    CLRT_ASSERT_OK(ctx, clrt_ctx_memory_stats(ctx, &ms));
+    assert_int_equal(ms.live_tensors, 0); /* nothing uploaded yet */
+    assert_int_equal(clrt_ctx_destroy(ctx), CLRT_ERR_BUSY);
+    assert_non_null(strstr(clrt_ctx_errmsg(ctx), "1 loader still live; destroy them first"));
+    const clrt_tensor *x, *y;
+    CLRT_ASSERT_OK(ctx, clrt_loader_next(l, &x, &y));
+    assert_non_null(x);
+    assert_int_equal(clrt_tensor_dim(x, 0), 16);
+    /* Its batch tensors and a tensor of the caller's: all counted. */
+    clrt_tensor *t = clrt_test_vector(ctx, 3, NULL);
+    clrt_loader *l2 = make_loader(ctx, ds, 8, 0, 0);
+    assert_int_equal(clrt_ctx_destroy(ctx), CLRT_ERR_BUSY);
+    assert_non_null(strstr(clrt_ctx_errmsg(ctx), "3 tensors, 2 loaders still live"));
+    clrt_tensor_destroy(t);
+    clrt_loader_destroy(l2);
+    clrt_loader_destroy(l);
+    clrt_dataset_destroy(ds);
+    clrt_test_ctx_done(ctx);
+}
+
 static void argument_errors(void **state)
 {
     (void)state;
@@ -390,6 +422,7 @@ int main(void)
         cmocka_unit_test(no_allocation_after_first_epoch),
         cmocka_unit_test(pipelined_device_use),
         cmocka_unit_test(destroy_mid_epoch),
+        cmocka_unit_test(context_busy_while_loader_lives),
         cmocka_unit_test(argument_errors),
     };
     return clrt_test_main("loader", tests, sizeof tests / sizeof tests[0]);

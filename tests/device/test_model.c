@@ -691,6 +691,32 @@ static void checkpoint_layer_list_is_unchanged(void **state)
     clrt_test_ctx_done(ctx);
 }
 
+/* A live model keeps its context: destroying it is refused, naming the
+ * model, and the context goes on working. */
+static void context_busy_while_model_lives(void **state)
+{
+    (void)state;
+    clrt_ctx *ctx = clrt_test_ctx();
+    clrt_model *m;
+    CLRT_ASSERT_OK(ctx, clrt_model_create(ctx, 4, &m));
+    assert_int_equal(clrt_ctx_destroy(ctx), CLRT_ERR_BUSY);
+    assert_non_null(strstr(clrt_ctx_errmsg(ctx), "1 model still live"));
+    CLRT_ASSERT_OK(ctx, clrt_model_add_linear(m, 3));
+    const size_t d[2] = {2, 4};
+    clrt_tensor *x;
+    CLRT_ASSERT_OK(ctx, clrt_tensor_create(ctx, 2, d, CLRT_TENSOR_ZERO, &x));
+    const clrt_tensor *y;
+    CLRT_ASSERT_OK(ctx, clrt_model_forward(m, x, &y));
+    clrt_tensor_destroy(x);
+    clrt_model *second;
+    CLRT_ASSERT_OK(ctx, clrt_model_create(ctx, 4, &second));
+    assert_int_equal(clrt_ctx_destroy(ctx), CLRT_ERR_BUSY);
+    assert_non_null(strstr(clrt_ctx_errmsg(ctx), "2 models still live"));
+    clrt_model_destroy(second);
+    clrt_model_destroy(m);
+    clrt_test_ctx_done(ctx);
+}
+
 static void argument_errors(void **state)
 {
     (void)state;
@@ -733,6 +759,7 @@ int main(void)
         cmocka_unit_test(evaluate_counts_correct_rows),
         cmocka_unit_test(layer_kinds_name_and_parse_back),
         cmocka_unit_test(checkpoint_layer_list_is_unchanged),
+        cmocka_unit_test(context_busy_while_model_lives),
         cmocka_unit_test(argument_errors),
     };
     return clrt_test_main("model", tests, sizeof tests / sizeof tests[0]);

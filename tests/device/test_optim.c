@@ -651,6 +651,38 @@ static void resume_with_set_steps(void **state)
     clrt_test_ctx_done(ctx);
 }
 
+/* SGD without momentum holds no tensor of its own, yet points at its
+ * context: destroying the context under it is refused. */
+static void context_busy_while_optimizer_lives(void **state)
+{
+    (void)state;
+    clrt_ctx *ctx = clrt_test_ctx();
+    size_t n = 5;
+    clrt_tensor *p = clrt_test_vector(ctx, n, NULL), *g = clrt_test_vector(ctx, n, NULL);
+    CLRT_ASSERT_OK(ctx, clrt_tensor_fill(p, 1.0f));
+    CLRT_ASSERT_OK(ctx, clrt_tensor_fill(g, 0.5f));
+    clrt_optim_options o;
+    clrt_optim_options_init(&o, CLRT_OPTIM_SGD);
+    clrt_optim *opt;
+    CLRT_ASSERT_OK(ctx, clrt_optim_create(ctx, &o, 1, &p, &opt));
+    assert_null(clrt_optim_state(opt, 0, 0, NULL));
+    clrt_tensor_destroy(p), clrt_tensor_destroy(g);
+    /* Only the optimizer is left. */
+    assert_int_equal(clrt_ctx_destroy(ctx), CLRT_ERR_BUSY);
+    assert_non_null(strstr(clrt_ctx_errmsg(ctx), "1 optimizer still live"));
+    assert_null(strstr(clrt_ctx_errmsg(ctx), "tensors"));
+    /* The context is still usable, and the optimizer with it. */
+    p = clrt_test_vector(ctx, n, NULL);
+    clrt_optim *second;
+    CLRT_ASSERT_OK(ctx, clrt_optim_create(ctx, &o, 1, &p, &second));
+    assert_int_equal(clrt_ctx_destroy(ctx), CLRT_ERR_BUSY);
+    assert_non_null(strstr(clrt_ctx_errmsg(ctx), "1 tensors, 2 optimizers still live"));
+    clrt_optim_destroy(second);
+    clrt_optim_destroy(opt);
+    clrt_tensor_destroy(p);
+    clrt_test_ctx_done(ctx);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -663,6 +695,7 @@ int main(void)
         cmocka_unit_test(state_tensors_and_names),
         cmocka_unit_test(params_array_is_copied),
         cmocka_unit_test(resume_with_set_steps),
+        cmocka_unit_test(context_busy_while_optimizer_lives),
     };
     return clrt_test_main("optim", tests, sizeof tests / sizeof tests[0]);
 }
