@@ -457,7 +457,9 @@ CLRT_API clrt_status clrt_optim_create(clrt_ctx *ctx, const clrt_optim_options *
 CLRT_API void clrt_optim_destroy(clrt_optim *opt);
 
 /* One update of every parameter from its gradient (grads[i] shaped like
- * params[i]). */
+ * params[i]). `grads` must hold as many tensors as the optimizer has
+ * parameters (the nparams it was made with): the array's length cannot be
+ * checked, only each entry's shape and context. */
 CLRT_API clrt_status clrt_optim_step(clrt_optim *opt, clrt_tensor *const *grads);
 
 /* The options the optimizer was made with (lr as currently set). */
@@ -544,8 +546,10 @@ typedef enum clrt_loss_kind { CLRT_LOSS_CROSS_ENTROPY = 0, CLRT_LOSS_MSE = 1 } c
  * hook if one is set, optimizer step. Everything is enqueued; nothing is
  * read back. The loss joins a running sum read by clrt_model_take_loss.
  * `opt` must be over this model's parameters (clrt_optim_create with
- * clrt_model_params). A hook's error status is returned as is, with the
- * optimizer not stepped and the loss not counted. */
+ * clrt_model_params, after the last layer is added): an optimizer over any
+ * other tensors is CLRT_ERR_INVALID_ARG before anything runs. A hook's error
+ * status is returned as is, with the optimizer not stepped and the loss not
+ * counted. */
 CLRT_API clrt_status clrt_model_train_step(clrt_model *m, clrt_optim *opt, clrt_loss_kind loss,
                                            const clrt_tensor *x, const clrt_tensor *target);
 

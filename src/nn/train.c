@@ -46,6 +46,30 @@ static clrt_status run_grad_hook(clrt_model *m, const char *fn)
     return st;
 }
 
+/* An optimizer steps the tensors it was made over. Another model's would
+ * read past m->grads (it steps as many gradients as it has parameters) or
+ * train that model with this one's gradients: only m's own parameters, the
+ * same handles in the same order, are accepted. */
+static clrt_status check_optim_binding(const clrt_model *m, const clrt_optim *opt,
+                                       const char *fn)
+{
+    size_t n;
+    clrt_tensor *const *p = clrt__optim_params(opt, &n);
+    if (n != m->nparams)
+        return clrt__fail(m->ctx, CLRT_ERR_INVALID_ARG,
+                          "%s: the optimizer was made for %zu parameters of another model, this "
+                          "model has %zu (make it over clrt_model_params after the last layer "
+                          "is added)",
+                          fn, n, m->nparams);
+    for (size_t i = 0; i < n; i++)
+        if (p[i] != m->params[i])
+            return clrt__fail(m->ctx, CLRT_ERR_INVALID_ARG,
+                              "%s: the optimizer was made for %zu parameters of another model: "
+                              "its parameter %zu is not this model's %s",
+                              fn, n, i, m->names[i]);
+    return CLRT_OK;
+}
+
 clrt_status clrt_model_train_step(clrt_model *m, clrt_optim *opt, clrt_loss_kind loss,
                                   const clrt_tensor *x, const clrt_tensor *target)
 {
@@ -55,6 +79,7 @@ clrt_status clrt_model_train_step(clrt_model *m, clrt_optim *opt, clrt_loss_kind
                                                                    "needed", fn);
     if (loss != CLRT_LOSS_CROSS_ENTROPY && loss != CLRT_LOSS_MSE)
         return clrt__fail(m->ctx, CLRT_ERR_INVALID_ARG, "%s: loss %d is unknown", fn, (int)loss);
+    CLRT_TRY(check_optim_binding(m, opt, fn));
     CLRT_TRY(compute_gradients(m, loss, x, target));
     /* Where a data-parallel run averages the gradients across ranks, or an
      * application clips them. */

@@ -28,6 +28,13 @@ bool clrt__aliases(const clrt_tensor *a, const clrt_tensor *b);
 clrt_status clrt__act_kernel(clrt_ctx *ctx, const char *program_name, const char *kernel_name,
                              clrt_act act, cl_kernel *out);
 
+/* ------------------------------------------------------------ optim.c */
+
+/* The parameters `opt` was made over (its own copy of the array, in the
+ * caller's order) and their count: a model checks them against its own
+ * before stepping, since clrt_optim_step reads as many gradients. */
+clrt_tensor *const *clrt__optim_params(const clrt_optim *opt, size_t *count);
+
 /* ------------------------------------------------- gemm.c, gemm_tune.c */
 
 /* One checked call of clrt_gemm: C[m×n] = alpha·op(A)·op(B) + beta·C. */

@@ -313,6 +313,12 @@ clrt_tensor *clrt_optim_state(const clrt_optim *opt, size_t i, int slot, const c
     return opt->state[slot][i];
 }
 
+clrt_tensor *const *clrt__optim_params(const clrt_optim *opt, size_t *count)
+{
+    *count = opt ? opt->n : 0;
+    return opt ? opt->params : NULL;
+}
+
 clrt_status clrt_optim_get_options(const clrt_optim *opt, clrt_optim_options *out)
 {
     if (!opt || !out)

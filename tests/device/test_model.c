@@ -691,6 +691,77 @@ static void checkpoint_layer_list_is_unchanged(void **state)
     clrt_test_ctx_done(ctx);
 }
 
+/* An optimizer is bound to the parameters it was made over. One made over
+ * a model with more parameters would read past this model's gradients; one
+ * over a model of the same shape would train that model instead. Both are
+ * refused before anything runs, and neither model moves. */
+static void optimizer_of_another_model_refused(void **state)
+{
+    (void)state;
+    clrt_ctx *ctx = clrt_test_ctx();
+    clrt_model *big = make_model(ctx, 1), *twin = make_model(ctx, 2), *small;
+    /* 7 → 33 relu → 5: the first 4 of big's parameter shapes. */
+    CLRT_ASSERT_OK(ctx, clrt_model_create(ctx, 7, &small));
+    CLRT_ASSERT_OK(ctx, clrt_model_add_linear(small, 33));
+    CLRT_ASSERT_OK(ctx, clrt_model_add_act(small, CLRT_ACT_RELU, 0));
+    CLRT_ASSERT_OK(ctx, clrt_model_add_linear(small, 5));
+    CLRT_ASSERT_OK(ctx, clrt_model_init(small, 3));
+    assert_int_equal(clrt_model_num_params(big), 6);
+    assert_int_equal(clrt_model_num_params(small), 4);
+    clrt_model *big_copy = make_model(ctx, 1), *twin_copy = make_model(ctx, 2);
+    clrt_optim *opt_big = plain_sgd(ctx, big, 0.1f, 0.9f);
+    clrt_optim *opt_twin = plain_sgd(ctx, twin, 0.1f, 0.9f);
+    clrt_optim *opt_small = plain_sgd(ctx, small, 0.1f, 0.9f);
+    batch b = make_batch(ctx);
+
+    /* More parameters than the model: 6 over a model of 4 whose shapes
+     * match the first 4 (stepping would read past its 4 gradients). */
+    assert_int_equal(clrt_model_train_step(small, opt_big, CLRT_LOSS_CROSS_ENTROPY, b.x, b.labels),
+                     CLRT_ERR_INVALID_ARG);
+    assert_non_null(strstr(clrt_ctx_errmsg(ctx), "made for 6 parameters of another model"));
+    assert_non_null(strstr(clrt_ctx_errmsg(ctx), "this model has 4"));
+    /* Fewer: 4 over a model of 6. */
+    assert_int_equal(clrt_model_train_step(big, opt_small, CLRT_LOSS_CROSS_ENTROPY, b.x, b.labels),
+                     CLRT_ERR_INVALID_ARG);
+    assert_non_null(strstr(clrt_ctx_errmsg(ctx), "made for 4 parameters of another model"));
+    assert_non_null(strstr(clrt_ctx_errmsg(ctx), "this model has 6"));
+    /* The same shapes, another model's tensors. */
+    assert_int_equal(clrt_model_train_step(big, opt_twin, CLRT_LOSS_CROSS_ENTROPY, b.x, b.labels),
+                     CLRT_ERR_INVALID_ARG);
+    assert_non_null(strstr(clrt_ctx_errmsg(ctx), "not this model's 0.weight"));
+    CLRT_ASSERT_OK(ctx, clrt_ctx_finish(ctx));
+    assert_params_match(ctx, big, big_copy, 0);
+    assert_params_match(ctx, twin, twin_copy, 0);
+    assert_int_equal(clrt_optim_steps(opt_twin), 0);
+    /* Each with its own optimizer trains. */
+    CLRT_ASSERT_OK(ctx, clrt_model_train_step(big, opt_big, CLRT_LOSS_CROSS_ENTROPY, b.x,
+                                              b.labels));
+    CLRT_ASSERT_OK(ctx, clrt_model_train_step(small, opt_small, CLRT_LOSS_CROSS_ENTROPY, b.x,
+                                              b.labels));
+    assert_true(params_differ(ctx, big, big_copy));
+    assert_int_equal(clrt_optim_steps(opt_big), 1);
+    assert_int_equal(clrt_optim_steps(opt_small), 1);
+
+    /* A layer added after the optimizer was made changes the parameters. */
+    CLRT_ASSERT_OK(ctx, clrt_model_add_act(small, CLRT_ACT_TANH, 0));
+    CLRT_ASSERT_OK(ctx, clrt_model_add_linear(small, 2));
+    const size_t ld = 16;
+    float two[16];
+    for (size_t i = 0; i < ld; i++)
+        two[i] = (float)(i % 2);
+    clrt_tensor *labels2 = clrt_test_vector(ctx, ld, two);
+    assert_int_equal(clrt_model_train_step(small, opt_small, CLRT_LOSS_CROSS_ENTROPY, b.x, labels2),
+                     CLRT_ERR_INVALID_ARG);
+    assert_non_null(strstr(clrt_ctx_errmsg(ctx), "this model has 6"));
+    clrt_tensor_destroy(labels2);
+
+    batch_done(&b);
+    clrt_optim_destroy(opt_big), clrt_optim_destroy(opt_twin), clrt_optim_destroy(opt_small);
+    clrt_model_destroy(big), clrt_model_destroy(twin), clrt_model_destroy(small);
+    clrt_model_destroy(big_copy), clrt_model_destroy(twin_copy);
+    clrt_test_ctx_done(ctx);
+}
+
 /* A live model keeps its context: destroying it is refused, naming the
  * model, and the context goes on working. */
 static void context_busy_while_model_lives(void **state)
@@ -759,6 +830,7 @@ int main(void)
         cmocka_unit_test(evaluate_counts_correct_rows),
         cmocka_unit_test(layer_kinds_name_and_parse_back),
         cmocka_unit_test(checkpoint_layer_list_is_unchanged),
+        cmocka_unit_test(optimizer_of_another_model_refused),
         cmocka_unit_test(context_busy_while_model_lives),
         cmocka_unit_test(argument_errors),
     };
