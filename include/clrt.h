@@ -459,7 +459,8 @@ CLRT_API void clrt_optim_destroy(clrt_optim *opt);
 /* One update of every parameter from its gradient (grads[i] shaped like
  * params[i]). `grads` must hold as many tensors as the optimizer has
  * parameters (the nparams it was made with): the array's length cannot be
- * checked, only each entry's shape and context. */
+ * checked, only each entry's shape and context. Past UINT64_MAX steps it is
+ * CLRT_ERR_INVALID_ARG and nothing moves. */
 CLRT_API clrt_status clrt_optim_step(clrt_optim *opt, clrt_tensor *const *grads);
 
 /* The options the optimizer was made with (lr as currently set). */
@@ -471,7 +472,8 @@ CLRT_API clrt_status clrt_optim_set_lr(clrt_optim *opt, float lr);
 CLRT_API float clrt_optim_lr(const clrt_optim *opt);
 /* Steps taken so far: Adam's bias correction uses it, and SGD's first step
  * (steps == 0) sets the momentum buffer to the gradient. To resume, copy
- * the state tensors back and call clrt_optim_set_steps. */
+ * the state tensors back and call clrt_optim_set_steps (UINT64_MAX, which
+ * leaves no room for another step, is CLRT_ERR_INVALID_ARG). */
 CLRT_API uint64_t clrt_optim_steps(const clrt_optim *opt);
 CLRT_API clrt_status clrt_optim_set_steps(clrt_optim *opt, uint64_t steps);
 

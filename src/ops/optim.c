@@ -250,6 +250,13 @@ clrt_status clrt_optim_step(clrt_optim *opt, clrt_tensor *const *grads)
         return CLRT_ERR_INVALID_ARG;
     if (!grads)
         return clrt__fail(opt->ctx, CLRT_ERR_INVALID_ARG, "%s: grads is NULL", fn);
+    /* The count drives SGD's first step and Adam's bias correction: past
+     * its last value it would wrap to 0 and restart both. */
+    if (opt->steps == UINT64_MAX)
+        return clrt__fail(opt->ctx, CLRT_ERR_INVALID_ARG,
+                          "%s: the optimizer has taken %llu steps, the most its counter holds; "
+                          "nothing was updated (clrt_optim_set_steps sets a lower count)",
+                          fn, (unsigned long long)opt->steps);
     /* Every gradient is checked before anything is enqueued, so a bad one
      * leaves all parameters and state untouched. */
     for (size_t i = 0; i < opt->n; i++) {

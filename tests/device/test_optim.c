@@ -651,6 +651,46 @@ static void resume_with_set_steps(void **state)
     clrt_test_ctx_done(ctx);
 }
 
+/* The step count ends at UINT64_MAX: one more step would wrap it to 0,
+ * which restarts SGD's momentum buffer and Adam's bias correction. The
+ * step is refused with the parameter and count unchanged. */
+static void step_count_does_not_wrap(void **state)
+{
+    (void)state;
+    clrt_ctx *ctx = clrt_test_ctx();
+    size_t n = 7;
+    float p0[7], g0[7], before[7], after[7];
+    clrt_test_random(p0, n, 31);
+    clrt_test_random(g0, n, 32);
+    clrt_optim_kind kinds[2] = {CLRT_OPTIM_SGD, CLRT_OPTIM_ADAM};
+    for (int c = 0; c < 2; c++) {
+        clrt_optim_options o;
+        clrt_optim_options_init(&o, kinds[c]);
+        o.momentum = kinds[c] == CLRT_OPTIM_SGD ? 0.9f : 0.0f;
+        clrt_tensor *p = clrt_test_vector(ctx, n, p0), *g = clrt_test_vector(ctx, n, g0);
+        clrt_optim *opt;
+        CLRT_ASSERT_OK(ctx, clrt_optim_create(ctx, &o, 1, &p, &opt));
+        assert_int_equal(clrt_optim_set_steps(opt, UINT64_MAX), CLRT_ERR_INVALID_ARG);
+        assert_non_null(strstr(clrt_ctx_errmsg(ctx), "no room"));
+        CLRT_ASSERT_OK(ctx, clrt_optim_set_steps(opt, UINT64_MAX - 1));
+        CLRT_ASSERT_OK(ctx, clrt_optim_step(opt, &g)); /* the last step there is room for */
+        assert_true(clrt_optim_steps(opt) == UINT64_MAX);
+        read_all(ctx, p, before);
+        assert_int_equal(clrt_optim_step(opt, &g), CLRT_ERR_INVALID_ARG);
+        assert_non_null(strstr(clrt_ctx_errmsg(ctx), "18446744073709551615 steps"));
+        assert_true(clrt_optim_steps(opt) == UINT64_MAX);
+        read_all(ctx, p, after);
+        assert_memory_equal(before, after, sizeof before);
+        /* A lower count lets it go on. */
+        CLRT_ASSERT_OK(ctx, clrt_optim_set_steps(opt, 5));
+        CLRT_ASSERT_OK(ctx, clrt_optim_step(opt, &g));
+        assert_int_equal(clrt_optim_steps(opt), 6);
+        clrt_optim_destroy(opt);
+        clrt_tensor_destroy(p), clrt_tensor_destroy(g);
+    }
+    clrt_test_ctx_done(ctx);
+}
+
 /* SGD without momentum holds no tensor of its own, yet points at its
  * context: destroying the context under it is refused. */
 static void context_busy_while_optimizer_lives(void **state)
@@ -695,6 +735,7 @@ int main(void)
         cmocka_unit_test(state_tensors_and_names),
         cmocka_unit_test(params_array_is_copied),
         cmocka_unit_test(resume_with_set_steps),
+        cmocka_unit_test(step_count_does_not_wrap),
         cmocka_unit_test(context_busy_while_optimizer_lives),
     };
     return clrt_test_main("optim", tests, sizeof tests / sizeof tests[0]);
