@@ -66,6 +66,43 @@ static void usage(FILE *f)
             "  --json                  print the results as JSON on stdout\n");
 }
 
+/* What main has made, released in order by die() as by a normal end. An
+ * exit with work still queued (the zero fill of a layer's weights, say)
+ * left PoCL's worker threads compiling or running it while the process
+ * tore down the compiler under them: signal 11 or 6 instead of status 1. */
+static struct {
+    clrt_ctx *ctx;
+    clrt_model *model;
+    clrt_optim *opt;
+    clrt_loader *loader[2];
+    clrt_dataset *data[2];
+} made;
+
+/* Destroy everything in `made`, the context last (it waits for the queue);
+ * false when the context could not be destroyed (the message is printed,
+ * and the queue is drained all the same). */
+static bool release_made(void)
+{
+    for (int i = 0; i < 2; i++)
+        clrt_loader_destroy(made.loader[i]);
+    clrt_optim_destroy(made.opt);
+    clrt_model_destroy(made.model);
+    for (int i = 0; i < 2; i++)
+        clrt_dataset_destroy(made.data[i]);
+    bool ok = true;
+    if (made.ctx) {
+        clrt_status st = clrt_ctx_destroy(made.ctx);
+        if (st != CLRT_OK) {
+            fprintf(stderr, "clrt-train: releasing the context: %s: %s\n", clrt_status_str(st),
+                    clrt_ctx_errmsg(made.ctx));
+            clrt_ctx_finish(made.ctx);
+            ok = false;
+        }
+    }
+    memset(&made, 0, sizeof made);
+    return ok;
+}
+
 static void die(int code, const char *fmt, ...)
 {
     va_list ap;
@@ -74,6 +111,7 @@ static void die(int code, const char *fmt, ...)
     vfprintf(stderr, fmt, ap);
     fputc('\n', stderr);
     va_end(ap);
+    release_made(); /* after the message: it may be the context's */
     exit(code);
 }
 
@@ -350,6 +388,7 @@ int main(int argc, char **argv)
 
     clrt_dataset *train = NULL, *test = NULL;
     load_data(&o, &train, &test);
+    made.data[0] = train, made.data[1] = test;
     size_t classes = clrt_dataset_classes(train);
     if (clrt_dataset_classes(test) > classes)
         die(1, "the test data has label %zu, but the training data only %zu classes",
@@ -362,10 +401,12 @@ int main(int argc, char **argv)
     char err[4096] = "";
     if (clrt_ctx_create(&copt, &ctx, err, sizeof err) != CLRT_OK)
         die(1, "%s", err);
+    made.ctx = ctx;
     const clrt_device_info *dev = clrt_ctx_device(ctx);
 
     clrt_model *m = NULL;
     check(clrt_model_create(ctx, clrt_dataset_features(train), &m), ctx, "model");
+    made.model = m;
     for (size_t i = 0; i < o.nhidden; i++) {
         check(clrt_model_add_linear(m, o.hidden[i]), ctx, "model");
         check(clrt_model_add_act(m, o.act, o.act == CLRT_ACT_LEAKY_RELU ? 0.01f : 0.0f), ctx,
@@ -387,6 +428,7 @@ int main(int argc, char **argv)
     clrt_optim *opt = NULL;
     check(clrt_optim_create(ctx, &oo, clrt_model_num_params(m), clrt_model_params(m), &opt), ctx,
           "optimizer");
+    made.opt = opt;
 
     unsigned first_epoch = 0;
     if (o.resume) {
@@ -411,8 +453,10 @@ int main(int argc, char **argv)
     lo.seed = o.seed;
     clrt_loader *train_loader = NULL, *test_loader = NULL;
     check(clrt_loader_create(ctx, train, &lo, &train_loader), ctx, "loader");
+    made.loader[0] = train_loader;
     lo.shuffle = 0;
     check(clrt_loader_create(ctx, test, &lo, &test_loader), ctx, "loader");
+    made.loader[1] = test_loader;
 
     bool tty = !o.json && isatty(STDERR_FILENO);
     FILE *out = o.json ? stderr : stdout;
@@ -489,12 +533,5 @@ int main(int argc, char **argv)
         json_decref(root);
     }
     free(results);
-    clrt_loader_destroy(train_loader);
-    clrt_loader_destroy(test_loader);
-    clrt_optim_destroy(opt);
-    clrt_model_destroy(m);
-    clrt_dataset_destroy(train);
-    clrt_dataset_destroy(test);
-    clrt_ctx_destroy(ctx);
-    return 0;
+    return release_made() ? 0 : 1;
 }
