@@ -126,7 +126,8 @@ CLRT_API clrt_status clrt_device_list(clrt_device_info *out, size_t cap, size_t 
  * text matched case-insensitively against platform and device names.
  * NULL or "" picks the first GPU, else accelerator, else CPU, never a
  * simulator. A selector that matches nothing is CLRT_ERR_NO_DEVICE with the
- * list of devices in `err`. */
+ * list of devices in `err`; one longer than 127 characters (white space
+ * around it not counted) is CLRT_ERR_INVALID_ARG, never cut and matched. */
 CLRT_API clrt_status clrt_device_select(const char *selector, clrt_device_info *out,
                                         char *err, size_t errlen);
 

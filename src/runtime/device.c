@@ -23,6 +23,17 @@ static void trim_copy(char *dst, size_t dstlen, const char *src)
     dst[n] = '\0';
 }
 
+/* The length of s without the white space around it. */
+static size_t trimmed_length(const char *s)
+{
+    while (*s && isspace((unsigned char)*s))
+        s++;
+    size_t n = strlen(s);
+    while (n > 0 && isspace((unsigned char)s[n - 1]))
+        n--;
+    return n;
+}
+
 /* A string query of any length, trimmed into a fixed buffer (or, with
  * `whole` non-NULL, returned whole on the heap for the caller to free). */
 static cl_int device_string(cl_device_id dev, cl_device_info param, char *buf, size_t len,
@@ -321,10 +332,19 @@ static clrt_status no_match(const clrt_device_info *list, size_t count, const ch
 clrt_status clrt__device_pick(const clrt_device_info *list, size_t count, const char *selector,
                               size_t *index, char *err, size_t errlen)
 {
+    /* 127 characters, spaces around them not counted, as clrt.h says: no
+     * selector the grammar knows is longer, and a cut one could pick a
+     * device it does not name. */
     char sel[128];
-    if (selector && strlen(selector) >= sizeof sel)
-        return no_match(list, count, "(too long)", CLRT_ERR_INVALID_ARG,
-                        "is longer than 127 characters", err, errlen);
+    size_t len = trimmed_length(selector ? selector : "");
+    if (len >= sizeof sel) {
+        char shown[48], why[96];
+        trim_copy(shown, 41, selector);
+        snprintf(shown + strlen(shown), sizeof shown - strlen(shown), "...");
+        snprintf(why, sizeof why, "is %zu characters long; a selector has at most %zu", len,
+                 sizeof sel - 1);
+        return no_match(list, count, shown, CLRT_ERR_INVALID_ARG, why, err, errlen);
+    }
     trim_copy(sel, sizeof sel, selector ? selector : "");
     for (char *p = sel; *p; p++)
         *p = (char)tolower((unsigned char)*p);

@@ -337,6 +337,43 @@ static void malformed_selectors(void **state)
     }
 }
 
+/* A selector has at most 127 characters (spaces around it not counted):
+ * a longer one is CLRT_ERR_INVALID_ARG saying so, with its length and the
+ * start of it, never cut to 127 and matched. */
+static void selector_length_limit(void **state)
+{
+    (void)state;
+    clrt_device_info l[MAX_DEVS];
+    size_t n = list_two_gpus(l);
+    char sel[512], err[4096];
+    /* 127 characters that a device name contains: accepted. */
+    memset(sel, 'x', sizeof sel);
+    snprintf(l[3].name, sizeof l[3].name, "pac_a10 %.*s", 127, sel);
+    snprintf(sel, sizeof sel, "%.*s", 127, l[3].name + 8);
+    expect_pick(l, n, sel, 3);
+    /* With spaces around it: the same 127. */
+    char padded[600];
+    snprintf(padded, sizeof padded, "   %s\t ", sel);
+    expect_pick(l, n, padded, 3);
+    /* 128 characters, the first 127 of which name that device: refused. */
+    snprintf(sel, sizeof sel, "%.*sy", 127, l[3].name + 8);
+    err[0] = '\0';
+    expect_fail(l, n, sel, CLRT_ERR_INVALID_ARG, err, sizeof err);
+    if (!strstr(err, "is 128 characters long; a selector has at most 127"))
+        fail_msg("no length in: %s", err);
+    if (!strstr(err, "\"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx...\""))
+        fail_msg("the selector's start is missing from: %s", err);
+    if (!strstr(err, "NVIDIA GeForce RTX 4090"))
+        fail_msg("devices missing from: %s", err);
+    /* Far longer: the same. */
+    memset(sel, 'g', sizeof sel - 1);
+    sel[sizeof sel - 1] = '\0';
+    expect_fail(l, n, sel, CLRT_ERR_INVALID_ARG, err, sizeof err);
+    if (!strstr(err, "is 511 characters long"))
+        fail_msg("no length in: %s", err);
+    expect_fail_simple(l, n, sel, CLRT_ERR_INVALID_ARG);
+}
+
 static void assigned_selectors_pick_their_device(void **state)
 {
     (void)state;
@@ -442,6 +479,7 @@ int main(void)
         cmocka_unit_test(empty_list),
         cmocka_unit_test(no_match_lists_devices),
         cmocka_unit_test(malformed_selectors),
+        cmocka_unit_test(selector_length_limit),
         cmocka_unit_test(assigned_selectors_pick_their_device),
         cmocka_unit_test(assigned_selectors_are_readable),
         cmocka_unit_test(list_text),
