@@ -589,7 +589,8 @@ CLRT_API clrt_status clrt_dataset_load_idx(const char *images_path, const char *
 CLRT_API clrt_status clrt_dataset_load_csv(const char *path, clrt_dataset **out, char *err,
                                            size_t errlen);
 /* A dataset from memory: `data` [n, features] and `labels` [n] (integer
- * class indices as floats) are copied. A bad label is CLRT_ERR_FORMAT. */
+ * class indices as floats) are copied. A bad label, or a NaN or infinite
+ * feature (as the CSV reader refuses), is CLRT_ERR_FORMAT naming it. */
 CLRT_API clrt_status clrt_dataset_create(size_t n, size_t features, const float *data,
                                          const float *labels, clrt_dataset **out, char *err,
                                          size_t errlen);

@@ -49,6 +49,14 @@ clrt_status clrt_dataset_create(size_t n, size_t features, const float *data,
         if (labels[i] > max_label)
             max_label = labels[i];
     }
+    /* As the CSV reader refuses them: a NaN or infinite feature makes every
+     * loss and gradient it reaches NaN, far from where it came in. */
+    for (size_t k = 0; k < count; k++)
+        if (!isfinite(data[k]))
+            return clrt__errbuf_fail(err, errlen, CLRT_ERR_FORMAT,
+                                     "clrt_dataset_create: row %zu, column %zu is %g, not a "
+                                     "finite float (rows and columns counted from 0)",
+                                     k / features, k % features, (double)data[k]);
     clrt_dataset *ds = calloc(1, sizeof *ds);
     if (ds && n > 0) {
         ds->x = malloc(bytes);

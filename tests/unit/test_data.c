@@ -9,6 +9,7 @@
 
 #include <cmocka.h>
 
+#include <float.h>
 #include <locale.h>
 #include <math.h>
 #include <stdio.h>
@@ -202,6 +203,26 @@ static void create_from_arrays(void **state)
                      "label 2", NULL);
         assert_null(ds);
     }
+    /* Features that are not finite are refused as the CSV reader refuses
+     * them, naming row and column (from 0). */
+    const float nonfinite[3] = {NAN, INFINITY, -INFINITY};
+    const char *shown[3] = {"nan", "inf", "-inf"};
+    float yy[3] = {0, 1, 2};
+    for (int k = 0; k < 3; k++) {
+        float xx[6] = {1, 2, 3, 4, 5, 6};
+        xx[2 + k] = nonfinite[k]; /* row 1 column 0, row 1 column 1, row 2 column 0 */
+        char where[32];
+        snprintf(where, sizeof where, "row %d, column %d is", (2 + k) / 2, (2 + k) % 2);
+        ds = (clrt_dataset *)&err;
+        expect_error(clrt_dataset_create(3, 2, xx, yy, &ds, err, sizeof err), CLRT_ERR_FORMAT,
+                     where, shown[k], "not a finite float", NULL);
+        assert_null(ds);
+    }
+    /* The largest finite floats are fine. */
+    float big[6] = {FLT_MAX, -FLT_MAX, FLT_MIN, 0, -0.0f, 1e-45f};
+    assert_int_equal(clrt_dataset_create(3, 2, big, yy, &ds, err, sizeof err), CLRT_OK);
+    assert_true(clrt_dataset_data(ds)[0] == FLT_MAX);
+    clrt_dataset_destroy(ds);
     /* Bad arguments. */
     expect_error(clrt_dataset_create(3, 2, NULL, y, &ds, err, sizeof err), CLRT_ERR_INVALID_ARG,
                  NULL);
