@@ -50,8 +50,7 @@ static clrt_status run_grad_hook(clrt_model *m, const char *fn)
  * read past m->grads (it steps as many gradients as it has parameters) or
  * train that model with this one's gradients: only m's own parameters, the
  * same handles in the same order, are accepted. */
-static clrt_status check_optim_binding(const clrt_model *m, const clrt_optim *opt,
-                                       const char *fn)
+static clrt_status check_optim_binding(const clrt_model *m, const clrt_optim *opt, const char *fn)
 {
     size_t n;
     clrt_tensor *const *p = clrt__optim_params(opt, &n);

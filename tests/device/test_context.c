@@ -93,8 +93,8 @@ static void busy_names_every_kind_live(void **state)
     clrt_model *m;
     CLRT_ASSERT_OK(ctx, clrt_model_create(ctx, 3, &m)); /* holds its 2 loss tensors */
     assert_int_equal(clrt_ctx_destroy(ctx), CLRT_ERR_BUSY);
-    assert_non_null(
-        strstr(clrt_ctx_errmsg(ctx), "2 tensors, 1 loader, 1 model still live; destroy them first"));
+    assert_non_null(strstr(clrt_ctx_errmsg(ctx),
+                           "2 tensors, 1 loader, 1 model still live; destroy them first"));
 
     CLRT_ASSERT_OK(ctx, clrt_model_add_linear(m, 2));
     clrt_optim_options oo;

@@ -734,10 +734,10 @@ static void optimizer_of_another_model_refused(void **state)
     assert_params_match(ctx, twin, twin_copy, 0);
     assert_int_equal(clrt_optim_steps(opt_twin), 0);
     /* Each with its own optimizer trains. */
-    CLRT_ASSERT_OK(ctx, clrt_model_train_step(big, opt_big, CLRT_LOSS_CROSS_ENTROPY, b.x,
-                                              b.labels));
-    CLRT_ASSERT_OK(ctx, clrt_model_train_step(small, opt_small, CLRT_LOSS_CROSS_ENTROPY, b.x,
-                                              b.labels));
+    CLRT_ASSERT_OK(ctx,
+                   clrt_model_train_step(big, opt_big, CLRT_LOSS_CROSS_ENTROPY, b.x, b.labels));
+    CLRT_ASSERT_OK(ctx,
+                   clrt_model_train_step(small, opt_small, CLRT_LOSS_CROSS_ENTROPY, b.x, b.labels));
     assert_true(params_differ(ctx, big, big_copy));
     assert_int_equal(clrt_optim_steps(opt_big), 1);
     assert_int_equal(clrt_optim_steps(opt_small), 1);
