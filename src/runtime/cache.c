@@ -9,8 +9,10 @@
  * so a hash collision or a file copied from elsewhere is rejected. */
 #include "runtime/runtime.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,7 +22,12 @@
 #include <zlib.h>
 
 static const char MAGIC[8] = {'C', 'L', 'R', 'T', 'B', 'I', 'N', '\0'};
-enum { FORMAT_VERSION = 1, HEADER_BYTES = 8 + 4 + 4 + 8, TRAILER_BYTES = 4 };
+enum {
+    FORMAT_VERSION = 1,
+    HEADER_BYTES = 8 + 4 + 4 + 8,
+    TRAILER_BYTES = 4,
+    TEMP_TRIES = 16, /* fresh temp names tried before a write gives up */
+};
 
 uint64_t clrt__hash64(const void *data, size_t len, uint64_t seed)
 {
@@ -167,7 +174,9 @@ int clrt__make_dirs(const char *dir)
         if (saved == '\0')
             break;
     }
+    int err = errno;
     free(path);
+    errno = err;
     return rc;
 }
 
@@ -186,59 +195,99 @@ static int write_all(int fd, const void *data, size_t len)
     return 0;
 }
 
-/* "<path>.tmp.<pid>", or with CLRT__WRITE_UNIQUE_TMP
- * "<path>.tmp.<pid>.<seconds>.<nanoseconds>" (caller frees). */
-static char *temp_name(const char *path, unsigned flags)
+/* Remove the temp files that writes of `name` left when their process died
+ * (a killed save): "<name>.tmp.<pid>" or "<name>.tmp.<pid>.<more>", regular
+ * files of this user's, whose pid is no process (kill(pid, 0) fails with
+ * ESRCH). Without CLRT__WRITE_UNIQUE_TMP this process's own
+ * "<name>.tmp.<pid>" goes too: writes of one path without that flag never
+ * overlap in a process (they always reused that name), so one found before
+ * a write starts is a leftover. Links, FIFOs, other users' files and names
+ * of another shape stay. Best effort. */
+static void remove_stale_temps(int dirfd, const char *name, unsigned flags)
 {
-    size_t len = strlen(path) + 48;
-    char *tmp = malloc(len);
-    if (!tmp)
-        return NULL;
-    if (flags & CLRT__WRITE_UNIQUE_TMP) {
-        struct timespec now;
-        clock_gettime(CLOCK_REALTIME, &now);
-        snprintf(tmp, len, "%s.tmp.%ld.%lld.%ld", path, (long)getpid(), (long long)now.tv_sec,
-                 (long)now.tv_nsec);
-    } else {
-        snprintf(tmp, len, "%s.tmp.%ld", path, (long)getpid());
-    }
-    return tmp;
-}
-
-/* Make a rename in the directory of `path` durable; best effort (some file
- * systems refuse fsync on a directory, and the file itself is complete). */
-static void sync_parent_dir(const char *path)
-{
-    const char *slash = strrchr(path, '/');
-    size_t len = slash ? (size_t)(slash == path ? 1 : slash - path) : 1;
-    char *dir = malloc(len + 1);
-    if (!dir)
+    int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+    if (!d) {
+        if (fd >= 0)
+            close(fd);
         return;
-    memcpy(dir, slash ? path : ".", len);
-    dir[len] = '\0';
-    int fd = open(dir, O_RDONLY);
-    if (fd >= 0) {
-        (void)fsync(fd);
-        close(fd);
     }
-    free(dir);
+    size_t nlen = strlen(name);
+    pid_t self = getpid();
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        const char *n = e->d_name;
+        if (strncmp(n, name, nlen) != 0 || strncmp(n + nlen, ".tmp.", 5) != 0)
+            continue;
+        const char *digits = n + nlen + 5;
+        if (*digits < '0' || *digits > '9')
+            continue;
+        char *end;
+        errno = 0;
+        long pid = strtol(digits, &end, 10);
+        if (errno != 0 || pid <= 0 || (long)(pid_t)pid != pid || (*end != '\0' && *end != '.'))
+            continue; /* never kill(0) or kill(-1): those name process groups */
+        bool own_leftover = pid == self && *end == '\0' && !(flags & CLRT__WRITE_UNIQUE_TMP);
+        if (!own_leftover && (pid == self || kill((pid_t)pid, 0) == 0 || errno != ESRCH))
+            continue; /* alive, or another user's (EPERM): maybe still writing */
+        struct stat sb;
+        if (fstatat(dirfd, n, &sb, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(sb.st_mode) ||
+            sb.st_uid != geteuid())
+            continue;
+        (void)unlinkat(dirfd, n, 0);
+    }
+    closedir(d);
 }
 
-clrt_status clrt__write_file_atomic(const char *path, const void *const *parts,
-                                    const size_t *sizes, size_t nparts, unsigned mode,
-                                    unsigned flags, clrt__write_failure *failure)
+/* Create a temp file for `name` exclusively, no link followed: first
+ * "<name>.tmp.<pid>" (with CLRT__WRITE_UNIQUE_TMP "<name>.tmp.<pid>.<s>.<ns>"),
+ * and if that name is taken, fresh ones "<name>.tmp.<pid>.<s>.<ns>.<try>".
+ * The fd, with *tmp its name; -1 with errno (*tmp NULL only when out of
+ * memory). */
+static int create_temp(int dirfd, const char *name, unsigned mode, unsigned flags, char **tmp)
+{
+    *tmp = NULL;
+    long pid = (long)getpid();
+    for (int attempt = 0; attempt < TEMP_TRIES; attempt++) {
+        free(*tmp);
+        if (attempt == 0 && !(flags & CLRT__WRITE_UNIQUE_TMP)) {
+            *tmp = clrt__strprintf("%s.tmp.%ld", name, pid);
+        } else {
+            struct timespec now;
+            clock_gettime(CLOCK_REALTIME, &now);
+            *tmp = attempt == 0 ? clrt__strprintf("%s.tmp.%ld.%lld.%ld", name, pid,
+                                                  (long long)now.tv_sec, (long)now.tv_nsec)
+                                : clrt__strprintf("%s.tmp.%ld.%lld.%ld.%d", name, pid,
+                                                  (long long)now.tv_sec, (long)now.tv_nsec,
+                                                  attempt);
+        }
+        if (!*tmp) {
+            errno = ENOMEM;
+            return -1;
+        }
+        int fd = openat(dirfd, *tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+                        (mode_t)mode);
+        if (fd >= 0 || errno != EEXIST)
+            return fd;
+    }
+    return -1; /* errno is EEXIST */
+}
+
+clrt_status clrt__write_file_atomic_at(int dirfd, const char *name, const void *const *parts,
+                                       const size_t *sizes, size_t nparts, unsigned mode,
+                                       unsigned flags, clrt__write_failure *failure)
 {
     if (failure) {
         failure->step = NULL;
         failure->err = 0;
         failure->tmp = NULL;
     }
-    char *tmp = temp_name(path, flags);
-    if (!tmp)
-        return CLRT_ERR_OUT_OF_MEMORY;
+    remove_stale_temps(dirfd, name, flags);
+    char *tmp;
     const char *step = "create";
-    int excl = flags & CLRT__WRITE_UNIQUE_TMP ? O_EXCL : O_TRUNC;
-    int fd = open(tmp, O_WRONLY | O_CREAT | excl, (mode_t)mode);
+    int fd = create_temp(dirfd, name, mode, flags, &tmp);
+    if (fd < 0 && !tmp)
+        return CLRT_ERR_OUT_OF_MEMORY;
     bool ok = fd >= 0;
     if (ok) {
         step = "write";
@@ -258,12 +307,12 @@ clrt_status clrt__write_file_atomic(const char *path, const void *const *parts,
     }
     if (ok) {
         step = "rename";
-        ok = rename(tmp, path) == 0;
+        ok = renameat(dirfd, tmp, dirfd, name) == 0;
     }
     if (!ok) {
         int err = errno;
         if (fd >= 0)
-            unlink(tmp);
+            (void)unlinkat(dirfd, tmp, 0);
         if (failure) {
             failure->step = step;
             failure->err = err;
@@ -273,10 +322,54 @@ clrt_status clrt__write_file_atomic(const char *path, const void *const *parts,
         free(tmp);
         return CLRT_ERR_IO;
     }
+    /* Make the rename durable; best effort (some file systems refuse fsync
+     * on a directory, and the file itself is complete). */
     if (flags & CLRT__WRITE_SYNC_DIR)
-        sync_parent_dir(path);
+        (void)fsync(dirfd);
     free(tmp);
     return CLRT_OK;
+}
+
+clrt_status clrt__write_file_atomic(const char *path, const void *const *parts,
+                                    const size_t *sizes, size_t nparts, unsigned mode,
+                                    unsigned flags, clrt__write_failure *failure)
+{
+    if (failure) {
+        failure->step = NULL;
+        failure->err = 0;
+        failure->tmp = NULL;
+    }
+    const char *slash = strrchr(path, '/');
+    const char *name = slash ? slash + 1 : path;
+    int prefix = (int)(name - path); /* the folder part, its slash included */
+    char *dir = slash ? clrt__strprintf("%.*s", slash == path ? 1 : prefix - 1, path)
+                      : clrt__strdup(".");
+    if (!dir)
+        return CLRT_ERR_OUT_OF_MEMORY;
+    int dirfd = *name ? open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
+    int err = *name ? errno : EISDIR;
+    free(dir);
+    if (dirfd < 0) {
+        if (failure) {
+            failure->step = "create";
+            failure->err = err;
+            failure->tmp = clrt__strprintf("%s.tmp.%ld", path, (long)getpid());
+            if (!failure->tmp)
+                return CLRT_ERR_OUT_OF_MEMORY;
+        }
+        return CLRT_ERR_IO;
+    }
+    clrt_status st =
+        clrt__write_file_atomic_at(dirfd, name, parts, sizes, nparts, mode, flags, failure);
+    close(dirfd);
+    if (failure && failure->tmp) { /* name the temp file as the caller named the path */
+        char *full = clrt__strprintf("%.*s%s", prefix, path, failure->tmp);
+        if (full) {
+            free(failure->tmp);
+            failure->tmp = full;
+        }
+    }
+    return st;
 }
 
 clrt_status clrt__cache_store(const char *dir, const char *key, const unsigned char *bin,
@@ -298,7 +391,7 @@ clrt_status clrt__cache_store(const char *dir, const char *key, const unsigned c
     clrt__put_le64(header + 16, (uint64_t)bin_len);
     clrt__put_le32(trailer, checksum(key, klen, bin, bin_len));
 
-    /* A temp name unique per process and moment; O_EXCL refuses a clash.
+    /* A temp name unique per process and moment, created exclusively.
      * Concurrent writers of one entry each rename a complete file. */
     const void *const parts[4] = {header, key, bin, trailer};
     const size_t sizes[4] = {sizeof header, klen, bin_len, sizeof trailer};

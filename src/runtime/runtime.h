@@ -157,11 +157,16 @@ clrt_status clrt__cache_load(const char *dir, const char *key, unsigned char **b
 clrt_status clrt__cache_store(const char *dir, const char *key, const unsigned char *bin,
                               size_t bin_len);
 
-/* Flags of clrt__write_file_atomic. */
+/* Flags of clrt__write_file_atomic. Every temp file is created with
+ * O_EXCL | O_NOFOLLOW, so a planted file or link at its name is never
+ * written through; a taken name is passed over for a fresh one
+ * "<path>.tmp.<pid>.<s>.<ns>.<try>". Before writing, temp files of `path`
+ * whose process is gone ("<path>.tmp.<pid>[.<more>]", regular files of the
+ * user's, kill(pid, 0) failing with ESRCH) are removed. */
 enum {
-    /* Temp name "<path>.tmp.<pid>.<seconds>.<nanoseconds>" created with
-     * O_EXCL, so concurrent writers never share one; without it
-     * "<path>.tmp.<pid>", a stale one of this process truncated. */
+    /* Temp name "<path>.tmp.<pid>.<seconds>.<nanoseconds>", so concurrent
+     * writers in one process never share one; without it "<path>.tmp.<pid>",
+     * and a stale one of this process is removed first. */
     CLRT__WRITE_UNIQUE_TMP = 1u << 0,
     /* After the rename, fsync the directory too (best effort). */
     CLRT__WRITE_SYNC_DIR = 1u << 1,
@@ -182,7 +187,14 @@ clrt_status clrt__write_file_atomic(const char *path, const void *const *parts,
                                     const size_t *sizes, size_t nparts, unsigned mode,
                                     unsigned flags, clrt__write_failure *failure);
 
-/* mkdir -p, each level it creates with mode 0700; 0 on success. */
+/* The same for `name` in the folder `dirfd`; failure->tmp is then the temp
+ * file's name in that folder. */
+clrt_status clrt__write_file_atomic_at(int dirfd, const char *name, const void *const *parts,
+                                       const size_t *sizes, size_t nparts, unsigned mode,
+                                       unsigned flags, clrt__write_failure *failure);
+
+/* mkdir -p, each level it creates with mode 0700; 0 on success, else -1
+ * with errno. */
 int clrt__make_dirs(const char *dir);
 
 /* The file an entry for `key` lives in: "<dir>/<hash>.clbin" (caller frees). */

@@ -1,5 +1,6 @@
 /* The on-disk program cache: directory choice, entry paths, store/load round
- * trips, and the refusal of every corrupt, truncated or foreign entry. */
+ * trips, and the refusal of every corrupt, truncated or foreign entry; the
+ * atomic writer's temp files (never through a link, stale ones removed). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -8,10 +9,14 @@
 #include <cmocka.h>
 
 #include <dirent.h>
+#include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "io/io.h"
 #include "unit_util.h"
@@ -526,6 +531,173 @@ static void store_fails_where_it_cannot_write(void **state)
     assert_int_equal(clrt__cache_store(dir, KEY, bin, sizeof bin), CLRT_ERR_IO);
 }
 
+/* ------------------------------------------------- temp files, links */
+
+static void write_text_file(const char *path, const char *text)
+{
+    clrt_unit_write_file(path, text, strlen(text));
+}
+
+static void expect_text_file(const char *path, const char *want)
+{
+    size_t len;
+    unsigned char *got = clrt_unit_read_file(path, &len);
+    if (len != strlen(want) || memcmp(got, want, len) != 0)
+        fail_msg("%s holds \"%.*s\", want \"%s\"", path, (int)len, (const char *)got, want);
+    free(got);
+}
+
+static bool is_link(const char *path)
+{
+    struct stat sb;
+    return lstat(path, &sb) == 0 && S_ISLNK(sb.st_mode);
+}
+
+static bool exists(const char *path)
+{
+    struct stat sb;
+    return lstat(path, &sb) == 0;
+}
+
+static clrt_status write_atomic(const char *path, const char *text, unsigned flags)
+{
+    const void *const parts[1] = {text};
+    const size_t sizes[1] = {strlen(text)};
+    clrt__write_failure wf;
+    clrt_status st = clrt__write_file_atomic(path, parts, sizes, 1, 0600, flags, &wf);
+    if (st != CLRT_OK) {
+        fprintf(stderr, "write %s failed at %s: %s\n", path, wf.step ? wf.step : "-",
+                strerror(wf.err));
+        free(wf.tmp);
+    }
+    return st;
+}
+
+/* A planted link at the temp name "<path>.tmp.<pid>" is neither written
+ * through nor renamed into place: its target keeps its bytes, a dangling
+ * link creates nothing, and the write still succeeds under another name. */
+static void temp_link_is_not_followed(void **state)
+{
+    (void)state;
+    char dir[4096], path[4200], tmp[4300], victim[4200], path2[4200], tmp2[4300], made[4200];
+    new_dir(dir, sizeof dir);
+    assert_int_equal(mkdir(dir, 0700), 0);
+    snprintf(victim, sizeof victim, "%s/victim", dir);
+    snprintf(path, sizeof path, "%s/out.bin", dir);
+    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
+    write_text_file(victim, "precious");
+    assert_int_equal(symlink(victim, tmp), 0);
+    snprintf(made, sizeof made, "%s/made-through-a-link", dir);
+    snprintf(path2, sizeof path2, "%s/out2.bin", dir);
+    snprintf(tmp2, sizeof tmp2, "%s.tmp.%ld", path2, (long)getpid());
+    assert_int_equal(symlink(made, tmp2), 0);
+
+    assert_int_equal(write_atomic(path, "new contents", 0), CLRT_OK);
+    assert_int_equal(write_atomic(path2, "more contents", CLRT__WRITE_SYNC_DIR), CLRT_OK);
+    expect_text_file(victim, "precious");
+    assert_false(exists(made));
+    assert_false(is_link(path));
+    assert_false(is_link(path2));
+    expect_text_file(path, "new contents");
+    expect_text_file(path2, "more contents");
+    /* The links are left as they were (not regular files: not ours to
+     * remove), and no temp file of the writes is left. */
+    assert_true(is_link(tmp));
+    assert_true(is_link(tmp2));
+    size_t total;
+    assert_int_equal(count_entries(dir, ".tmp.", &total), 2);
+    assert_int_equal(total, 5);
+}
+
+/* A pid no process has: a child that has exited and been reaped. */
+static long dead_pid(void)
+{
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0)
+        _exit(0);
+    int status;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(kill(pid, 0) != 0 && errno == ESRCH);
+    return (long)pid;
+}
+
+/* Temp files of a path whose process is gone are removed by the next write
+ * of that path; those of live processes, this process's unique ones, other
+ * paths', names of another shape, links, FIFOs and other users' files stay. */
+static void stale_temps_are_removed(void **state)
+{
+    (void)state;
+    char dir[4096], path[4200], name[4400], victim[4200];
+    new_dir(dir, sizeof dir);
+    assert_int_equal(mkdir(dir, 0700), 0);
+    snprintf(path, sizeof path, "%s/ck.safetensors", dir);
+    snprintf(victim, sizeof victim, "%s/victim", dir);
+    write_text_file(victim, "precious");
+    long dead = dead_pid(), live = (long)getppid(), self = (long)getpid();
+
+    static const char *const gone_fmt[] = {"%s.tmp.%ld", "%s.tmp.%ld.1.2", "%s.tmp.%ld.1.2.3"};
+    for (size_t i = 0; i < 3; i++) {
+        snprintf(name, sizeof name, gone_fmt[i], path, dead);
+        write_text_file(name, "half a save");
+    }
+    char kept[16][4400];
+    size_t nkept = 0;
+    snprintf(kept[nkept++], sizeof kept[0], "%s.tmp.%ld", path, live);
+    snprintf(kept[nkept++], sizeof kept[0], "%s.tmp.%ld.7.8", path, live);
+    snprintf(kept[nkept++], sizeof kept[0], "%s.tmp.%ld.9.9", path, self);
+    snprintf(kept[nkept++], sizeof kept[0], "%s.tmp.%ldx", path, dead);
+    snprintf(kept[nkept++], sizeof kept[0], "%s.tmp.0", path);
+    snprintf(kept[nkept++], sizeof kept[0], "%s.tmp.-1", path);
+    snprintf(kept[nkept++], sizeof kept[0], "%s/other.tmp.%ld", dir, dead);
+    snprintf(kept[nkept++], sizeof kept[0], "%s.tmpx.%ld", path, dead);
+    for (size_t i = 0; i < nkept; i++)
+        write_text_file(kept[i], "not stale");
+    snprintf(kept[nkept], sizeof kept[0], "%s.tmp.%ld.link", path, dead);
+    assert_int_equal(symlink(victim, kept[nkept++]), 0);
+    snprintf(kept[nkept], sizeof kept[0], "%s.tmp.%ld.fifo", path, dead);
+    assert_int_equal(mkfifo(kept[nkept++], 0600), 0);
+    if (geteuid() == 0) { /* only root can give a file away */
+        snprintf(kept[nkept], sizeof kept[0], "%s.tmp.%ld.theirs", path, dead);
+        write_text_file(kept[nkept], "another user's");
+        assert_int_equal(chown(kept[nkept++], 65534, 65534), 0);
+    }
+
+    assert_int_equal(write_atomic(path, "saved", 0), CLRT_OK);
+    expect_text_file(path, "saved");
+    for (size_t i = 0; i < 3; i++) {
+        snprintf(name, sizeof name, gone_fmt[i], path, dead);
+        if (exists(name))
+            fail_msg("%s (pid %ld is gone) was not removed", name, dead);
+    }
+    for (size_t i = 0; i < nkept; i++)
+        if (!exists(kept[i]))
+            fail_msg("%s was removed", kept[i]);
+    expect_text_file(victim, "precious");
+
+    /* This process's own pid-only temp name is a leftover of an earlier
+     * write (such writes of one path never overlap): removed, as the old
+     * writer truncated and reused it. */
+    snprintf(name, sizeof name, "%s.tmp.%ld", path, self);
+    write_text_file(name, "left by this process");
+    assert_int_equal(write_atomic(path, "saved again", 0), CLRT_OK);
+    assert_false(exists(name));
+    expect_text_file(path, "saved again");
+
+    /* Cache entries are written the same way. */
+    char cache[4096], *entry;
+    new_dir(cache, sizeof cache);
+    unsigned char bin[8] = {1, 2, 3, 4, 5, 6, 7, 8};
+    store_ok(cache, KEY, bin, sizeof bin);
+    entry = clrt__cache_path(cache, KEY);
+    snprintf(name, sizeof name, "%s.tmp.%ld.1700000000.5", entry, dead);
+    write_text_file(name, "a killed build's");
+    store_ok(cache, KEY, bin, sizeof bin);
+    assert_false(exists(name));
+    assert_int_equal(count_entries(cache, ".tmp.", NULL), 0);
+    free(entry);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -540,6 +712,8 @@ int main(void)
         cmocka_unit_test(store_leaves_no_temp_files),
         cmocka_unit_test(second_store_replaces_first),
         cmocka_unit_test(store_fails_where_it_cannot_write),
+        cmocka_unit_test(temp_link_is_not_followed),
+        cmocka_unit_test(stale_temps_are_removed),
     };
     return cmocka_run_group_tests_name("unit-cache", tests, make_tmp, clrt_unit_tmp_teardown);
 }
