@@ -147,15 +147,41 @@ uint64_t clrt__get_le64(const unsigned char *p);
  * length (zlib itself takes uInt lengths). */
 uint32_t clrt__crc32(uint32_t crc, const void *data, size_t len);
 
-/* Look up an entry. CLRT_OK: *bin (caller frees) holds the binary.
- * CLRT_ERR_IO: no entry. CLRT_ERR_FORMAT: an entry exists but is corrupt,
- * truncated or made for another key; it must not be used. */
-clrt_status clrt__cache_load(const char *dir, const char *key, unsigned char **bin,
-                             size_t *bin_len);
+/* The cache folder `dir` as a descriptor (O_DIRECTORY), after creating its
+ * missing levels with mode 0700 when `create`. A folder that is not the
+ * user's or that its group or others can write is refused: -1 with
+ * *refused true and errno EPERM. Other failures (missing, not a folder):
+ * -1 with errno, *refused false. `why` (may be NULL) says which. */
+int clrt__cache_dir_open(const char *dir, bool create, bool *refused, char *why, size_t whylen);
 
-/* Store atomically (temp file, fsync, rename), creating `dir` with mode 0700. */
+struct stat;
+
+/* Open `name` in the folder `dirfd` (named `dir` in messages) with `flags`
+ * (O_CREAT uses `mode`) plus O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC: a link is
+ * not followed and a FIFO does not block. The fd, with *sb its fstat, only
+ * for a regular file owned by the user that group and others cannot write;
+ * else -1 with errno ENOENT (missing), ELOOP (a link), EPERM (refused) or
+ * the open's own, and `why` saying which. */
+int clrt__open_private(int dirfd, const char *dir, const char *name, int flags, unsigned mode,
+                       struct stat *sb, char *why, size_t whylen);
+
+/* Look up an entry. CLRT_OK: *bin (caller frees) holds the binary.
+ * CLRT_ERR_IO: no entry. CLRT_ERR_FORMAT: an entry exists but is refused --
+ * corrupt, truncated, of another format or key, not a regular file of the
+ * user's closed to others, longer or shorter than its header says, or not
+ * vouched for by the folder's secret (HMAC-SHA-256) -- and must not be used.
+ * CLRT_ERR_UNSUPPORTED: the folder itself is refused (clrt__cache_dir_open).
+ * `why` (may be NULL) says what was refused. Reads at most what the header
+ * claims; never blocks on a FIFO. */
+clrt_status clrt__cache_load(const char *dir, const char *key, unsigned char **bin,
+                             size_t *bin_len, char *why, size_t whylen);
+
+/* Store atomically (exclusive temp file, fsync, rename), creating `dir` with
+ * mode 0700 and, on first use, its secret "hmac-secret" (32 random bytes,
+ * mode 0600). CLRT_ERR_UNSUPPORTED for a refused folder, CLRT_ERR_IO with
+ * `why` for any other failure. */
 clrt_status clrt__cache_store(const char *dir, const char *key, const unsigned char *bin,
-                              size_t bin_len);
+                              size_t bin_len, char *why, size_t whylen);
 
 /* Flags of clrt__write_file_atomic. Every temp file is created with
  * O_EXCL | O_NOFOLLOW, so a planted file or link at its name is never
@@ -170,11 +196,14 @@ enum {
     CLRT__WRITE_UNIQUE_TMP = 1u << 0,
     /* After the rename, fsync the directory too (best effort). */
     CLRT__WRITE_SYNC_DIR = 1u << 1,
+    /* Link the temp file to `path` instead of renaming it: an existing file
+     * wins (CLRT_ERR_IO, step "link", EEXIST) and stays as it is. */
+    CLRT__WRITE_NO_REPLACE = 1u << 2,
 };
 
 /* Where clrt__write_file_atomic failed, for the caller's message. */
 typedef struct clrt__write_failure {
-    const char *step; /* "create", "write", "fsync", "close" or "rename" */
+    const char *step; /* "create", "write", "fsync", "close", "rename" or "link" */
     int err;          /* errno of that step */
     char *tmp;        /* the temp file's name (removed by then); caller frees */
 } clrt__write_failure;

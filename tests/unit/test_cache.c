@@ -1,5 +1,7 @@
 /* The on-disk program cache: directory choice, entry paths, store/load round
- * trips, and the refusal of every corrupt, truncated or foreign entry; the
+ * trips, the refusal of every corrupt, truncated or foreign entry, and of
+ * every unsafe file in a shared folder (links, FIFOs, other users' files,
+ * folders others can write, entries another secret vouches for); the
  * atomic writer's temp files (never through a link, stale ones removed). */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -16,14 +18,15 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "io/io.h"
 #include "unit_util.h"
 
-/* Entry layout (src/cache.c): magic 8 | u32 format | u32 key length |
- * u64 binary length | key | binary | u32 crc32. */
-enum { HEADER = 8 + 4 + 4 + 8, TRAILER = 4 };
+/* Entry layout (src/runtime/cache.c): magic 8 | u32 format (2) | u32 key
+ * length | u64 binary length | key | binary | u32 crc32 | 32-byte HMAC. */
+enum { FORMAT = 2, HEADER = 8 + 4 + 4 + 8, CRC = 4, MAC = 32, TRAILER = CRC + MAC };
 
 /* ------------------------------------------------------------ helpers */
 
@@ -64,9 +67,31 @@ static unsigned char *slurp(const char *path, size_t *len)
     return (unsigned char *)data;
 }
 
+/* Refusals (CLRT_ERR_FORMAT, CLRT_ERR_UNSUPPORTED) seen by the load and
+ * store helpers; the tests of unsafe files print how many they caused. */
+static size_t refusals;
+
+static clrt_status store(const char *dir, const char *key, const unsigned char *bin, size_t n)
+{
+    char why[1024];
+    clrt_status st = clrt__cache_store(dir, key, bin, n, why, sizeof why);
+    if (st == CLRT_ERR_UNSUPPORTED)
+        refusals++;
+    return st;
+}
+
+static clrt_status load(const char *dir, const char *key, unsigned char **bin, size_t *len,
+                        char *why, size_t whylen)
+{
+    clrt_status st = clrt__cache_load(dir, key, bin, len, why, whylen);
+    if (st == CLRT_ERR_FORMAT || st == CLRT_ERR_UNSUPPORTED)
+        refusals++;
+    return st;
+}
+
 static void store_ok(const char *dir, const char *key, const unsigned char *bin, size_t n)
 {
-    clrt_status st = clrt__cache_store(dir, key, bin, n);
+    clrt_status st = store(dir, key, bin, n);
     if (st != CLRT_OK)
         fail_msg("store in %s: %s", dir, clrt_status_str(st));
 }
@@ -75,9 +100,10 @@ static void expect_load(const char *dir, const char *key, const unsigned char *w
 {
     unsigned char *bin = NULL;
     size_t len = 0;
-    clrt_status st = clrt__cache_load(dir, key, &bin, &len);
+    char why[1024] = "";
+    clrt_status st = load(dir, key, &bin, &len, why, sizeof why);
     if (st != CLRT_OK)
-        fail_msg("load from %s: %s", dir, clrt_status_str(st));
+        fail_msg("load from %s: %s (%s)", dir, clrt_status_str(st), why);
     assert_non_null(bin);
     assert_int_equal(len, n);
     assert_memory_equal(bin, want, n);
@@ -89,9 +115,12 @@ static void expect_load_fails(const char *dir, const char *key, clrt_status want
 {
     unsigned char *bin = (unsigned char *)"sentinel";
     size_t len = 99;
-    clrt_status st = clrt__cache_load(dir, key, &bin, &len);
+    char why[1024] = "";
+    clrt_status st = load(dir, key, &bin, &len, why, sizeof why);
     if (st != want)
         fail_msg("%s: load gave %s, want %s", what, clrt_status_str(st), clrt_status_str(want));
+    if (want != CLRT_ERR_IO && !why[0])
+        fail_msg("%s: refused without a reason", what);
     assert_null(bin);
     assert_int_equal(len, 0);
 }
@@ -397,8 +426,8 @@ static void corrupt_entries_are_refused(void **state)
 
     /* A later format version. */
     memcpy(bad, file, flen);
-    bad[8] = 2;
-    expect_rejected(dir, path, bad, flen, "format 2");
+    bad[8] = FORMAT + 1;
+    expect_rejected(dir, path, bad, flen, "format 3");
 
     /* Rewritten whole, the entry is trusted again. */
     clrt_unit_write_file(path, file, flen);
@@ -449,7 +478,7 @@ static void store_creates_private_dirs(void **state)
     new_dir(top, sizeof top);
     snprintf(dir, sizeof dir, "%s/a/b/c", top);
     unsigned char bin[16] = {9, 8, 7, 6, 5, 4, 3, 2, 1, 0, 1, 2, 3, 4, 5, 6};
-    clrt_status st = clrt__cache_store(dir, KEY, bin, sizeof bin);
+    clrt_status st = store(dir, KEY, bin, sizeof bin);
     umask(old);
     assert_int_equal(st, CLRT_OK);
     expect_load(dir, KEY, bin, sizeof bin);
@@ -475,7 +504,7 @@ static void store_creates_private_dirs(void **state)
 
     /* A trailing slash works too. */
     snprintf(dir, sizeof dir, "%s/d/", top);
-    assert_int_equal(clrt__cache_store(dir, KEY, bin, sizeof bin), CLRT_OK);
+    assert_int_equal(store(dir, KEY, bin, sizeof bin), CLRT_OK);
     expect_load(dir, KEY, bin, sizeof bin);
 }
 
@@ -494,7 +523,8 @@ static void store_leaves_no_temp_files(void **state)
     size_t total;
     assert_int_equal(count_entries(dir, ".tmp.", &total), 0);
     assert_int_equal(count_entries(dir, ".clbin", NULL), 5);
-    assert_int_equal(total, 5);
+    assert_int_equal(count_entries(dir, "hmac-secret", NULL), 1);
+    assert_int_equal(total, 5 + 1); /* the entries and the folder's secret */
 }
 
 static void second_store_replaces_first(void **state)
@@ -510,7 +540,8 @@ static void second_store_replaces_first(void **state)
     expect_load(dir, KEY, second, 123);
     size_t total;
     assert_int_equal(count_entries(dir, ".tmp.", &total), 0);
-    assert_int_equal(total, 1);
+    assert_int_equal(count_entries(dir, "hmac-secret", NULL), 1);
+    assert_int_equal(total, 1 + 1); /* the entry and the folder's secret */
     /* And back to a longer one. */
     store_ok(dir, KEY, first, 4000);
     expect_load(dir, KEY, first, 4000);
@@ -526,10 +557,11 @@ static void store_fails_where_it_cannot_write(void **state)
     clrt_unit_write_file(file_path, (const unsigned char *)"x", 1);
     /* A regular file where a directory should be. */
     unsigned char bin[4] = {1, 2, 3, 4};
-    assert_int_equal(clrt__cache_store(file_path, KEY, bin, sizeof bin), CLRT_ERR_IO);
+    assert_int_equal(store(file_path, KEY, bin, sizeof bin), CLRT_ERR_IO);
     snprintf(dir, sizeof dir, "%s/below", file_path);
-    assert_int_equal(clrt__cache_store(dir, KEY, bin, sizeof bin), CLRT_ERR_IO);
+    assert_int_equal(store(dir, KEY, bin, sizeof bin), CLRT_ERR_IO);
 }
+
 
 /* ------------------------------------------------- temp files, links */
 
@@ -698,6 +730,324 @@ static void stale_temps_are_removed(void **state)
     free(entry);
 }
 
+/* ------------------------------------------------ folders and entries */
+
+/* A folder its group or others can write, or another user's, is not used:
+ * loads and stores are refused (CLRT_ERR_UNSUPPORTED) and nothing is
+ * written there. */
+static void shared_folder_is_refused(void **state)
+{
+    (void)state;
+    size_t before = refusals;
+    char dir[4096];
+    new_dir(dir, sizeof dir);
+    unsigned char *bin = make_binary(300, 3), *other = make_binary(200, 4);
+    store_ok(dir, KEY, bin, 300);
+    static const unsigned modes[] = {0770, 0720, 0702, 0777, 01777};
+    for (size_t i = 0; i < sizeof modes / sizeof modes[0]; i++) {
+        assert_int_equal(chmod(dir, modes[i]), 0);
+        expect_load_fails(dir, KEY, CLRT_ERR_UNSUPPORTED, "folder writable by others");
+        assert_int_equal(store(dir, "another key", other, 200), CLRT_ERR_UNSUPPORTED);
+    }
+    size_t total;
+    assert_int_equal(count_entries(dir, ".clbin", &total), 1); /* nothing was stored */
+    assert_int_equal(total, 2);
+    /* Readable by others is not a risk: used. */
+    assert_int_equal(chmod(dir, 0755), 0);
+    expect_load(dir, KEY, bin, 300);
+
+    /* Not this user's. */
+    if (geteuid() == 0) {
+        assert_int_equal(chmod(dir, 0700), 0);
+        assert_int_equal(chown(dir, 65534, 65534), 0);
+        expect_load_fails(dir, KEY, CLRT_ERR_UNSUPPORTED, "another user's folder");
+        assert_int_equal(store(dir, KEY, bin, 300), CLRT_ERR_UNSUPPORTED);
+        assert_int_equal(chown(dir, 0, 0), 0);
+        expect_load(dir, KEY, bin, 300);
+    } else {
+        expect_load_fails("/", KEY, CLRT_ERR_UNSUPPORTED, "root's folder");
+    }
+    print_message("shared_folder_is_refused: %zu refusals\n", refusals - before);
+    free(bin);
+    free(other);
+}
+
+/* An entry that is a FIFO is refused at once, not waited on (the alarm
+ * ends the test if the load blocks). */
+static void fifo_entry_does_not_block(void **state)
+{
+    (void)state;
+    size_t before = refusals;
+    char dir[4096];
+    new_dir(dir, sizeof dir);
+    unsigned char bin[4] = {4, 3, 2, 1};
+    store_ok(dir, "another key", bin, sizeof bin); /* the folder and its secret */
+    char *path = clrt__cache_path(dir, KEY);
+    assert_int_equal(mkfifo(path, 0600), 0);
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    alarm(10);
+    expect_load_fails(dir, KEY, CLRT_ERR_FORMAT, "FIFO entry");
+    alarm(0);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double s = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
+    assert_true(s < 2.0);
+    /* A store replaces it with a real entry. */
+    store_ok(dir, KEY, bin, sizeof bin);
+    expect_load(dir, KEY, bin, sizeof bin);
+    print_message("fifo_entry_does_not_block: %zu refusals, %.3f ms\n", refusals - before,
+                  s * 1e3);
+    free(path);
+}
+
+/* An entry that is a symbolic link is refused, whatever it points at: a
+ * valid entry of this user's elsewhere, or /dev/zero (which a reader that
+ * followed it would read until memory ran out). */
+static void link_entries_are_refused(void **state)
+{
+    (void)state;
+    size_t before = refusals;
+    char dir[4096], elsewhere[4200];
+    unsigned char *file;
+    size_t flen;
+    char *path = fresh_entry(dir, sizeof dir, &file, &flen, 500);
+    snprintf(elsewhere, sizeof elsewhere, "%s/elsewhere", dir);
+    assert_int_equal(rename(path, elsewhere), 0);
+    assert_int_equal(symlink(elsewhere, path), 0);
+    expect_load_fails(dir, KEY, CLRT_ERR_FORMAT, "link to a valid entry");
+    assert_int_equal(unlink(path), 0);
+    assert_int_equal(symlink("/dev/zero", path), 0);
+    alarm(10);
+    expect_load_fails(dir, KEY, CLRT_ERR_FORMAT, "link to /dev/zero");
+    alarm(0);
+    /* Nor is a folder at the entry's name. */
+    assert_int_equal(unlink(path), 0);
+    assert_int_equal(mkdir(path, 0700), 0);
+    expect_load_fails(dir, KEY, CLRT_ERR_FORMAT, "a folder as the entry");
+    print_message("link_entries_are_refused: %zu refusals\n", refusals - before);
+    free(file);
+    free(path);
+}
+
+/* An entry its group or others can write, or another user's, is refused. */
+static void entry_open_to_others_is_refused(void **state)
+{
+    (void)state;
+    size_t before = refusals;
+    char dir[4096];
+    unsigned char *file;
+    size_t flen;
+    char *path = fresh_entry(dir, sizeof dir, &file, &flen, 400);
+    unsigned char *bin = make_binary(400, 7);
+    static const unsigned modes[] = {0620, 0602, 0666};
+    for (size_t i = 0; i < sizeof modes / sizeof modes[0]; i++) {
+        assert_int_equal(chmod(path, modes[i]), 0);
+        expect_load_fails(dir, KEY, CLRT_ERR_FORMAT, "entry writable by others");
+    }
+    assert_int_equal(chmod(path, 0644), 0); /* readable by others: a binary is no secret */
+    expect_load(dir, KEY, bin, 400);
+    if (geteuid() == 0) {
+        assert_int_equal(chmod(path, 0600), 0);
+        assert_int_equal(chown(path, 65534, 65534), 0);
+        expect_load_fails(dir, KEY, CLRT_ERR_FORMAT, "another user's entry");
+    }
+    print_message("entry_open_to_others_is_refused: %zu refusals\n", refusals - before);
+    free(bin);
+    free(file);
+    free(path);
+}
+
+/* Bytes read(2) by this process so far (/proc/self/io), or -1. */
+static long long bytes_read(void)
+{
+    FILE *f = fopen("/proc/self/io", "r");
+    if (!f)
+        return -1;
+    long long n = -1;
+    if (fscanf(f, "rchar: %lld", &n) != 1)
+        n = -1;
+    fclose(f);
+    return n;
+}
+
+/* A header whose lengths disagree with the file's size is refused before
+ * the rest is read: claiming more than the file holds, or far less than a
+ * huge (sparse) file holds. */
+static void header_bounds_the_read(void **state)
+{
+    (void)state;
+    size_t before = refusals;
+    char dir[4096];
+    unsigned char *file;
+    size_t flen;
+    const size_t n = 1000;
+    char *path = fresh_entry(dir, sizeof dir, &file, &flen, n);
+    unsigned char *bad = malloc(flen);
+    assert_non_null(bad);
+    static const uint64_t claims[] = {1000 + 1, 1000 + 1000000, 1ull << 40, UINT64_MAX};
+    for (size_t i = 0; i < sizeof claims / sizeof claims[0]; i++) {
+        memcpy(bad, file, flen);
+        clrt__put_le64(bad + 16, claims[i]);
+        expect_rejected(dir, path, bad, flen, "header claims more than the file");
+    }
+
+    /* The valid entry at the start of a 64 MiB file: refused, having read
+     * no more than its header. */
+    const off_t huge = 64ll << 20;
+    clrt_unit_write_file(path, file, flen);
+    assert_int_equal(truncate(path, huge), 0);
+    long long r0 = bytes_read();
+    expect_load_fails(dir, KEY, CLRT_ERR_FORMAT, "file longer than its header says");
+    long long r1 = bytes_read();
+    if (r0 >= 0 && r1 >= 0) {
+        print_message("header_bounds_the_read: %lld bytes read for a %lld-byte file\n", r1 - r0,
+                      (long long)huge);
+        if (r1 - r0 > 65536)
+            fail_msg("read %lld bytes of a refused %lld-byte entry", r1 - r0, (long long)huge);
+    }
+    print_message("header_bounds_the_read: %zu refusals\n", refusals - before);
+    free(bad);
+    free(file);
+    free(path);
+}
+
+/* ----------------------------------------------------- the secret, MACs */
+
+static void secret_path(const char *dir, char *out, size_t len)
+{
+    snprintf(out, len, "%s/hmac-secret", dir);
+}
+
+/* Each folder's secret is 32 random bytes in a regular file of mode 0600,
+ * whatever the umask, made once and kept. */
+static void secret_file_is_private(void **state)
+{
+    (void)state;
+    char a[4096], b[4096], sa[4200], sb_path[4200];
+    new_dir(a, sizeof a);
+    new_dir(b, sizeof b);
+    unsigned char bin[5] = {1, 2, 3, 4, 5};
+    mode_t old = umask(0);
+    store_ok(a, KEY, bin, sizeof bin);
+    umask(old);
+    store_ok(b, KEY, bin, sizeof bin);
+    secret_path(a, sa, sizeof sa);
+    secret_path(b, sb_path, sizeof sb_path);
+    struct stat st;
+    assert_int_equal(lstat(sa, &st), 0);
+    assert_true(S_ISREG(st.st_mode));
+    if ((st.st_mode & 07777) != 0600)
+        fail_msg("%s has mode %04o, want 0600", sa, (unsigned)(st.st_mode & 07777));
+    assert_int_equal(st.st_uid, geteuid());
+    assert_int_equal(st.st_size, 32);
+    size_t la, lb;
+    unsigned char *ka = clrt_unit_read_file(sa, &la), *kb = clrt_unit_read_file(sb_path, &lb);
+    assert_int_equal(la, 32);
+    assert_int_equal(lb, 32);
+    assert_memory_not_equal(ka, kb, 32); /* random per folder */
+    /* Later stores keep it. */
+    store_ok(a, "another key", bin, sizeof bin);
+    size_t la2;
+    unsigned char *ka2 = clrt_unit_read_file(sa, &la2);
+    assert_int_equal(la2, 32);
+    assert_memory_equal(ka, ka2, 32);
+    free(ka);
+    free(kb);
+    free(ka2);
+}
+
+/* Build an entry of format 1 (no MAC; the crc recomputed as that format
+ * did): what a forger could always make. */
+static unsigned char *old_format_entry(const char *key, const unsigned char *bin, size_t n,
+                                       size_t *len)
+{
+    size_t klen = strlen(key);
+    *len = HEADER + klen + n + 4;
+    unsigned char *e = malloc(*len);
+    assert_non_null(e);
+    memcpy(e, "CLRTBIN\0", 8);
+    clrt__put_le32(e + 8, 1);
+    clrt__put_le32(e + 12, (uint32_t)klen);
+    clrt__put_le64(e + 16, n);
+    memcpy(e + HEADER, key, klen);
+    memcpy(e + HEADER + klen, bin, n);
+    clrt__put_le32(e + HEADER + klen + n, clrt__crc32(clrt__crc32(0, key, klen), bin, n));
+    return e;
+}
+
+/* Only entries the folder's secret vouches for are used: an entry with a
+ * valid crc32 made under another folder's secret, one of the old format
+ * (no MAC), one with its MAC cut or zeroed, and any entry once the secret
+ * is gone, refused or swapped for a link are all refused. */
+static void entries_of_another_secret_are_refused(void **state)
+{
+    (void)state;
+    size_t before = refusals;
+    char a[4096], b[4096], sa[4200], sb_path[4200];
+    unsigned char *file;
+    size_t flen;
+    const size_t n = 600;
+    char *path = fresh_entry(a, sizeof a, &file, &flen, n);
+    unsigned char *mine = make_binary(n, 7), *theirs = make_binary(n, 42);
+    new_dir(b, sizeof b);
+    store_ok(b, KEY, theirs, n);
+    char *other = clrt__cache_path(b, KEY);
+    size_t olen;
+    unsigned char *forged = clrt_unit_read_file(other, &olen);
+    assert_int_equal(olen, flen);
+    /* Its crc32 is right: the format alone cannot tell it from ours. */
+    const size_t klen = strlen(KEY);
+    assert_true(clrt__get_le32(forged + HEADER + klen + n) ==
+                clrt__crc32(clrt__crc32(0, KEY, klen), theirs, n));
+    expect_rejected(a, path, forged, olen, "entry made under another secret");
+
+    size_t vlen;
+    unsigned char *v1 = old_format_entry(KEY, theirs, n, &vlen);
+    expect_rejected(a, path, v1, vlen, "format 1 entry, crc recomputed");
+    memcpy(forged, file, flen);
+    memcpy(forged + HEADER + klen, theirs, n);
+    clrt__put_le32(forged + HEADER + klen + n, clrt__crc32(clrt__crc32(0, KEY, klen), theirs, n));
+    expect_rejected(a, path, forged, flen, "binary swapped, crc recomputed, old MAC");
+    memset(forged + flen - MAC, 0, MAC);
+    expect_rejected(a, path, forged, flen, "MAC zeroed");
+    memcpy(forged, file, flen);
+    expect_rejected(a, path, forged, flen - MAC, "MAC cut off");
+    /* Put back whole, ours is used again. */
+    clrt_unit_write_file(path, file, flen);
+    expect_load(a, KEY, mine, n);
+
+    /* The secret is refused when others can read it, when it is a link (to
+     * the other folder's, whose entry is copied in), when it is missing. */
+    secret_path(a, sa, sizeof sa);
+    secret_path(b, sb_path, sizeof sb_path);
+    assert_int_equal(chmod(sa, 0640), 0);
+    expect_load_fails(a, KEY, CLRT_ERR_FORMAT, "secret readable by its group");
+    assert_int_equal(store(a, "another key", mine, n), CLRT_ERR_IO);
+    assert_int_equal(chmod(sa, 0600), 0);
+    expect_load(a, KEY, mine, n);
+    char saved[4300];
+    snprintf(saved, sizeof saved, "%s.saved", sa);
+    assert_int_equal(rename(sa, saved), 0);
+    assert_int_equal(symlink(sb_path, sa), 0);
+    unsigned char *theirs_file = clrt_unit_read_file(other, &olen);
+    clrt_unit_write_file(path, theirs_file, olen);
+    expect_load_fails(a, KEY, CLRT_ERR_FORMAT, "secret a link to another folder's");
+    assert_int_equal(unlink(sa), 0);
+    expect_load_fails(a, KEY, CLRT_ERR_FORMAT, "no secret");
+    /* A store makes a new secret; the entry it writes is used. */
+    store_ok(a, KEY, mine, n);
+    expect_load(a, KEY, mine, n);
+    print_message("entries_of_another_secret_are_refused: %zu refusals\n", refusals - before);
+    free(theirs_file);
+    free(v1);
+    free(forged);
+    free(other);
+    free(mine);
+    free(theirs);
+    free(file);
+    free(path);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -714,6 +1064,13 @@ int main(void)
         cmocka_unit_test(store_fails_where_it_cannot_write),
         cmocka_unit_test(temp_link_is_not_followed),
         cmocka_unit_test(stale_temps_are_removed),
+        cmocka_unit_test(shared_folder_is_refused),
+        cmocka_unit_test(fifo_entry_does_not_block),
+        cmocka_unit_test(link_entries_are_refused),
+        cmocka_unit_test(entry_open_to_others_is_refused),
+        cmocka_unit_test(header_bounds_the_read),
+        cmocka_unit_test(secret_file_is_private),
+        cmocka_unit_test(entries_of_another_secret_are_refused),
     };
     return cmocka_run_group_tests_name("unit-cache", tests, make_tmp, clrt_unit_tmp_teardown);
 }
