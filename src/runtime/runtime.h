@@ -169,7 +169,7 @@ int clrt__open_private(int dirfd, const char *dir, const char *name, int flags, 
  * CLRT_ERR_IO: no entry. CLRT_ERR_FORMAT: an entry exists but is refused --
  * corrupt, truncated, of another format or key, not a regular file of the
  * user's closed to others, longer or shorter than its header says, or not
- * vouched for by the folder's secret (HMAC-SHA-256) -- and must not be used.
+ * vouched for by the folder's secret (keyed BLAKE2b) -- and must not be used.
  * CLRT_ERR_UNSUPPORTED: the folder itself is refused (clrt__cache_dir_open).
  * `why` (may be NULL) says what was refused. Reads at most what the header
  * claims; never blocks on a FIFO. */
@@ -177,7 +177,7 @@ clrt_status clrt__cache_load(const char *dir, const char *key, unsigned char **b
                              size_t *bin_len, char *why, size_t whylen);
 
 /* Store atomically (exclusive temp file, fsync, rename), creating `dir` with
- * mode 0700 and, on first use, its secret "hmac-secret" (32 random bytes,
+ * mode 0700 and, on first use, its secret "mac-secret" (32 random bytes,
  * mode 0600). CLRT_ERR_UNSUPPORTED for a refused folder, CLRT_ERR_IO with
  * `why` for any other failure. */
 clrt_status clrt__cache_store(const char *dir, const char *key, const unsigned char *bin,

@@ -25,7 +25,7 @@
 #include "unit_util.h"
 
 /* Entry layout (src/runtime/cache.c): magic 8 | u32 format (2) | u32 key
- * length | u64 binary length | key | binary | u32 crc32 | 32-byte HMAC. */
+ * length | u64 binary length | key | binary | u32 crc32 | 32-byte MAC. */
 enum { FORMAT = 2, HEADER = 8 + 4 + 4 + 8, CRC = 4, MAC = 32, TRAILER = CRC + MAC };
 
 /* ------------------------------------------------------------ helpers */
@@ -523,7 +523,7 @@ static void store_leaves_no_temp_files(void **state)
     size_t total;
     assert_int_equal(count_entries(dir, ".tmp.", &total), 0);
     assert_int_equal(count_entries(dir, ".clbin", NULL), 5);
-    assert_int_equal(count_entries(dir, "hmac-secret", NULL), 1);
+    assert_int_equal(count_entries(dir, "mac-secret", NULL), 1);
     assert_int_equal(total, 5 + 1); /* the entries and the folder's secret */
 }
 
@@ -540,7 +540,7 @@ static void second_store_replaces_first(void **state)
     expect_load(dir, KEY, second, 123);
     size_t total;
     assert_int_equal(count_entries(dir, ".tmp.", &total), 0);
-    assert_int_equal(count_entries(dir, "hmac-secret", NULL), 1);
+    assert_int_equal(count_entries(dir, "mac-secret", NULL), 1);
     assert_int_equal(total, 1 + 1); /* the entry and the folder's secret */
     /* And back to a longer one. */
     store_ok(dir, KEY, first, 4000);
@@ -915,7 +915,7 @@ static void header_bounds_the_read(void **state)
 
 static void secret_path(const char *dir, char *out, size_t len)
 {
-    snprintf(out, len, "%s/hmac-secret", dir);
+    snprintf(out, len, "%s/mac-secret", dir);
 }
 
 /* Each folder's secret is 32 random bytes in a regular file of mode 0600,
