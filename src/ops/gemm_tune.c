@@ -4,11 +4,15 @@
  * disk cache is on, in "<cache dir>/gemm-tuning.txt". gemm.c runs them. */
 #include "ops/ops.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 /* One decision of `auto`. */
 typedef struct gemm_choice {
@@ -21,6 +25,7 @@ struct clrt_gemm_tuning {
     gemm_choice *choices;
     size_t count, cap;
     bool loaded; /* the disk record has been read */
+    bool warned; /* a refused record has been logged */
 };
 
 static unsigned log2_ceil(size_t x)
@@ -64,20 +69,6 @@ static void device_key(const clrt_ctx *ctx, char *buf, size_t len)
     snprintf(buf, len, "%016llx", (unsigned long long)clrt__hash64(text, strlen(text), 7));
 }
 
-/* The record lives beside the disk cache, on every device;
- * CLRT_CACHE=off or CLRT_CACHE_DIR=off turn it off with the cache. */
-static char *record_path(const clrt_ctx *ctx)
-{
-    const char *mode = getenv("CLRT_CACHE");
-    if (!ctx->cache_dir || (mode && strcmp(mode, "off") == 0))
-        return NULL;
-    size_t n = strlen(ctx->cache_dir) + 32;
-    char *p = malloc(n);
-    if (p)
-        snprintf(p, n, "%s/gemm-tuning.txt", ctx->cache_dir);
-    return p;
-}
-
 static void tuning_free(void *data)
 {
     struct clrt_gemm_tuning *t = data;
@@ -116,13 +107,45 @@ static void remember(clrt_ctx *ctx, const char *cls, clrt_gemm_backend b, unsign
     c->tile = tile;
 }
 
+/* The record, "<cache dir>/gemm-tuning.txt", on every device; CLRT_CACHE=off
+ * or CLRT_CACHE_DIR=off turn it off with the cache. It is opened through
+ * the cache folder's checks (cache.c): in a folder of the user's that no
+ * one else can write, never through a link, and used only as a regular
+ * file of the user's that no one else can write; appends create it 0600.
+ * A refused record is logged once and tuning runs without it. NULL when
+ * there is none to use. */
+static FILE *open_record(clrt_ctx *ctx, bool append)
+{
+    const char *mode = getenv("CLRT_CACHE");
+    if (!ctx->cache_dir || (mode && strcmp(mode, "off") == 0))
+        return NULL;
+    char why[1024];
+    bool refused;
+    int fd = -1, dirfd = clrt__cache_dir_open(ctx->cache_dir, append, &refused, why, sizeof why);
+    if (dirfd >= 0) {
+        struct stat sb;
+        fd = clrt__open_private(dirfd, ctx->cache_dir, "gemm-tuning.txt",
+                                append ? O_WRONLY | O_APPEND | O_CREAT : O_RDONLY, 0600, &sb, why,
+                                sizeof why);
+        refused = fd < 0 && errno != ENOENT;
+        close(dirfd);
+    }
+    struct clrt_gemm_tuning *t = tuning_of(ctx);
+    if (refused && t && !t->warned) {
+        t->warned = true;
+        clrt__log(ctx, CLRT_LOG_WARN, "GEMM tuning record not used: %s", why);
+    }
+    FILE *f = fd >= 0 ? fdopen(fd, append ? "a" : "r") : NULL;
+    if (fd >= 0 && !f)
+        close(fd);
+    return f;
+}
+
 /* Lines "<device key> <shape class> <backend name> <tile>"; lines for other
  * devices or that do not parse are skipped: the record is a hint. */
 static void load_record(clrt_ctx *ctx)
 {
-    char *path = record_path(ctx);
-    FILE *f = path ? fopen(path, "r") : NULL;
-    free(path);
+    FILE *f = open_record(ctx, false);
     if (!f)
         return;
     char key[32], line[256];
@@ -143,19 +166,15 @@ static void load_record(clrt_ctx *ctx)
 
 static void append_record(clrt_ctx *ctx, const char *cls, clrt_gemm_backend b, unsigned tile)
 {
-    char *path = record_path(ctx);
-    if (!path)
-        return;
     /* Appends of one short line are atomic enough for a hint file; a torn
      * line fails to parse and is skipped. */
-    FILE *f = clrt__make_dirs(ctx->cache_dir) == 0 ? fopen(path, "a") : NULL;
+    FILE *f = open_record(ctx, true);
     if (f) {
         char key[32];
         device_key(ctx, key, sizeof key);
         fprintf(f, "%s %s %s %u\n", key, cls, clrt_gemm_backend_name(b), tile);
         fclose(f);
     }
-    free(path);
 }
 
 static double now_seconds(void)

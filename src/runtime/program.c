@@ -114,14 +114,31 @@ static clrt_status build_failure(clrt_ctx *ctx, cl_program prog, cl_int rc, cons
     return st;
 }
 
-/* Try the disk cache: a program built from a stored binary, or NULL. */
+/* The cache folder is refused (not the user's, or writable by others): the
+ * disk cache, and the GEMM tuning record beside it, are off for the rest of
+ * this context's life, said once. */
+static void cache_folder_refused(clrt_ctx *ctx, const char *why)
+{
+    ctx->prog_stats.disk_rejects++;
+    clrt__log(ctx, CLRT_LOG_WARN, "program cache off: %s", why);
+    free(ctx->cache_dir);
+    ctx->cache_dir = NULL;
+}
+
+/* Try the disk cache: a program built from a stored binary, or NULL. Each
+ * refused entry is counted, logged and rebuilt from source. */
 static cl_program load_cached(clrt_ctx *ctx, const char *key, const char *options)
 {
     unsigned char *bin;
     size_t bin_len;
-    clrt_status st = clrt__cache_load(ctx->cache_dir, key, &bin, &bin_len);
-    if (st == CLRT_ERR_FORMAT)
+    char why[1024];
+    clrt_status st = clrt__cache_load(ctx->cache_dir, key, &bin, &bin_len, why, sizeof why);
+    if (st == CLRT_ERR_UNSUPPORTED)
+        cache_folder_refused(ctx, why);
+    if (st == CLRT_ERR_FORMAT) {
         ctx->prog_stats.disk_rejects++;
+        clrt__log(ctx, CLRT_LOG_WARN, "cached binary refused: %s; rebuilding", why);
+    }
     if (st != CLRT_OK)
         return NULL;
     const unsigned char *bins[1] = {bin};
@@ -147,7 +164,8 @@ static cl_program load_cached(clrt_ctx *ctx, const char *key, const char *option
 static void store_cached(clrt_ctx *ctx, cl_program prog, const char *key)
 {
     size_t bin_len = 0;
-    if (clGetProgramInfo(prog, CL_PROGRAM_BINARY_SIZES, sizeof bin_len, &bin_len, NULL) !=
+    if (!ctx->cache_dir || /* turned off by a refused folder */
+        clGetProgramInfo(prog, CL_PROGRAM_BINARY_SIZES, sizeof bin_len, &bin_len, NULL) !=
             CL_SUCCESS ||
         bin_len == 0)
         return;
@@ -156,11 +174,15 @@ static void store_cached(clrt_ctx *ctx, cl_program prog, const char *key)
         return;
     unsigned char *bins[1] = {bin};
     if (clGetProgramInfo(prog, CL_PROGRAM_BINARIES, sizeof bins, bins, NULL) == CL_SUCCESS) {
-        if (clrt__cache_store(ctx->cache_dir, key, bin, bin_len) == CLRT_OK)
+        char why[1024];
+        clrt_status st = clrt__cache_store(ctx->cache_dir, key, bin, bin_len, why, sizeof why);
+        if (st == CLRT_OK)
             ctx->prog_stats.disk_writes++;
+        else if (st == CLRT_ERR_UNSUPPORTED)
+            cache_folder_refused(ctx, why);
         else
-            clrt__log(ctx, CLRT_LOG_WARN, "could not write the program cache in %s",
-                      ctx->cache_dir);
+            clrt__log(ctx, CLRT_LOG_WARN, "could not write the program cache in %s: %s",
+                      ctx->cache_dir, why[0] ? why : clrt_status_str(st));
     }
     free(bin);
 }

@@ -147,29 +147,63 @@ uint64_t clrt__get_le64(const unsigned char *p);
  * length (zlib itself takes uInt lengths). */
 uint32_t clrt__crc32(uint32_t crc, const void *data, size_t len);
 
+/* The cache folder `dir` as a descriptor (O_DIRECTORY), after creating its
+ * missing levels with mode 0700 when `create`. A folder that is not the
+ * user's or that its group or others can write is refused: -1 with
+ * *refused true and errno EPERM. Other failures (missing, not a folder):
+ * -1 with errno, *refused false. `why` (may be NULL) says which. */
+int clrt__cache_dir_open(const char *dir, bool create, bool *refused, char *why, size_t whylen);
+
+struct stat;
+
+/* Open `name` in the folder `dirfd` (named `dir` in messages) with `flags`
+ * (O_CREAT uses `mode`) plus O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC: a link is
+ * not followed and a FIFO does not block. The fd, with *sb its fstat, only
+ * for a regular file owned by the user that group and others cannot write;
+ * else -1 with errno ENOENT (missing), ELOOP (a link), EPERM (refused) or
+ * the open's own, and `why` saying which. */
+int clrt__open_private(int dirfd, const char *dir, const char *name, int flags, unsigned mode,
+                       struct stat *sb, char *why, size_t whylen);
+
 /* Look up an entry. CLRT_OK: *bin (caller frees) holds the binary.
- * CLRT_ERR_IO: no entry. CLRT_ERR_FORMAT: an entry exists but is corrupt,
- * truncated or made for another key; it must not be used. */
+ * CLRT_ERR_IO: no entry. CLRT_ERR_FORMAT: an entry exists but is refused --
+ * corrupt, truncated, of another format or key, not a regular file of the
+ * user's closed to others, longer or shorter than its header says, or not
+ * vouched for by the folder's secret (keyed BLAKE2b) -- and must not be used.
+ * CLRT_ERR_UNSUPPORTED: the folder itself is refused (clrt__cache_dir_open).
+ * `why` (may be NULL) says what was refused. Reads at most what the header
+ * claims; never blocks on a FIFO. */
 clrt_status clrt__cache_load(const char *dir, const char *key, unsigned char **bin,
-                             size_t *bin_len);
+                             size_t *bin_len, char *why, size_t whylen);
 
-/* Store atomically (temp file, fsync, rename), creating `dir` with mode 0700. */
+/* Store atomically (exclusive temp file, fsync, rename), creating `dir` with
+ * mode 0700 and, on first use, its secret "mac-secret" (32 random bytes,
+ * mode 0600). CLRT_ERR_UNSUPPORTED for a refused folder, CLRT_ERR_IO with
+ * `why` for any other failure. */
 clrt_status clrt__cache_store(const char *dir, const char *key, const unsigned char *bin,
-                              size_t bin_len);
+                              size_t bin_len, char *why, size_t whylen);
 
-/* Flags of clrt__write_file_atomic. */
+/* Flags of clrt__write_file_atomic. Every temp file is created with
+ * O_EXCL | O_NOFOLLOW, so a planted file or link at its name is never
+ * written through; a taken name is passed over for a fresh one
+ * "<path>.tmp.<pid>.<s>.<ns>.<try>". Before writing, temp files of `path`
+ * whose process is gone ("<path>.tmp.<pid>[.<more>]", regular files of the
+ * user's, kill(pid, 0) failing with ESRCH) are removed. */
 enum {
-    /* Temp name "<path>.tmp.<pid>.<seconds>.<nanoseconds>" created with
-     * O_EXCL, so concurrent writers never share one; without it
-     * "<path>.tmp.<pid>", a stale one of this process truncated. */
+    /* Temp name "<path>.tmp.<pid>.<seconds>.<nanoseconds>", so concurrent
+     * writers in one process never share one; without it "<path>.tmp.<pid>",
+     * and a stale one of this process is removed first. */
     CLRT__WRITE_UNIQUE_TMP = 1u << 0,
     /* After the rename, fsync the directory too (best effort). */
     CLRT__WRITE_SYNC_DIR = 1u << 1,
+    /* Link the temp file to `path` instead of renaming it: an existing file
+     * wins (CLRT_ERR_IO, step "link", EEXIST) and stays as it is. */
+    CLRT__WRITE_NO_REPLACE = 1u << 2,
 };
 
 /* Where clrt__write_file_atomic failed, for the caller's message. */
 typedef struct clrt__write_failure {
-    const char *step; /* "create", "write", "fsync", "close" or "rename" */
+    const char *step; /* "create", "write", "fsync", "close", "rename" or "link" */
     int err;          /* errno of that step */
     char *tmp;        /* the temp file's name (removed by then); caller frees */
 } clrt__write_failure;
@@ -182,7 +216,14 @@ clrt_status clrt__write_file_atomic(const char *path, const void *const *parts,
                                     const size_t *sizes, size_t nparts, unsigned mode,
                                     unsigned flags, clrt__write_failure *failure);
 
-/* mkdir -p, each level it creates with mode 0700; 0 on success. */
+/* The same for `name` in the folder `dirfd`; failure->tmp is then the temp
+ * file's name in that folder. */
+clrt_status clrt__write_file_atomic_at(int dirfd, const char *name, const void *const *parts,
+                                       const size_t *sizes, size_t nparts, unsigned mode,
+                                       unsigned flags, clrt__write_failure *failure);
+
+/* mkdir -p, each level it creates with mode 0700; 0 on success, else -1
+ * with errno. */
 int clrt__make_dirs(const char *dir);
 
 /* The file an entry for `key` lives in: "<dir>/<hash>.clbin" (caller frees). */

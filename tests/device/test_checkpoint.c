@@ -17,7 +17,10 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <errno.h>
+#include <signal.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -1226,6 +1229,99 @@ static void save_replaces_atomically(void **state)
     clrt_test_ctx_done(ctx);
 }
 
+/* A link planted at the temp name "<path>.tmp.<pid>" is not written
+ * through: its target keeps its bytes, the save succeeds under another temp
+ * name, and the checkpoint is a file of its own, not the link. */
+static void save_ignores_planted_temp_link(void **state)
+{
+    (void)state;
+    clrt_ctx *ctx = clrt_test_ctx();
+    char *dir = clrt_test_tempdir(), *path = path_in(dir, "ck.safetensors");
+    char *victim = path_in(dir, "victim"), tmp[64];
+    snprintf(tmp, sizeof tmp, "ck.safetensors.tmp.%ld", (long)getpid());
+    char *link_path = path_in(dir, tmp);
+    write_bytes(victim, "precious", 8);
+    assert_int_equal(symlink(victim, link_path), 0);
+    clrt_model *a = model_a(ctx, 1), *c = model_a(ctx, 3);
+
+    CLRT_ASSERT_OK(ctx, clrt_checkpoint_save(path, a, NULL, NULL));
+    size_t len;
+    unsigned char *v = read_bytes(victim, &len);
+    if (len != 8 || memcmp(v, "precious", 8) != 0)
+        fail_msg("the link's target was written through: it holds %zu bytes", len);
+    free(v);
+    struct stat sb;
+    assert_int_equal(lstat(path, &sb), 0);
+    assert_true(S_ISREG(sb.st_mode));
+    assert_int_equal(lstat(link_path, &sb), 0);
+    assert_true(S_ISLNK(sb.st_mode)); /* not a regular file: left alone */
+    CLRT_ASSERT_OK(ctx, clrt_checkpoint_load(path, c, NULL, NULL, 0));
+    assert_params_equal(ctx, a, c);
+    char listing[512];
+    int count;
+    dir_listing(dir, listing, sizeof listing, &count);
+    assert_int_equal(count, 3); /* the checkpoint, the victim, the link */
+
+    clrt_model_destroy(a);
+    clrt_model_destroy(c);
+    clrt_test_rmtree(dir);
+    free(link_path);
+    free(victim);
+    free(path);
+    free(dir);
+    clrt_test_ctx_done(ctx);
+}
+
+/* Temp files that killed saves of a path left ("<path>.tmp.<pid>..." of a
+ * pid that is gone) are removed by the next save of that path; those of a
+ * live process stay. */
+static void save_removes_stale_temps(void **state)
+{
+    (void)state;
+    clrt_ctx *ctx = clrt_test_ctx();
+    char *dir = clrt_test_tempdir(), *path = path_in(dir, "ck.safetensors");
+    pid_t child = fork();
+    assert_true(child >= 0);
+    if (child == 0)
+        _exit(0);
+    int status;
+    assert_int_equal(waitpid(child, &status, 0), child);
+    assert_true(kill(child, 0) != 0 && errno == ESRCH);
+    char name[128];
+    snprintf(name, sizeof name, "ck.safetensors.tmp.%ld", (long)child);
+    char *dead1 = path_in(dir, name);
+    snprintf(name, sizeof name, "ck.safetensors.tmp.%ld.1700000000.123", (long)child);
+    char *dead2 = path_in(dir, name);
+    snprintf(name, sizeof name, "ck.safetensors.tmp.%ld", (long)getppid());
+    char *live = path_in(dir, name);
+    write_bytes(dead1, "half a save", 11);
+    write_bytes(dead2, "half a save", 11);
+    write_bytes(live, "in progress", 11);
+    clrt_model *a = model_a(ctx, 1), *c = model_a(ctx, 3);
+
+    CLRT_ASSERT_OK(ctx, clrt_checkpoint_save(path, a, NULL, NULL));
+    assert_int_equal(access(dead1, F_OK), -1);
+    assert_int_equal(access(dead2, F_OK), -1);
+    assert_int_equal(access(live, F_OK), 0);
+    char listing[512];
+    int count;
+    dir_listing(dir, listing, sizeof listing, &count);
+    if (count != 2)
+        fail_msg("after the save the directory holds \"%s\"", listing);
+    CLRT_ASSERT_OK(ctx, clrt_checkpoint_load(path, c, NULL, NULL, 0));
+    assert_params_equal(ctx, a, c);
+
+    clrt_model_destroy(a);
+    clrt_model_destroy(c);
+    clrt_test_rmtree(dir);
+    free(dead1);
+    free(dead2);
+    free(live);
+    free(path);
+    free(dir);
+    clrt_test_ctx_done(ctx);
+}
+
 static void missing_file_and_bad_arguments(void **state)
 {
     (void)state;
@@ -1344,6 +1440,8 @@ int main(void)
         cmocka_unit_test(optimizer_mismatch),
         cmocka_unit_test(foreign_file_weights_only),
         cmocka_unit_test(save_replaces_atomically),
+        cmocka_unit_test(save_ignores_planted_temp_link),
+        cmocka_unit_test(save_removes_stale_temps),
         cmocka_unit_test(missing_file_and_bad_arguments),
         cmocka_unit_test(loads_into_pytorch),
     };

@@ -9,6 +9,8 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 typedef struct shape3 {
     size_t m, n, k;
@@ -246,6 +248,148 @@ static void tuning_record(void **state)
     free(dir);
 }
 
+/* What a context logged about tuning: classes timed ("gemm <class>: ..." at
+ * INFO), and warnings, the last one kept. */
+typedef struct tuning_log {
+    int timed, warnings;
+    char last[1024];
+} tuning_log;
+
+static void log_tuning(void *user, clrt_log_level level, const char *message)
+{
+    tuning_log *t = user;
+    if (level == CLRT_LOG_INFO && strncmp(message, "gemm ", 5) == 0)
+        t->timed++;
+    if (level >= CLRT_LOG_WARN) {
+        t->warnings++;
+        snprintf(t->last, sizeof t->last, "%s", message);
+    }
+}
+
+/* The GEMMs of tuning_record (three shape classes to tune) in a context on
+ * the cache folder `dir`. */
+static tuning_log tune_in(const char *dir)
+{
+    tuning_log log = {0, 0, ""};
+    clrt_ctx_options opt;
+    clrt_test_options(&opt);
+    opt.cache_dir = dir;
+    opt.log = log_tuning;
+    opt.log_user = &log;
+    clrt_ctx *ctx = clrt_test_ctx_with(&opt);
+    bool sim = clrt_test_device()->is_simulator;
+    const shape3 *s1 = sim ? &shapes[1] : &shapes[2], *s2 = sim ? &shapes[0] : &shapes[3];
+    CLRT_ASSERT_OK(ctx, clrt_ctx_set_gemm_backend(ctx, CLRT_GEMM_BUILTIN));
+    check_one(ctx, 0, 1, s1, 1.0f, 0.0f);
+    CLRT_ASSERT_OK(ctx, clrt_ctx_set_gemm_backend(ctx, CLRT_GEMM_AUTO));
+    check_one(ctx, 0, 1, s1, 1.0f, 0.0f);
+    check_one(ctx, 1, 0, s2, 1.0f, 0.0f);
+    clrt_test_ctx_done(ctx);
+    return log;
+}
+
+static char *file_text(const char *path)
+{
+    char *text;
+    size_t len;
+    assert_int_equal(clrt__read_file(path, &text, &len), 0);
+    return text;
+}
+
+/* The tuning record is never used through a link, nor when others can
+ * write it: appends do not reach a link's target, a record behind a link
+ * or open to others' writes is not read (the classes are timed again) nor
+ * appended to, and one warning says so. A simulator times nothing. */
+static void tuning_record_is_not_followed(void **state)
+{
+    (void)state;
+    unsetenv("CLRT_CACHE"); /* "off" would turn the record off */
+    bool sim = clrt_test_device()->is_simulator;
+    char *dir = clrt_test_tempdir();
+    char a[1024], b[1024], c[1024], d[1024], victim[1024], real[1024], rec[1100];
+    snprintf(a, sizeof a, "%s/a", dir);
+    snprintf(b, sizeof b, "%s/b", dir);
+    snprintf(c, sizeof c, "%s/c", dir);
+    snprintf(d, sizeof d, "%s/d", dir);
+    snprintf(victim, sizeof victim, "%s/victim.txt", dir);
+    snprintf(real, sizeof real, "%s/real.txt", dir);
+    assert_int_equal(mkdir(a, 0700), 0);
+    assert_int_equal(mkdir(c, 0700), 0);
+    assert_int_equal(mkdir(d, 0700), 0);
+    FILE *f = fopen(victim, "w");
+    assert_non_null(f);
+    fputs("precious\n", f);
+    fclose(f);
+
+    /* 1. Appends through a planted link. */
+    snprintf(rec, sizeof rec, "%s/gemm-tuning.txt", a);
+    assert_int_equal(symlink(victim, rec), 0);
+    tuning_log log = tune_in(a);
+    char *text = file_text(victim);
+    assert_string_equal(text, "precious\n");
+    free(text);
+    struct stat sb;
+    assert_int_equal(lstat(rec, &sb), 0);
+    assert_true(S_ISLNK(sb.st_mode));
+    assert_int_equal(log.timed, sim ? 0 : 3);
+    assert_int_equal(log.warnings, sim ? 0 : 1);
+    if (!sim)
+        print_message("tuning_record_is_not_followed: link appended to: 1 refusal (%s)\n",
+                      log.last);
+
+    /* A real record, made in b. */
+    log = tune_in(b);
+    bool host;
+    assert_int_equal(record_lines(b, &host), sim ? -1 : 3);
+    if (sim) {
+        clrt_test_rmtree(dir);
+        free(dir);
+        return;
+    }
+    snprintf(rec, sizeof rec, "%s/gemm-tuning.txt", b);
+    assert_int_equal(rename(rec, real), 0);
+    char *recorded = file_text(real);
+
+    /* 2. Behind a link it is not read: every class is timed again, and the
+     * record is left as it was. */
+    snprintf(rec, sizeof rec, "%s/gemm-tuning.txt", c);
+    assert_int_equal(symlink(real, rec), 0);
+    log = tune_in(c);
+    assert_int_equal(log.timed, 3);
+    assert_int_equal(log.warnings, 1);
+    print_message("tuning_record_is_not_followed: link read: 1 refusal (%s)\n", log.last);
+    text = file_text(real);
+    assert_string_equal(text, recorded);
+    free(text);
+
+    /* The same record as a private file of its own is used: nothing is
+     * timed (so the counts above are the record's refusal). */
+    snprintf(rec, sizeof rec, "%s/gemm-tuning.txt", d);
+    f = fopen(rec, "w");
+    assert_non_null(f);
+    fputs(recorded, f);
+    fclose(f);
+    assert_int_equal(chmod(rec, 0600), 0);
+    log = tune_in(d);
+    assert_int_equal(log.timed, 0);
+    assert_int_equal(log.warnings, 0);
+
+    /* 3. Writable by its group: not read, not appended to. */
+    assert_int_equal(chmod(rec, 0620), 0);
+    log = tune_in(d);
+    assert_int_equal(log.timed, 3);
+    assert_int_equal(log.warnings, 1);
+    print_message("tuning_record_is_not_followed: group-writable: 1 refusal (%s)\n", log.last);
+    assert_int_equal(record_lines(d, &host), 3);
+    text = file_text(rec);
+    assert_string_equal(text, recorded);
+    free(text);
+
+    free(recorded);
+    clrt_test_rmtree(dir);
+    free(dir);
+}
+
 static void shape_errors(void **state)
 {
     (void)state;
@@ -282,7 +426,8 @@ int main(void)
         cmocka_unit_test(tiles_agree_bitwise),
         cmocka_unit_test(clblast_backend),
         cmocka_unit_test(host_backend),    cmocka_unit_test(auto_backend),
-        cmocka_unit_test(tuning_record),   cmocka_unit_test(shape_errors),
+        cmocka_unit_test(tuning_record),   cmocka_unit_test(tuning_record_is_not_followed),
+        cmocka_unit_test(shape_errors),
     };
     return clrt_test_main("gemm", tests, sizeof tests / sizeof tests[0]);
 }

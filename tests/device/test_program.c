@@ -1,8 +1,10 @@
 /* Programs on each device: lazy build, CLRT_KERNEL_DIR, a broken kernel's
- * build log, and the on-disk binary cache (hit, corrupt entry, rebuild). */
+ * build log, and the on-disk binary cache (hit, corrupt entry, rebuild; a
+ * forged entry with a valid crc, a folder others can write). */
 #include "harness.h"
 #include "io/io.h"
 
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -216,6 +218,257 @@ static void disk_cache_hit_in_second_context(void **state)
     free(dir);
 }
 
+
+/* The one "*.clbin" entry in `dir` (caller frees); fails unless there is
+ * exactly one. */
+static char *only_entry(const char *dir)
+{
+    DIR *d = opendir(dir);
+    assert_non_null(d);
+    char *found = NULL;
+    int count = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        size_t len = strlen(e->d_name);
+        if (len > 6 && strcmp(e->d_name + len - 6, ".clbin") == 0) {
+            count++;
+            free(found);
+            found = malloc(strlen(dir) + len + 2);
+            assert_non_null(found);
+            sprintf(found, "%s/%s", dir, e->d_name);
+        }
+    }
+    closedir(d);
+    if (count != 1)
+        fail_msg("%s holds %d cache entries, want 1", dir, count);
+    return found;
+}
+
+static unsigned char *read_all(const char *path, size_t *len)
+{
+    char *data;
+    assert_int_equal(clrt__read_file(path, &data, len), 0);
+    return (unsigned char *)data;
+}
+
+static void write_all_bytes(const char *path, const void *data, size_t len)
+{
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(data, 1, len, f), len);
+    assert_int_equal(fclose(f), 0);
+}
+
+/* Fill 33 floats with `value` and return what the device wrote to the first. */
+static float fill_first(clrt_ctx *ctx, float value)
+{
+    size_t n = 33;
+    float out[33];
+    clrt_tensor *t;
+    CLRT_ASSERT_OK(ctx, clrt_tensor_create(ctx, 1, &n, 0, &t));
+    CLRT_ASSERT_OK(ctx, clrt_tensor_fill(t, value));
+    CLRT_ASSERT_OK(ctx, clrt_tensor_read(t, out, n));
+    clrt_tensor_destroy(t);
+    for (size_t i = 1; i < n; i++)
+        assert_true(out[i] == out[0]);
+    return out[0];
+}
+
+static void expect_stats(clrt_ctx *ctx, size_t builds, size_t hits, size_t writes,
+                         size_t rejects)
+{
+    clrt_program_stats ps;
+    CLRT_ASSERT_OK(ctx, clrt_ctx_program_stats(ctx, &ps));
+    if (ps.builds != builds || ps.disk_hits != hits || ps.disk_writes != writes ||
+        ps.disk_rejects != rejects)
+        fail_msg("program stats: builds %zu, hits %zu, writes %zu, rejects %zu; want %zu, %zu, "
+                 "%zu, %zu",
+                 ps.builds, ps.disk_hits, ps.disk_writes, ps.disk_rejects, builds, hits, writes,
+                 rejects);
+}
+
+/* Warnings and errors a context logged, counted, the last one kept. */
+typedef struct log_count {
+    int warnings;
+    char last[1024];
+} log_count;
+
+static void count_warnings(void *user, clrt_log_level level, const char *message)
+{
+    log_count *c = user;
+    if (level >= CLRT_LOG_WARN) {
+        c->warnings++;
+        snprintf(c->last, sizeof c->last, "%s", message);
+    }
+}
+
+/* A crc32 is no proof of who wrote an entry. The fill program's entry is
+ * replaced by the binary of another source, whose fill writes 42, under the
+ * fill's own key: first in the old format with its crc recomputed, then in
+ * the current one with a MAC made under another folder's secret. The entry
+ * is refused each time (one reject), the program rebuilt from source, and
+ * the fill still gives 1.5. */
+static void forged_entry_is_rebuilt(void **state)
+{
+    (void)state;
+    char *dir = clrt_test_tempdir();
+    char cache[1024], forger[1024], other[1024], kdir[1024];
+    snprintf(cache, sizeof cache, "%s/cache", dir);
+    snprintf(forger, sizeof forger, "%s/forger", dir);
+    snprintf(other, sizeof other, "%s/other", dir);
+    snprintf(kdir, sizeof kdir, "%s/kernels", dir);
+    assert_int_equal(mkdir(kdir, 0700), 0);
+    copy_source(kdir, "common.h");
+    write_text(kdir, "tensor.cl",
+               "#include \"common.h\"\n"
+               "__kernel void clrt_fill(__global float *x, const float value, const ulong n)\n"
+               "{\n"
+               "    size_t i = get_global_id(0);\n"
+               "    if (i < n)\n"
+               "        x[i] = 42.0f;\n"
+               "}\n");
+    unsetenv("CLRT_CACHE"); /* "off" in the environment would skip what this tests */
+    clrt_ctx_options opt;
+    clrt_test_options(&opt);
+    opt.cache_dir = cache;
+
+    /* The victim's entry for the fill program, and its key. */
+    clrt_ctx *ctx = clrt_test_ctx_with(&opt);
+    assert_true(fill_first(ctx, 1.5f) == 1.5f);
+    expect_stats(ctx, 1, 0, 1, 0);
+    clrt_test_ctx_done(ctx);
+    char *entry = only_entry(cache);
+    size_t elen;
+    unsigned char *good = read_all(entry, &elen);
+    assert_true(elen > 24);
+    size_t klen = (size_t)clrt__get_le32(good + 12);
+    assert_true(24 + klen < elen);
+    char *key = malloc(klen + 1);
+    assert_non_null(key);
+    memcpy(key, good + 24, klen);
+    key[klen] = '\0';
+
+    /* The forger's binary: the same kernel name and arguments, writing 42. */
+    clrt_ctx_options fopt = opt;
+    fopt.cache_dir = forger;
+    fopt.kernel_dir = kdir;
+    ctx = clrt_test_ctx_with(&fopt);
+    assert_true(fill_first(ctx, 1.5f) == 42.0f);
+    clrt_test_ctx_done(ctx);
+    char *fentry = only_entry(forger);
+    size_t flen;
+    unsigned char *fdata = read_all(fentry, &flen);
+    size_t fklen = (size_t)clrt__get_le32(fdata + 12);
+    size_t blen = (size_t)clrt__get_le64(fdata + 16);
+    assert_true(24 + fklen + blen < flen);
+    const unsigned char *bin42 = fdata + 24 + fklen;
+
+    /* 1. The old format (magic, 1, key length, binary length, key, binary,
+     * crc32 of key and binary): all the old reader checked. */
+    size_t olen = 24 + klen + blen + 4;
+    unsigned char *old = malloc(olen);
+    assert_non_null(old);
+    memcpy(old, "CLRTBIN\0", 8);
+    clrt__put_le32(old + 8, 1);
+    clrt__put_le32(old + 12, (uint32_t)klen);
+    clrt__put_le64(old + 16, blen);
+    memcpy(old + 24, key, klen);
+    memcpy(old + 24 + klen, bin42, blen);
+    clrt__put_le32(old + 24 + klen + blen, clrt__crc32(clrt__crc32(0, key, klen), bin42, blen));
+    write_all_bytes(entry, old, olen);
+    log_count logs = {0, ""};
+    opt.log = count_warnings;
+    opt.log_user = &logs;
+    ctx = clrt_test_ctx_with(&opt);
+    float got = fill_first(ctx, 1.5f);
+    if (got != 1.5f)
+        fail_msg("fill 1.5 gave %g from a forged entry (old format, crc recomputed)", got);
+    expect_stats(ctx, 1, 0, 1, 1);
+    clrt_test_ctx_done(ctx);
+    print_message("forged_entry_is_rebuilt: old format: 1 refusal (%s)\n", logs.last);
+    assert_int_equal(logs.warnings, 1);
+
+    /* 2. The current format, its MAC made under another folder's secret for
+     * exactly this key and binary: what a forger's own clrt writes. */
+    char why[1024];
+    assert_int_equal(clrt__cache_store(other, key, bin42, blen, why, sizeof why), CLRT_OK);
+    char *oentry = clrt__cache_path(other, key);
+    size_t len2;
+    unsigned char *forged = read_all(oentry, &len2);
+    write_all_bytes(entry, forged, len2);
+    logs.warnings = 0;
+    ctx = clrt_test_ctx_with(&opt);
+    got = fill_first(ctx, 1.5f);
+    if (got != 1.5f)
+        fail_msg("fill 1.5 gave %g from a forged entry (another secret's MAC)", got);
+    expect_stats(ctx, 1, 0, 1, 1);
+    clrt_test_ctx_done(ctx);
+    print_message("forged_entry_is_rebuilt: another secret: 1 refusal (%s)\n", logs.last);
+    assert_int_equal(logs.warnings, 1);
+
+    /* The rewritten entry is the victim's own again: a hit. */
+    ctx = clrt_test_ctx_with(&opt);
+    assert_true(fill_first(ctx, 1.5f) == 1.5f);
+    expect_stats(ctx, 0, 1, 0, 0);
+    clrt_test_ctx_done(ctx);
+
+    free(forged);
+    free(oentry);
+    free(old);
+    free(fdata);
+    free(fentry);
+    free(key);
+    free(good);
+    free(entry);
+    clrt_test_rmtree(dir);
+    free(dir);
+}
+
+/* A cache folder its group or others can write is not used: the programs
+ * build from source, nothing is read or written there, one refusal is
+ * counted and one warning logged for the context. */
+static void shared_cache_folder_is_off(void **state)
+{
+    (void)state;
+    char *dir = clrt_test_tempdir();
+    char cache[1024];
+    snprintf(cache, sizeof cache, "%s/cache", dir);
+    unsetenv("CLRT_CACHE");
+    log_count logs = {0, ""};
+    clrt_ctx_options opt;
+    clrt_test_options(&opt);
+    opt.cache_dir = cache;
+    opt.log = count_warnings;
+    opt.log_user = &logs;
+    clrt_ctx *ctx = clrt_test_ctx_with(&opt);
+    fill_and_check(ctx, 2.0f); /* makes the folder and the fill's entry */
+    clrt_test_ctx_done(ctx);
+    char *entry = only_entry(cache);
+    free(entry);
+    assert_int_equal(logs.warnings, 0);
+
+    assert_int_equal(chmod(cache, 0777), 0);
+    ctx = clrt_test_ctx_with(&opt);
+    fill_and_check(ctx, 3.0f);
+    fill_and_check(ctx, -1.0f);
+    CLRT_ASSERT_OK(ctx, clrt_ctx_build_all(ctx));
+    clrt_program_stats ps;
+    CLRT_ASSERT_OK(ctx, clrt_ctx_program_stats(ctx, &ps));
+    assert_true(ps.builds > clrt_embedded_source_count);
+    assert_int_equal(ps.disk_hits, 0);
+    assert_int_equal(ps.disk_writes, 0);
+    assert_int_equal(ps.disk_rejects, 1);
+    clrt_test_ctx_done(ctx);
+    assert_int_equal(logs.warnings, 1);
+    assert_non_null(strstr(logs.last, "writable by its group or by others"));
+    print_message("shared_cache_folder_is_off: %zu builds, 1 refusal (%s)\n", ps.builds,
+                  logs.last);
+    entry = only_entry(cache); /* still only the one from before */
+    free(entry);
+    clrt_test_rmtree(dir);
+    free(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -223,6 +476,8 @@ int main(void)
         cmocka_unit_test(broken_kernel_reports_build_log),
         cmocka_unit_test(kernel_dir_sources),
         cmocka_unit_test(disk_cache_hit_in_second_context),
+        cmocka_unit_test(forged_entry_is_rebuilt),
+        cmocka_unit_test(shared_cache_folder_is_off),
     };
     return clrt_test_main("program", tests, sizeof tests / sizeof tests[0]);
 }
