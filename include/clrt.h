@@ -152,13 +152,20 @@ typedef struct clrt_ctx_options {
     int gemm;                /* a clrt_gemm_backend; CLRT_GEMM_AUTO: $CLRT_GEMM, else auto */
     clrt_log_fn log;         /* optional diagnostics sink */
     void *log_user;
+    /* A bundle of pre-built programs (clrt-compile's output) to load every
+     * program from, compiling nothing; NULL or "": $CLRT_BINARIES, else none;
+     * "off": none. Needed on a device without a compiler. A bundle made for
+     * another device, driver or clrt is refused by clrt_ctx_create with
+     * CLRT_ERR_UNSUPPORTED, a damaged one with CLRT_ERR_FORMAT. */
+    const char *binaries;
 } clrt_ctx_options;
 
 /* Set every option to its default. Always call before filling in fields. */
 CLRT_API void clrt_ctx_options_init(clrt_ctx_options *opt);
 
 /* Create a context and an in-order queue on the selected device. `opt` may be
- * NULL for the defaults. On failure *out is NULL and `err` says why. */
+ * NULL for the defaults. On failure *out is NULL and `err` says why. A
+ * device without a compiler and no bundle is CLRT_ERR_UNSUPPORTED. */
 CLRT_API clrt_status clrt_ctx_create(const clrt_ctx_options *opt, clrt_ctx **out,
                                      char *err, size_t errlen);
 
@@ -231,7 +238,9 @@ typedef struct clrt_program_stats {
 
 CLRT_API clrt_status clrt_ctx_program_stats(const clrt_ctx *ctx, clrt_program_stats *out);
 
-/* Build every embedded program now instead of on first use. */
+/* Build every embedded program now, and the device's default GEMM tile,
+ * instead of on first use (the activation and other tile variants are
+ * still built when first used). */
 CLRT_API clrt_status clrt_ctx_build_all(clrt_ctx *ctx);
 
 /* ----------------------------------------------------------------- tensors */

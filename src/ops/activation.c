@@ -56,12 +56,37 @@ static void rows_cols(const clrt_tensor *t, size_t *rows, size_t *cols)
     *rows = *cols ? t->numel / *cols : 0;
 }
 
+static void act_defines(clrt_act act, char *buf, size_t len)
+{
+    snprintf(buf, len, "-D CLRT_ACT_FIXED=%d", (int)act);
+}
+
 clrt_status clrt__act_kernel(clrt_ctx *ctx, const char *program_name, const char *kernel_name,
                              clrt_act act, cl_kernel *out)
 {
     char defines[32];
-    snprintf(defines, sizeof defines, "-D CLRT_ACT_FIXED=%d", (int)act);
+    act_defines(act, defines, sizeof defines);
     return clrt__kernel_variant(ctx, program_name, defines, kernel_name, out);
+}
+
+clrt_status clrt__act_variants(clrt_ctx *ctx, clrt__variant_fn fn, void *user)
+{
+    /* activation.cl: each element-wise activation (softmax has kernels of
+     * its own); linear.cl's bias pass: each activation, softmax included
+     * (its bias pass runs before the row-wise softmax). */
+    static const struct {
+        const char *program;
+        clrt_act last;
+    } users[] = {{"activation", CLRT_ACT_GELU_TANH}, {"linear", CLRT_ACT_SOFTMAX}};
+    char defines[32];
+    clrt__program_variant v = {NULL, defines, CLRT_F32, false};
+    for (size_t u = 0; u < sizeof users / sizeof users[0]; u++)
+        for (int act = CLRT_ACT_IDENTITY; act <= (int)users[u].last; act++) {
+            v.program = users[u].program;
+            act_defines((clrt_act)act, defines, sizeof defines);
+            CLRT_TRY(fn(ctx, &v, user));
+        }
+    return CLRT_OK;
 }
 
 static clrt_status check_act(clrt_ctx *ctx, const char *fn, clrt_act act)

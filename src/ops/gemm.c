@@ -17,7 +17,7 @@
  * kernels (TM rows × VW columns per work-item), which CPU devices compile to
  * wide SIMD; LX×LY is their work-group. `builtin` and `auto` time the
  * candidates of the device's kind once per shape class (gemm_tune.c);
- * default_tile() is the choice where nothing is timed. */
+ * clrt__gemm_default_tile() is the choice where nothing is timed. */
 static const clrt__gemm_tile tiles[] = {
     {4, 4, 16, 4, 0}, {8, 4, 16, 4, 0}, {4, 8, 16, 4, 0}, {2, 2, 16, 8, 0},
     /* Vector tiles choose their work-group: left to itself PoCL made one
@@ -63,13 +63,73 @@ void clrt__gemm_candidate_tiles(const clrt_ctx *ctx, unsigned *first, unsigned *
     *end = wants_vector_tiles(ctx) ? NTILES : FIRST_VECTOR_TILE;
 }
 
-static unsigned default_tile(const clrt_ctx *ctx, int ta, int tb)
+void clrt__gemm_tile_defines(unsigned tile, int ta, int tb, char *buf, size_t len)
+{
+    const clrt__gemm_tile *t = &tiles[tile];
+    unsigned op = 1 + 2 * (ta != 0) + (tb != 0) + (t->vw ? 4 : 0);
+    if (t->vw)
+        snprintf(buf, len, "-D CLRT_GEMM_ONLY=%u -D CLRT_GEMM_TM=%u -D CLRT_GEMM_VW=%u", op, t->tm,
+                 t->vw);
+    else
+        snprintf(buf, len,
+                 "-D CLRT_GEMM_ONLY=%u -D CLRT_GEMM_TM=%u -D CLRT_GEMM_TN=%u -D CLRT_GEMM_LX=%u "
+                 "-D CLRT_GEMM_LY=%u",
+                 op, t->tm, t->tn, t->lx, t->ly);
+}
+
+bool clrt__gemm_tile_available(const clrt_ctx *ctx, unsigned tile, int ta, int tb)
+{
+    if (!ctx->bundle)
+        return true;
+    char defines[192];
+    clrt__gemm_tile_defines(tile, ta, tb, defines, sizeof defines);
+    return clrt__program_available(ctx, "gemm", defines, CLRT_F32);
+}
+
+/* The device's own default, whatever a bundle holds. */
+static unsigned device_default_tile(const clrt_ctx *ctx, int ta, int tb)
 {
     if (ctx->gemm_tile >= 0 && ctx->gemm_tile < NTILES)
         return (unsigned)ctx->gemm_tile;
     if (!wants_vector_tiles(ctx))
         return 0;
     return !ta && tb ? CPU_NT_TILE : CPU_TILE;
+}
+
+unsigned clrt__gemm_default_tile(const clrt_ctx *ctx, int ta, int tb)
+{
+    unsigned tile = device_default_tile(ctx, ta, tb), first, end;
+    if (ctx->gemm_tile >= 0 || clrt__gemm_tile_available(ctx, tile, ta, tb))
+        return tile;
+    clrt__gemm_candidate_tiles(ctx, &first, &end);
+    for (unsigned t = first; t < end; t++)
+        if (clrt__gemm_tile_available(ctx, t, ta, tb))
+            return t;
+    return tile; /* none: its build says what the bundle lacks */
+}
+
+clrt_status clrt__gemm_variants(clrt_ctx *ctx, clrt__variant_fn fn, void *user)
+{
+    /* The default tile's nn build is up front, so that gemm.cl failing to
+     * build shows there; the other tiles differ only in -D values and are
+     * built when tuning first times them (a warm start with a tuning
+     * record builds only the chosen ones: 35 ms less on PoCL). */
+    unsigned first, end, dflt = clrt__gemm_default_tile(ctx, 0, 0);
+    clrt__gemm_candidate_tiles(ctx, &first, &end);
+    char defines[192];
+    clrt__program_variant v = {"gemm", defines, CLRT_F32, false};
+    for (unsigned t = first; t < end; t++)
+        for (int op = 0; op < 4; op++) {
+            clrt__gemm_tile_defines(t, op >> 1, op & 1, defines, sizeof defines);
+            v.up_front = t == dflt && op == 0;
+            CLRT_TRY(fn(ctx, &v, user));
+        }
+    if (dflt < first || dflt >= end) { /* a tile forced by a test */
+        clrt__gemm_tile_defines(dflt, 0, 0, defines, sizeof defines);
+        v.up_front = true;
+        CLRT_TRY(fn(ctx, &v, user));
+    }
+    return CLRT_OK;
 }
 
 /* ------------------------------------------------------------ backends */
@@ -81,29 +141,10 @@ static const char *const kernel_names[2][2][2] = {
 static clrt_status builtin_kernel(clrt_ctx *ctx, unsigned tile, int ta, int tb, cl_kernel *k)
 {
     const clrt__gemm_tile *t = &tiles[tile];
-    /* One kernel per build (CLRT_GEMM_ONLY, see cl/gemm.cl). */
-    unsigned op = 1 + 2 * (ta != 0) + (tb != 0) + (t->vw ? 4 : 0);
     char defines[192];
-    if (t->vw)
-        snprintf(defines, sizeof defines, "-D CLRT_GEMM_ONLY=%u -D CLRT_GEMM_TM=%u -D CLRT_GEMM_VW=%u",
-                 op, t->tm, t->vw);
-    else
-        snprintf(defines, sizeof defines,
-                 "-D CLRT_GEMM_ONLY=%u -D CLRT_GEMM_TM=%u -D CLRT_GEMM_TN=%u -D CLRT_GEMM_LX=%u "
-                 "-D CLRT_GEMM_LY=%u",
-                 op, t->tm, t->tn, t->lx, t->ly);
+    clrt__gemm_tile_defines(tile, ta, tb, defines, sizeof defines);
     return clrt__kernel_variant(ctx, "gemm", defines, kernel_names[t->vw != 0][ta != 0][tb != 0],
                                 k);
-}
-
-clrt_status clrt__gemm_build(clrt_ctx *ctx)
-{
-    /* The default tile now, so that gemm.cl failing to build is reported
-     * when the context is made; the other tiles differ only in -D values
-     * and are built when tuning first times them (a warm start with a
-     * tuning record builds only the chosen ones: 35 ms less on PoCL). */
-    cl_kernel k;
-    return builtin_kernel(ctx, default_tile(ctx, 0, 0), 0, 0, &k);
 }
 
 static clrt_status run_builtin(clrt_ctx *ctx, const clrt__gemm_args *g, unsigned tile)
@@ -211,7 +252,7 @@ clrt_status clrt__gemm_run(clrt_ctx *ctx, const clrt__gemm_args *g, clrt_gemm_ba
                            unsigned tile)
 {
     if (tile == UINT32_MAX)
-        tile = default_tile(ctx, g->ta, g->tb);
+        tile = clrt__gemm_default_tile(ctx, g->ta, g->tb);
     switch (b) {
     case CLRT_GEMM_CLBLAST: return run_clblast(ctx, g);
     case CLRT_GEMM_HOST: return run_host(ctx, g);

@@ -234,7 +234,10 @@ clrt_status clrt__gemm_choose(clrt_ctx *ctx, const clrt__gemm_args *g, bool buil
     shape_class(g, builtin_only, cls, sizeof cls);
     for (size_t i = 0; i < tuning->count; i++) {
         gemm_choice *c = &tuning->choices[i];
-        if (strcmp(c->shape_class, cls) == 0) {
+        /* A recorded tile that a bundle lacks is timed again among those it has. */
+        if (strcmp(c->shape_class, cls) == 0 &&
+            (c->backend != CLRT_GEMM_BUILTIN || c->tile == UINT32_MAX ||
+             clrt__gemm_tile_available(ctx, c->tile, g->ta, g->tb))) {
             *b = c->backend;
             *tile = c->tile;
             return CLRT_OK;
@@ -246,7 +249,8 @@ clrt_status clrt__gemm_choose(clrt_ctx *ctx, const clrt__gemm_args *g, bool buil
     unsigned first, end;
     clrt__gemm_candidate_tiles(ctx, &first, &end);
     for (unsigned t = first; t < end; t++)
-        cand[ncand++] = (gemm_candidate){CLRT_GEMM_BUILTIN, t, INFINITY, false};
+        if (clrt__gemm_tile_available(ctx, t, g->ta, g->tb)) /* a bundle may lack some */
+            cand[ncand++] = (gemm_candidate){CLRT_GEMM_BUILTIN, t, INFINITY, false};
     /* Not the host backend: its blocking maps drain the queue, a cost to
      * everything queued around it that a GEMM timed alone does not show.
      * Taken for one shape class where it timed faster, it cut clrt-train
@@ -254,6 +258,8 @@ clrt_status clrt__gemm_choose(clrt_ctx *ctx, const clrt__gemm_args *g, bool buil
      * 1.5x faster. It stays available by name. */
     if (!builtin_only && !clrt__gemm_backend_unavailable(ctx, CLRT_GEMM_CLBLAST))
         cand[ncand++] = (gemm_candidate){CLRT_GEMM_CLBLAST, 0, INFINITY, false};
+    if (ncand == 0)
+        return CLRT_OK; /* a bundle without this transpose: the default says what is missing */
 
     clrt_tensor *scratch;
     if (clrt_tensor_create(ctx, 2, g->c->shape, CLRT_TENSOR_ZERO, &scratch) != CLRT_OK)

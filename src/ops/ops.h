@@ -21,6 +21,29 @@ clrt_status clrt__expect_same_shape(clrt_ctx *ctx, const char *fn, const char *a
 /* a and b share a device buffer. */
 bool clrt__aliases(const clrt_tensor *a, const clrt_tensor *b);
 
+/* -------------------------------------------------------- build_all.c */
+
+/* One program variant the ops may ask the runtime for. */
+typedef struct clrt__program_variant {
+    const char *program; /* "gemm" */
+    const char *defines; /* "" or "-D CLRT_GEMM_ONLY=1 ..."; valid during the callback */
+    clrt_dtype dtype;
+    bool up_front; /* clrt_ctx_build_all builds it; the rest are built on first use */
+} clrt__program_variant;
+
+typedef clrt_status (*clrt__variant_fn)(clrt_ctx *ctx, const clrt__program_variant *v, void *user);
+
+/* Every program variant the ops may ask for on ctx's device: each embedded
+ * program plain, each per-activation build (activation.c), each GEMM tile
+ * and transpose the device may pick (gemm.c), all for float32. The one
+ * list clrt_ctx_build_all and the bundle compiler share. Stops at, and
+ * returns, the first status of `fn` that is not CLRT_OK. */
+clrt_status clrt__program_variants(clrt_ctx *ctx, clrt__variant_fn fn, void *user);
+
+/* Build every variant of clrt__program_variants on ctx and write them all
+ * as a bundle at `path` (clrt-compile); *count: how many. */
+clrt_status clrt__bundle_compile(clrt_ctx *ctx, const char *path, size_t *count);
+
 /* ------------------------------------------------------- activation.c */
 
 /* A kernel of a program built for one activation (-D CLRT_ACT_FIXED, see
@@ -34,6 +57,10 @@ clrt_status clrt__act_kernel(clrt_ctx *ctx, const char *program_name, const char
  * caller's order) and their count: a model checks them against its own
  * before stepping, since clrt_optim_step reads as many gradients. */
 clrt_tensor *const *clrt__optim_params(const clrt_optim *opt, size_t *count);
+
+/* The per-activation variants clrt__act_kernel may build, for
+ * clrt__program_variants. */
+clrt_status clrt__act_variants(clrt_ctx *ctx, clrt__variant_fn fn, void *user);
 
 /* ------------------------------------------------- gemm.c, gemm_tune.c */
 
@@ -63,8 +90,22 @@ const clrt__gemm_tile *clrt__gemm_tile_at(unsigned i);
 /* The tiles [first, end) that tuning times on this context's device. */
 void clrt__gemm_candidate_tiles(const clrt_ctx *ctx, unsigned *first, unsigned *end);
 
-/* Build the GEMM program variants the context's backend may use. */
-clrt_status clrt__gemm_build(clrt_ctx *ctx);
+/* The defines of tile `tile`'s build for (ta, tb): one kernel per build
+ * (CLRT_GEMM_ONLY, see cl/gemm.cl). */
+void clrt__gemm_tile_defines(unsigned tile, int ta, int tb, char *buf, size_t len);
+
+/* The tile that runs where nothing is timed: the device's default (or a
+ * tile a test forced), or, with a bundle that lacks it, the first
+ * candidate the bundle has. */
+unsigned clrt__gemm_default_tile(const clrt_ctx *ctx, int ta, int tb);
+
+/* The program of tile `tile` for (ta, tb) can be had: always, unless the
+ * context has a bundle without it. Tuning times only these. */
+bool clrt__gemm_tile_available(const clrt_ctx *ctx, unsigned tile, int ta, int tb);
+
+/* Every builtin GEMM variant (candidate tile × transposes) for
+ * clrt__program_variants; the default tile's nn build is up front. */
+clrt_status clrt__gemm_variants(clrt_ctx *ctx, clrt__variant_fn fn, void *user);
 
 /* Run g on backend b; `tile` is the builtin configuration, UINT32_MAX for
  * the device's default (gemm.c). */

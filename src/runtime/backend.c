@@ -1,5 +1,6 @@
-/* Which GEMM backend a context uses: names, what this build and device can
- * run, the choice from the option or $CLRT_GEMM. ops/gemm.c runs it. */
+/* Which GEMM backend a context uses: names, what this build, device and
+ * context can run (no CLBlast where nothing may compile), the choice from
+ * the option or $CLRT_GEMM. ops/gemm.c runs it. */
 #include "runtime/runtime.h"
 
 #include <stdlib.h>
@@ -23,6 +24,14 @@ const char *clrt__gemm_backend_unavailable(const clrt_ctx *ctx, clrt_gemm_backen
     case CLRT_GEMM_BUILTIN: return NULL;
     case CLRT_GEMM_CLBLAST:
 #ifdef CLRT_HAVE_CLBLAST
+        /* CLBlast compiles its kernels from source when first used (and
+         * prints to stderr when it cannot): never where nothing compiles. */
+        if (ctx->bundle)
+            return "CLBlast compiles its kernels at run time, and this context loads pre-built "
+                   "programs from a bundle and compiles nothing";
+        if (!ctx->dev.compiler_available)
+            return "CLBlast compiles its kernels at run time, and this device has no OpenCL C "
+                   "compiler";
         return NULL;
 #else
         return "clrt was built without CLBlast (-Dclblast=enabled)";

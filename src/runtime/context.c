@@ -1,5 +1,6 @@
-/* Contexts: device choice, cl_context and in-order queue, options, finish and
- * flush, interop. */
+/* Contexts: device choice, cl_context and in-order queue, options (the
+ * bundle of pre-built programs, and the refusal of a device without a
+ * compiler that has none), finish and flush, interop. */
 #include "runtime/runtime.h"
 
 #include <stdio.h>
@@ -40,12 +41,49 @@ static clrt_status ctx_alloc(const clrt_ctx_options *opt, clrt_ctx **out, char *
     return CLRT_OK;
 }
 
+/* The bundle named by the option or $CLRT_BINARIES, checked against the
+ * device; or, on a device without a compiler, the refusal to go on
+ * without one. */
+static clrt_status ctx_bundle(clrt_ctx *ctx, const clrt_ctx_options *opt, char *err, size_t errlen)
+{
+    const char *path = opt && opt->binaries && *opt->binaries ? opt->binaries
+                                                              : getenv("CLRT_BINARIES");
+    if (path && (!*path || strcmp(path, "off") == 0))
+        path = NULL;
+    if (path) {
+        CLRT_TRY(clrt__bundle_load(path, &ctx->bundle, err, errlen));
+        CLRT_TRY(clrt__bundle_check_device(ctx->bundle, &ctx->dev, err, errlen));
+        CLRT_TRY(clrt__programs_check_bundle(ctx, err, errlen));
+        clrt__log(ctx, CLRT_LOG_INFO, "programs from bundle %s (%zu)", path,
+                  clrt__bundle_count(ctx->bundle));
+        return CLRT_OK;
+    }
+    if (ctx->dev.compiler_available)
+        return CLRT_OK;
+    /* Said now, not at the first op: nothing could run. */
+    char names[512] = "";
+    size_t used = 0;
+    for (size_t i = 0; i < clrt_embedded_source_count && used < sizeof names; i++)
+        used += (size_t)snprintf(names + used, sizeof names - used, "%s%s.cl", i ? ", " : "",
+                                 clrt_embedded_sources[i].name);
+    return clrt__errbuf_fail(
+        err, errlen, CLRT_ERR_UNSUPPORTED,
+        "device %s / %s has no OpenCL C compiler (CL_DEVICE_COMPILER_AVAILABLE is false), so "
+        "clrt needs a bundle of pre-built programs and none was given: all %zu programs (%s) "
+        "and their activation and GEMM variants are missing. Make one with clrt-compile "
+        "--device SEL -o FILE where this device and driver can compile, and pass it as "
+        "clrt_ctx_options.binaries or $CLRT_BINARIES",
+        ctx->dev.platform, ctx->dev.name, clrt_embedded_source_count, names);
+}
+
 /* Settings that need the device: after ctx->dev is known. */
 static clrt_status ctx_configure(clrt_ctx *ctx, const clrt_ctx_options *opt, char *err,
                                  size_t errlen)
 {
     ctx->gemm_tile = -1;
     CLRT_TRY(clrt__faults_from_env(ctx, err, errlen));
+    /* Before the GEMM backend: CLBlast is out with a bundle. */
+    CLRT_TRY(ctx_bundle(ctx, opt, err, errlen));
     return clrt__gemm_backend_resolve(ctx, opt ? opt->gemm : CLRT_GEMM_AUTO, err, errlen);
 }
 
@@ -56,6 +94,7 @@ static void ctx_free(clrt_ctx *ctx)
             ctx->layer_state[i].release(ctx->layer_state[i].data);
     clrt__profile_release(ctx);
     clrt__programs_release(&ctx->programs);
+    clrt__bundle_free(ctx->bundle);
     clrt__pool_trim(ctx);
     free(ctx->pool.free);
     if (ctx->queue)

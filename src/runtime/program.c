@@ -1,7 +1,8 @@
 /* Kernel sources (embedded or from CLRT_KERNEL_DIR), build options per
  * device and element type, and the program/kernel cache: in memory per
  * context, keyed by (program, defines, element type), and on disk through
- * cache.c for devices that profit from it. */
+ * cache.c for devices that profit from it. A context with a bundle
+ * (bundle.c) takes every program from it and compiles nothing. */
 #include "runtime/runtime.h"
 
 #include <stdio.h>
@@ -17,6 +18,8 @@ struct clrt_program_entry {
     char name[64];
     char defines[256]; /* extra options of this variant ("-D TILE=4"), may be "" */
     clrt_dtype dtype;  /* the element type it is built for (-D CLRT_DTYPE_F32) */
+    char options[512]; /* the whole option string, and the source's hash: for a bundle */
+    uint64_t source_hash[2], source_len;
     cl_program program;
     kernel_slot *kernels;
     size_t nkernels;
@@ -187,32 +190,123 @@ static void store_cached(clrt_ctx *ctx, cl_program prog, const char *key)
     free(bin);
 }
 
-static clrt_status build_program(clrt_ctx *ctx, const char *name, const char *defines,
-                                 clrt_dtype dtype, cl_program *out)
+/* The options a variant is built with: the device's, then its defines. */
+static void variant_options(const clrt_ctx *ctx, const char *defines, clrt_dtype dtype,
+                            char *options, size_t len)
+{
+    clrt__build_options(&ctx->dev, dtype, options, len);
+    if (defines[0]) {
+        size_t used = strlen(options);
+        snprintf(options + used, len - used, " %s", defines);
+    }
+}
+
+static void hash_source(const char *src, size_t len, clrt__program_key *k)
+{
+    /* The disk cache key's two hashes. */
+    k->source_hash[0] = clrt__hash64(src, len, 0);
+    k->source_hash[1] = clrt__hash64(src, len, 0x51ed27ull);
+    k->source_len = len;
+}
+
+/* What makes a bundled binary unusable for key `k`, or NULL: options or
+ * source other than this context's. */
+static const char *bundled_mismatch(const clrt__program_key *have, const clrt__program_key *k)
+{
+    if (strcmp(have->options, k->options) != 0)
+        return "options";
+    if (have->source_len != k->source_len || have->source_hash[0] != k->source_hash[0] ||
+        have->source_hash[1] != k->source_hash[1])
+        return "source";
+    return NULL;
+}
+
+/* Program `k` from the context's bundle, through the driver's binary
+ * loader: nothing is compiled, and a variant missing from the bundle is
+ * CLRT_ERR_UNSUPPORTED naming it. */
+static clrt_status load_bundled(clrt_ctx *ctx, const clrt__program_key *k, cl_program *out)
 {
     *out = NULL;
+    const char *path = clrt__bundle_path(ctx->bundle);
+    const clrt__bundle_entry *e = clrt__bundle_find(ctx->bundle, k->name, k->defines, k->dtype);
+    if (!e)
+        return clrt__fail(ctx, CLRT_ERR_UNSUPPORTED,
+                          "program %s.cl with defines \"%s\" (%s) is not in bundle %s, and a "
+                          "context with a bundle compiles nothing: make the bundle with this "
+                          "clrt's clrt-compile",
+                          k->name, k->defines, clrt__dtype_name(k->dtype), path);
+    const char *what = bundled_mismatch(&e->key, k);
+    if (what && strcmp(what, "options") == 0)
+        return clrt__fail(ctx, CLRT_ERR_UNSUPPORTED,
+                          "program %s.cl with defines \"%s\" in bundle %s was built with the "
+                          "options \"%s\", this context's are \"%s\": make the bundle with "
+                          "this clrt's clrt-compile",
+                          k->name, k->defines, path, e->key.options, k->options);
+    if (what)
+        return clrt__fail(ctx, CLRT_ERR_UNSUPPORTED,
+                          "program %s.cl with defines \"%s\" in bundle %s was built from "
+                          "another %s.cl than this context's (%s): make the bundle with this "
+                          "clrt's clrt-compile",
+                          k->name, k->defines, path, k->name,
+                          ctx->kernel_dir ? "CLRT_KERNEL_DIR is set" : "another clrt build");
+    const unsigned char *bins[1] = {e->binary};
+    size_t bin_len = e->binary_len;
+    cl_int bin_status = CL_SUCCESS, rc = CL_SUCCESS;
+    cl_program prog = clCreateProgramWithBinary(ctx->context, 1, &ctx->dev.device_id, &bin_len,
+                                                bins, &bin_status, &rc);
+    if (rc == CL_SUCCESS && bin_status != CL_SUCCESS)
+        rc = bin_status;
+    if (rc != CL_SUCCESS) {
+        if (prog)
+            clReleaseProgram(prog);
+        return clrt__fail_cl(ctx, rc, "clCreateProgramWithBinary",
+                             "program %s.cl with defines \"%s\" from bundle %s", k->name,
+                             k->defines, path);
+    }
+    rc = clrt__cl_build(ctx, prog, k->options);
+    if (rc != CL_SUCCESS) {
+        clrt_status st = build_failure(ctx, prog, rc, k->name, k->options);
+        clReleaseProgram(prog);
+        return st;
+    }
+    ctx->bundle_loads++;
+    clrt__log(ctx, CLRT_LOG_DEBUG, "loaded %s.cl \"%s\" from bundle %s", k->name, k->defines, path);
+    *out = prog;
+    return CLRT_OK;
+}
+
+static clrt_status build_program(clrt_ctx *ctx, clrt__program_key *k, cl_program *out)
+{
+    *out = NULL;
+    const char *name = k->name;
     const char *src;
     size_t len;
     bool owned;
     CLRT_TRY(program_source(ctx, name, &src, &len, &owned));
-    char options[512];
-    clrt__build_options(&ctx->dev, dtype, options, sizeof options);
-    if (defines[0]) {
-        size_t used = strlen(options);
-        snprintf(options + used, sizeof options - used, " %s", defines);
-    }
+    const char *options = k->options;
+    variant_options(ctx, k->defines, k->dtype, k->options, sizeof k->options);
+    hash_source(src, len, k);
 
     clrt_status st = CLRT_OK;
     char *key = NULL;
     cl_program prog = NULL;
+    if (ctx->bundle) {
+        st = load_bundled(ctx, k, &prog);
+        if (st == CLRT_OK)
+            *out = prog;
+        goto done;
+    }
     if (ctx->cache_dir && clrt__disk_cache_wanted(&ctx->dev)) {
         key = cache_key(ctx, src, len, options);
         if (key)
             prog = load_cached(ctx, key, options);
     }
     if (!prog && !ctx->dev.compiler_available) {
+        /* Context creation refuses such a device without a bundle: a
+         * guard, so that its compiler is never asked for. */
         st = clrt__fail(ctx, CLRT_ERR_UNSUPPORTED,
-                        "device %s has no compiler and no pre-built binary of %s.cl was found",
+                        "device %s has no compiler and no pre-built binary of %s.cl was found: "
+                        "give the context a bundle (clrt-compile)",
                         ctx->dev.name, name);
         goto done;
     }
@@ -269,13 +363,21 @@ static clrt_status program_entry(clrt_ctx *ctx, const char *name, const char *de
         c->entries = grown;
         c->cap = cap;
     }
+    clrt__program_key k;
+    memset(&k, 0, sizeof k);
+    snprintf(k.name, sizeof k.name, "%s", name);
+    snprintf(k.defines, sizeof k.defines, "%s", defines);
+    k.dtype = dtype;
     cl_program prog;
-    CLRT_TRY(build_program(ctx, name, defines, dtype, &prog));
+    CLRT_TRY(build_program(ctx, &k, &prog));
     clrt_program_entry *e = &c->entries[c->count++];
     memset(e, 0, sizeof *e);
     snprintf(e->name, sizeof e->name, "%s", name);
     snprintf(e->defines, sizeof e->defines, "%s", defines);
     e->dtype = dtype;
+    memcpy(e->options, k.options, sizeof e->options);
+    memcpy(e->source_hash, k.source_hash, sizeof e->source_hash);
+    e->source_len = k.source_len;
     e->program = prog;
     *out = e;
     return CLRT_OK;
@@ -335,10 +437,116 @@ void clrt__programs_release(clrt_program_cache *cache)
     memset(cache, 0, sizeof *cache);
 }
 
-clrt_status clrt__program_prepare(clrt_ctx *ctx, const char *program_name, const char *defines)
+clrt_status clrt__program_prepare(clrt_ctx *ctx, const char *program_name, const char *defines,
+                                  clrt_dtype dtype)
 {
     clrt_program_entry *e;
-    return program_entry(ctx, program_name, defines ? defines : "", CLRT_F32, &e);
+    return program_entry(ctx, program_name, defines ? defines : "", dtype, &e);
+}
+
+bool clrt__program_available(const clrt_ctx *ctx, const char *program_name, const char *defines,
+                             clrt_dtype dtype)
+{
+    return !ctx->bundle ||
+           clrt__bundle_find(ctx->bundle, program_name, defines ? defines : "", dtype) != NULL;
+}
+
+size_t clrt__program_count(const clrt_ctx *ctx)
+{
+    return ctx->programs.count;
+}
+
+clrt_status clrt__program_export(clrt_ctx *ctx, size_t i, clrt__program_key *key,
+                                 unsigned char **bin, size_t *bin_len)
+{
+    *bin = NULL;
+    *bin_len = 0;
+    const clrt_program_entry *e = &ctx->programs.entries[i];
+    memset(key, 0, sizeof *key);
+    snprintf(key->name, sizeof key->name, "%s", e->name);
+    snprintf(key->defines, sizeof key->defines, "%s", e->defines);
+    key->dtype = e->dtype;
+    memcpy(key->options, e->options, sizeof key->options);
+    memcpy(key->source_hash, e->source_hash, sizeof key->source_hash);
+    key->source_len = e->source_len;
+    size_t len = 0;
+    cl_int rc = clGetProgramInfo(e->program, CL_PROGRAM_BINARY_SIZES, sizeof len, &len, NULL);
+    if (rc != CL_SUCCESS)
+        return clrt__fail_cl(ctx, rc, "clGetProgramInfo(CL_PROGRAM_BINARY_SIZES)", "%s.cl \"%s\"",
+                             e->name, e->defines);
+    if (len == 0)
+        return clrt__fail(ctx, CLRT_ERR_UNSUPPORTED,
+                          "the driver gives no binary of %s.cl \"%s\" on %s, so it cannot go "
+                          "into a bundle",
+                          e->name, e->defines, ctx->dev.name);
+    unsigned char *data = malloc(len);
+    if (!data)
+        return clrt__fail(ctx, CLRT_ERR_OUT_OF_MEMORY, "out of host memory for a %zu-byte binary",
+                          len);
+    unsigned char *bins[1] = {data};
+    rc = clGetProgramInfo(e->program, CL_PROGRAM_BINARIES, sizeof bins, bins, NULL);
+    if (rc != CL_SUCCESS) {
+        free(data);
+        return clrt__fail_cl(ctx, rc, "clGetProgramInfo(CL_PROGRAM_BINARIES)", "%s.cl \"%s\"",
+                             e->name, e->defines);
+    }
+    *bin = data;
+    *bin_len = len;
+    return CLRT_OK;
+}
+
+clrt_status clrt__programs_check_bundle(clrt_ctx *ctx, char *err, size_t errlen)
+{
+    const clrt__bundle *b = ctx->bundle;
+    const char *path = clrt__bundle_path(b);
+    char missing[512] = "";
+    size_t nmissing = 0, used = 0;
+    for (size_t i = 0; i < clrt_embedded_source_count; i++) {
+        const char *name = clrt_embedded_sources[i].name;
+        if (clrt__bundle_find(b, name, "", CLRT_F32))
+            continue;
+        nmissing++;
+        if (used < sizeof missing)
+            used += (size_t)snprintf(missing + used, sizeof missing - used, "%s%s.cl",
+                                     used ? ", " : "", name);
+    }
+    if (nmissing)
+        return clrt__errbuf_fail(err, errlen, CLRT_ERR_UNSUPPORTED,
+                                 "bundle %s lacks %zu of the %zu programs of this clrt (%s): "
+                                 "make it with this clrt's clrt-compile",
+                                 path, nmissing, clrt_embedded_source_count, missing);
+    /* Each entry against this context's source and options of its program,
+     * each source read and hashed once. */
+    for (size_t i = 0; i < clrt_embedded_source_count; i++) {
+        const char *name = clrt_embedded_sources[i].name;
+        const char *src;
+        size_t len;
+        bool owned;
+        clrt_status st = program_source(ctx, name, &src, &len, &owned);
+        if (st != CLRT_OK)
+            return clrt__errbuf_fail(err, errlen, st, "%s", clrt_ctx_errmsg(ctx));
+        clrt__program_key k;
+        hash_source(src, len, &k);
+        if (owned)
+            free((char *)src);
+        for (size_t j = 0; j < clrt__bundle_count(b); j++) {
+            const clrt__program_key *have = &clrt__bundle_at(b, j)->key;
+            if (strcmp(have->name, name) != 0)
+                continue;
+            variant_options(ctx, have->defines, have->dtype, k.options, sizeof k.options);
+            const char *what = bundled_mismatch(have, &k);
+            if (what)
+                return clrt__errbuf_fail(
+                    err, errlen, CLRT_ERR_UNSUPPORTED,
+                    "bundle %s: %s.cl with defines \"%s\" was built from another %s than this "
+                    "context's (%s): make the bundle with this clrt's clrt-compile",
+                    path, name, have->defines, what,
+                    strcmp(what, "source") == 0
+                        ? (ctx->kernel_dir ? "CLRT_KERNEL_DIR is set" : "another clrt build")
+                        : "the option strings differ");
+        }
+    }
+    return CLRT_OK;
 }
 
 clrt_status clrt_ctx_program_stats(const clrt_ctx *ctx, clrt_program_stats *out)

@@ -292,10 +292,89 @@ clrt_status clrt__kernel_variant_typed(clrt_ctx *ctx, const char *program_name,
                                        const char *kernel_name, cl_kernel *out);
 
 /* Build program `program_name` with extra `defines` (NULL or "" for the
- * base program) unless the context has it already; clrt_ctx_build_all. */
-clrt_status clrt__program_prepare(clrt_ctx *ctx, const char *program_name, const char *defines);
+ * base program) for element type `dtype` unless the context has it
+ * already; clrt_ctx_build_all and the bundle compiler. */
+clrt_status clrt__program_prepare(clrt_ctx *ctx, const char *program_name, const char *defines,
+                                  clrt_dtype dtype);
+
+/* The context can have this program without compiling anything it should
+ * not: always without a bundle, else when the bundle holds it. The GEMM
+ * tuner asks before it times a tile. */
+bool clrt__program_available(const clrt_ctx *ctx, const char *program_name, const char *defines,
+                             clrt_dtype dtype);
 
 void clrt__programs_release(clrt_program_cache *cache);
+
+/* What a program binary was built from, besides the device: the program
+ * cache's key (name, defines, element type), the whole option string and
+ * the hash of the source (the disk cache key's two FNV-1a hashes). */
+typedef struct clrt__program_key {
+    char name[64];
+    char defines[256];
+    clrt_dtype dtype;
+    char options[512];
+    uint64_t source_hash[2];
+    uint64_t source_len;
+} clrt__program_key;
+
+/* The programs in the context's cache, in the order they were built. */
+size_t clrt__program_count(const clrt_ctx *ctx);
+
+/* Program i's key and its binary for the context's device (*bin: caller
+ * frees), as clGetProgramInfo gives it. */
+clrt_status clrt__program_export(clrt_ctx *ctx, size_t i, clrt__program_key *key,
+                                 unsigned char **bin, size_t *bin_len);
+
+/* Context creation with a bundle: every embedded program is in it as its
+ * base variant, and every entry was built from this clrt's source of its
+ * program with the options this context would use. CLRT_ERR_UNSUPPORTED
+ * naming what differs or is missing. */
+clrt_status clrt__programs_check_bundle(clrt_ctx *ctx, char *err, size_t errlen);
+
+/* ----------------------------------------------------------- bundle.c */
+
+/* A bundle: the pre-built programs of one device and driver in one file,
+ * made by clrt-compile, for devices without a compiler (format in
+ * bundle.c). A context given one loads every program from it with
+ * clCreateProgramWithBinary and compiles nothing. */
+typedef struct clrt__bundle clrt__bundle;
+
+typedef struct clrt__bundle_entry {
+    clrt__program_key key;
+    const unsigned char *binary; /* in the bundle's memory */
+    size_t binary_len;
+} clrt__bundle_entry;
+
+/* Write `entries` as a bundle for device `dev` at `path`, atomically (temp
+ * file, fsync, rename). CLRT_ERR_IO or CLRT_ERR_OUT_OF_MEMORY with `err`. */
+clrt_status clrt__bundle_write(const char *path, const clrt_device_info *dev,
+                               const clrt__bundle_entry *entries, size_t count, char *err,
+                               size_t errlen);
+
+/* Every program in ctx's program cache as a bundle at `path`; *count: how
+ * many. The message goes to ctx. */
+clrt_status clrt__bundle_save(clrt_ctx *ctx, const char *path, size_t *count);
+
+/* Read a bundle whole and check it: every length and offset against the
+ * file's size, every checksum, every field. CLRT_ERR_IO (cannot read),
+ * CLRT_ERR_FORMAT (corrupt: the path and the problem in `err`),
+ * CLRT_ERR_OUT_OF_MEMORY. */
+clrt_status clrt__bundle_load(const char *path, clrt__bundle **out, char *err, size_t errlen);
+
+void clrt__bundle_free(clrt__bundle *b);
+
+/* CLRT_OK when `b` was made for this device, driver, platform and clrt;
+ * else CLRT_ERR_UNSUPPORTED with both identities in `err`. */
+clrt_status clrt__bundle_check_device(const clrt__bundle *b, const clrt_device_info *dev, char *err,
+                                      size_t errlen);
+
+/* The entry keyed (name, defines, dtype), or NULL. */
+const clrt__bundle_entry *clrt__bundle_find(const clrt__bundle *b, const char *name,
+                                            const char *defines, clrt_dtype dtype);
+
+size_t clrt__bundle_count(const clrt__bundle *b);
+const clrt__bundle_entry *clrt__bundle_at(const clrt__bundle *b, size_t i);
+const char *clrt__bundle_path(const clrt__bundle *b);
 
 /* ------------------------------------------------------------- pool.c */
 
@@ -452,6 +531,9 @@ struct clrt_ctx {
     clrt_memory_stats mem;
     clrt_program_cache programs;
     clrt_program_stats prog_stats;
+
+    clrt__bundle *bundle; /* bundle.c: NULL, or every program comes from it */
+    size_t bundle_loads;  /* programs loaded from the bundle */
 };
 
 /* ---------------------------------------------------------- backend.c */
