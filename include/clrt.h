@@ -76,6 +76,7 @@ typedef enum clrt_status {
     CLRT_ERR_IO = -8,            /* a file could not be read or written */
     CLRT_ERR_FORMAT = -9,        /* a file or buffer is corrupt or of another kind */
     CLRT_ERR_UNSUPPORTED = -10,  /* the device or build lacks what the call needs */
+    CLRT_ERR_NUMERIC = -11,      /* a loss or a parameter holds NaN or an infinity */
 } clrt_status;
 
 /* A static, never-NULL name for a status ("CLRT_ERR_SHAPE"); unknown codes
@@ -559,8 +560,18 @@ typedef clrt_status (*clrt_grad_hook)(clrt_model *m, clrt_tensor *const *grads, 
 CLRT_API clrt_status clrt_model_set_grad_hook(clrt_model *m, clrt_grad_hook hook, void *user);
 
 /* The mean loss of the steps since the last call (blocking read), and how
- * many samples it covers; then the running sum restarts. */
+ * many samples it covers; then the running sum restarts. It also checks the
+ * parameters on the device (one pass each, one word read back): a running
+ * loss or a parameter holding NaN or an infinity is CLRT_ERR_NUMERIC, the
+ * message naming the loss or the first such parameter, with *mean_loss and
+ * *samples set and the sum restarted all the same. */
 CLRT_API clrt_status clrt_model_take_loss(clrt_model *m, double *mean_loss, size_t *samples);
+
+/* CLRT_OK when every parameter is finite; CLRT_ERR_NUMERIC naming the first
+ * parameter (in clrt_model_param order) that holds NaN or an infinity, and
+ * its first such element. Blocking: a pass over each parameter on the
+ * device, then one word read back. Call it before saving a checkpoint. */
+CLRT_API clrt_status clrt_model_check_finite(clrt_model *m);
 
 /* The parameter array, for clrt_optim_create. */
 CLRT_API clrt_tensor *const *clrt_model_params(const clrt_model *m);
@@ -629,7 +640,10 @@ CLRT_API size_t clrt_loader_batches(const clrt_loader *l);
 
 /* Mean loss and accuracy of the model over every batch of the loader's
  * epoch 0 order (cross-entropy on class labels). It restarts the loader:
- * use a loader of its own, not one in the middle of a training epoch. */
+ * use a loader of its own, not one in the middle of a training epoch. A
+ * loss that is NaN or infinite is CLRT_ERR_NUMERIC (with *loss and
+ * *accuracy set), the message naming the first non-finite parameter if
+ * there is one. */
 CLRT_API clrt_status clrt_model_evaluate(clrt_model *m, clrt_loader *l, double *loss,
                                          double *accuracy);
 
