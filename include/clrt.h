@@ -650,17 +650,22 @@ CLRT_API clrt_status clrt_model_evaluate(clrt_model *m, clrt_loader *l, double *
 /* ------------------------------------------------------------- checkpoints
  * safetensors files: tensors named like a PyTorch nn.Sequential state_dict
  * ("0.weight", ...) so torch's load_state_dict takes them; optimizer state
- * as "optim.<param>.<state name>"; the layer list, training position and a
- * checksum in __metadata__. Written to a temp file, fsynced, renamed. */
+ * as "optim.<param>.<state name>"; the layer list, training position and
+ * two checksums (of the data, and of the header, which holds the data's) in
+ * __metadata__. Written to a temp file, fsynced, renamed. */
+
+/* The most epochs a checkpoint records: a run's epoch count fits 32 bits. */
+#define CLRT_MAX_EPOCH 4294967295u
 
 typedef struct clrt_train_state {
-    uint64_t epoch;        /* epochs completed */
+    uint64_t epoch;        /* epochs completed, at most CLRT_MAX_EPOCH */
     uint64_t seed;         /* the shuffling seed of the run */
     double lr;             /* the learning rate in force */
 } clrt_train_state;
 
 /* Save the model, and the optimizer's state if opt is non-NULL, and `state`
- * if non-NULL. */
+ * if non-NULL (CLRT_ERR_INVALID_ARG for an epoch past CLRT_MAX_EPOCH or an
+ * lr that is not finite). */
 CLRT_API clrt_status clrt_checkpoint_save(const char *path, const clrt_model *m,
                                           const clrt_optim *opt, const clrt_train_state *state);
 
@@ -668,9 +673,11 @@ CLRT_API clrt_status clrt_checkpoint_save(const char *path, const clrt_model *m,
 
 /* Load into an existing model of the same layers (and optimizer, and state,
  * each when non-NULL and present in the file). Every offset, length, dtype
- * and shape is checked before anything is written to the model: a mismatch
- * is CLRT_ERR_FORMAT (corrupt file) or CLRT_ERR_SHAPE (another model),
- * naming the first offending tensor, and the model is left untouched. */
+ * and shape is checked before anything is written to the model, and every
+ * number of the metadata against the range of what it sets: a mismatch is
+ * CLRT_ERR_FORMAT (a corrupt or edited file, a checksum that does not
+ * match) or CLRT_ERR_SHAPE (another model), naming the first offending
+ * tensor or field, and the model is left untouched. */
 CLRT_API clrt_status clrt_checkpoint_load(const char *path, clrt_model *m, clrt_optim *opt,
                                           clrt_train_state *state, unsigned flags);
 
