@@ -1,7 +1,9 @@
-/* Losses and metrics. Every scalar result is a sum reduced in a fixed order
- * (strided per item, then a tree per work-group, then one work-group over
- * the groups' partial sums), so a result depends on the shape alone, never
- * on timing, and no two items write one place. */
+/* Losses and metrics, and the finiteness flag. Every scalar result is a sum
+ * reduced in a fixed order (strided per item, then a tree per work-group,
+ * then one work-group over the groups' partial sums), so a result depends
+ * on the shape alone, never on timing, and no two items write one place;
+ * only the finiteness flag is shared, through an atomic max, whose result
+ * is the same in any order. */
 #include "common.h"
 #include "reduce.h"
 
@@ -99,4 +101,20 @@ __kernel void clrt_accuracy_rows(__global const float *logits, __global const fl
         if (isnan(x[j]) || x[j] > x[best])
             best = j;
     rowcorrect[r] = li < classes && best == li ? 1.0f : 0.0f;
+}
+
+/* Finiteness: *flag = max(*flag, tag) when any of x[0..n) is NaN or ±Inf.
+ * Items stride by the global size; a group reduces its items' findings and
+ * only a group that found one touches the flag, with one atomic, so a check
+ * of finite data writes nothing and the flag's order never matters. The
+ * flag's 32 bits are read as an unsigned integer (0 when cleared). */
+__kernel void clrt_nonfinite_flag(__global const float *x, const ulong n, const uint tag,
+                                  __global uint *flag, __local float *scratch)
+{
+    float bad = 0.0f;
+    for (size_t i = get_global_id(0); i < n; i += get_global_size(0))
+        bad = isfinite(x[i]) ? bad : 1.0f;
+    bad = clrt_group_max(scratch, bad);
+    if (get_local_id(0) == 0 && bad > 0.0f)
+        atomic_max(flag, tag);
 }

@@ -76,6 +76,7 @@ typedef enum clrt_status {
     CLRT_ERR_IO = -8,            /* a file could not be read or written */
     CLRT_ERR_FORMAT = -9,        /* a file or buffer is corrupt or of another kind */
     CLRT_ERR_UNSUPPORTED = -10,  /* the device or build lacks what the call needs */
+    CLRT_ERR_NUMERIC = -11,      /* a loss or a parameter holds NaN or an infinity */
 } clrt_status;
 
 /* A static, never-NULL name for a status ("CLRT_ERR_SHAPE"); unknown codes
@@ -577,8 +578,18 @@ typedef clrt_status (*clrt_grad_hook)(clrt_model *m, clrt_tensor *const *grads, 
 CLRT_API clrt_status clrt_model_set_grad_hook(clrt_model *m, clrt_grad_hook hook, void *user);
 
 /* The mean loss of the steps since the last call (blocking read), and how
- * many samples it covers; then the running sum restarts. */
+ * many samples it covers; then the running sum restarts. It also checks the
+ * parameters on the device (one pass each, one word read back): a running
+ * loss or a parameter holding NaN or an infinity is CLRT_ERR_NUMERIC, the
+ * message naming the loss or the first such parameter, with *mean_loss and
+ * *samples set and the sum restarted all the same. */
 CLRT_API clrt_status clrt_model_take_loss(clrt_model *m, double *mean_loss, size_t *samples);
+
+/* CLRT_OK when every parameter is finite; CLRT_ERR_NUMERIC naming the first
+ * parameter (in clrt_model_param order) that holds NaN or an infinity, and
+ * its first such element. Blocking: a pass over each parameter on the
+ * device, then one word read back. Call it before saving a checkpoint. */
+CLRT_API clrt_status clrt_model_check_finite(clrt_model *m);
 
 /* The parameter array, for clrt_optim_create. */
 CLRT_API clrt_tensor *const *clrt_model_params(const clrt_model *m);
@@ -648,24 +659,32 @@ CLRT_API size_t clrt_loader_batches(const clrt_loader *l);
 
 /* Mean loss and accuracy of the model over every batch of the loader's
  * epoch 0 order (cross-entropy on class labels). It restarts the loader:
- * use a loader of its own, not one in the middle of a training epoch. */
+ * use a loader of its own, not one in the middle of a training epoch. A
+ * loss that is NaN or infinite is CLRT_ERR_NUMERIC (with *loss and
+ * *accuracy set), the message naming the first non-finite parameter if
+ * there is one. */
 CLRT_API clrt_status clrt_model_evaluate(clrt_model *m, clrt_loader *l, double *loss,
                                          double *accuracy);
 
 /* ------------------------------------------------------------- checkpoints
  * safetensors files: tensors named like a PyTorch nn.Sequential state_dict
  * ("0.weight", ...) so torch's load_state_dict takes them; optimizer state
- * as "optim.<param>.<state name>"; the layer list, training position and a
- * checksum in __metadata__. Written to a temp file, fsynced, renamed. */
+ * as "optim.<param>.<state name>"; the layer list, training position and
+ * two checksums (of the data, and of the header, which holds the data's) in
+ * __metadata__. Written to a temp file, fsynced, renamed. */
+
+/* The most epochs a checkpoint records: a run's epoch count fits 32 bits. */
+#define CLRT_MAX_EPOCH 4294967295u
 
 typedef struct clrt_train_state {
-    uint64_t epoch;        /* epochs completed */
+    uint64_t epoch;        /* epochs completed, at most CLRT_MAX_EPOCH */
     uint64_t seed;         /* the shuffling seed of the run */
     double lr;             /* the learning rate in force */
 } clrt_train_state;
 
 /* Save the model, and the optimizer's state if opt is non-NULL, and `state`
- * if non-NULL. */
+ * if non-NULL (CLRT_ERR_INVALID_ARG for an epoch past CLRT_MAX_EPOCH or an
+ * lr that is not finite). */
 CLRT_API clrt_status clrt_checkpoint_save(const char *path, const clrt_model *m,
                                           const clrt_optim *opt, const clrt_train_state *state);
 
@@ -673,9 +692,11 @@ CLRT_API clrt_status clrt_checkpoint_save(const char *path, const clrt_model *m,
 
 /* Load into an existing model of the same layers (and optimizer, and state,
  * each when non-NULL and present in the file). Every offset, length, dtype
- * and shape is checked before anything is written to the model: a mismatch
- * is CLRT_ERR_FORMAT (corrupt file) or CLRT_ERR_SHAPE (another model),
- * naming the first offending tensor, and the model is left untouched. */
+ * and shape is checked before anything is written to the model, and every
+ * number of the metadata against the range of what it sets: a mismatch is
+ * CLRT_ERR_FORMAT (a corrupt or edited file, a checksum that does not
+ * match) or CLRT_ERR_SHAPE (another model), naming the first offending
+ * tensor or field, and the model is left untouched. */
 CLRT_API clrt_status clrt_checkpoint_load(const char *path, clrt_model *m, clrt_optim *opt,
                                           clrt_train_state *state, unsigned flags);
 

@@ -5,7 +5,9 @@
 #include <clrt.h>
 
 #include <errno.h>
+#include <float.h>
 #include <jansson.h>
+#include <limits.h>
 #include <math.h>
 #include <stdbool.h>
 #include <stdarg.h>
@@ -125,6 +127,20 @@ static double parse_double(const char *opt, const char *v)
     return d;
 }
 
+/* A learning rate: finite, positive, and a float once converted (the
+ * optimizer's lr is a float; 1e39 would become infinity, 1e-50 zero). */
+static double parse_lr(const char *opt, const char *v)
+{
+    double d = parse_double(opt, v);
+    if (!(d > 0))
+        die(2, "%s must be positive, got \"%s\"", opt, v);
+    if (d > FLT_MAX)
+        die(2, "%s %s overflows float (at most %.8g)", opt, v, (double)FLT_MAX);
+    if ((float)d == 0.0f)
+        die(2, "%s %s is 0 as a float (at least %.8g)", opt, v, (double)FLT_TRUE_MIN);
+    return d;
+}
+
 static unsigned long long parse_uint(const char *opt, const char *v)
 {
     char *end = NULL;
@@ -208,12 +224,15 @@ static void parse_args(int argc, char **argv, options *o)
             parse_layers(o, v);
         else if (strcmp(a, "--act") == 0)
             o->act = parse_act(v);
-        else if (strcmp(a, "--epochs") == 0)
-            o->epochs = (unsigned)parse_uint(a, v);
-        else if (strcmp(a, "--batch") == 0)
+        else if (strcmp(a, "--epochs") == 0) {
+            unsigned long long n = parse_uint(a, v);
+            if (n > CLRT_MAX_EPOCH || n > UINT_MAX)
+                die(2, "--epochs %s is more than a checkpoint records (%u)", v, CLRT_MAX_EPOCH);
+            o->epochs = (unsigned)n;
+        } else if (strcmp(a, "--batch") == 0)
             o->batch = (size_t)parse_uint(a, v);
         else if (strcmp(a, "--lr") == 0)
-            o->lr = parse_double(a, v), o->lr_set = 1;
+            o->lr = parse_lr(a, v), o->lr_set = 1;
         else if (strcmp(a, "--momentum") == 0)
             o->momentum = parse_double(a, v), o->momentum_set = 1;
         else if (strcmp(a, "--weight-decay") == 0) {
@@ -262,8 +281,8 @@ static void parse_args(int argc, char **argv, options *o)
         o->lr = o->optimizer == CLRT_OPTIM_SGD ? 0.05 : 1e-3;
     if (!o->momentum_set)
         o->momentum = o->optimizer == CLRT_OPTIM_SGD ? 0.9 : 0.0;
-    if (o->lr < 0 || o->momentum < 0)
-        die(2, "--lr and --momentum must not be negative");
+    if (o->momentum < 0)
+        die(2, "--momentum must not be negative");
 }
 
 /* The learning rate of epoch e (0-based) of `total`. */
@@ -288,6 +307,48 @@ static void check(clrt_status st, clrt_ctx *ctx, const char *what)
 {
     if (st != CLRT_OK)
         die(1, "%s: %s: %s", what, clrt_status_str(st), ctx ? clrt_ctx_errmsg(ctx) : "");
+}
+
+/* What went wrong when a loss or a weight stopped being finite: the first
+ * thing of the epoch, and the library's message naming the tensor. */
+typedef struct numeric_fault {
+    char what[64];
+    char detail[1024];
+} numeric_fault;
+
+/* CLRT_ERR_NUMERIC ends the run once the epoch's line is out (recorded in
+ * *nf, unless something earlier in the epoch was); any other failure now.
+ * `value` is the loss the call gave: finite when a weight is the cause. */
+static void note_numeric(clrt_status st, clrt_ctx *ctx, const char *call, const char *loss,
+                         double value, numeric_fault *nf)
+{
+    if (st != CLRT_ERR_NUMERIC) {
+        check(st, ctx, call);
+        return;
+    }
+    if (nf->what[0])
+        return;
+    if (isnan(value) || isinf(value))
+        snprintf(nf->what, sizeof nf->what, "%s is %s", loss, isnan(value) ? "NaN" : "infinite");
+    else
+        snprintf(nf->what, sizeof nf->what, "the weights are not finite");
+    snprintf(nf->detail, sizeof nf->detail, "%s", clrt_ctx_errmsg(ctx));
+}
+
+/* The end of a run whose epoch e (0-based) went non-finite: what, and
+ * where the last good checkpoint is (never overwritten by this epoch). */
+static void stop_numeric(const options *o, unsigned e, const numeric_fault *nf, bool saved,
+                         unsigned long long saved_epoch)
+{
+    char kept[1024];
+    if (!o->save)
+        snprintf(kept, sizeof kept, "no checkpoint is written (no --save)");
+    else if (saved)
+        snprintf(kept, sizeof kept, "the last good checkpoint, epoch %llu, is kept in %s",
+                 saved_epoch, o->save);
+    else
+        snprintf(kept, sizeof kept, "nothing was saved to %s", o->save);
+    die(1, "epoch %u: %s; %s; try a smaller --lr (%s)", e + 1, nf->what, kept, nf->detail);
 }
 
 static void load_data(const options *o, clrt_dataset **train, clrt_dataset **test)
@@ -431,6 +492,8 @@ int main(int argc, char **argv)
     made.opt = opt;
 
     unsigned first_epoch = 0;
+    bool saved = false; /* the --save file holds a good checkpoint of this run's */
+    unsigned long long saved_epoch = 0;
     if (o.resume) {
         /* A file without a training position leaves ts as it is. */
         clrt_train_state ts = {UINT64_MAX, 0, 0};
@@ -441,9 +504,12 @@ int main(int argc, char **argv)
         if (ts.seed != o.seed)
             die(1, "%s was trained with --seed %llu, not %llu", o.resume,
                 (unsigned long long)ts.seed, (unsigned long long)o.seed);
+        if (ts.epoch >= o.epochs) /* compared before narrowing it to first_epoch */
+            die(1, "%s has already done %llu epochs of %u", o.resume, (unsigned long long)ts.epoch,
+                o.epochs);
         first_epoch = (unsigned)ts.epoch;
-        if (first_epoch >= o.epochs)
-            die(1, "%s has already done %u epochs of %u", o.resume, first_epoch, o.epochs);
+        if (o.save && strcmp(o.save, o.resume) == 0)
+            saved = true, saved_epoch = ts.epoch;
     }
 
     clrt_loader_options lo;
@@ -486,11 +552,13 @@ int main(int argc, char **argv)
                 progress(e + 1, o.epochs, done, nbatches);
         }
         size_t samples = 0;
-        check(clrt_model_take_loss(m, &r->train_loss, &samples), ctx, "loss");
+        numeric_fault nf = {"", ""};
+        clrt_status st = clrt_model_take_loss(m, &r->train_loss, &samples);
+        note_numeric(st, ctx, "loss", "the training loss", r->train_loss, &nf);
         double dt = now_seconds() - t0;
         r->samples_per_s = dt > 0 ? (double)samples / dt : 0;
-        check(clrt_model_evaluate(m, test_loader, &r->test_loss, &r->test_accuracy), ctx,
-              "evaluation");
+        st = clrt_model_evaluate(m, test_loader, &r->test_loss, &r->test_accuracy);
+        note_numeric(st, ctx, "evaluation", "the test loss", r->test_loss, &nf);
         if (tty)
             fprintf(stderr, "\r\033[K");
         fprintf(out,
@@ -499,11 +567,18 @@ int main(int argc, char **argv)
                 e + 1, o.epochs, r->lr, r->train_loss, r->test_loss, 100 * r->test_accuracy,
                 r->samples_per_s);
         fflush(out); /* one line per epoch, also through a pipe */
-        if (!isfinite(r->train_loss))
-            die(1, "the loss diverged (%g); try a smaller --lr", r->train_loss);
+        if (nf.what[0])
+            stop_numeric(&o, e, &nf, saved, saved_epoch);
         if (o.save) {
+            /* clrt_model_take_loss checked the weights too; this is the
+             * save's own guard, beside it, so the file is never replaced
+             * by weights that are not finite. */
+            note_numeric(clrt_model_check_finite(m), ctx, "weights", "", 0.0, &nf);
+            if (nf.what[0])
+                stop_numeric(&o, e, &nf, saved, saved_epoch);
             clrt_train_state ts = {e + 1, o.seed, r->lr};
             check(clrt_checkpoint_save(o.save, m, opt, &ts), ctx, o.save);
+            saved = true, saved_epoch = e + 1;
         }
     }
     unsigned ran = o.epochs - first_epoch;

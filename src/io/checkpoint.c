@@ -11,7 +11,7 @@
  *                                PyTorch's names ("optim.0.weight.exp_avg",
  *                                "optim.0.weight.momentum_buffer")
  * __metadata__ (every value a string, as the format requires):
- *   "format"       "clrt-checkpoint-1"
+ *   "format"       "clrt-checkpoint-2"
  *   "clrt_version" the library that wrote it ("0.1.0")
  *   "in_features"  the model's input width, decimal
  *   "layers"       the layer list as a JSON array, one object per layer:
@@ -27,6 +27,13 @@
  *   "epoch", "seed", "lr"   with a clrt_train_state: decimal integers and a
  *                  JSON number
  *   "checksum"     crc32 (zlib's) of the whole data section, 8 hex digits
+ *   "header_checksum"  crc32 of the header's canonical text: the header as
+ *                  JSON without this one key, keys sorted, no whitespace
+ *                  (jansson's JSON_COMPACT | JSON_SORT_KEYS). It covers the
+ *                  metadata, the tensor table and so, through "checksum",
+ *                  the data: an edited header is refused, not trusted.
+ * Format 1 ("clrt-checkpoint-1", clrt before the header checksum) is read
+ * too, its data checksum checked; its header has no checksum of its own.
  * Numbers are written through jansson, which is locale-independent, in the
  * shortest text that reads back to the same float (or double, for "lr"), so
  * a program that called setlocale() still writes "0.05", not "0,05".
@@ -38,9 +45,12 @@
  * Loading is a plan, then its application. The plan reads the whole file
  * through the safetensors reader (which checks every length, offset, dtype
  * and shape and the tiling of the data section), then for a clrt file the
- * checksum, the layer list against the model, the optimizer kind and state,
- * the training position; for every parameter of the model a tensor of the
- * same name, dtype F32 and the model's shape. Corruption is
+ * layer list against the model, the optimizer kind and state, the training
+ * position, every number against the range of what it sets; for every
+ * parameter of the model a tensor of the same name, dtype F32 and the
+ * model's shape; last the checksums, so that a file refused for what is
+ * wrong in it is described by that, and one that passes every other check
+ * is still refused if any byte of it changed. Corruption is
  * CLRT_ERR_FORMAT, another model (or another optimizer kind)
  * CLRT_ERR_SHAPE, each naming the first offending item. The plan writes
  * nothing. Only once it is complete are the tensors written, the
@@ -53,22 +63,26 @@
  * compared: resuming with another momentum is the caller's choice, as it is
  * in PyTorch before load_state_dict overrides it.
  *
- * A file without "format": "clrt-checkpoint-1" (one saved by
+ * A file without "format": "clrt-checkpoint-2" or "-1" (one saved by
  * safetensors.torch.save_file, say) is read for its weights alone, matched
  * by name and shape. So is any file under CLRT_CHECKPOINT_WEIGHTS_ONLY,
  * which also skips the layer-list check: --init takes any file whose names
  * and shapes fit, whatever activations it was trained with. */
 #include "io/io.h"
 
+#include <float.h>
 #include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <jansson.h>
 
-#define FORMAT_NAME "clrt-checkpoint-1"
+#define FORMAT_NAME "clrt-checkpoint-2"   /* what this clrt writes */
+#define FORMAT_V1 "clrt-checkpoint-1"     /* read too: no header checksum */
 #define FORMAT_FAMILY "clrt-checkpoint-"
+#define HEADER_CHECKSUM_KEY "header_checksum"
 #define METADATA_KEY "__metadata__"
 #define MAX_SLOTS 4                   /* optimizer state slots probed per parameter */
 #define FLOAT_DIGITS 9                /* enough to read any float back exactly */
@@ -138,6 +152,38 @@ static bool parse_u64(const char *s, uint64_t *out)
     }
     *out = v;
     return true;
+}
+
+/* The text "header_checksum" covers: the header as JSON with that key of
+ * __metadata__ left out, keys sorted, no whitespace. Caller frees; NULL
+ * when out of memory. */
+static char *canonical_header(const json_t *header)
+{
+    json_t *copy = json_deep_copy(header);
+    if (!copy)
+        return NULL;
+    json_object_del(json_object_get(copy, METADATA_KEY), HEADER_CHECKSUM_KEY);
+    char *text = json_dumps(copy, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref(copy);
+    return text;
+}
+
+/* For messages about JSON text `s` that jansson could not parse at byte
+ * `pos`: the last object key before it ("" if none). */
+static void key_before(const char *s, size_t pos, char *key, size_t len)
+{
+    key[0] = '\0';
+    size_t n = strlen(s);
+    for (size_t i = pos < n ? pos : n; i-- > 0;) {
+        if (s[i] != ':' || i == 0 || s[i - 1] != '"')
+            continue;
+        size_t end = i - 1, begin = end;
+        while (begin > 0 && s[begin - 1] != '"')
+            begin--;
+        if (begin > 0)
+            snprintf(key, len, "%.*s", (int)(end - begin), s + begin);
+        return;
+    }
 }
 
 static bool same_shape(const clrt_tensor *a, const clrt_tensor *b)
@@ -387,10 +433,16 @@ static clrt_status build_metadata(clrt_ctx *ctx, const clrt_model *m, const clrt
         free(text);
     }
     if (state) {
-        char *lr = number_text(state->lr, false);
+        /* What a load accepts: an epoch within CLRT_MAX_EPOCH, a finite lr >= 0. */
+        if (state->epoch > CLRT_MAX_EPOCH)
+            return clrt__fail(ctx, CLRT_ERR_INVALID_ARG,
+                              "%s: the training state's epoch %llu is past CLRT_MAX_EPOCH (%u)",
+                              fn, (unsigned long long)state->epoch, CLRT_MAX_EPOCH);
+        char *lr = state->lr >= 0 ? number_text(state->lr, false) : NULL;
         if (!lr)
             return clrt__fail(ctx, CLRT_ERR_INVALID_ARG,
-                              "%s: the training state's lr %g cannot be recorded", fn, state->lr);
+                              "%s: the training state's lr %g cannot be recorded (a finite "
+                              "lr >= 0)", fn, state->lr);
         ok = ok && json_object_set_new(meta, "lr", json_string(lr)) == 0;
         free(lr);
         snprintf(num, sizeof num, "%llu", (unsigned long long)state->epoch);
@@ -399,6 +451,50 @@ static clrt_status build_metadata(clrt_ctx *ctx, const clrt_model *m, const clrt
         ok = ok && json_object_set_new(meta, "seed", json_string(num)) == 0;
     }
     return ok ? CLRT_OK : clrt__fail(ctx, CLRT_ERR_OUT_OF_MEMORY, "%s: out of memory", fn);
+}
+
+/* The header clrt__safetensors_write lays down for t[0..n) and `meta` (the
+ * tensors F32, back to back in order), as JSON, to compute its checksum
+ * before the file exists. NULL when out of memory. */
+static json_t *header_json(const clrt__st_tensor *t, size_t n, json_t *meta)
+{
+    json_t *root = json_object();
+    bool ok = root && json_object_set(root, METADATA_KEY, meta) == 0;
+    size_t at = 0;
+    for (size_t k = 0; ok && k < n; k++) {
+        size_t numel = 1;
+        json_t *e = NULL, *shape = NULL;
+        ok = (e = json_object()) && json_object_set_new(root, t[k].name, e) == 0 &&
+             json_object_set_new(e, "dtype", json_string("F32")) == 0 &&
+             (shape = json_array()) && json_object_set_new(e, "shape", shape) == 0;
+        for (int d = 0; ok && d < t[k].rank; d++) {
+            numel *= t[k].shape[d];
+            ok = json_array_append_new(shape, json_integer((json_int_t)t[k].shape[d])) == 0;
+        }
+        ok = ok && json_object_set_new(e, "data_offsets",
+                                       json_pack("[I,I]", (json_int_t)at,
+                                                 (json_int_t)(at + 4 * numel))) == 0;
+        at += 4 * numel;
+    }
+    if (!ok) {
+        json_decref(root);
+        return NULL;
+    }
+    return root;
+}
+
+/* Set __metadata__'s "header_checksum" for the file of t[0..n) and meta. */
+static bool set_header_checksum(const clrt__st_tensor *t, size_t n, json_t *meta)
+{
+    json_t *header = header_json(t, n, meta);
+    char *text = header ? canonical_header(header) : NULL;
+    json_decref(header);
+    if (!text)
+        return false;
+    char crc[16];
+    snprintf(crc, sizeof crc, "%08lx", (unsigned long)clrt__crc32(0, text, strlen(text)));
+    free(text);
+    return json_object_set_new(meta, HEADER_CHECKSUM_KEY, json_string(crc)) == 0;
 }
 
 /* Metadata as the safetensors writer takes it: pointers into `meta`'s
@@ -509,7 +605,7 @@ clrt_status clrt_checkpoint_save(const char *path, const clrt_model *m, const cl
     char crc[16];
     snprintf(crc, sizeof crc, "%08lx", (unsigned long)clrt__safetensors_crc32(tensors, nitems));
     if (json_object_set_new(meta, "checksum", json_string(crc)) != 0 ||
-        !(pairs = meta_pairs(meta, &nmeta))) {
+        !set_header_checksum(tensors, nitems, meta) || !(pairs = meta_pairs(meta, &nmeta))) {
         st = clrt__fail(ctx, CLRT_ERR_OUT_OF_MEMORY, "%s: out of memory", fn);
         goto done;
     }
@@ -576,13 +672,15 @@ static clrt_status match_tensor(const loader *L, const clrt__safetensors *f, con
     return CLRT_OK;
 }
 
-/* One layer object of the "layers" metadata. A parameter is taken under
- * any kind's key, so one where the type has none makes the layer differ. */
-static bool parse_layer(const json_t *o, layer_desc *d)
+/* One layer object of the "layers" metadata; false with *why saying what
+ * is wrong. A parameter is taken under any kind's key, so one where the
+ * type has none makes the layer differ. */
+static bool parse_layer(const json_t *o, layer_desc *d, const char **why)
 {
     memset(d, 0, sizeof *d);
     const json_t *type = json_object_get(o, "type"), *in = json_object_get(o, "in"),
                  *out = json_object_get(o, "out");
+    *why = "it needs a \"type\" string and non-negative integers \"in\" and \"out\"";
     if (!json_is_object(o) || !json_is_string(type) || !json_is_integer(in) ||
         !json_is_integer(out) || json_integer_value(in) < 0 || json_integer_value(out) < 0)
         return false;
@@ -591,7 +689,8 @@ static bool parse_layer(const json_t *o, layer_desc *d)
     for (size_t k = 0; k < nkinds; k++) {
         const char *key = kinds[k].param_key;
         const json_t *param = key ? json_object_get(o, key) : NULL;
-        if (param && !json_is_number(param))
+        *why = "its parameter is not a number within float range";
+        if (param && (!json_is_number(param) || !(fabs(json_number_value(param)) <= FLT_MAX)))
             return false;
         if (param && !d->param_key) {
             d->param_key = key;
@@ -604,10 +703,29 @@ static bool parse_layer(const json_t *o, layer_desc *d)
     return true;
 }
 
+/* The JSON text of metadata `key`, parsed; NULL after a refusal naming
+ * jansson's reason and the object key it stopped in. */
+static json_t *load_meta_json(const loader *L, const char *key, const char *text, clrt_status *st)
+{
+    json_error_t jerr;
+    json_t *j = json_loads(text, JSON_REJECT_DUPLICATES, &jerr);
+    if (j)
+        return j;
+    char in[64], where[96] = "";
+    key_before(text, jerr.position > 0 ? (size_t)jerr.position : 0, in, sizeof in);
+    if (in[0])
+        snprintf(where, sizeof where, " (in \"%s\")", in);
+    *st = refuse(L, CLRT_ERR_FORMAT, "the \"%s\" metadata is not valid JSON: %s%s", key,
+                 jerr.text, where);
+    return NULL;
+}
+
 static clrt_status check_layers(const loader *L, const char *text, const clrt_model *m)
 {
-    json_t *arr = json_loads(text, 0, NULL);
     clrt_status st = CLRT_OK;
+    json_t *arr = load_meta_json(L, "layers", text, &st);
+    if (!arr)
+        return st;
     if (!json_is_array(arr)) {
         st = refuse(L, CLRT_ERR_FORMAT, "the \"layers\" metadata is not a JSON array");
         goto done;
@@ -616,9 +734,10 @@ static clrt_status check_layers(const loader *L, const char *text, const clrt_mo
     char a[128], b[128];
     for (size_t i = 0; i < nf || i < nm; i++) {
         layer_desc df, dm;
-        if (i < nf && !parse_layer(json_array_get(arr, i), &df)) {
-            st = refuse(L, CLRT_ERR_FORMAT, "layer %zu of the \"layers\" metadata is malformed",
-                        i);
+        const char *why;
+        if (i < nf && !parse_layer(json_array_get(arr, i), &df, &why)) {
+            st = refuse(L, CLRT_ERR_FORMAT, "layer %zu of the \"layers\" metadata is malformed: "
+                        "%s", i, why);
             goto done;
         }
         if (i < nm && (st = model_layer_desc(m, i, &dm)) != CLRT_OK)
@@ -652,17 +771,72 @@ typedef struct optim_meta {
     float lr;
 } optim_meta;
 
+/* Field `key` of the "optimizer" object j (element `index` of it when it is
+ * an array, index >= 0): a JSON number that, as a float, lies in [lo, hi]
+ * (below hi when hi_open), as clrt_optim_create would take it. A missing
+ * field is refused when `required`, else passes with *out untouched. */
+static clrt_status optim_number(const loader *L, const json_t *j, const char *key, int index,
+                                bool required, double lo, double hi, bool hi_open, float *out)
+{
+    const json_t *v = json_object_get(j, key);
+    char name[48];
+    snprintf(name, sizeof name, index < 0 ? "\"%s\"" : "\"%s\"[%d]", key, index);
+    if (index >= 0 && v)
+        v = json_is_array(v) && json_array_size(v) == 2 ? json_array_get(v, (size_t)index) : NULL;
+    if (!v && !required && !json_object_get(j, key))
+        return CLRT_OK;
+    if (!json_is_number(v))
+        return refuse(L, CLRT_ERR_FORMAT, "the \"optimizer\" metadata's %s is %s", name,
+                      json_object_get(j, key) ? "not a number" : "missing");
+    double d = json_number_value(v);
+    float f = (float)d;
+    if (!(fabs(d) <= FLT_MAX) || !(f >= lo) || (hi_open ? !(f < hi) : !(f <= hi)))
+        return refuse(L, CLRT_ERR_FORMAT, "the \"optimizer\" metadata's %s %.9g is out of range "
+                      "(%g to %g%s)", name, d, lo, hi, hi_open ? ", exclusive" : "");
+    if (out)
+        *out = f;
+    return CLRT_OK;
+}
+
+/* The "optimizer" metadata: its kind, a step count and lr to restore, and
+ * every hyperparameter it holds within what clrt_optim_create takes. */
 static clrt_status parse_optimizer(const loader *L, const char *text, optim_meta *out)
 {
-    json_t *j = json_loads(text, 0, NULL);
-    const json_t *type = json_object_get(j, "type"), *steps = json_object_get(j, "steps"),
-                 *lr = json_object_get(j, "lr");
     clrt_status st = CLRT_OK;
+    json_t *j = load_meta_json(L, "optimizer", text, &st);
+    if (!j)
+        return st;
+    const json_t *type = json_object_get(j, "type"), *steps = json_object_get(j, "steps");
     bool known = false;
-    if (!json_is_object(j) || !json_is_string(type) || !json_is_integer(steps) ||
-        json_integer_value(steps) < 0 || !json_is_number(lr) || !(json_number_value(lr) >= 0)) {
+    if (!json_is_object(j) || !json_is_string(type) || !json_object_get(j, "lr") || !steps) {
         st = refuse(L, CLRT_ERR_FORMAT, "the \"optimizer\" metadata is malformed (it needs "
                     "\"type\", a non-negative integer \"steps\" and a non-negative \"lr\")");
+        goto done;
+    }
+    if (!json_is_integer(steps) || json_integer_value(steps) < 0) {
+        char v[64] = "not an integer";
+        if (json_is_integer(steps))
+            snprintf(v, sizeof v, "%lld", (long long)json_integer_value(steps));
+        else if (json_is_number(steps))
+            snprintf(v, sizeof v, "%.17g", json_number_value(steps));
+        st = refuse(L, CLRT_ERR_FORMAT, "the \"optimizer\" metadata's \"steps\" (%s) is not a "
+                    "non-negative integer", v);
+        goto done;
+    }
+    out->steps = (uint64_t)json_integer_value(steps);
+    const double F = FLT_MAX;
+    if ((st = optim_number(L, j, "lr", -1, true, 0, F, false, &out->lr)) != CLRT_OK ||
+        (st = optim_number(L, j, "weight_decay", -1, false, 0, F, false, NULL)) != CLRT_OK ||
+        (st = optim_number(L, j, "momentum", -1, false, 0, F, false, NULL)) != CLRT_OK ||
+        (st = optim_number(L, j, "dampening", -1, false, -F, F, false, NULL)) != CLRT_OK ||
+        (st = optim_number(L, j, "eps", -1, false, 0, F, false, NULL)) != CLRT_OK ||
+        (st = optim_number(L, j, "betas", 0, false, 0, 1, true, NULL)) != CLRT_OK ||
+        (st = optim_number(L, j, "betas", 1, false, 0, 1, true, NULL)) != CLRT_OK)
+        goto done;
+    const json_t *nesterov = json_object_get(j, "nesterov");
+    if (nesterov && !json_is_boolean(nesterov)) {
+        st = refuse(L, CLRT_ERR_FORMAT, "the \"optimizer\" metadata's \"nesterov\" is not true "
+                    "or false");
         goto done;
     }
     for (int k = CLRT_OPTIM_SGD; k <= CLRT_OPTIM_ADAMW && !known; k++)
@@ -673,12 +847,6 @@ static clrt_status parse_optimizer(const loader *L, const char *text, optim_meta
     if (!known)
         st = refuse(L, CLRT_ERR_SHAPE, "the checkpoint's optimizer is %s, which clrt does not "
                     "have", json_string_value(type));
-    out->steps = (uint64_t)json_integer_value(steps);
-    out->lr = (float)json_number_value(lr);
-    if (st == CLRT_OK && (out->steps == UINT64_MAX || !(out->lr >= 0.0f) ||
-                          out->lr > 3.4e38f))
-        st = refuse(L, CLRT_ERR_FORMAT, "the \"optimizer\" metadata's steps or lr is out of "
-                    "range");
 done:
     json_decref(j);
     return st;
@@ -693,32 +861,59 @@ static clrt_status parse_train_state(const loader *L, const clrt__safetensors *f
     if (!epoch || !seed || !lr)
         return refuse(L, CLRT_ERR_FORMAT, "the training state in the metadata is incomplete "
                       "(it needs \"epoch\", \"seed\" and \"lr\")");
-    if (!parse_u64(epoch, &out->epoch))
+    if (!parse_u64(epoch, &out->epoch) || out->epoch > CLRT_MAX_EPOCH)
         return refuse(L, CLRT_ERR_FORMAT, "the \"epoch\" metadata \"%s\" is not a decimal "
-                      "integer", epoch);
+                      "integer from 0 to %u", epoch, CLRT_MAX_EPOCH);
     if (!parse_u64(seed, &out->seed))
         return refuse(L, CLRT_ERR_FORMAT, "the \"seed\" metadata \"%s\" is not a decimal "
-                      "integer", seed);
-    if (!parse_number(lr, &out->lr))
-        return refuse(L, CLRT_ERR_FORMAT, "the \"lr\" metadata \"%s\" is not a number", lr);
+                      "integer from 0 to %llu", seed, (unsigned long long)UINT64_MAX);
+    if (!parse_number(lr, &out->lr) || !isfinite(out->lr) || out->lr < 0)
+        return refuse(L, CLRT_ERR_FORMAT, "the \"lr\" metadata \"%s\" is not a finite number "
+                      ">= 0", lr);
     return CLRT_OK;
 }
 
-static clrt_status check_checksum(const loader *L, const char *text, const unsigned char *data,
-                                  size_t size)
+/* Checksum metadata `key`'s text against `got`, the crc32 of what it covers. */
+static clrt_status check_crc(const loader *L, const char *key, const char *text, uint32_t got)
 {
+    bool header = strcmp(key, HEADER_CHECKSUM_KEY) == 0;
     bool hex = strlen(text) == 8;
     for (size_t i = 0; hex && i < 8; i++)
         hex = (text[i] >= '0' && text[i] <= '9') || (text[i] >= 'a' && text[i] <= 'f') ||
               (text[i] >= 'A' && text[i] <= 'F');
     if (!hex)
-        return refuse(L, CLRT_ERR_FORMAT, "the checksum \"%s\" is not 8 hex digits", text);
-    unsigned long want = strtoul(text, NULL, 16);
-    uint32_t got = clrt__crc32(0, data, size);
-    if ((uint32_t)want != got)
-        return refuse(L, CLRT_ERR_FORMAT, "checksum mismatch: the data's crc32 is %08lx, the "
-                      "header says %s (the file is corrupt)", (unsigned long)got, text);
-    return CLRT_OK;
+        return refuse(L, CLRT_ERR_FORMAT, "the %s \"%s\" is not 8 hex digits", key, text);
+    if ((uint32_t)strtoul(text, NULL, 16) == got)
+        return CLRT_OK;
+    if (header)
+        return refuse(L, CLRT_ERR_FORMAT, "header checksum mismatch: the header's crc32 is "
+                      "%08lx, its \"%s\" says %s (the header was edited or is corrupt)",
+                      (unsigned long)got, key, text);
+    return refuse(L, CLRT_ERR_FORMAT, "checksum mismatch: the data's crc32 is %08lx, the "
+                  "header says %s (the file is corrupt)", (unsigned long)got, text);
+}
+
+/* The checksums of a clrt file of format `version`: "checksum", the data's
+ * crc32 (required in format 2, checked when present in format 1), then in
+ * format 2 "header_checksum", the crc32 of the canonical header text. */
+static clrt_status check_checksums(const loader *L, const clrt__safetensors *f, int version)
+{
+    const char *data_sum = clrt__safetensors_meta(f, "checksum");
+    const char *header_sum = clrt__safetensors_meta(f, HEADER_CHECKSUM_KEY);
+    if (version >= 2 && (!data_sum || !header_sum))
+        return refuse(L, CLRT_ERR_FORMAT, "the metadata has no \"%s\" (a %s file has "
+                      "\"checksum\" and \"" HEADER_CHECKSUM_KEY "\")",
+                      data_sum ? HEADER_CHECKSUM_KEY : "checksum", FORMAT_NAME);
+    if (data_sum)
+        CLRT_TRY(check_crc(L, "checksum", data_sum, clrt__crc32(0, f->data, f->data_size)));
+    if (version < 2)
+        return CLRT_OK;
+    char *text = canonical_header(f->header); /* the parsed header: io.h's reader keeps it */
+    if (!text)
+        return refuse(L, CLRT_ERR_OUT_OF_MEMORY, "out of memory");
+    uint32_t got = clrt__crc32(0, text, strlen(text));
+    free(text);
+    return check_crc(L, HEADER_CHECKSUM_KEY, header_sum, got);
 }
 
 /* ------------------------------------------------------ plan, then apply
@@ -752,23 +947,24 @@ static void plan_free(load_plan *p)
     memset(p, 0, sizeof *p);
 }
 
-/* A clrt file (or not): the format version, then unless weights_only the
- * checksum, the layer list and the input width against the model. */
+/* A clrt file (or not): *version 2 or 1 for the formats this clrt reads, 0
+ * for another file; then unless weights_only the layer list and the input
+ * width against the model. The checksums come last (plan_load). */
 static clrt_status check_clrt_meta(const loader *L, const clrt__safetensors *f,
-                                   const clrt_model *m, bool weights_only, bool *clrt_file)
+                                   const clrt_model *m, bool weights_only, int *version)
 {
     const clrt_status F = CLRT_ERR_FORMAT;
     const char *format = clrt__safetensors_meta(f, "format");
-    *clrt_file = format && strcmp(format, FORMAT_NAME) == 0;
-    if (format && !*clrt_file && strncmp(format, FORMAT_FAMILY, strlen(FORMAT_FAMILY)) == 0 &&
+    *version = !format ? 0 : strcmp(format, FORMAT_NAME) == 0 ? 2
+                           : strcmp(format, FORMAT_V1) == 0   ? 1
+                                                              : 0;
+    if (format && !*version && strncmp(format, FORMAT_FAMILY, strlen(FORMAT_FAMILY)) == 0 &&
         !weights_only)
-        return refuse(L, F, "written in format \"%s\"; this clrt reads \"%s\" (or only its "
-                      "weights, with CLRT_CHECKPOINT_WEIGHTS_ONLY)", format, FORMAT_NAME);
-    if (!*clrt_file)
+        return refuse(L, F, "written in format \"%s\"; this clrt reads \"%s\" and \"%s\" (or "
+                      "only its weights, with CLRT_CHECKPOINT_WEIGHTS_ONLY)", format, FORMAT_NAME,
+                      FORMAT_V1);
+    if (!*version)
         return CLRT_OK;
-    const char *checksum = clrt__safetensors_meta(f, "checksum");
-    if (checksum)
-        CLRT_TRY(check_checksum(L, checksum, f->data, f->data_size));
     const char *layers = clrt__safetensors_meta(f, "layers");
     if (layers && !weights_only)
         CLRT_TRY(check_layers(L, layers, m));
@@ -776,8 +972,8 @@ static clrt_status check_clrt_meta(const loader *L, const clrt__safetensors *f,
     uint64_t in_file;
     if (in_features && !weights_only) {
         if (!parse_u64(in_features, &in_file))
-            return refuse(L, F, "the \"in_features\" metadata \"%s\" is not a decimal integer",
-                          in_features);
+            return refuse(L, F, "the \"in_features\" metadata \"%s\" is not a decimal integer "
+                          "from 0 to %llu", in_features, (unsigned long long)UINT64_MAX);
         if (in_file != (uint64_t)clrt_model_in_features(m))
             return refuse(L, CLRT_ERR_SHAPE, "checkpoint model takes %llu inputs, model takes %zu",
                           (unsigned long long)in_file, clrt_model_in_features(m));
@@ -841,7 +1037,8 @@ static clrt_status plan_optim(const loader *L, const clrt_model *m, const clrt_o
 
 /* Every check, in the order a corrupt file is most usefully described:
  * the file, the clrt metadata, the model's tensors, the optimizer's, the
- * training position. On CLRT_OK *p says what apply_plan writes. */
+ * training position, and last the checksums, which catch any change the
+ * others let through. On CLRT_OK *p says what apply_plan writes. */
 static clrt_status plan_load(const loader *L, const clrt_model *m, const clrt_optim *opt,
                              bool want_state, bool weights_only, load_plan *p)
 {
@@ -851,8 +1048,9 @@ static clrt_status plan_load(const loader *L, const clrt_model *m, const clrt_op
     if (st != CLRT_OK)
         return clrt__fail(L->ctx, st, "clrt_checkpoint_load: %s", why);
     const clrt__safetensors *f = &p->file;
-    bool clrt_file;
-    CLRT_TRY(check_clrt_meta(L, f, m, weights_only, &clrt_file));
+    int version;
+    CLRT_TRY(check_clrt_meta(L, f, m, weights_only, &version));
+    const bool clrt_file = version != 0;
 
     p->items = calloc(clrt_model_num_params(m) * (1 + MAX_SLOTS) + 1, sizeof *p->items);
     if (!p->items)
@@ -866,6 +1064,8 @@ static clrt_status plan_load(const loader *L, const clrt_model *m, const clrt_op
         CLRT_TRY(parse_train_state(L, f, &p->ts));
         p->set_state = true;
     }
+    if (clrt_file)
+        CLRT_TRY(check_checksums(L, f, version));
 
     size_t most = 0;
     for (size_t k = 0; k < p->nitems; k++)

@@ -3,6 +3,7 @@
  * over a loader. */
 #include "io/io.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -263,9 +264,28 @@ static clrt_status loader_source(void *source, const clrt_tensor **x, const clrt
 
 clrt_status clrt_model_evaluate(clrt_model *m, clrt_loader *l, double *loss, double *accuracy)
 {
+    static const char fn[] = "clrt_model_evaluate";
     if (!m || !l)
         return clrt__fail(m ? clrt_model_ctx(m) : NULL, CLRT_ERR_INVALID_ARG,
-                          "clrt_model_evaluate: model and loader are needed");
+                          "%s: model and loader are needed", fn);
     CLRT_TRY(clrt_loader_begin(l, 0));
-    return clrt__model_evaluate_batches(m, loader_source, l, loss, accuracy);
+    double mean = 0.0, acc = 0.0; /* the loss is checked even when the caller wants none */
+    CLRT_TRY(clrt__model_evaluate_batches(m, loader_source, l, &mean, &acc));
+    if (loss)
+        *loss = mean;
+    if (accuracy)
+        *accuracy = acc;
+    if (isfinite(mean))
+        return CLRT_OK;
+    /* Say which parameter, if one is the cause (its message is replaced). */
+    clrt_status st = clrt_model_check_finite(m);
+    if (st != CLRT_OK && st != CLRT_ERR_NUMERIC)
+        return st;
+    char *param = st == CLRT_ERR_NUMERIC ? clrt__strdup(clrt_ctx_errmsg(clrt_model_ctx(m))) : NULL;
+    const char *what = param ? strstr(param, "parameter ") : NULL;
+    clrt__fail(clrt_model_ctx(m), CLRT_ERR_NUMERIC,
+               "%s: the loss over the loader's %zu samples is %s; %s", fn, l->ds->n,
+               isnan(mean) ? "NaN" : "infinite", what ? what : "the parameters are finite");
+    free(param);
+    return CLRT_ERR_NUMERIC;
 }

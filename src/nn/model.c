@@ -27,6 +27,8 @@ clrt_status clrt_model_create(clrt_ctx *ctx, size_t in_features, clrt_model **ou
     clrt_status st = clrt_tensor_create(ctx, 1, &one, CLRT_TENSOR_ZERO, &m->loss_sum);
     if (st == CLRT_OK)
         st = clrt_tensor_create(ctx, 1, &one, 0, &m->loss);
+    if (st == CLRT_OK) /* made here, so a step or a check never allocates */
+        st = clrt_tensor_create(ctx, 1, &one, CLRT_TENSOR_ZERO, &m->finite_flag);
     if (st != CLRT_OK) {
         clrt_model_destroy(m);
         return st;
@@ -60,6 +62,7 @@ void clrt_model_destroy(clrt_model *m)
             clrt_tensor_destroy(l->param[j]), clrt_tensor_destroy(l->grad[j]);
     }
     clrt_tensor_destroy(m->loss), clrt_tensor_destroy(m->loss_sum);
+    clrt_tensor_destroy(m->finite_flag);
     free(m->layers), free(m->params), free(m->grads), free(m->names);
     m->ctx->live[CLRT__LIVE_MODEL]--;
     free(m);

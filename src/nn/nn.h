@@ -40,6 +40,7 @@ struct clrt_model {
     const clrt_tensor *x;       /* input of the last forward (not owned) */
     clrt_tensor *loss, *loss_sum, *dout; /* batch loss, running sum, dL/dy */
     size_t loss_samples;
+    clrt_tensor *finite_flag;   /* one word: which parameter a finiteness check found */
     clrt_grad_hook grad_hook;   /* between backward and the optimizer step; NULL: none */
     void *grad_hook_user;
 };

@@ -1,7 +1,10 @@
 /* The training step as compute gradients -> gradient hook -> optimizer
- * step -> loss accounting, the running loss, and evaluation over batches. */
+ * step -> loss accounting, the running loss and the finiteness checks, and
+ * evaluation over batches. */
 #include "nn/nn.h"
 
+#include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -92,17 +95,110 @@ clrt_status clrt_model_train_step(clrt_model *m, clrt_optim *opt, clrt_loss_kind
     return CLRT_OK;
 }
 
+/* ---------------------------------------------------------- finiteness
+ * NaN and the infinities are absorbing under every update rule (a weight
+ * that holds one keeps one; a running loss that holds one keeps one), so
+ * checking when the loss is read catches what any step produced, at one
+ * pass per parameter per epoch instead of per step, and a step enqueues
+ * nothing more and never waits. */
+
+/* How a non-finite float reads in a message. */
+static const char *nonfinite_text(float v)
+{
+    return isnan(v) ? "NaN" : v > 0 ? "inf" : "-inf";
+}
+
+/* The index of the first parameter holding NaN or an infinity, or
+ * m->nparams when all are finite: one flag pass per parameter on the
+ * device, then one word read back (blocking). Parameter i tags the flag
+ * with nparams - i, so the tag the flag keeps, the largest, is the first
+ * parameter found. */
+static clrt_status first_nonfinite_param(clrt_model *m, size_t *first)
+{
+    *first = m->nparams;
+    if (m->nparams == 0)
+        return CLRT_OK;
+    if (m->nparams > UINT32_MAX)
+        return clrt__fail(m->ctx, CLRT_ERR_INVALID_ARG,
+                          "the model has too many parameters to check");
+    CLRT_TRY(clrt_tensor_fill(m->finite_flag, 0.0f));
+    for (size_t i = 0; i < m->nparams; i++)
+        CLRT_TRY(
+            clrt__flag_nonfinite(m->ctx, m->params[i], (uint32_t)(m->nparams - i), m->finite_flag));
+    float word;
+    CLRT_TRY(clrt_tensor_read(m->finite_flag, &word, 1));
+    uint32_t tag;
+    memcpy(&tag, &word, sizeof tag);
+    if (tag != 0 && tag <= m->nparams)
+        *first = m->nparams - tag;
+    return CLRT_OK;
+}
+
+/* CLRT_ERR_NUMERIC naming parameter i and its first non-finite element
+ * (read back on this path only), after `fn: before`. */
+static clrt_status nonfinite_param(clrt_model *m, const char *fn, const char *before, size_t i)
+{
+    const clrt_tensor *p = m->params[i];
+    char where[256] = "";
+    float *host = malloc((p->numel ? p->numel : 1) * sizeof *host);
+    if (host) {
+        clrt_status st = clrt_tensor_read(p, host, p->numel);
+        if (st != CLRT_OK) {
+            free(host);
+            return st;
+        }
+        size_t at = 0;
+        while (at < p->numel && isfinite(host[at]))
+            at++;
+        if (at < p->numel) {
+            char shape[160];
+            clrt__shape_str(p->rank, p->shape, shape, sizeof shape);
+            snprintf(where, sizeof where, " (element %zu of %s is %s)", at, shape,
+                     nonfinite_text(host[at]));
+        }
+        free(host);
+    }
+    return clrt__fail(m->ctx, CLRT_ERR_NUMERIC, "%s: %sparameter %s holds a non-finite value%s", fn,
+                      before, m->names[i], where);
+}
+
+clrt_status clrt_model_check_finite(clrt_model *m)
+{
+    if (!m)
+        return CLRT_ERR_INVALID_ARG;
+    size_t first;
+    CLRT_TRY(first_nonfinite_param(m, &first));
+    if (first == m->nparams)
+        return CLRT_OK;
+    return nonfinite_param(m, "clrt_model_check_finite", "", first);
+}
+
 clrt_status clrt_model_take_loss(clrt_model *m, double *mean_loss, size_t *samples)
 {
+    static const char fn[] = "clrt_model_take_loss";
     if (!m || !mean_loss)
         return CLRT_ERR_INVALID_ARG;
     float sum = 0.0f;
     CLRT_TRY(clrt_tensor_read(m->loss_sum, &sum, 1));
-    *mean_loss = m->loss_samples ? (double)sum / (double)m->loss_samples : 0.0;
+    size_t n = m->loss_samples;
+    *mean_loss = n ? (double)sum / (double)n : 0.0;
     if (samples)
-        *samples = m->loss_samples;
+        *samples = n;
     m->loss_samples = 0;
-    return clrt_tensor_fill(m->loss_sum, 0.0f);
+    CLRT_TRY(clrt_tensor_fill(m->loss_sum, 0.0f));
+    size_t first;
+    CLRT_TRY(first_nonfinite_param(m, &first));
+    if (isfinite(sum) && first == m->nparams)
+        return CLRT_OK;
+    char loss[128] = "";
+    if (!isfinite(sum))
+        snprintf(loss, sizeof loss, "the running loss over %zu samples is %s", n,
+                 nonfinite_text(sum));
+    if (first == m->nparams)
+        return clrt__fail(m->ctx, CLRT_ERR_NUMERIC, "%s: %s (the parameters are finite)", fn, loss);
+    if (loss[0])
+        strcat(loss, "; ");
+    return nonfinite_param(m, fn, loss, first);
 }
 
 clrt_status clrt__model_evaluate_batches(clrt_model *m, clrt__batch_source next, void *source,

@@ -44,6 +44,16 @@ clrt_status clrt__program_variants(clrt_ctx *ctx, clrt__variant_fn fn, void *use
  * as a bundle at `path` (clrt-compile); *count: how many. */
 clrt_status clrt__bundle_compile(clrt_ctx *ctx, const char *path, size_t *count);
 
+/* ----------------------------------------------------------- finite.c */
+
+/* Enqueue: flag (one element, its 32 bits an unsigned integer) becomes
+ * max(flag, tag) when x holds NaN or an infinity; finite data leaves it
+ * as it was. tag must be non-zero: clear the flag with
+ * clrt_tensor_fill(flag, 0.0f) and give each tensor its own tag to learn
+ * which one was found (the largest tag wins). */
+clrt_status clrt__flag_nonfinite(clrt_ctx *ctx, const clrt_tensor *x, uint32_t tag,
+                                 clrt_tensor *flag);
+
 /* ------------------------------------------------------- activation.c */
 
 /* A kernel of a program built for one activation (-D CLRT_ACT_FIXED, see

@@ -2,7 +2,10 @@
  * optimizer state, steps and training position; resuming gives the same
  * weights as an uninterrupted run; corrupt files are CLRT_ERR_FORMAT and
  * another model's file CLRT_ERR_SHAPE, both naming what is wrong and leaving
- * model, optimizer and state untouched; a safetensors file written by
+ * model, optimizer and state untouched; every number of the metadata is
+ * range-checked, naming the field; the header checksum refuses an edited
+ * header; files of format 1 (before the header checksum) still load, their
+ * data checksum checked; a safetensors file written by
  * another program (no clrt metadata) loads by name and shape; saving
  * replaces the file through a temp file that does not stay behind; and the
  * file loads into PyTorch's nn.Sequential with the same outputs
@@ -25,6 +28,7 @@
 #include <unistd.h>
 
 #include <jansson.h>
+#include <zlib.h>
 
 /* ------------------------------------------------------------- helpers */
 
@@ -310,7 +314,7 @@ static void weights_and_state_round_trip(void **state)
     unsigned char *file = read_bytes(path, &len);
     json_t *root = read_header(file, len, &data_at);
     assert_int_equal(data_at % 8, 0);
-    assert_string_equal(meta_value(root, "format"), "clrt-checkpoint-1");
+    assert_string_equal(meta_value(root, "format"), "clrt-checkpoint-2");
     assert_string_equal(meta_value(root, "in_features"), "13");
     assert_string_equal(meta_value(root, "layers"),
                         "[{\"type\":\"linear\",\"in\":13,\"out\":33},"
@@ -587,7 +591,7 @@ static void edit_epoch_text(json_t *root)
 static void edit_newer_format(json_t *root)
 {
     json_object_set_new(json_object_get(root, "__metadata__"), "format",
-                        json_string("clrt-checkpoint-2"));
+                        json_string("clrt-checkpoint-3"));
 }
 static void edit_metadata_array(json_t *root)
 {
@@ -644,7 +648,7 @@ static void corrupt_files_refused(void **state)
         {"layer without out", edit_layers_malformed, "malformed"},
         {"optimizer without steps", edit_optimizer_malformed, "optimizer"},
         {"epoch not decimal", edit_epoch_text, "epoch"},
-        {"newer format", edit_newer_format, "clrt-checkpoint-2"},
+        {"newer format", edit_newer_format, "clrt-checkpoint-3"},
     };
     enum { BYTE_CASES = 9 };
     const size_t ncases = sizeof header_cases / sizeof header_cases[0] + BYTE_CASES;
@@ -758,6 +762,403 @@ static void corrupt_files_refused(void **state)
     free(good);
     free(bad);
     free(dir);
+    clrt_test_ctx_done(ctx);
+}
+
+/* ------------------------------------------ metadata ranges, checksums */
+
+/* A header's "header_checksum" recomputed by the rule the format states
+ * (crc32 of the header as JSON without that key, keys sorted, compact), so
+ * an edit that only a range check can refuse gets past the checksum. */
+static void resign(json_t *root)
+{
+    json_t *copy = json_deep_copy(root);
+    assert_non_null(copy);
+    json_object_del(json_object_get(copy, "__metadata__"), "header_checksum");
+    char *text = json_dumps(copy, JSON_COMPACT | JSON_SORT_KEYS);
+    assert_non_null(text);
+    char crc[16];
+    snprintf(crc, sizeof crc, "%08lx",
+             crc32(0L, (const Bytef *)text, (uInt)strlen(text)) & 0xffffffffUL);
+    json_object_set_new(json_object_get(root, "__metadata__"), "header_checksum",
+                        json_string(crc));
+    free(text);
+    json_decref(copy);
+}
+
+/* A file of format 1: the name, no header checksum (the data's stays). */
+static void to_format_1(json_t *root)
+{
+    json_t *meta = json_object_get(root, "__metadata__");
+    json_object_set_new(meta, "format", json_string("clrt-checkpoint-1"));
+    json_object_del(meta, "header_checksum");
+}
+
+typedef enum { SIGN_NONE, SIGN_AGAIN, AS_FORMAT_1 } signing;
+
+/* One edit of a metadata value's text: `from` replaced by `to` in it (the
+ * whole value when from is NULL). */
+typedef struct meta_edit {
+    const char *what, *key, *from, *to;
+    const char *needle; /* expected in the message */
+} meta_edit;
+
+/* Copy src to dst with edit e applied to its header, then re-signed or
+ * turned into format 1 or left as it is; the data stays. */
+static void rewrite_meta(const char *src, const char *dst, const meta_edit *e, signing how)
+{
+    size_t len, data_at;
+    unsigned char *file = read_bytes(src, &len);
+    json_t *root = read_header(file, len, &data_at);
+    json_t *meta = json_object_get(root, "__metadata__");
+    const char *old = json_string_value(json_object_get(meta, e->key));
+    if (e->from) {
+        assert_non_null(old);
+        const char *at = strstr(old, e->from);
+        if (!at)
+            fail_msg("%s: \"%s\" is not in \"%s\"", e->what, e->from, old);
+        size_t n = strlen(old) - strlen(e->from) + strlen(e->to) + 1;
+        char *text = malloc(n);
+        assert_non_null(text);
+        snprintf(text, n, "%.*s%s%s", (int)(at - old), old, e->to, at + strlen(e->from));
+        json_object_set_new(meta, e->key, json_string(text));
+        free(text);
+    } else {
+        json_object_set_new(meta, e->key, json_string(e->to));
+    }
+    if (how == SIGN_AGAIN)
+        resign(root);
+    else if (how == AS_FORMAT_1)
+        to_format_1(root);
+    char *text = json_dumps(root, JSON_COMPACT);
+    assert_non_null(text);
+    write_safetensors(dst, text, file + data_at, len - data_at);
+    free(text);
+    json_decref(root);
+    free(file);
+}
+
+/* Loading `bad` into m, opt, a state fails with `want` naming the path and
+ * the needle, and leaves them as they were. */
+static void expect_refused(clrt_ctx *ctx, const char *what, const char *bad, clrt_model *m,
+                           clrt_optim *opt, clrt_status want, const char *needle)
+{
+    size_t nb, nsb;
+    float *before = snapshot(ctx, m, &nb), *sbefore = snapshot_optim(ctx, m, opt, &nsb);
+    uint64_t steps = clrt_optim_steps(opt);
+    float lr = clrt_optim_lr(opt);
+    clrt_train_state st = {777, 888, 9.5};
+    clrt_status rc = clrt_checkpoint_load(bad, m, opt, &st, 0);
+    const char *msg = clrt_ctx_errmsg(ctx);
+    if (rc != want)
+        fail_msg("%s: got %s (%s), expected %s", what, clrt_status_str(rc), msg,
+                 clrt_status_str(want));
+    if (!strstr(msg, needle) || !strstr(msg, bad) || strchr(msg, '\n'))
+        fail_msg("%s: the message \"%s\" does not say \"%s\" on one line with the path", what,
+                 msg, needle);
+    size_t na, nsa;
+    float *after = snapshot(ctx, m, &na), *safter = snapshot_optim(ctx, m, opt, &nsa);
+    assert_same_floats(what, before, nb, after, na);
+    assert_same_floats(what, sbefore, nsb, safter, nsa);
+    assert_true(clrt_optim_steps(opt) == steps && clrt_optim_lr(opt) == lr);
+    assert_true(st.epoch == 777 && st.seed == 888 && st.lr == 9.5);
+    free(before), free(sbefore), free(after), free(safter);
+}
+
+/* Every number of the metadata against the range of what it sets, in a
+ * file whose checksums are right (re-signed) and in format 1 (no header
+ * checksum): refused with CLRT_ERR_FORMAT naming the field and value. The
+ * epoch "4294967297" used to be accepted, and clrt-train cast it to 1. */
+static void metadata_numbers_range_checked(void **state)
+{
+    (void)state;
+    clrt_ctx *ctx = clrt_test_ctx();
+    char *dir = clrt_test_tempdir();
+    char *sgd = path_in(dir, "sgd.safetensors"), *adam = path_in(dir, "adam.safetensors");
+    char *bad = path_in(dir, "bad.safetensors");
+    clrt_model *a = model_a(ctx, 1), *b = model_a(ctx, 2);
+    clrt_optim *oa = sgd_momentum(ctx, a), *ob = sgd_momentum(ctx, b);
+    step_with_grads(ctx, a, oa, 1);
+    step_with_grads(ctx, a, oa, 2);
+    const clrt_train_state ts = {4, 5, 0.5};
+    CLRT_ASSERT_OK(ctx, clrt_checkpoint_save(sgd, a, oa, &ts));
+    clrt_optim_options ao;
+    clrt_optim_options_init(&ao, CLRT_OPTIM_ADAM);
+    clrt_optim *aa = optim_for(ctx, a, &ao), *ab = optim_for(ctx, b, &ao);
+    step_with_grads(ctx, a, aa, 3);
+    CLRT_ASSERT_OK(ctx, clrt_checkpoint_save(adam, a, aa, &ts));
+
+    static const meta_edit sgd_cases[] = {
+        {"epoch past 32 bits", "epoch", NULL, "4294967297", "\"epoch\" metadata \"4294967297\""},
+        {"epoch 2^64", "epoch", NULL, "18446744073709551616", "\"epoch\" metadata \"1844674"},
+        {"epoch negative", "epoch", NULL, "-1", "\"epoch\" metadata \"-1\""},
+        {"epoch 1e400", "epoch", NULL, "1e400", "\"epoch\" metadata \"1e400\""},
+        {"epoch 12abc", "epoch", NULL, "12abc", "\"epoch\" metadata \"12abc\""},
+        {"seed 2^64", "seed", NULL, "18446744073709551616", "\"seed\" metadata \"1844674"},
+        {"seed negative", "seed", NULL, "-5", "\"seed\" metadata \"-5\""},
+        {"lr 1e400", "lr", NULL, "1e400", "\"lr\" metadata \"1e400\""},
+        {"lr negative", "lr", NULL, "-0.5", "\"lr\" metadata \"-0.5\""},
+        {"lr 12abc", "lr", NULL, "12abc", "\"lr\" metadata \"12abc\""},
+        {"lr NaN", "lr", NULL, "NaN", "\"lr\" metadata \"NaN\""},
+        {"in_features 12abc", "in_features", NULL, "12abc", "\"in_features\" metadata \"12abc\""},
+        {"in_features negative", "in_features", NULL, "-13", "\"in_features\" metadata \"-13\""},
+        {"optimizer lr 1e400", "optimizer", "\"lr\":0.05", "\"lr\":1e400", "(in \"lr\")"},
+        {"optimizer lr past float", "optimizer", "\"lr\":0.05", "\"lr\":1e39",
+         "\"optimizer\" metadata's \"lr\" 1e+39 is out of range"},
+        {"optimizer lr negative", "optimizer", "\"lr\":0.05", "\"lr\":-1",
+         "\"optimizer\" metadata's \"lr\" -1 is out of range"},
+        {"optimizer lr a string", "optimizer", "\"lr\":0.05", "\"lr\":\"0.05\"",
+         "\"optimizer\" metadata's \"lr\" is not a number"},
+        {"steps negative", "optimizer", "\"steps\":2", "\"steps\":-3", "\"steps\" (-3)"},
+        {"steps fractional", "optimizer", "\"steps\":2", "\"steps\":1.5", "\"steps\" (1.5)"},
+        {"steps 1e400", "optimizer", "\"steps\":2", "\"steps\":1e400", "(in \"steps\")"},
+        {"steps past 64 bits", "optimizer", "\"steps\":2", "\"steps\":99999999999999999999",
+         "(in \"steps\")"},
+        {"momentum past float", "optimizer", "\"momentum\":0.9", "\"momentum\":1e39",
+         "\"momentum\" 1e+39 is out of range"},
+        {"momentum negative", "optimizer", "\"momentum\":0.9", "\"momentum\":-0.5",
+         "\"momentum\" -0.5 is out of range"},
+        {"dampening past float", "optimizer", "\"dampening\":0.0", "\"dampening\":-1e39",
+         "\"dampening\" -1e+39 is out of range"},
+        {"weight_decay negative", "optimizer", "\"weight_decay\":0.0", "\"weight_decay\":-1",
+         "\"weight_decay\" -1 is out of range"},
+        {"nesterov a number", "optimizer", "\"nesterov\":false", "\"nesterov\":1",
+         "\"nesterov\" is not true or false"},
+        {"layer width negative", "layers", "\"in\":13", "\"in\":-13", "layer 0 of the"},
+        {"layer slope past float", "layers", "\"type\":\"tanh\",", "\"type\":\"tanh\","
+         "\"negative_slope\":1e39,", "not a number within float range"},
+    };
+    static const meta_edit adam_cases[] = {
+        {"beta2 1", "optimizer", "0.999]", "1]", "\"betas\"[1] 1 is out of range"},
+        {"beta1 negative", "optimizer", "[0.9,", "[-0.1,", "\"betas\"[0] -0.1 is out of range"},
+        {"betas not a pair", "optimizer", "[0.9,0.999]", "[0.9]", "\"betas\"[0] is not a number"},
+        {"eps negative", "optimizer", "\"eps\":1e-8", "\"eps\":-1e-8",
+         "\"eps\" -1e-08 is out of range"},
+    };
+    const signing hows[] = {SIGN_AGAIN, AS_FORMAT_1};
+    char what[160];
+    for (size_t h = 0; h < 2; h++) {
+        for (size_t c = 0; c < sizeof sgd_cases / sizeof sgd_cases[0]; c++) {
+            rewrite_meta(sgd, bad, &sgd_cases[c], hows[h]);
+            snprintf(what, sizeof what, "%s (%s)", sgd_cases[c].what,
+                     h ? "format 1" : "re-signed");
+            expect_refused(ctx, what, bad, b, ob, CLRT_ERR_FORMAT, sgd_cases[c].needle);
+        }
+        for (size_t c = 0; c < sizeof adam_cases / sizeof adam_cases[0]; c++) {
+            rewrite_meta(adam, bad, &adam_cases[c], hows[h]);
+            snprintf(what, sizeof what, "%s (%s)", adam_cases[c].what,
+                     h ? "format 1" : "re-signed");
+            expect_refused(ctx, what, bad, b, ab, CLRT_ERR_FORMAT, adam_cases[c].needle);
+        }
+    }
+    /* The largest values that fit load: epoch 2^32 - 1, seed 2^64 - 1. */
+    const meta_edit top_epoch = {"epoch 2^32 - 1", "epoch", NULL, "4294967295", ""};
+    const meta_edit top_seed = {"seed 2^64 - 1", "seed", NULL, "18446744073709551615", ""};
+    rewrite_meta(sgd, bad, &top_epoch, SIGN_AGAIN);
+    clrt_train_state got = {0, 0, 0};
+    CLRT_ASSERT_OK(ctx, clrt_checkpoint_load(bad, b, ob, &got, 0));
+    assert_true(got.epoch == 4294967295u && got.seed == 5);
+    rewrite_meta(sgd, bad, &top_seed, SIGN_AGAIN);
+    CLRT_ASSERT_OK(ctx, clrt_checkpoint_load(bad, b, ob, &got, 0));
+    assert_true(got.epoch == 4 && got.seed == UINT64_MAX);
+    /* Saving refuses what loading would. */
+    const clrt_train_state too_far = {(uint64_t)CLRT_MAX_EPOCH + 1, 0, 0.1};
+    assert_int_equal(clrt_checkpoint_save(bad, a, NULL, &too_far), CLRT_ERR_INVALID_ARG);
+    assert_non_null(strstr(clrt_ctx_errmsg(ctx), "epoch 4294967296"));
+    const clrt_train_state negative_lr = {1, 0, -0.1};
+    assert_int_equal(clrt_checkpoint_save(bad, a, NULL, &negative_lr), CLRT_ERR_INVALID_ARG);
+
+    clrt_optim_destroy(oa), clrt_optim_destroy(ob), clrt_optim_destroy(aa);
+    clrt_optim_destroy(ab);
+    clrt_model_destroy(a), clrt_model_destroy(b);
+    clrt_test_rmtree(dir);
+    free(sgd), free(adam), free(bad), free(dir);
+    clrt_test_ctx_done(ctx);
+}
+
+/* Swap the data_offsets of 0.bias and optim.0.bias.momentum_buffer (both
+ * [33]): every entry and the data still check out; only the header
+ * checksum knows the tensors changed places. */
+static void edit_swap_offsets(json_t *root)
+{
+    json_t *a = json_object_get(root, "0.bias");
+    json_t *b = json_object_get(root, "optim.0.bias.momentum_buffer");
+    json_t *oa = json_incref(json_object_get(a, "data_offsets"));
+    json_object_set(a, "data_offsets", json_object_get(b, "data_offsets"));
+    json_object_set_new(b, "data_offsets", oa);
+}
+static void edit_add_key(json_t *root)
+{
+    json_object_set_new(json_object_get(root, "__metadata__"), "note", json_string("edited"));
+}
+static void edit_no_header_checksum(json_t *root)
+{
+    json_object_del(json_object_get(root, "__metadata__"), "header_checksum");
+}
+static void edit_no_checksum(json_t *root)
+{
+    json_object_del(json_object_get(root, "__metadata__"), "checksum");
+}
+static void edit_header_checksum_text(json_t *root)
+{
+    json_object_set_new(json_object_get(root, "__metadata__"), "header_checksum",
+                        json_string("xyz"));
+}
+
+/* A header edited to other valid values (lr, steps, epoch, seed, a key
+ * added, two tensors swapped) with the data intact is refused by the
+ * header checksum; the same edit re-signed loads and takes effect, so the
+ * checksum is what refused it. Before the header checksum these loaded. */
+static void edited_header_refused(void **state)
+{
+    (void)state;
+    clrt_ctx *ctx = clrt_test_ctx();
+    char *dir = clrt_test_tempdir();
+    char *good = path_in(dir, "good.safetensors"), *bad = path_in(dir, "bad.safetensors");
+    clrt_model *a = model_a(ctx, 1), *b = model_a(ctx, 2);
+    clrt_optim *oa = sgd_momentum(ctx, a), *ob = sgd_momentum(ctx, b);
+    step_with_grads(ctx, a, oa, 1);
+    step_with_grads(ctx, a, oa, 2);
+    const clrt_train_state ts = {4, 5, 0.5};
+    CLRT_ASSERT_OK(ctx, clrt_checkpoint_save(good, a, oa, &ts));
+
+    static const meta_edit edits[] = {
+        {"optimizer lr", "optimizer", "\"lr\":0.05", "\"lr\":0.5", ""},
+        {"steps", "optimizer", "\"steps\":2", "\"steps\":3", ""},
+        {"epoch", "epoch", NULL, "5", ""},
+        {"seed", "seed", NULL, "6", ""},
+        {"training lr", "lr", NULL, "0.25", ""},
+    };
+    for (size_t c = 0; c < sizeof edits / sizeof edits[0]; c++) {
+        rewrite_meta(good, bad, &edits[c], SIGN_NONE);
+        expect_refused(ctx, edits[c].what, bad, b, ob, CLRT_ERR_FORMAT,
+                       "header checksum mismatch");
+        rewrite_meta(good, bad, &edits[c], SIGN_AGAIN);
+        clrt_train_state st = {0, 0, 0};
+        CLRT_ASSERT_OK(ctx, clrt_checkpoint_load(bad, b, ob, &st, 0));
+        switch (c) {
+        case 0: assert_true(clrt_optim_lr(ob) == 0.5f); break;
+        case 1: assert_true(clrt_optim_steps(ob) == 3); break;
+        case 2: assert_true(st.epoch == 5); break;
+        case 3: assert_true(st.seed == 6); break;
+        default: assert_true(st.lr == 0.25); break;
+        }
+        CLRT_ASSERT_OK(ctx, clrt_checkpoint_load(good, b, ob, NULL, 0)); /* back to the file's */
+    }
+    static const corruption table_edits[] = {
+        {"two tensors swapped", edit_swap_offsets, "header checksum mismatch"},
+        {"a metadata key added", edit_add_key, "header checksum mismatch"},
+        {"no header checksum", edit_no_header_checksum, "no \"header_checksum\""},
+        {"no data checksum", edit_no_checksum, "no \"checksum\""},
+        {"header checksum not hex", edit_header_checksum_text,
+         "header_checksum \"xyz\" is not 8 hex digits"},
+    };
+    for (size_t c = 0; c < sizeof table_edits / sizeof table_edits[0]; c++) {
+        rewrite_header(good, bad, table_edits[c].edit);
+        expect_refused(ctx, table_edits[c].what, bad, b, ob, CLRT_ERR_FORMAT,
+                       table_edits[c].needle);
+    }
+    /* Weights only still checks both checksums of a clrt file. */
+    rewrite_header(good, bad, edit_swap_offsets);
+    assert_int_equal(clrt_checkpoint_load(bad, b, NULL, NULL, CLRT_CHECKPOINT_WEIGHTS_ONLY),
+                     CLRT_ERR_FORMAT);
+    assert_non_null(strstr(clrt_ctx_errmsg(ctx), "header checksum mismatch"));
+    CLRT_ASSERT_OK(ctx, clrt_checkpoint_load(good, b, ob, NULL, 0));
+    assert_params_equal(ctx, a, b);
+
+    clrt_optim_destroy(oa), clrt_optim_destroy(ob);
+    clrt_model_destroy(a), clrt_model_destroy(b);
+    clrt_test_rmtree(dir);
+    free(good), free(bad), free(dir);
+    clrt_test_ctx_done(ctx);
+}
+
+/* The F32 data of tensor `name` of the file at path (n floats expected). */
+static float *file_tensor(const char *path, const char *name, size_t n)
+{
+    size_t len, data_at;
+    unsigned char *file = read_bytes(path, &len);
+    json_t *root = read_header(file, len, &data_at);
+    json_t *off = json_object_get(json_object_get(root, name), "data_offsets");
+    assert_non_null(off);
+    size_t begin = (size_t)json_integer_value(json_array_get(off, 0));
+    assert_int_equal((size_t)json_integer_value(json_array_get(off, 1)) - begin, 4 * n);
+    float *v = malloc(n * sizeof *v);
+    assert_non_null(v);
+    for (size_t i = 0; i < n; i++) {
+        const unsigned char *p = file + data_at + begin + 4 * i;
+        uint32_t u = (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+                     (uint32_t)p[3] << 24;
+        memcpy(&v[i], &u, 4);
+    }
+    json_decref(root);
+    free(file);
+    return v;
+}
+
+/* Format 1 files still load, their data checksum checked with the old
+ * rule: tests/data/checkpoint-v1.safetensors, written by clrt before the
+ * header checksum (3 -> 4 -> tanh -> 2, SGD lr 0.05 momentum 0.9 after one
+ * step, epoch 2, seed 9, lr 0.025), and a file of today turned into format
+ * 1. The old rule covers the data alone: an edited lr in the header of a
+ * format-1 file is taken. */
+static void format_1_still_loads(void **state)
+{
+    (void)state;
+    clrt_ctx *ctx = clrt_test_ctx();
+    char *dir = clrt_test_tempdir(), *bad = path_in(dir, "bad.safetensors");
+    const char *fixture = CLRT_SOURCE_DIR "/tests/data/checkpoint-v1.safetensors";
+    const size_t w[] = {4, 2};
+    clrt_model *m = mlp(ctx, 3, w, 2, CLRT_ACT_TANH, 0, 1);
+    clrt_optim *opt = sgd_momentum(ctx, m);
+    clrt_train_state st = {0, 0, 0};
+    CLRT_ASSERT_OK(ctx, clrt_checkpoint_load(fixture, m, opt, &st, 0));
+    assert_true(st.epoch == 2 && st.seed == 9 && st.lr == 0.025);
+    assert_true(clrt_optim_steps(opt) == 1 && clrt_optim_lr(opt) == 0.05f);
+    const char *names[4] = {"0.weight", "0.bias", "2.weight", "2.bias"};
+    for (size_t i = 0; i < 4; i++) {
+        const clrt_tensor *t = clrt_model_param(m, i, NULL);
+        size_t n = clrt_tensor_numel(t);
+        float *want = file_tensor(fixture, names[i], n), *got = malloc(n * sizeof *got);
+        assert_non_null(got);
+        CLRT_ASSERT_OK(ctx, clrt_tensor_read(t, got, n));
+        assert_same_floats(names[i], want, n, got, n);
+        char sname[64];
+        snprintf(sname, sizeof sname, "optim.%s.momentum_buffer", names[i]);
+        float *wants = file_tensor(fixture, sname, n);
+        CLRT_ASSERT_OK(ctx, clrt_tensor_read(clrt_optim_state(opt, i, 0, NULL), got, n));
+        assert_same_floats(sname, wants, n, got, n);
+        free(want), free(wants), free(got);
+    }
+    /* Its data checksum is checked: one bit of the data flipped. */
+    size_t len;
+    unsigned char *file = read_bytes(fixture, &len);
+    file[len - 3] ^= 0x04;
+    write_bytes(bad, file, len);
+    free(file);
+    expect_refused(ctx, "format 1, a data bit flipped", bad, m, opt, CLRT_ERR_FORMAT,
+                   "checksum mismatch");
+
+    /* Today's file as format 1: loads; edited, it loads with the edit. */
+    clrt_model *a = model_a(ctx, 1), *b = model_a(ctx, 2);
+    clrt_optim *oa = sgd_momentum(ctx, a), *ob = sgd_momentum(ctx, b);
+    step_with_grads(ctx, a, oa, 1);
+    char *good = path_in(dir, "good.safetensors");
+    const clrt_train_state ts = {4, 5, 0.5};
+    CLRT_ASSERT_OK(ctx, clrt_checkpoint_save(good, a, oa, &ts));
+    rewrite_header(good, bad, to_format_1);
+    CLRT_ASSERT_OK(ctx, clrt_checkpoint_load(bad, b, ob, &st, 0));
+    assert_params_equal(ctx, a, b);
+    assert_true(st.epoch == 4 && clrt_optim_lr(ob) == 0.05f);
+    const meta_edit lr = {"optimizer lr", "optimizer", "\"lr\":0.05", "\"lr\":0.5", ""};
+    rewrite_meta(good, bad, &lr, AS_FORMAT_1);
+    CLRT_ASSERT_OK(ctx, clrt_checkpoint_load(bad, b, ob, &st, 0));
+    assert_true(clrt_optim_lr(ob) == 0.5f);
+
+    clrt_optim_destroy(oa), clrt_optim_destroy(ob), clrt_optim_destroy(opt);
+    clrt_model_destroy(a), clrt_model_destroy(b), clrt_model_destroy(m);
+    clrt_test_rmtree(dir);
+    free(good), free(bad), free(dir);
     clrt_test_ctx_done(ctx);
 }
 
@@ -1435,6 +1836,9 @@ int main(void)
         cmocka_unit_test(optimizer_state_round_trip),
         cmocka_unit_test(resume_matches_uninterrupted_run),
         cmocka_unit_test(corrupt_files_refused),
+        cmocka_unit_test(metadata_numbers_range_checked),
+        cmocka_unit_test(edited_header_refused),
+        cmocka_unit_test(format_1_still_loads),
         cmocka_unit_test(refused_load_changes_nothing),
         cmocka_unit_test(other_models_refused),
         cmocka_unit_test(optimizer_mismatch),

@@ -2,8 +2,10 @@
  * against the reference composed layer by layer (fused and standalone
  * activations), training steps that lower the loss without allocating,
  * the gradient hook between backward and the optimizer step, evaluation,
- * the layer-kind table and the checkpoint layer list it writes, and
- * argument errors. */
+ * the finiteness checks (the flag pass, clrt_model_check_finite, a NaN
+ * loss or weight from clrt_model_take_loss and clrt_model_evaluate), the
+ * layer-kind table and the checkpoint layer list it writes, and argument
+ * errors. */
 #include "harness.h"
 #include "nn/nn.h"
 #include "verify/ref.h"
@@ -560,6 +562,263 @@ static void removed_grad_hook_gives_the_plain_step(void **state)
     clrt_test_ctx_done(ctx);
 }
 
+/* --------------------------------------------------------- finiteness */
+
+/* Element `at` of parameter i := v. */
+static void poke_param(clrt_ctx *ctx, clrt_model *m, size_t i, size_t at, float v)
+{
+    clrt_tensor *t = clrt_model_param(m, i, NULL);
+    float *p = read_param(ctx, m, i);
+    p[at] = v;
+    CLRT_ASSERT_OK(ctx, clrt_tensor_write(t, p, clrt_tensor_numel(t)));
+    free(p);
+}
+
+static uint32_t read_flag(clrt_ctx *ctx, const clrt_tensor *flag)
+{
+    float word;
+    CLRT_ASSERT_OK(ctx, clrt_tensor_read(flag, &word, 1));
+    uint32_t tag;
+    memcpy(&tag, &word, sizeof tag);
+    return tag;
+}
+
+static void assert_numeric(clrt_ctx *ctx, clrt_status st, const char *const *needles)
+{
+    const char *msg = clrt_ctx_errmsg(ctx);
+    if (st != CLRT_ERR_NUMERIC)
+        fail_msg("got %s (\"%s\"), expected CLRT_ERR_NUMERIC", clrt_status_str(st), msg);
+    for (; *needles; needles++)
+        if (!strstr(msg, *needles))
+            fail_msg("\"%s\" does not say \"%s\"", msg, *needles);
+}
+
+/* The flag pass on odd sizes (several work-groups from 4099 up): finite
+ * data leaves the flag as it was; NaN, inf or -inf at the first, a middle
+ * or the last element raises it to the tag; of two tags the larger stays,
+ * in either order. */
+static void nonfinite_flag_on_odd_sizes(void **state)
+{
+    (void)state;
+    clrt_ctx *ctx = clrt_test_ctx();
+    const bool sim = clrt_test_device()->is_simulator;
+    const size_t sizes[] = {1, 7, 33, 257, 4099, 70001};
+    const float bad[] = {NAN, INFINITY, -INFINITY};
+    const size_t one = 1;
+    clrt_tensor *flag;
+    CLRT_ASSERT_OK(ctx, clrt_tensor_create(ctx, 1, &one, CLRT_TENSOR_ZERO, &flag));
+    for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
+        const size_t n = sizes[s];
+        if (sim && n > 5000)
+            continue; /* oclgrind interprets every item: the multi-group case 4099 suffices */
+        float *h = malloc(n * sizeof *h);
+        assert_non_null(h);
+        clrt_test_random(h, n, (uint32_t)n);
+        h[n / 2] = FLT_MAX, h[0] = -FLT_MAX; /* large is still finite */
+        clrt_tensor *x = clrt_test_vector(ctx, n, h);
+        CLRT_ASSERT_OK(ctx, clrt_tensor_fill(flag, 0.0f));
+        CLRT_ASSERT_OK(ctx, clrt__flag_nonfinite(ctx, x, 5, flag));
+        if (read_flag(ctx, flag) != 0)
+            fail_msg("n %zu: finite data raised the flag to %u", n, read_flag(ctx, flag));
+        const size_t at[3] = {0, n / 2, n - 1};
+        for (size_t a = 0; a < 3; a++)
+            for (size_t b = 0; b < 3; b++) {
+                float keep = h[at[a]];
+                h[at[a]] = bad[b];
+                CLRT_ASSERT_OK(ctx, clrt_tensor_write(x, h, n));
+                CLRT_ASSERT_OK(ctx, clrt_tensor_fill(flag, 0.0f));
+                CLRT_ASSERT_OK(ctx, clrt__flag_nonfinite(ctx, x, 5, flag));
+                uint32_t got = read_flag(ctx, flag);
+                if (got != 5)
+                    fail_msg("n %zu: %g at %zu gave flag %u, expected 5", n, (double)bad[b],
+                             at[a], got);
+                /* The larger tag stays, whichever comes first. */
+                CLRT_ASSERT_OK(ctx, clrt__flag_nonfinite(ctx, x, 3, flag));
+                assert_int_equal(read_flag(ctx, flag), 5);
+                CLRT_ASSERT_OK(ctx, clrt__flag_nonfinite(ctx, x, 9, flag));
+                assert_int_equal(read_flag(ctx, flag), 9);
+                h[at[a]] = keep;
+            }
+        clrt_tensor_destroy(x);
+        free(h);
+    }
+    clrt_tensor *empty;
+    const size_t zero = 0;
+    CLRT_ASSERT_OK(ctx, clrt_tensor_create(ctx, 1, &zero, 0, &empty));
+    CLRT_ASSERT_OK(ctx, clrt_tensor_fill(flag, 0.0f));
+    CLRT_ASSERT_OK(ctx, clrt__flag_nonfinite(ctx, empty, 5, flag));
+    assert_int_equal(read_flag(ctx, flag), 0);
+    assert_int_equal(clrt__flag_nonfinite(ctx, flag, 0, flag), CLRT_ERR_INVALID_ARG); /* tag 0 */
+    clrt_tensor_destroy(empty);
+    clrt_tensor_destroy(flag);
+    clrt_test_ctx_done(ctx);
+}
+
+/* clrt_model_check_finite names the first parameter (in parameter order)
+ * holding NaN or an infinity, and its first such element. */
+static void check_finite_names_the_first_bad_parameter(void **state)
+{
+    (void)state;
+    clrt_ctx *ctx = clrt_test_ctx();
+    clrt_model *m = make_model(ctx, 1);
+    CLRT_ASSERT_OK(ctx, clrt_model_check_finite(m));
+    float *w2 = read_param(ctx, m, 2), *b5 = read_param(ctx, m, 5), *b0 = read_param(ctx, m, 1);
+
+    poke_param(ctx, m, 2, 17, NAN); /* 2.weight [5, 33] */
+    const char *nan_w2[] = {"clrt_model_check_finite", "parameter 2.weight holds a non-finite "
+                            "value", "element 17 of [5, 33] is NaN", NULL};
+    assert_numeric(ctx, clrt_model_check_finite(m), nan_w2);
+    poke_param(ctx, m, 2, 3, -INFINITY); /* an earlier element of the same tensor */
+    const char *inf_w2[] = {"parameter 2.weight", "element 3 of [5, 33] is -inf", NULL};
+    assert_numeric(ctx, clrt_model_check_finite(m), inf_w2);
+    poke_param(ctx, m, 5, 2, INFINITY); /* a later parameter: still 2.weight */
+    assert_numeric(ctx, clrt_model_check_finite(m), inf_w2);
+    poke_param(ctx, m, 1, 32, INFINITY); /* an earlier one, its last element */
+    const char *inf_b0[] = {"parameter 0.bias", "element 32 of [33] is inf", NULL};
+    assert_numeric(ctx, clrt_model_check_finite(m), inf_b0);
+
+    CLRT_ASSERT_OK(ctx, clrt_tensor_write(clrt_model_param(m, 2, NULL), w2, 5 * 33));
+    CLRT_ASSERT_OK(ctx, clrt_tensor_write(clrt_model_param(m, 5, NULL), b5, 3));
+    CLRT_ASSERT_OK(ctx, clrt_tensor_write(clrt_model_param(m, 1, NULL), b0, 33));
+    CLRT_ASSERT_OK(ctx, clrt_model_check_finite(m));
+    assert_int_equal(clrt_model_check_finite(NULL), CLRT_ERR_INVALID_ARG);
+    clrt_model *bare;
+    CLRT_ASSERT_OK(ctx, clrt_model_create(ctx, 3, &bare));
+    CLRT_ASSERT_OK(ctx, clrt_model_check_finite(bare)); /* no parameters */
+    clrt_model_destroy(bare);
+    free(w2), free(b5), free(b0);
+    clrt_model_destroy(m);
+    clrt_test_ctx_done(ctx);
+}
+
+/* Steps with lr 3e38 (a float still) blow the weights up; the steps
+ * enqueue and succeed, and the loss read after them is CLRT_ERR_NUMERIC
+ * with the loss and the count still given and the sum restarted. */
+static void take_loss_after_a_huge_lr_is_numeric(void **state)
+{
+    (void)state;
+    clrt_ctx *ctx = clrt_test_ctx();
+    clrt_model *m = make_model(ctx, 2);
+    batch b = make_batch(ctx);
+    clrt_optim *opt = plain_sgd(ctx, m, 3e38f, 0.0f);
+    for (int s = 0; s < 3; s++)
+        CLRT_ASSERT_OK(ctx, clrt_model_train_step(m, opt, CLRT_LOSS_CROSS_ENTROPY, b.x, b.labels));
+    double mean = 0;
+    size_t samples = 0;
+    const char *needles[] = {"clrt_model_take_loss", "non-finite value", "parameter ", NULL};
+    assert_numeric(ctx, clrt_model_take_loss(m, &mean, &samples), needles);
+    assert_int_equal(samples, 48);
+    assert_numeric(ctx, clrt_model_check_finite(m), needles + 1);
+    /* The sum restarted: nothing counted, the weights still named. */
+    assert_numeric(ctx, clrt_model_take_loss(m, &mean, &samples), needles);
+    assert_int_equal(samples, 0);
+    assert_true(mean == 0.0);
+    clrt_optim_destroy(opt);
+    batch_done(&b);
+    clrt_model_destroy(m);
+    clrt_test_ctx_done(ctx);
+}
+
+static clrt_status zero_grads_hook(clrt_model *m, clrt_tensor *const *grads, size_t count,
+                                   void *user)
+{
+    (void)m, (void)user;
+    for (size_t i = 0; i < count; i++)
+        CLRT_TRY(clrt_tensor_fill(grads[i], 0.0f));
+    return CLRT_OK;
+}
+
+/* A NaN loss with finite weights (a label outside the classes, its
+ * gradients zeroed by the hook) is named as the running loss. */
+static void take_loss_names_a_nan_loss(void **state)
+{
+    (void)state;
+    clrt_ctx *ctx = clrt_test_ctx();
+    clrt_model *m = make_model(ctx, 3);
+    batch b = make_batch(ctx);
+    float labels[16];
+    for (size_t i = 0; i < 16; i++)
+        labels[i] = (float)(i % 3);
+    labels[5] = 7.0f; /* 3 classes */
+    CLRT_ASSERT_OK(ctx, clrt_tensor_write(b.labels, labels, 16));
+    clrt_optim *opt = plain_sgd(ctx, m, 0.1f, 0.0f);
+    CLRT_ASSERT_OK(ctx, clrt_model_set_grad_hook(m, zero_grads_hook, NULL));
+    CLRT_ASSERT_OK(ctx, clrt_model_train_step(m, opt, CLRT_LOSS_CROSS_ENTROPY, b.x, b.labels));
+    double mean = 0;
+    size_t samples = 0;
+    const char *needles[] = {"clrt_model_take_loss: the running loss over 16 samples is NaN",
+                             "the parameters are finite", NULL};
+    assert_numeric(ctx, clrt_model_take_loss(m, &mean, &samples), needles);
+    assert_true(isnan(mean));
+    assert_int_equal(samples, 16);
+    CLRT_ASSERT_OK(ctx, clrt_model_check_finite(m));
+    /* Good labels again: the restarted sum is finite. */
+    for (size_t i = 0; i < 16; i++)
+        labels[i] = (float)(i % 3);
+    CLRT_ASSERT_OK(ctx, clrt_tensor_write(b.labels, labels, 16));
+    CLRT_ASSERT_OK(ctx, clrt_model_train_step(m, opt, CLRT_LOSS_CROSS_ENTROPY, b.x, b.labels));
+    CLRT_ASSERT_OK(ctx, clrt_model_take_loss(m, &mean, &samples));
+    assert_true(isfinite(mean) && mean > 0);
+    clrt_optim_destroy(opt);
+    batch_done(&b);
+    clrt_model_destroy(m);
+    clrt_test_ctx_done(ctx);
+}
+
+/* clrt_model_evaluate with a NaN weight, then an infinite bias: the test
+ * loss is NaN, the status CLRT_ERR_NUMERIC naming the parameter, with the
+ * loss and accuracy given all the same; with the caller asking for the
+ * accuracy alone too. */
+static void evaluate_with_nan_weights_is_numeric(void **state)
+{
+    (void)state;
+    clrt_ctx *ctx = clrt_test_ctx();
+    clrt_model *m;
+    CLRT_ASSERT_OK(ctx, clrt_model_create(ctx, 2, &m));
+    CLRT_ASSERT_OK(ctx, clrt_model_add_linear(m, 2));
+    const float eye[4] = {1, 0, 0, 1}, zero[2] = {0, 0};
+    CLRT_ASSERT_OK(ctx, clrt_tensor_write(clrt_model_param(m, 0, NULL), eye, 4));
+    CLRT_ASSERT_OK(ctx, clrt_tensor_write(clrt_model_param(m, 1, NULL), zero, 2));
+    float data[20], labels[10];
+    for (int i = 0; i < 10; i++)
+        data[2 * i] = (float)i, data[2 * i + 1] = (float)(9 - i), labels[i] = (float)(i % 2);
+    char err[256];
+    clrt_dataset *ds;
+    assert_int_equal(clrt_dataset_create(10, 2, data, labels, &ds, err, sizeof err), CLRT_OK);
+    clrt_loader_options lo;
+    clrt_loader_options_init(&lo);
+    lo.batch = 4;
+    clrt_loader *l;
+    CLRT_ASSERT_OK(ctx, clrt_loader_create(ctx, ds, &lo, &l));
+    double loss = 0, acc = -1;
+    CLRT_ASSERT_OK(ctx, clrt_model_evaluate(m, l, &loss, &acc));
+    assert_true(isfinite(loss));
+
+    poke_param(ctx, m, 0, 3, NAN);
+    const char *nan_w[] = {"clrt_model_evaluate: the loss over the loader's 10 samples is NaN",
+                           "parameter 0.weight holds a non-finite value",
+                           "element 3 of [2, 2] is NaN", NULL};
+    assert_numeric(ctx, clrt_model_evaluate(m, l, &loss, &acc), nan_w);
+    assert_true(isnan(loss));
+    assert_true(acc >= 0 && acc <= 1);
+    acc = -1;
+    assert_numeric(ctx, clrt_model_evaluate(m, l, NULL, &acc), nan_w);
+    assert_true(acc >= 0 && acc <= 1);
+    poke_param(ctx, m, 0, 3, 1.0f);
+    poke_param(ctx, m, 1, 0, INFINITY);
+    const char *inf_b[] = {"clrt_model_evaluate: the loss over the loader's 10 samples is",
+                           "parameter 0.bias", "element 0 of [2] is inf", NULL};
+    assert_numeric(ctx, clrt_model_evaluate(m, l, &loss, NULL), inf_b);
+    assert_false(isfinite(loss));
+    poke_param(ctx, m, 1, 0, 0.0f);
+    CLRT_ASSERT_OK(ctx, clrt_model_evaluate(m, l, &loss, &acc));
+    assert_true(isfinite(loss));
+    clrt_loader_destroy(l);
+    clrt_dataset_destroy(ds);
+    clrt_model_destroy(m);
+    clrt_test_ctx_done(ctx);
+}
+
 /* ---------------------------------------------- layer kinds, checkpoints */
 
 static void layer_kinds_name_and_parse_back(void **state)
@@ -828,6 +1087,11 @@ int main(void)
         cmocka_unit_test(failing_grad_hook_leaves_the_model_unstepped),
         cmocka_unit_test(removed_grad_hook_gives_the_plain_step),
         cmocka_unit_test(evaluate_counts_correct_rows),
+        cmocka_unit_test(nonfinite_flag_on_odd_sizes),
+        cmocka_unit_test(check_finite_names_the_first_bad_parameter),
+        cmocka_unit_test(take_loss_after_a_huge_lr_is_numeric),
+        cmocka_unit_test(take_loss_names_a_nan_loss),
+        cmocka_unit_test(evaluate_with_nan_weights_is_numeric),
         cmocka_unit_test(layer_kinds_name_and_parse_back),
         cmocka_unit_test(checkpoint_layer_list_is_unchanged),
         cmocka_unit_test(optimizer_of_another_model_refused),
