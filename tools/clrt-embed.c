@@ -54,6 +54,7 @@ int main(int argc, char **argv)
         size_t raw_len, len;
         if (clrt__read_file(path, &raw, &raw_len) != 0) {
             fprintf(stderr, "clrt-embed: cannot read %s\n", path);
+            free(names);
             fclose(out);
             remove(output);
             return 1;
@@ -61,6 +62,7 @@ int main(int argc, char **argv)
         if (clrt__expand_includes(file, raw, raw_len, kdir, &text, &len, err, sizeof err) != 0) {
             fprintf(stderr, "clrt-embed: %s\n", err);
             free(raw);
+            free(names);
             fclose(out);
             remove(output);
             return 1;
