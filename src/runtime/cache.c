@@ -186,6 +186,33 @@ static int write_all(int fd, const void *data, size_t len)
     return 0;
 }
 
+/* The file-write fault of clrt__fault_file_writes: thread-local, so a test
+ * arming it reaches its own thread's writes only. */
+static _Thread_local unsigned long file_fault_nth, file_fault_calls, file_fault_fired;
+static _Thread_local int file_fault_errno;
+
+void clrt__fault_file_writes(unsigned long nth, int err)
+{
+    file_fault_nth = nth;
+    file_fault_calls = 0;
+    file_fault_errno = err ? err : EIO;
+}
+
+unsigned long clrt__fault_file_writes_fired(void)
+{
+    return file_fault_fired;
+}
+
+/* true, with errno set, when this step of a write is to fail. */
+static bool file_fault(void)
+{
+    if (file_fault_nth == 0 || ++file_fault_calls < file_fault_nth)
+        return false;
+    file_fault_fired++;
+    errno = file_fault_errno;
+    return true;
+}
+
 /* "<path>.tmp.<pid>", or with CLRT__WRITE_UNIQUE_TMP
  * "<path>.tmp.<pid>.<seconds>.<nanoseconds>" (caller frees). */
 static char *temp_name(const char *path, unsigned flags)
@@ -238,18 +265,18 @@ clrt_status clrt__write_file_atomic(const char *path, const void *const *parts,
         return CLRT_ERR_OUT_OF_MEMORY;
     const char *step = "create";
     int excl = flags & CLRT__WRITE_UNIQUE_TMP ? O_EXCL : O_TRUNC;
-    int fd = open(tmp, O_WRONLY | O_CREAT | excl, (mode_t)mode);
+    int fd = file_fault() ? -1 : open(tmp, O_WRONLY | O_CREAT | excl, (mode_t)mode);
     bool ok = fd >= 0;
     if (ok) {
         step = "write";
         for (size_t i = 0; ok && i < nparts; i++)
-            ok = write_all(fd, parts[i], sizes[i]) == 0;
+            ok = !file_fault() && write_all(fd, parts[i], sizes[i]) == 0;
         if (ok) {
             step = "fsync";
-            ok = fsync(fd) == 0;
+            ok = !file_fault() && fsync(fd) == 0;
         }
         int saved = errno;
-        if (close(fd) != 0 && ok) {
+        if ((close(fd) != 0 || (ok && file_fault())) && ok) {
             step = "close";
             ok = false;
         } else {
@@ -258,7 +285,7 @@ clrt_status clrt__write_file_atomic(const char *path, const void *const *parts,
     }
     if (ok) {
         step = "rename";
-        ok = rename(tmp, path) == 0;
+        ok = !file_fault() && rename(tmp, path) == 0;
     }
     if (!ok) {
         int err = errno;
