@@ -141,6 +141,21 @@ static FILE *open_record(clrt_ctx *ctx, bool append)
     return f;
 }
 
+bool clrt__gemm_record_parse(const char *line, const char *key, char cls[48],
+                             clrt_gemm_backend *b, unsigned *tile)
+{
+    char k[32], name[16];
+    if (sscanf(line, "%31s %47s %15s %u", k, cls, name, tile) != 4 || strcmp(k, key) != 0)
+        return false;
+    for (int i = CLRT_GEMM_BUILTIN; i <= CLRT_GEMM_HOST; i++)
+        if (strcmp(name, clrt_gemm_backend_name((clrt_gemm_backend)i)) == 0 &&
+            *tile < clrt__gemm_tile_count()) {
+            *b = (clrt_gemm_backend)i;
+            return true;
+        }
+    return false;
+}
+
 /* Lines "<device key> <shape class> <backend name> <tile>"; lines for other
  * devices or that do not parse are skipped: the record is a hint. */
 static void load_record(clrt_ctx *ctx)
@@ -151,15 +166,12 @@ static void load_record(clrt_ctx *ctx)
     char key[32], line[256];
     device_key(ctx, key, sizeof key);
     while (fgets(line, sizeof line, f)) {
-        char k[32], cls[48], name[16];
+        char cls[48];
+        clrt_gemm_backend b;
         unsigned tile;
-        if (sscanf(line, "%31s %47s %15s %u", k, cls, name, &tile) != 4 || strcmp(k, key) != 0)
-            continue;
-        for (int b = CLRT_GEMM_BUILTIN; b <= CLRT_GEMM_HOST; b++)
-            if (strcmp(name, clrt_gemm_backend_name((clrt_gemm_backend)b)) == 0 &&
-                tile < clrt__gemm_tile_count() &&
-                !clrt__gemm_backend_unavailable(ctx, (clrt_gemm_backend)b))
-                remember(ctx, cls, (clrt_gemm_backend)b, tile);
+        if (clrt__gemm_record_parse(line, key, cls, &b, &tile) &&
+            !clrt__gemm_backend_unavailable(ctx, b))
+            remember(ctx, cls, b, tile);
     }
     fclose(f);
 }

@@ -129,4 +129,12 @@ clrt_status clrt__gemm_run(clrt_ctx *ctx, const clrt__gemm_args *g, clrt_gemm_ba
 clrt_status clrt__gemm_choose(clrt_ctx *ctx, const clrt__gemm_args *g, bool builtin_only,
                               clrt_gemm_backend *b, unsigned *tile);
 
+/* One line of the tuning record, "<device key> <shape class> <backend>
+ * <tile>": true when it parses, is for `key`, names a backend and a tile
+ * below clrt__gemm_tile_count(); cls gets the shape class. Whether the
+ * backend is available here is the caller's check. (The fuzz target of
+ * the record calls it.) */
+bool clrt__gemm_record_parse(const char *line, const char *key, char cls[48],
+                             clrt_gemm_backend *b, unsigned *tile);
+
 #endif /* CLRT_OPS_H */

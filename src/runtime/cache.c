@@ -452,6 +452,33 @@ static int write_all(int fd, const void *data, size_t len)
     return 0;
 }
 
+/* The file-write fault of clrt__fault_file_writes: thread-local, so a test
+ * arming it reaches its own thread's writes only. */
+static _Thread_local unsigned long file_fault_nth, file_fault_calls, file_fault_fired;
+static _Thread_local int file_fault_errno;
+
+void clrt__fault_file_writes(unsigned long nth, int err)
+{
+    file_fault_nth = nth;
+    file_fault_calls = 0;
+    file_fault_errno = err ? err : EIO;
+}
+
+unsigned long clrt__fault_file_writes_fired(void)
+{
+    return file_fault_fired;
+}
+
+/* true, with errno set, when this step of a write is to fail. */
+static bool file_fault(void)
+{
+    if (file_fault_nth == 0 || ++file_fault_calls < file_fault_nth)
+        return false;
+    file_fault_fired++;
+    errno = file_fault_errno;
+    return true;
+}
+
 /* Remove the temp files that writes of `name` left when their process died
  * (a killed save): "<name>.tmp.<pid>" or "<name>.tmp.<pid>.<more>", regular
  * files of this user's, whose pid is no process (kill(pid, 0) fails with
@@ -542,20 +569,28 @@ clrt_status clrt__write_file_atomic_at(int dirfd, const char *name, const void *
     remove_stale_temps(dirfd, name, flags);
     char *tmp;
     const char *step = "create";
-    int fd = create_temp(dirfd, name, mode, flags, &tmp);
+    int fd;
+    if (file_fault()) { /* the create step fails as the system would fail it */
+        int err = errno;
+        tmp = clrt__strprintf("%s.tmp.%ld", name, (long)getpid());
+        errno = err;
+        fd = -1;
+    } else {
+        fd = create_temp(dirfd, name, mode, flags, &tmp);
+    }
     if (fd < 0 && !tmp)
         return CLRT_ERR_OUT_OF_MEMORY;
     bool ok = fd >= 0;
     if (ok) {
         step = "write";
         for (size_t i = 0; ok && i < nparts; i++)
-            ok = write_all(fd, parts[i], sizes[i]) == 0;
+            ok = !file_fault() && write_all(fd, parts[i], sizes[i]) == 0;
         if (ok) {
             step = "fsync";
-            ok = fsync(fd) == 0;
+            ok = !file_fault() && fsync(fd) == 0;
         }
         int saved = errno;
-        if (close(fd) != 0 && ok) {
+        if ((close(fd) != 0 || (ok && file_fault())) && ok) {
             step = "close";
             ok = false;
         } else {
@@ -564,13 +599,13 @@ clrt_status clrt__write_file_atomic_at(int dirfd, const char *name, const void *
     }
     if (ok && (flags & CLRT__WRITE_NO_REPLACE)) {
         step = "link";
-        ok = linkat(dirfd, tmp, dirfd, name, 0) == 0;
+        ok = !file_fault() && linkat(dirfd, tmp, dirfd, name, 0) == 0;
         int saved = errno;
         (void)unlinkat(dirfd, tmp, 0);
         errno = saved;
     } else if (ok) {
         step = "rename";
-        ok = renameat(dirfd, tmp, dirfd, name) == 0;
+        ok = !file_fault() && renameat(dirfd, tmp, dirfd, name) == 0;
     }
     if (!ok) {
         int err = errno;

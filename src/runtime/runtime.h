@@ -222,6 +222,16 @@ clrt_status clrt__write_file_atomic_at(int dirfd, const char *name, const void *
                                        const size_t *sizes, size_t nparts, unsigned mode,
                                        unsigned flags, clrt__write_failure *failure);
 
+/* Tests only (tests/device/test_fault_walk.c): from the nth step on (n >= 1;
+ * 0 disarms) of the clrt__write_file_atomic calls this thread makes, each
+ * step (create, each part's write, fsync, close, rename) fails with errno
+ * `err` (0: EIO) before its system call, as the system would fail it.
+ * Thread-local rather than per context: the writer has no context. */
+void clrt__fault_file_writes(unsigned long nth, int err);
+
+/* Steps this thread's writes failed on purpose so far. */
+unsigned long clrt__fault_file_writes_fired(void);
+
 /* mkdir -p, each level it creates with mode 0700; 0 on success, else -1
  * with errno. */
 int clrt__make_dirs(const char *dir);
