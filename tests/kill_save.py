@@ -60,9 +60,16 @@ def check_checkpoint(path):
     except ValueError as e:
         fail("%s: header is not JSON: %s" % (path, e))
     body = data[8 + hlen :]
-    meta = header.pop("__metadata__", {})
-    if meta.get("format") != "clrt-checkpoint-1":
+    meta = header.get("__metadata__", {})
+    if meta.get("format") != "clrt-checkpoint-2":
         fail("%s: not a clrt checkpoint: %r" % (path, meta.get("format")))
+    # The header checksum: crc32 of the header without that field, keys
+    # sorted, no spaces (docs/training.md).
+    want = meta.pop("header_checksum", None)
+    text = json.dumps(header, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    if want != "%08x" % (zlib.crc32(text.encode()) & 0xFFFFFFFF):
+        fail("%s: header checksum %r does not match the header" % (path, want))
+    header.pop("__metadata__")
     spans = sorted(tuple(e["data_offsets"]) for e in header.values())
     at = 0
     for begin, end in spans:
