@@ -408,9 +408,13 @@ clrt_status clrt__device_pick(const clrt_device_info *list, size_t count, const 
 
     if (sel[0] == '\0') {
         static const device_kind order[] = {KIND_GPU, KIND_ACCELERATOR, KIND_CPU};
-        for (size_t k = 0; k < sizeof order / sizeof order[0]; k++)
-            if ((*index = kind_nth(list, count, order[k], 0)) < count)
+        for (size_t k = 0; k < sizeof order / sizeof order[0]; k++) {
+            size_t i = kind_nth(list, count, order[k], 0);
+            if (i < count) {
+                *index = i;
                 return CLRT_OK;
+            }
+        }
         return no_match(list, count, "", CLRT_ERR_NO_DEVICE,
                         "(the default) found no GPU, accelerator or CPU device; simulators such "
                         "as oclgrind are used only when named",
@@ -437,8 +441,11 @@ clrt_status clrt__device_pick(const clrt_device_info *list, size_t count, const 
         if (sel[wl] == ':' && !parse_index(sel + wl + 1, &nth))
             return no_match(list, count, sel, CLRT_ERR_INVALID_ARG,
                             "is malformed (expected TYPE:N with N a number)", err, errlen);
-        if ((*index = kind_nth(list, count, kinds[k], nth)) < count)
+        size_t i = kind_nth(list, count, kinds[k], nth);
+        if (i < count) {
+            *index = i;
             return CLRT_OK;
+        }
         return no_match(list, count, sel, CLRT_ERR_NO_DEVICE, "matches no device", err, errlen);
     }
 
