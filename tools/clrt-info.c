@@ -6,6 +6,10 @@
  */
 #include <clrt.h>
 
+/* What a device lacks (clrt__device_lacks) is the library's rule, not the
+ * tool's: clrt-info links the static library to ask it. */
+#include "runtime/runtime.h"
+
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -96,21 +100,23 @@ static const char *type_words(cl_device_type t, char *buf, size_t len)
 
 static json_t *device_json(const clrt_device_info *d, int is_default)
 {
-    char types[64];
-    return json_pack("{s:I, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:b, s:I, s:I, s:I, s:I, "
-                     "s:I, s:b, s:b, s:b, s:b}",
+    char types[64], lacks[256];
+    int short_of = clrt__device_lacks(d, lacks, sizeof lacks) > 0;
+    return json_pack("{s:I, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:b, s:I, s:I, s:I, "
+                     "s:I, s:I, s:b, s:b, s:b, s:b, s:s?}",
                      "index", (json_int_t)d->index, "selector", d->selector, "platform",
                      d->platform, "platform_version", d->platform_version, "name", d->name,
                      "vendor", d->vendor, "type", type_words(d->type, types, sizeof types),
-                     "driver_version", d->driver_version, "opencl_c_version",
-                     d->opencl_c_version, "simulator", d->is_simulator, "compute_units",
+                     "driver_version", d->driver_version, "device_version", d->device_version,
+                     "opencl_c_version", d->opencl_c_version, "simulator", d->is_simulator,
+                     "compute_units",
                      (json_int_t)d->compute_units, "global_mem_bytes",
                      (json_int_t)d->global_mem_bytes, "local_mem_bytes",
                      (json_int_t)d->local_mem_bytes, "max_alloc_bytes",
                      (json_int_t)d->max_alloc_bytes, "max_work_group_size",
                      (json_int_t)d->max_work_group_size, "fp16", d->has_fp16, "fp64",
                      d->has_fp64, "compiler_available", d->compiler_available, "default",
-                     is_default);
+                     is_default, "lacks", short_of ? lacks : NULL);
 }
 
 static void device_text(const clrt_device_info *d, int is_default)
@@ -130,6 +136,9 @@ static void device_text(const clrt_device_info *d, int is_default)
            (double)d->max_alloc_bytes / 1048576.0);
     printf("    fp16 %s, fp64 %s, compiler %s\n", d->has_fp16 ? "yes" : "no",
            d->has_fp64 ? "yes" : "no", d->compiler_available ? "yes" : "no");
+    char lacks[256];
+    if (clrt__device_lacks(d, lacks, sizeof lacks) > 0)
+        printf("    lacks           %s\n", lacks);
 }
 
 int main(int argc, char **argv)

@@ -135,9 +135,16 @@ clrt_status clrt__device_query(cl_platform_id platform, cl_device_id device, siz
     Q(device_string(device, CL_DEVICE_VERSION, out->device_version, sizeof out->device_version,
                     NULL),
       "CL_DEVICE_VERSION");
-    Q(device_string(device, CL_DEVICE_OPENCL_C_VERSION, out->opencl_c_version,
-                    sizeof out->opencl_c_version, NULL),
-      "CL_DEVICE_OPENCL_C_VERSION");
+    /* OpenCL 1.0 has no CL_DEVICE_OPENCL_C_VERSION: such a device runs
+     * OpenCL C 1.0 and is listed with that, not dropped. */
+    rc = device_string(device, CL_DEVICE_OPENCL_C_VERSION, out->opencl_c_version,
+                       sizeof out->opencl_c_version, NULL);
+    if (rc != CL_SUCCESS &&
+        !clrt__device_c_version_fallback(out->device_version, out->opencl_c_version,
+                                         sizeof out->opencl_c_version)) {
+        what = "CL_DEVICE_OPENCL_C_VERSION";
+        goto fail;
+    }
     Q(clGetDeviceInfo(device, CL_DEVICE_TYPE, sizeof out->type, &out->type, NULL),
       "CL_DEVICE_TYPE");
     Q(clGetDeviceInfo(device, CL_DEVICE_MAX_COMPUTE_UNITS, sizeof out->compute_units,
@@ -241,6 +248,54 @@ bool clrt__device_is_cpu(const clrt_device_info *dev)
     return (dev->type & CL_DEVICE_TYPE_CPU) && !(dev->type & CL_DEVICE_TYPE_GPU);
 }
 
+bool clrt__device_c_version_fallback(const char *device_version, char *buf, size_t len)
+{
+    int major, minor;
+    if (sscanf(device_version, "OpenCL %d.%d", &major, &minor) != 2 || major != 1 || minor != 0)
+        return false;
+    snprintf(buf, len, "OpenCL C 1.0");
+    return true;
+}
+
+void clrt__device_c_version(const clrt_device_info *dev, int *major, int *minor)
+{
+    /* "OpenCL C 1.2 PoCL"; unreadable text counts as the oldest, 1.0. */
+    if (sscanf(dev->opencl_c_version, "OpenCL C %d.%d", major, minor) != 2)
+        *major = 1, *minor = 0;
+}
+
+/* Below OpenCL C 1.2 the kernels build without -cl-std=CL1.2. */
+static bool lacks_c12(const clrt_device_info *dev)
+{
+    int major, minor;
+    clrt__device_c_version(dev, &major, &minor);
+    return major < 1 || (major == 1 && minor < 2);
+}
+
+size_t clrt__device_lacks(const clrt_device_info *dev, char *buf, size_t len)
+{
+    size_t n = 0;
+    if (buf && len)
+        buf[0] = '\0';
+    if (lacks_c12(dev)) {
+        int major, minor;
+        clrt__device_c_version(dev, &major, &minor);
+        if (buf && len)
+            snprintf(buf, len, "OpenCL C 1.2 (has %d.%d: the kernels build without -cl-std=CL1.2)",
+                     major, minor);
+        n++;
+    }
+    return n;
+}
+
+/* Mesa's software rasteriser (rusticl on llvmpipe): a CPU device, and a
+ * correct one, but its compute path is slower than a CPU implementation
+ * built for OpenCL (PoCL), so the default ranks it after them. */
+static bool is_software_rasteriser(const clrt_device_info *d)
+{
+    return contains_nocase(d->name, "llvmpipe");
+}
+
 /* ----------------------------------------------------------- selector */
 
 typedef enum { KIND_NONE, KIND_GPU, KIND_ACCELERATOR, KIND_CPU } device_kind;
@@ -255,6 +310,25 @@ static bool is_kind(const clrt_device_info *d, device_kind k)
     case KIND_CPU: return (d->type & CL_DEVICE_TYPE_CPU) != 0;
     default: return false;
     }
+}
+
+/* How far back a device of its kind stands in the default's order (0
+ * first): one with OpenCL C 1.2 before one without, and Mesa's software
+ * rasteriser after the other devices of its kind. */
+static int rank(const clrt_device_info *d)
+{
+    return 2 * lacks_c12(d) + is_software_rasteriser(d);
+}
+
+/* The index of the nth device of kind k (from 0) in rank order, list order
+ * within a rank; count when there is none. */
+static size_t kind_nth(const clrt_device_info *list, size_t count, device_kind k, size_t nth)
+{
+    for (int r = 0; r < 4; r++)
+        for (size_t i = 0; i < count; i++)
+            if (is_kind(&list[i], k) && rank(&list[i]) == r && nth-- == 0)
+                return i;
+    return count;
 }
 
 static const char *kind_word(device_kind k)
@@ -292,9 +366,12 @@ void clrt__device_list_text(const clrt_device_info *list, size_t count, char *bu
     }
     size_t used = 0;
     for (size_t i = 0; i < count && used + 1 < len; i++) {
-        int w = snprintf(buf + used, len - used, "%s  %zu  %-11s %s / %s  (select with \"%s\")",
+        char lacks[256];
+        bool short_of = clrt__device_lacks(&list[i], lacks, sizeof lacks) > 0;
+        int w = snprintf(buf + used, len - used, "%s  %zu  %-11s %s / %s  (select with \"%s\")%s%s",
                          i ? "\n" : "", list[i].index, type_label(&list[i]), list[i].platform,
-                         list[i].name, list[i].selector);
+                         list[i].name, list[i].selector, short_of ? "; lacks " : "",
+                         short_of ? lacks : "");
         if (w < 0)
             break;
         used += (size_t)w;
@@ -351,12 +428,13 @@ clrt_status clrt__device_pick(const clrt_device_info *list, size_t count, const 
 
     if (sel[0] == '\0') {
         static const device_kind order[] = {KIND_GPU, KIND_ACCELERATOR, KIND_CPU};
-        for (size_t k = 0; k < sizeof order / sizeof order[0]; k++)
-            for (size_t i = 0; i < count; i++)
-                if (is_kind(&list[i], order[k])) {
-                    *index = i;
-                    return CLRT_OK;
-                }
+        for (size_t k = 0; k < sizeof order / sizeof order[0]; k++) {
+            size_t i = kind_nth(list, count, order[k], 0);
+            if (i < count) {
+                *index = i;
+                return CLRT_OK;
+            }
+        }
         return no_match(list, count, "", CLRT_ERR_NO_DEVICE,
                         "(the default) found no GPU, accelerator or CPU device; simulators such "
                         "as oclgrind are used only when named",
@@ -383,11 +461,11 @@ clrt_status clrt__device_pick(const clrt_device_info *list, size_t count, const 
         if (sel[wl] == ':' && !parse_index(sel + wl + 1, &nth))
             return no_match(list, count, sel, CLRT_ERR_INVALID_ARG,
                             "is malformed (expected TYPE:N with N a number)", err, errlen);
-        for (size_t i = 0; i < count; i++)
-            if (is_kind(&list[i], kinds[k]) && nth-- == 0) {
-                *index = i;
-                return CLRT_OK;
-            }
+        size_t i = kind_nth(list, count, kinds[k], nth);
+        if (i < count) {
+            *index = i;
+            return CLRT_OK;
+        }
         return no_match(list, count, sel, CLRT_ERR_NO_DEVICE, "matches no device", err, errlen);
     }
 
@@ -466,8 +544,8 @@ void clrt__device_assign_selectors(clrt_device_info *list, size_t count)
             if (!is_kind(d, kinds[k]))
                 continue;
             size_t nth = 0;
-            for (size_t j = 0; j < i; j++)
-                nth += is_kind(&list[j], kinds[k]);
+            while (nth < count && kind_nth(list, count, kinds[k], nth) != i)
+                nth++;
             snprintf(out, outlen, "%s:%zu", kind_word(kinds[k]), nth);
             done = picks(list, count, out, i);
         }

@@ -111,6 +111,18 @@ clrt_status clrt__device_pick(const clrt_device_info *list, size_t count, const 
  * GEMM kernels and the CLRT_DEVICE_CPU build define key on. */
 bool clrt__device_is_cpu(const clrt_device_info *dev);
 
+/* The OpenCL C version of a device whose CL_DEVICE_OPENCL_C_VERSION query
+ * failed: "OpenCL C 1.0" for an OpenCL 1.0 device (which has no such
+ * query), into buf; false for any other version (the failure stands). */
+bool clrt__device_c_version_fallback(const char *device_version, char *buf, size_t len);
+
+/* The device's OpenCL C version as numbers (1.0 when unreadable). */
+void clrt__device_c_version(const clrt_device_info *dev, int *major, int *minor);
+
+/* What clrt's kernels want and the device lacks, as text for clrt-info
+ * (into buf, "" when nothing); returns how many things. */
+size_t clrt__device_lacks(const clrt_device_info *dev, char *buf, size_t len);
+
 /* Fill list[i].selector with the shortest selector that picks device i. */
 void clrt__device_assign_selectors(clrt_device_info *list, size_t count);
 

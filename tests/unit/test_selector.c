@@ -35,6 +35,17 @@
 #define FPGA_DEVICE                                                                            \
     "pac_a10 : Intel PAC Platform (pac_ee00000)", "Intel Corp", CL_DEVICE_TYPE_ACCELERATOR, 0
 
+/* Mesa: rusticl on llvmpipe (RUSTICL_ENABLE=llvmpipe) and on a Radeon, and
+ * Clover (OpenCL C 1.1) on the same Radeon. */
+#define RUSTICL_PLATFORM "rusticl", "OpenCL 3.0"
+#define LLVMPIPE "llvmpipe (LLVM 15.0.6, 256 bits)", "Mesa/X.org", CL_DEVICE_TYPE_CPU, 0
+#define RADEON                                                                                 \
+    "AMD Radeon RX 580 Series (polaris10, LLVM 15.0.6, DRM 3.49, 6.1.0-13-amd64)", "AMD",      \
+        CL_DEVICE_TYPE_GPU, 0
+#define CLOVER_PLATFORM "Clover", "OpenCL 1.1 Mesa 22.3.6"
+/* PoCL with POCL_DEVICES=basic: the same platform, another device. */
+#define POCL_BASIC "basic-skylake-avx512-AMD EPYC", "AuthenticAMD", CL_DEVICE_TYPE_CPU, 0
+
 static void set_dev(clrt_device_info *list, size_t i, const char *platform,
                     const char *platform_version, const char *name, const char *vendor,
                     cl_device_type type, int is_simulator)
@@ -103,6 +114,46 @@ static size_t list_mixed(clrt_device_info *l)
     set_dev(l, 4, POCL_PLATFORM, POCL_DEVICE);
     set_dev(l, 5, OCLGRIND_PLATFORM, OCLGRIND_DEVICE);
     return 6;
+}
+
+/* The versions a device reports (set_dev gives every device 1.2). */
+static void set_versions(clrt_device_info *list, size_t i, const char *device_version,
+                         const char *c_version)
+{
+    snprintf(list[i].device_version, sizeof list[i].device_version, "%s", device_version);
+    snprintf(list[i].opencl_c_version, sizeof list[i].opencl_c_version, "%s", c_version);
+}
+
+/* 0: oclgrind, 1: rusticl on llvmpipe, 2: PoCL — the software rasteriser
+ * listed before PoCL, as an ICD loader may order them */
+static size_t list_llvmpipe_then_pocl(clrt_device_info *l)
+{
+    set_dev(l, 0, OCLGRIND_PLATFORM, OCLGRIND_DEVICE);
+    set_dev(l, 1, RUSTICL_PLATFORM, LLVMPIPE);
+    set_versions(l, 1, "OpenCL 3.0", "OpenCL C 1.2");
+    set_dev(l, 2, POCL_PLATFORM, POCL_DEVICE);
+    return 3;
+}
+
+/* 0: the Radeon through Clover (OpenCL C 1.1), 1: the same through rusticl
+ * (1.2), 2: PoCL's basic device */
+static size_t list_clover_rusticl(clrt_device_info *l)
+{
+    set_dev(l, 0, CLOVER_PLATFORM, RADEON);
+    set_versions(l, 0, "OpenCL 1.1 Mesa 22.3.6", "OpenCL C 1.1");
+    set_dev(l, 1, RUSTICL_PLATFORM, RADEON);
+    set_dev(l, 2, POCL_PLATFORM, POCL_BASIC);
+    return 3;
+}
+
+/* 0: an OpenCL 1.0 accelerator (OpenCL C from the fallback), 1: PoCL */
+static size_t list_opencl10(clrt_device_info *l)
+{
+    set_dev(l, 0, FPGA_PLATFORM, FPGA_DEVICE);
+    set_versions(l, 0, "OpenCL 1.0 Intel(R) FPGA SDK for OpenCL(TM), Version 20.3",
+                 "OpenCL C 1.0");
+    set_dev(l, 1, POCL_PLATFORM, POCL_DEVICE);
+    return 2;
 }
 
 #define MAX_DEVS 8
@@ -252,6 +303,126 @@ static void default_prefers_accelerator_over_cpu(void **state)
     expect_pick(l, 4, "gpu:0", 3);
 }
 
+/* The default takes PoCL over rusticl's llvmpipe wherever they are listed,
+ * and the type word goes the same way; llvmpipe is still a CPU device,
+ * picked by name, by cpu:1, or by default when it is the only one. */
+static void llvmpipe_after_pocl(void **state)
+{
+    (void)state;
+    clrt_device_info l[MAX_DEVS];
+    size_t n = list_llvmpipe_then_pocl(l);
+    expect_pick(l, n, NULL, 2);
+    expect_pick(l, n, "", 2);
+    expect_pick(l, n, "cpu", 2);
+    expect_pick(l, n, "cpu:0", 2);
+    expect_pick(l, n, "cpu:1", 1);
+    expect_fail_simple(l, n, "cpu:2", CLRT_ERR_NO_DEVICE);
+    expect_pick(l, n, "rusticl", 1);
+    expect_pick(l, n, "llvmpipe", 1);
+    expect_pick(l, n, "mesa", 1);
+    expect_pick(l, n, "pocl", 2);
+    expect_pick(l, n, "1", 1);
+    clrt__device_assign_selectors(l, n);
+    assert_string_equal(l[0].selector, "oclgrind");
+    assert_string_equal(l[1].selector, "rusticl");
+    assert_string_equal(l[2].selector, "cpu");
+
+    /* Listed after PoCL: the same choices. */
+    set_dev(l, 0, POCL_PLATFORM, POCL_DEVICE);
+    set_dev(l, 1, RUSTICL_PLATFORM, LLVMPIPE);
+    expect_pick(l, 2, NULL, 0);
+    expect_pick(l, 2, "cpu:1", 1);
+
+    /* Alone (beside the simulator), llvmpipe is the default. */
+    set_dev(l, 0, OCLGRIND_PLATFORM, OCLGRIND_DEVICE);
+    set_dev(l, 1, RUSTICL_PLATFORM, LLVMPIPE);
+    expect_pick(l, 2, NULL, 1);
+    expect_pick(l, 2, "cpu", 1);
+
+    /* PoCL's basic device (POCL_DEVICES=basic) is picked by its name. */
+    n = list_clover_rusticl(l);
+    expect_pick(l, n, "basic", 2);
+    expect_pick(l, n, "cpu", 2);
+}
+
+/* A device with OpenCL C 1.1 (Clover) comes after one with 1.2 of its kind
+ * (the same GPU through rusticl), but a GPU still before a CPU. */
+static void opencl_c_11_ranks_after_12(void **state)
+{
+    (void)state;
+    clrt_device_info l[MAX_DEVS];
+    size_t n = list_clover_rusticl(l);
+    expect_pick(l, n, NULL, 1);
+    expect_pick(l, n, "gpu", 1);
+    expect_pick(l, n, "gpu:0", 1);
+    expect_pick(l, n, "gpu:1", 0);
+    expect_pick(l, n, "clover", 0);
+    expect_pick(l, n, "rusticl", 1);
+    clrt__device_assign_selectors(l, n);
+    assert_string_equal(l[0].selector, "clover");
+    assert_string_equal(l[1].selector, "gpu");
+    assert_string_equal(l[2].selector, "cpu");
+
+    set_dev(l, 1, POCL_PLATFORM, POCL_DEVICE);
+    expect_pick(l, 2, NULL, 0);
+    expect_pick(l, 2, "gpu", 0);
+}
+
+/* An OpenCL 1.0 or 1.1 device is listed, with what it lacks, not dropped. */
+static void old_devices_listed_with_what_they_lack(void **state)
+{
+    (void)state;
+    char buf[256];
+    /* OpenCL 1.0 has no CL_DEVICE_OPENCL_C_VERSION: its devices run 1.0. */
+    assert_true(clrt__device_c_version_fallback("OpenCL 1.0 Intel(R) FPGA SDK", buf, sizeof buf));
+    assert_string_equal(buf, "OpenCL C 1.0");
+    assert_false(clrt__device_c_version_fallback("OpenCL 1.1 Mesa 22.3.6", buf, sizeof buf));
+    assert_false(clrt__device_c_version_fallback("OpenCL 3.0", buf, sizeof buf));
+    assert_false(clrt__device_c_version_fallback("", buf, sizeof buf));
+
+    clrt_device_info l[MAX_DEVS];
+    size_t n = list_opencl10(l);
+    int major = 0, minor = 0;
+    clrt__device_c_version(&l[0], &major, &minor);
+    assert_int_equal(major, 1);
+    assert_int_equal(minor, 0);
+    clrt__device_c_version(&l[1], &major, &minor);
+    assert_int_equal(major, 1);
+    assert_int_equal(minor, 2);
+    assert_int_equal(clrt__device_lacks(&l[0], buf, sizeof buf), 1);
+    assert_non_null(strstr(buf, "OpenCL C 1.2 (has 1.0"));
+    assert_int_equal(clrt__device_lacks(&l[1], buf, sizeof buf), 0);
+    assert_string_equal(buf, "");
+    set_versions(l, 1, "OpenCL 3.0", "OpenCL C 3.0");
+    assert_int_equal(clrt__device_lacks(&l[1], buf, sizeof buf), 0);
+    set_versions(l, 1, "OpenCL 3.0", "");
+    assert_int_equal(clrt__device_lacks(&l[1], NULL, 0), 1); /* unreadable: the oldest */
+    /* The accelerator is still the default (the kernels build as 1.0 or
+     * 1.1 C, and only devices of the same kind are ranked). */
+    n = list_opencl10(l);
+    expect_pick(l, n, NULL, 0);
+
+    /* The list names it and what it lacks; devices that lack nothing say
+     * nothing. */
+    clrt__device_assign_selectors(l, n);
+    char text[4096];
+    clrt__device_list_text(l, n, text, sizeof text);
+    const char *nl = strchr(text, '\n');
+    assert_non_null(nl);
+    assert_non_null(strstr(text, "pac_a10"));
+    const char *lacks = strstr(text, "lacks OpenCL C 1.2 (has 1.0");
+    assert_true(lacks && lacks < nl);
+    assert_null(strstr(nl, "lacks"));
+
+    n = list_clover_rusticl(l);
+    clrt__device_assign_selectors(l, n);
+    clrt__device_list_text(l, n, text, sizeof text);
+    nl = strchr(text, '\n');
+    lacks = strstr(text, "lacks OpenCL C 1.2 (has 1.1");
+    assert_true(nl && lacks && lacks < nl);
+    assert_null(strstr(nl, "lacks"));
+}
+
 static void simulator_only(void **state)
 {
     (void)state;
@@ -377,9 +548,9 @@ static void selector_length_limit(void **state)
 static void assigned_selectors_pick_their_device(void **state)
 {
     (void)state;
-    size_t (*const lists[])(clrt_device_info *) = {list_sim_then_pocl, list_two_gpus,
-                                                    list_sim_only, list_cpu_fpga_sim,
-                                                    list_mixed};
+    size_t (*const lists[])(clrt_device_info *) = {
+        list_sim_then_pocl, list_two_gpus,           list_sim_only,      list_cpu_fpga_sim,
+        list_mixed,         list_llvmpipe_then_pocl, list_clover_rusticl, list_opencl10};
     for (size_t k = 0; k < sizeof lists / sizeof lists[0]; k++) {
         clrt_device_info l[MAX_DEVS];
         size_t n = lists[k](l);
@@ -475,6 +646,9 @@ int main(void)
         cmocka_unit_test(simulator_then_pocl),
         cmocka_unit_test(two_gpus_pocl_fpga),
         cmocka_unit_test(default_prefers_accelerator_over_cpu),
+        cmocka_unit_test(llvmpipe_after_pocl),
+        cmocka_unit_test(opencl_c_11_ranks_after_12),
+        cmocka_unit_test(old_devices_listed_with_what_they_lack),
         cmocka_unit_test(simulator_only),
         cmocka_unit_test(empty_list),
         cmocka_unit_test(no_match_lists_devices),
