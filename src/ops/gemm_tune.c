@@ -43,7 +43,7 @@ static void shape_class(const clrt__gemm_args *g, bool builtin_only, char *buf, 
 }
 
 /* Bumped when clrt__gemm_choose() changes what it times or how it picks. */
-#define TUNING_RULES 2
+#define TUNING_RULES 3 /* 3: vector tiles only where the device prefers float vectors */
 
 /* What the record is valid for: the device and driver, and this clrt. */
 static void device_key(const clrt_ctx *ctx, char *buf, size_t len)

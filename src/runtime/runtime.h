@@ -541,6 +541,7 @@ struct clrt_ctx {
     cl_int cl_error;
     unsigned long errmsg_serial; /* counts messages set: tells whether a callee set one */
 
+    cl_uint float_vector_width; /* CL_DEVICE_PREFERRED_VECTOR_WIDTH_FLOAT */
     clrt_gemm_backend gemm_backend; /* backend.c */
     int gemm_tile;      /* builtin configuration forced by tests; -1: the device's default */
     bool tuning;        /* the GEMM tuner is timing candidates: their failures log at DEBUG */
