@@ -194,7 +194,7 @@ clrt_status clrt__gemm_tile_fits(clrt_ctx *ctx, unsigned tile, int ta, int tb, b
 }
 
 /* `tile` if it fits, else the first candidate that does, else the scalar
- * tile with the smallest work-group that does. */
+ * tile with the smallest work-group that does, else `tile`. */
 static clrt_status fitting_tile(clrt_ctx *ctx, int ta, int tb, unsigned *tile)
 {
     bool fits;
@@ -221,12 +221,9 @@ static clrt_status fitting_tile(clrt_ctx *ctx, int ta, int tb, unsigned *tile)
         if (fits)
             best = t;
     }
-    if (best == NTILES)
-        return clrt__fail(ctx, CLRT_ERR_UNSUPPORTED,
-                          "clrt_gemm: no builtin tile's work-group fits this device's kernel "
-                          "limit (tile %u needs %zu work-items)",
-                          want, clrt__gemm_tile_group(want));
-    *tile = best;
+    /* None that fits is at hand (a bundle made without one): the tile as
+     * asked, which a driver that enforces its limit refuses by name. */
+    *tile = best < NTILES ? best : want;
     return CLRT_OK;
 }
 
