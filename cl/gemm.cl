@@ -75,8 +75,8 @@
         }                                                                                           \
     }
 
-/* -D CLRT_GEMM_ONLY=<op> builds one kernel of the eight: op is 1 + 2·ta + tb,
- * plus 4 for the vector kernels. A driver asked for a program's binary
+/* -D CLRT_GEMM_ONLY=<op> builds one kernel of the twelve: op is 1 + 2·ta + tb,
+ * plus 4 for the vector kernels, plus 8 for the local-memory ones. A driver asked for a program's binary
  * (clrt's disk cache) compiles every kernel in it, so one kernel per build
  * keeps the GEMM tuning's many tile builds from compiling seven unused ones. */
 #ifndef CLRT_GEMM_ONLY
@@ -224,5 +224,88 @@ CLRT_GEMM_VKERNEL(clrt_gemm_vec_tn, A_T, B_N, 1)
 #endif
 #if CLRT_GEMM_WANT(8)
 CLRT_GEMM_VKERNEL(clrt_gemm_vec_tt, A_T, B_T, 0)
+#endif
+#endif
+
+/* Local-memory variant, chosen with -D CLRT_GEMM_KT=<k depth>: the
+ * work-group stages a (LY·TM)×KT block of op(A) and a KT×(LX·TN) block of
+ * op(B) in local memory, then each work-item accumulates its TM×TN block of
+ * C from there, with the same row and column mapping as the scalar kernels.
+ * Each element of C is summed over k in ascending order into one
+ * accumulator and scaled as there, so the result is bitwise that of the
+ * scalar kernels and the tile pick never changes it. Loads outside op(A) or
+ * op(B) are zero-filled; the k loop stops at K, so no padding is summed. */
+#ifdef CLRT_GEMM_KT
+#define BM (CLRT_GEMM_LY * CLRT_GEMM_TM)
+#define BN (CLRT_GEMM_LX * CLRT_GEMM_TN)
+#define NWI (CLRT_GEMM_LX * CLRT_GEMM_LY)
+
+/* A_KMAJOR / B_KMAJOR: the stored matrix is contiguous along k, so
+ * neighbouring work-items load neighbouring k (coalesced loads). */
+#define CLRT_GEMM_LKERNEL(NAME, A_EL, B_EL, A_KMAJOR, B_KMAJOR)                                     \
+    __kernel __attribute__((reqd_work_group_size(CLRT_GEMM_LX, CLRT_GEMM_LY, 1))) void NAME(        \
+        const uint M, const uint N, const uint K, const float alpha,                                \
+        __global const float *restrict A, const uint lda, __global const float *restrict B,         \
+        const uint ldb, const float beta, __global float *restrict C, const uint ldc)               \
+    {                                                                                               \
+        __local float as[BM][CLRT_GEMM_KT];                                                         \
+        __local float bs[CLRT_GEMM_KT][BN];                                                         \
+        const uint lx = get_local_id(0), ly = get_local_id(1), lid = ly * CLRT_GEMM_LX + lx;        \
+        const uint gm = get_group_id(1) * BM, gn = get_group_id(0) * BN;                            \
+        float acc[CLRT_GEMM_TM][CLRT_GEMM_TN];                                                      \
+        CLRT_UNROLL for (uint i = 0; i < CLRT_GEMM_TM; i++)                                         \
+            CLRT_UNROLL for (uint j = 0; j < CLRT_GEMM_TN; j++)                                     \
+                acc[i][j] = 0.0f;                                                                   \
+        for (uint k0 = 0; k0 < K; k0 += CLRT_GEMM_KT) {                                             \
+            for (uint e = lid; e < BM * CLRT_GEMM_KT; e += NWI) {                                   \
+                const uint r = A_KMAJOR ? e / CLRT_GEMM_KT : e % BM;                                \
+                const uint c = A_KMAJOR ? e % CLRT_GEMM_KT : e / BM;                                \
+                const uint m = gm + r, k = k0 + c;                                                  \
+                as[r][c] = m < M && k < K ? A_EL(m, k) : 0.0f;                                      \
+            }                                                                                       \
+            for (uint e = lid; e < CLRT_GEMM_KT * BN; e += NWI) {                                   \
+                const uint r = B_KMAJOR ? e % CLRT_GEMM_KT : e / BN;                                \
+                const uint c = B_KMAJOR ? e / CLRT_GEMM_KT : e % BN;                                \
+                const uint k = k0 + r, n = gn + c;                                                  \
+                bs[r][c] = k < K && n < N ? B_EL(k, n) : 0.0f;                                      \
+            }                                                                                       \
+            barrier(CLK_LOCAL_MEM_FENCE);                                                           \
+            const uint kn = min((uint)CLRT_GEMM_KT, K - k0);                                        \
+            for (uint kk = 0; kk < kn; kk++) {                                                      \
+                float a[CLRT_GEMM_TM], b[CLRT_GEMM_TN];                                             \
+                CLRT_UNROLL for (uint i = 0; i < CLRT_GEMM_TM; i++)                                 \
+                    a[i] = as[ly * CLRT_GEMM_TM + i][kk];                                           \
+                CLRT_UNROLL for (uint j = 0; j < CLRT_GEMM_TN; j++)                                 \
+                    b[j] = bs[kk][lx + j * CLRT_GEMM_LX];                                           \
+                CLRT_UNROLL for (uint i = 0; i < CLRT_GEMM_TM; i++)                                 \
+                    CLRT_UNROLL for (uint j = 0; j < CLRT_GEMM_TN; j++)                             \
+                        acc[i][j] += a[i] * b[j];                                                   \
+            }                                                                                       \
+            barrier(CLK_LOCAL_MEM_FENCE);                                                           \
+        }                                                                                           \
+        CLRT_UNROLL for (uint i = 0; i < CLRT_GEMM_TM; i++) {                                       \
+            const uint m = gm + ly * CLRT_GEMM_TM + i;                                              \
+            CLRT_UNROLL for (uint j = 0; j < CLRT_GEMM_TN; j++) {                                   \
+                const uint n = gn + lx + j * CLRT_GEMM_LX;                                          \
+                if (m < M && n < N) {                                                               \
+                    const float r = alpha * acc[i][j];                                              \
+                    /* beta 0 must not read C: it may hold NaN. */                                  \
+                    AT(C, ldc, m, n) = beta == 0.0f ? r : r + beta * AT(C, ldc, m, n);              \
+                }                                                                                   \
+            }                                                                                       \
+        }                                                                                           \
+    }
+
+#if CLRT_GEMM_WANT(9)
+CLRT_GEMM_LKERNEL(clrt_gemm_loc_nn, A_N, B_N, 1, 0)
+#endif
+#if CLRT_GEMM_WANT(10)
+CLRT_GEMM_LKERNEL(clrt_gemm_loc_nt, A_N, B_T, 1, 1)
+#endif
+#if CLRT_GEMM_WANT(11)
+CLRT_GEMM_LKERNEL(clrt_gemm_loc_tn, A_T, B_N, 0, 0)
+#endif
+#if CLRT_GEMM_WANT(12)
+CLRT_GEMM_LKERNEL(clrt_gemm_loc_tt, A_T, B_T, 0, 1)
 #endif
 #endif

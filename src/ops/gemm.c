@@ -13,13 +13,21 @@
 #endif
 
 /* Builtin kernel configurations. vw = 0: the scalar register-tiled kernels
- * (TM×TN per work-item in an LX×LY work-group), for GPUs. vw > 0: the vector
+ * (TM×TN per work-item in an LX×LY work-group), for GPUs; with kt > 0 the
+ * same with KT-deep blocks of A and B in local memory. vw > 0: the vector
  * kernels (TM rows × VW columns per work-item), which CPU devices compile to
  * wide SIMD; LX×LY is their work-group. `builtin` and `auto` time the
  * candidates of the device's kind once per shape class (gemm_tune.c);
  * clrt__gemm_default_tile() is the choice where nothing is timed. */
 static const clrt__gemm_tile tiles[] = {
-    {4, 4, 16, 4, 0}, {8, 4, 16, 4, 0}, {4, 8, 16, 4, 0}, {2, 2, 16, 8, 0},
+    {4, 4, 16, 4, 0, 0}, {8, 4, 16, 4, 0, 0}, {4, 8, 16, 4, 0, 0}, {2, 2, 16, 8, 0, 0},
+    /* 32 work-items: within rusticl's per-kernel limit, which the 64 and
+     * 128 above exceed. */
+    {4, 4, 8, 4, 0, 0},
+    /* Local-memory tiles: the work-group shares 16-deep blocks of A and B
+     * (3-5 KiB), so each element is read from global memory once per
+     * work-group instead of once per work-item. */
+    {4, 4, 16, 4, 0, 16}, {4, 4, 8, 4, 0, 16}, {8, 4, 8, 4, 0, 16},
     /* Vector tiles choose their work-group: left to itself PoCL made one
      * work-group of a 128×512 GEMM, which then ran on one thread. lx, ly
      * > 0: that many work-items (8×4 suits large GEMMs); lx = 0: whole
@@ -29,14 +37,17 @@ static const clrt__gemm_tile tiles[] = {
      * two 256-bit halves: 6×16 keeps 12 accumulators, B's two halves and
      * A's broadcast in 15 of the 16 registers it uses, where 8×16 spills
      * (1.6× the instructions under callgrind for the same GEMM). */
-    {8, 0, 8, 4, 16}, {4, 0, 8, 4, 16}, {6, 0, 8, 4, 16}, {4, 0, 8, 4, 8}, {6, 0, 8, 4, 8},
-    {8, 0, 0, 0, 16}, {4, 0, 0, 0, 8}, {6, 0, 0, 0, 16},
+    {8, 0, 8, 4, 16, 0}, {4, 0, 8, 4, 16, 0}, {6, 0, 8, 4, 16, 0}, {4, 0, 8, 4, 8, 0},
+    {6, 0, 8, 4, 8, 0}, {8, 0, 0, 0, 16, 0}, {4, 0, 0, 0, 8, 0}, {6, 0, 0, 0, 16, 0},
+    /* No candidate: the last resort of a kernel allowing fewer than 32. */
+    {2, 2, 4, 2, 0, 0},
 };
 enum {
     NTILES = sizeof tiles / sizeof tiles[0],
-    FIRST_VECTOR_TILE = 4,
-    CPU_TILE = 4,    /* 8 rows × 16 columns: nn, tn, tt on CPUs */
-    CPU_NT_TILE = 7, /* the nt kernel works along K: 4 rows × 4 columns of 8-wide sums */
+    FIRST_VECTOR_TILE = 8,
+    END_VECTOR_TILE = 16,
+    CPU_TILE = 8,     /* 8 rows × 16 columns: nn, tn, tt on CPUs */
+    CPU_NT_TILE = 11, /* the nt kernel works along K: 4 rows × 4 columns of 8-wide sums */
 };
 _Static_assert(NTILES <= CLRT__GEMM_MAX_TILES, "CLRT__GEMM_MAX_TILES is too small");
 
@@ -65,14 +76,19 @@ static bool wants_vector_tiles(const clrt_ctx *ctx)
 void clrt__gemm_candidate_tiles(const clrt_ctx *ctx, unsigned *first, unsigned *end)
 {
     *first = wants_vector_tiles(ctx) ? FIRST_VECTOR_TILE : 0;
-    *end = wants_vector_tiles(ctx) ? NTILES : FIRST_VECTOR_TILE;
+    *end = wants_vector_tiles(ctx) ? END_VECTOR_TILE : FIRST_VECTOR_TILE;
 }
 
 void clrt__gemm_tile_defines(unsigned tile, int ta, int tb, char *buf, size_t len)
 {
     const clrt__gemm_tile *t = &tiles[tile];
-    unsigned op = 1 + 2 * (ta != 0) + (tb != 0) + (t->vw ? 4 : 0);
-    if (t->vw)
+    unsigned op = 1 + 2 * (ta != 0) + (tb != 0) + (t->vw ? 4 : 0) + (t->kt ? 8 : 0);
+    if (t->kt)
+        snprintf(buf, len,
+                 "-D CLRT_GEMM_ONLY=%u -D CLRT_GEMM_TM=%u -D CLRT_GEMM_TN=%u -D CLRT_GEMM_LX=%u "
+                 "-D CLRT_GEMM_LY=%u -D CLRT_GEMM_KT=%u",
+                 op, t->tm, t->tn, t->lx, t->ly, t->kt);
+    else if (t->vw)
         snprintf(buf, len, "-D CLRT_GEMM_ONLY=%u -D CLRT_GEMM_TM=%u -D CLRT_GEMM_VW=%u", op, t->tm,
                  t->vw);
     else
@@ -139,32 +155,85 @@ clrt_status clrt__gemm_variants(clrt_ctx *ctx, clrt__variant_fn fn, void *user)
 
 /* ------------------------------------------------------------ backends */
 
-static const char *const kernel_names[2][2][2] = {
+static const char *const kernel_names[3][2][2] = {
     {{"clrt_gemm_nn", "clrt_gemm_nt"}, {"clrt_gemm_tn", "clrt_gemm_tt"}},
-    {{"clrt_gemm_vec_nn", "clrt_gemm_vec_nt"}, {"clrt_gemm_vec_tn", "clrt_gemm_vec_tt"}}};
+    {{"clrt_gemm_vec_nn", "clrt_gemm_vec_nt"}, {"clrt_gemm_vec_tn", "clrt_gemm_vec_tt"}},
+    {{"clrt_gemm_loc_nn", "clrt_gemm_loc_nt"}, {"clrt_gemm_loc_tn", "clrt_gemm_loc_tt"}}};
 
 static clrt_status builtin_kernel(clrt_ctx *ctx, unsigned tile, int ta, int tb, cl_kernel *k)
 {
     const clrt__gemm_tile *t = &tiles[tile];
     char defines[192];
     clrt__gemm_tile_defines(tile, ta, tb, defines, sizeof defines);
-    return clrt__kernel_variant(ctx, "gemm", defines, kernel_names[t->vw != 0][ta != 0][tb != 0],
-                                k);
+    return clrt__kernel_variant(ctx, "gemm", defines,
+                                kernel_names[t->kt ? 2 : t->vw ? 1 : 0][ta != 0][tb != 0], k);
 }
 
-static clrt_status run_builtin(clrt_ctx *ctx, const clrt__gemm_args *g, unsigned tile)
+size_t clrt__gemm_tile_group(unsigned tile)
+{
+    return (size_t)tiles[tile].lx * tiles[tile].ly;
+}
+
+clrt_status clrt__gemm_tile_fits(clrt_ctx *ctx, unsigned tile, int ta, int tb, bool *fits)
 {
     const clrt__gemm_tile *t = &tiles[tile];
+    size_t local = t->kt ? (size_t)t->kt * (t->ly * t->tm + t->lx * t->tn) * sizeof(float) : 0;
+    *fits = false;
+    if (local > ctx->dev.local_mem_bytes)
+        return CLRT_OK;
+    size_t group = clrt__gemm_tile_group(tile), limit;
+    if (group == 0) { /* sized from the kernel's limit at launch */
+        *fits = true;
+        return CLRT_OK;
+    }
     cl_kernel k;
-    CLRT_TRY(builtin_kernel(ctx, tile, g->ta, g->tb, &k));
-    /* 2^31, not 2^32: the kernels compute column and row indices in 32-bit
-     * uint over a grid padded to whole work-groups, which must not wrap. */
-    if (g->m > INT32_MAX || g->n > INT32_MAX || g->k > INT32_MAX)
-        return clrt__fail(ctx, CLRT_ERR_UNSUPPORTED, "clrt_gemm: dimensions of 2^31 or more");
-    CLRT_TRY(clrt__set_args(ctx, k, "clrt_gemm", "uuufmumufmu", (unsigned)g->m, (unsigned)g->n,
-                            (unsigned)g->k, (double)g->alpha, g->a, (unsigned)g->a->shape[1],
-                            g->b, (unsigned)g->b->shape[1], (double)g->beta, g->c,
-                            (unsigned)g->c->shape[1]));
+    CLRT_TRY(builtin_kernel(ctx, tile, ta, tb, &k));
+    CLRT_TRY(clrt__kernel_wg_limit(ctx, k, "clrt_gemm", &limit));
+    *fits = group <= limit;
+    return CLRT_OK;
+}
+
+/* `tile` if it fits, else the first candidate that does, else the scalar
+ * tile with the smallest work-group that does, else `tile`. */
+static clrt_status fitting_tile(clrt_ctx *ctx, int ta, int tb, unsigned *tile)
+{
+    bool fits;
+    CLRT_TRY(clrt__gemm_tile_fits(ctx, *tile, ta, tb, &fits));
+    if (fits)
+        return CLRT_OK;
+    unsigned first, end, want = *tile;
+    clrt__gemm_candidate_tiles(ctx, &first, &end);
+    for (unsigned t = first; t < end; t++) {
+        if (!clrt__gemm_tile_available(ctx, t, ta, tb))
+            continue;
+        CLRT_TRY(clrt__gemm_tile_fits(ctx, t, ta, tb, &fits));
+        if (fits) {
+            *tile = t;
+            return CLRT_OK;
+        }
+    }
+    unsigned best = NTILES;
+    for (unsigned t = 0; t < NTILES; t++) {
+        if (tiles[t].vw || tiles[t].kt || !clrt__gemm_tile_available(ctx, t, ta, tb) ||
+            (best < NTILES && clrt__gemm_tile_group(t) >= clrt__gemm_tile_group(best)))
+            continue;
+        CLRT_TRY(clrt__gemm_tile_fits(ctx, t, ta, tb, &fits));
+        if (fits)
+            best = t;
+    }
+    /* None that fits is at hand (a bundle made without one): the tile as
+     * asked, which a driver that enforces its limit refuses by name. */
+    *tile = best < NTILES ? best : want;
+    return CLRT_OK;
+}
+
+clrt_status clrt__gemm_plan(clrt_ctx *ctx, const clrt__gemm_args *g, unsigned tile,
+                            clrt__gemm_launch *p)
+{
+    CLRT_TRY(fitting_tile(ctx, g->ta, g->tb, &tile));
+    const clrt__gemm_tile *t = &tiles[tile];
+    p->tile = tile;
+    CLRT_TRY(builtin_kernel(ctx, tile, g->ta, g->tb, &p->kernel));
     size_t rows = (g->m + t->tm - 1) / t->tm;
     if (t->vw) {
         /* The nt vector kernel covers 4 columns per work-item (it vectorises along K). */
@@ -172,19 +241,38 @@ static clrt_status run_builtin(clrt_ctx *ctx, const clrt__gemm_args *g, unsigned
         size_t cols = (g->n + per_item - 1) / per_item, lx = t->lx, ly = t->ly;
         if (lx == 0) {
             size_t groups = 2 * (size_t)(ctx->dev.compute_units ? ctx->dev.compute_units : 1);
-            size_t max = ctx->dev.max_work_group_size ? ctx->dev.max_work_group_size : 1;
+            size_t max;
+            CLRT_TRY(clrt__kernel_wg_limit(ctx, p->kernel, "clrt_gemm", &max));
             lx = cols < max ? cols : max;
             ly = (rows + groups - 1) / groups;
             if (lx * ly > max)
                 ly = max / lx;
         }
         /* Work-groups no larger than the grid, which is padded to whole ones. */
-        return clrt__launch_2d(ctx, k, cols, rows, cols < lx ? cols : lx, rows < ly ? rows : ly,
-                               "clrt_gemm");
+        p->global[0] = cols, p->global[1] = rows;
+        p->local[0] = cols < lx ? cols : lx, p->local[1] = rows < ly ? rows : ly;
+        return CLRT_OK;
     }
     size_t cols = (g->n + t->tn - 1) / t->tn; /* work-items across N */
-    size_t groups_x = (cols + t->lx - 1) / t->lx;
-    return clrt__launch_2d(ctx, k, groups_x * t->lx, rows, t->lx, t->ly, "clrt_gemm");
+    p->global[0] = (cols + t->lx - 1) / t->lx * t->lx, p->global[1] = rows;
+    p->local[0] = t->lx, p->local[1] = t->ly;
+    return CLRT_OK;
+}
+
+static clrt_status run_builtin(clrt_ctx *ctx, const clrt__gemm_args *g, unsigned tile)
+{
+    /* 2^31, not 2^32: the kernels compute column and row indices in 32-bit
+     * uint over a grid padded to whole work-groups, which must not wrap. */
+    if (g->m > INT32_MAX || g->n > INT32_MAX || g->k > INT32_MAX)
+        return clrt__fail(ctx, CLRT_ERR_UNSUPPORTED, "clrt_gemm: dimensions of 2^31 or more");
+    clrt__gemm_launch p;
+    CLRT_TRY(clrt__gemm_plan(ctx, g, tile, &p));
+    CLRT_TRY(clrt__set_args(ctx, p.kernel, "clrt_gemm", "uuufmumufmu", (unsigned)g->m,
+                            (unsigned)g->n, (unsigned)g->k, (double)g->alpha, g->a,
+                            (unsigned)g->a->shape[1], g->b, (unsigned)g->b->shape[1],
+                            (double)g->beta, g->c, (unsigned)g->c->shape[1]));
+    return clrt__launch_2d(ctx, p.kernel, p.global[0], p.global[1], p.local[0], p.local[1],
+                           "clrt_gemm");
 }
 
 static clrt_status run_clblast(clrt_ctx *ctx, const clrt__gemm_args *g)

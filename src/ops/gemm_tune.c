@@ -260,9 +260,15 @@ clrt_status clrt__gemm_choose(clrt_ctx *ctx, const clrt__gemm_args *g, bool buil
     size_t ncand = 0;
     unsigned first, end;
     clrt__gemm_candidate_tiles(ctx, &first, &end);
-    for (unsigned t = first; t < end; t++)
-        if (clrt__gemm_tile_available(ctx, t, g->ta, g->tb)) /* a bundle may lack some */
+    for (unsigned t = first; t < end; t++) {
+        if (!clrt__gemm_tile_available(ctx, t, g->ta, g->tb)) /* a bundle may lack some */
+            continue;
+        /* Nor one whose local memory or work-group the device refuses. */
+        bool fits;
+        CLRT_TRY(clrt__gemm_tile_fits(ctx, t, g->ta, g->tb, &fits));
+        if (fits)
             cand[ncand++] = (gemm_candidate){CLRT_GEMM_BUILTIN, t, INFINITY, false};
+    }
     /* Not the host backend: its blocking maps drain the queue, a cost to
      * everything queued around it that a GEMM timed alone does not show.
      * Taken for one shape class where it timed faster, it cut clrt-train

@@ -86,10 +86,11 @@ typedef struct clrt__gemm_args {
 /* A builtin kernel configuration (gemm.c's table says what each is). */
 typedef struct clrt__gemm_tile {
     unsigned tm, tn, lx, ly, vw;
+    unsigned kt; /* > 0: the local-memory kernels, staging KT-deep blocks of A and B */
 } clrt__gemm_tile;
 
 /* At least the number of builtin configurations (fixed-size arrays). */
-#define CLRT__GEMM_MAX_TILES 16
+#define CLRT__GEMM_MAX_TILES 24
 
 /* The number of builtin kernel configurations (for ctx->gemm_tile). */
 unsigned clrt__gemm_tile_count(void);
@@ -112,6 +113,25 @@ unsigned clrt__gemm_default_tile(const clrt_ctx *ctx, int ta, int tb);
 /* The program of tile `tile` for (ta, tb) can be had: always, unless the
  * context has a bundle without it. Tuning times only these. */
 bool clrt__gemm_tile_available(const clrt_ctx *ctx, unsigned tile, int ta, int tb);
+
+/* Whether tile's kernel for (ta, tb) can launch here: its local memory
+ * within the device's and its work-group within the kernel's
+ * CL_KERNEL_WORK_GROUP_SIZE (builds the kernel to ask). */
+clrt_status clrt__gemm_tile_fits(clrt_ctx *ctx, unsigned tile, int ta, int tb, bool *fits);
+
+/* How the builtin backend launches one GEMM: the tile it runs (`tile`, or
+ * the fallback when that one does not fit), its kernel and NDRange. */
+typedef struct clrt__gemm_launch {
+    unsigned tile;
+    cl_kernel kernel;
+    size_t global[2], local[2];
+} clrt__gemm_launch;
+clrt_status clrt__gemm_plan(clrt_ctx *ctx, const clrt__gemm_args *g, unsigned tile,
+                            clrt__gemm_launch *p);
+
+/* The work-items of tile's work-group; 0 where it is sized at launch
+ * from the kernel's limit (the whole-row vector tiles). */
+size_t clrt__gemm_tile_group(unsigned tile);
 
 /* Every builtin GEMM variant (candidate tile × transposes) for
  * clrt__program_variants; the default tile's nn build is up front. */

@@ -80,8 +80,7 @@ clrt_status clrt__launch_2d(clrt_ctx *ctx, cl_kernel kernel, size_t g0, size_t g
     return CLRT_OK;
 }
 
-clrt_status clrt__pow2_group_size(clrt_ctx *ctx, cl_kernel k, size_t cover, size_t max,
-                                  const char *what, size_t *wg)
+clrt_status clrt__kernel_wg_limit(clrt_ctx *ctx, cl_kernel k, const char *what, size_t *n)
 {
     size_t limit = 0;
     cl_int rc = clGetKernelWorkGroupInfo(k, ctx->dev.device_id, CL_KERNEL_WORK_GROUP_SIZE,
@@ -90,6 +89,15 @@ clrt_status clrt__pow2_group_size(clrt_ctx *ctx, cl_kernel k, size_t cover, size
         return clrt__fail_cl(ctx, rc, "clGetKernelWorkGroupInfo", "%s", what);
     if (ctx->dev.max_work_group_size && ctx->dev.max_work_group_size < limit)
         limit = ctx->dev.max_work_group_size;
+    *n = limit ? limit : 1;
+    return CLRT_OK;
+}
+
+clrt_status clrt__pow2_group_size(clrt_ctx *ctx, cl_kernel k, size_t cover, size_t max,
+                                  const char *what, size_t *wg)
+{
+    size_t limit = 0;
+    CLRT_TRY(clrt__kernel_wg_limit(ctx, k, what, &limit));
     size_t n = 1;
     while (n < cover && n < max)
         n *= 2;

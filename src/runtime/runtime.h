@@ -584,6 +584,10 @@ clrt_status clrt__launch_1d(clrt_ctx *ctx, cl_kernel kernel, size_t n, const cha
 clrt_status clrt__launch_2d(clrt_ctx *ctx, cl_kernel kernel, size_t g0, size_t g1, size_t l0,
                             size_t l1, const char *what);
 
+/* The most work-items a work-group of `k` may have here: its
+ * CL_KERNEL_WORK_GROUP_SIZE, no more than the device's maximum. */
+clrt_status clrt__kernel_wg_limit(clrt_ctx *ctx, cl_kernel k, const char *what, size_t *n);
+
 /* A work-group size for a tree-reducing kernel `k`: the power of two
  * covering `cover`, at most `max` (a power of two), halved while the kernel
  * or the device allows less. On any usual device it depends on `cover` and

@@ -163,6 +163,38 @@ static void tiles_agree_bitwise(void **state)
     clrt_test_ctx_done(ctx);
 }
 
+/* Every tile clrt launches, forced or tuned, has a work-group within the
+ * kernel's CL_KERNEL_WORK_GROUP_SIZE (rusticl reports 32 and the 16×4
+ * tiles once launched 64 there), its local memory within the device's. */
+static void work_groups_fit(void **state)
+{
+    (void)state;
+    clrt_ctx *ctx = clrt_test_ctx();
+    for (unsigned tile = 0; tile < clrt__gemm_tile_count(); tile++) {
+        for (size_t s = 0; s < 4; s++) {
+            for (int t = 0; t < 4; t++) {
+                clrt__gemm_args g = {t >> 1, t & 1, shapes[s].m, shapes[s].n, shapes[s].k,
+                                     1.0f, 0.0f, NULL, NULL, NULL};
+                clrt__gemm_launch p;
+                CLRT_ASSERT_OK(ctx, clrt__gemm_plan(ctx, &g, tile, &p));
+                size_t limit = 0;
+                assert_int_equal(clGetKernelWorkGroupInfo(p.kernel, ctx->dev.device_id,
+                                                          CL_KERNEL_WORK_GROUP_SIZE,
+                                                          sizeof limit, &limit, NULL),
+                                 CL_SUCCESS);
+                if (p.local[0] * p.local[1] > limit)
+                    fail_msg("tile %u (run as %u), %zux%zux%zu: work-group %zux%zu over the "
+                             "kernel's limit %zu",
+                             tile, p.tile, g.m, g.n, g.k, p.local[0], p.local[1], limit);
+                const clrt__gemm_tile *tl = clrt__gemm_tile_at(p.tile);
+                size_t local = tl->kt * (tl->ly * tl->tm + tl->lx * tl->tn) * sizeof(float);
+                assert_true(local <= ctx->dev.local_mem_bytes);
+            }
+        }
+    }
+    clrt_test_ctx_done(ctx);
+}
+
 static void clblast_backend(void **state)
 {
     (void)state;
@@ -423,7 +455,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(builtin_backend), cmocka_unit_test(builtin_every_tile),
-        cmocka_unit_test(tiles_agree_bitwise),
+        cmocka_unit_test(tiles_agree_bitwise), cmocka_unit_test(work_groups_fit),
         cmocka_unit_test(clblast_backend),
         cmocka_unit_test(host_backend),    cmocka_unit_test(auto_backend),
         cmocka_unit_test(tuning_record),   cmocka_unit_test(tuning_record_is_not_followed),
