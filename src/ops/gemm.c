@@ -160,13 +160,16 @@ static const char *const kernel_names[3][2][2] = {
     {{"clrt_gemm_vec_nn", "clrt_gemm_vec_nt"}, {"clrt_gemm_vec_tn", "clrt_gemm_vec_tt"}},
     {{"clrt_gemm_loc_nn", "clrt_gemm_loc_nt"}, {"clrt_gemm_loc_tn", "clrt_gemm_loc_tt"}}};
 
-static clrt_status builtin_kernel(clrt_ctx *ctx, unsigned tile, int ta, int tb, cl_kernel *k)
+/* A tile's kernel and its work-group limit (kept with the kernel). */
+static clrt_status builtin_kernel(clrt_ctx *ctx, unsigned tile, int ta, int tb, cl_kernel *k,
+                                  size_t *wg_limit)
 {
     const clrt__gemm_tile *t = &tiles[tile];
     char defines[192];
     clrt__gemm_tile_defines(tile, ta, tb, defines, sizeof defines);
-    return clrt__kernel_variant(ctx, "gemm", defines,
-                                kernel_names[t->kt ? 2 : t->vw ? 1 : 0][ta != 0][tb != 0], k);
+    return clrt__kernel_variant_limit(ctx, "gemm", defines,
+                                      kernel_names[t->kt ? 2 : t->vw ? 1 : 0][ta != 0][tb != 0],
+                                      k, wg_limit);
 }
 
 size_t clrt__gemm_tile_group(unsigned tile)
@@ -187,8 +190,7 @@ clrt_status clrt__gemm_tile_fits(clrt_ctx *ctx, unsigned tile, int ta, int tb, b
         return CLRT_OK;
     }
     cl_kernel k;
-    CLRT_TRY(builtin_kernel(ctx, tile, ta, tb, &k));
-    CLRT_TRY(clrt__kernel_wg_limit(ctx, k, "clrt_gemm", &limit));
+    CLRT_TRY(builtin_kernel(ctx, tile, ta, tb, &k, &limit));
     *fits = group <= limit;
     return CLRT_OK;
 }
@@ -233,7 +235,8 @@ clrt_status clrt__gemm_plan(clrt_ctx *ctx, const clrt__gemm_args *g, unsigned ti
     CLRT_TRY(fitting_tile(ctx, g->ta, g->tb, &tile));
     const clrt__gemm_tile *t = &tiles[tile];
     p->tile = tile;
-    CLRT_TRY(builtin_kernel(ctx, tile, g->ta, g->tb, &p->kernel));
+    size_t max;
+    CLRT_TRY(builtin_kernel(ctx, tile, g->ta, g->tb, &p->kernel, &max));
     size_t rows = (g->m + t->tm - 1) / t->tm;
     if (t->vw) {
         /* The nt vector kernel covers 4 columns per work-item (it vectorises along K). */
@@ -241,8 +244,6 @@ clrt_status clrt__gemm_plan(clrt_ctx *ctx, const clrt__gemm_args *g, unsigned ti
         size_t cols = (g->n + per_item - 1) / per_item, lx = t->lx, ly = t->ly;
         if (lx == 0) {
             size_t groups = 2 * (size_t)(ctx->dev.compute_units ? ctx->dev.compute_units : 1);
-            size_t max;
-            CLRT_TRY(clrt__kernel_wg_limit(ctx, p->kernel, "clrt_gemm", &max));
             lx = cols < max ? cols : max;
             ly = (rows + groups - 1) / groups;
             if (lx * ly > max)

@@ -12,6 +12,7 @@
 typedef struct kernel_slot {
     char name[64];
     cl_kernel kernel;
+    size_t wg_limit; /* clrt__kernel_wg_limit, asked once; 0 until first asked */
 } kernel_slot;
 
 struct clrt_program_entry {
@@ -395,16 +396,15 @@ clrt_status clrt__kernel_variant(clrt_ctx *ctx, const char *program_name, const 
     return clrt__kernel_variant_typed(ctx, program_name, defines, CLRT_F32, kernel_name, out);
 }
 
-clrt_status clrt__kernel_variant_typed(clrt_ctx *ctx, const char *program_name,
-                                       const char *defines, clrt_dtype dtype,
-                                       const char *kernel_name, cl_kernel *out)
+/* The cached slot of a kernel, made (and the program built) on first use. */
+static clrt_status kernel_slot_of(clrt_ctx *ctx, const char *program_name, const char *defines,
+                                  clrt_dtype dtype, const char *kernel_name, kernel_slot **out)
 {
-    *out = NULL;
     clrt_program_entry *e;
     CLRT_TRY(program_entry(ctx, program_name, defines ? defines : "", dtype, &e));
     for (size_t i = 0; i < e->nkernels; i++)
         if (strcmp(e->kernels[i].name, kernel_name) == 0) {
-            *out = e->kernels[i].kernel;
+            *out = &e->kernels[i];
             return CLRT_OK;
         }
     if (strlen(kernel_name) >= sizeof e->kernels[0].name)
@@ -418,9 +418,36 @@ clrt_status clrt__kernel_variant_typed(clrt_ctx *ctx, const char *program_name,
     if (rc != CL_SUCCESS)
         return clrt__fail_cl(ctx, rc, "clCreateKernel", "kernel %s of %s.cl", kernel_name,
                              program_name);
-    snprintf(e->kernels[e->nkernels].name, sizeof e->kernels[0].name, "%s", kernel_name);
-    e->kernels[e->nkernels++].kernel = k;
-    *out = k;
+    kernel_slot *slot = &e->kernels[e->nkernels++];
+    memset(slot, 0, sizeof *slot);
+    snprintf(slot->name, sizeof slot->name, "%s", kernel_name);
+    slot->kernel = k;
+    *out = slot;
+    return CLRT_OK;
+}
+
+clrt_status clrt__kernel_variant_typed(clrt_ctx *ctx, const char *program_name,
+                                       const char *defines, clrt_dtype dtype,
+                                       const char *kernel_name, cl_kernel *out)
+{
+    *out = NULL;
+    kernel_slot *slot;
+    CLRT_TRY(kernel_slot_of(ctx, program_name, defines, dtype, kernel_name, &slot));
+    *out = slot->kernel;
+    return CLRT_OK;
+}
+
+clrt_status clrt__kernel_variant_limit(clrt_ctx *ctx, const char *program_name,
+                                       const char *defines, const char *kernel_name,
+                                       cl_kernel *out, size_t *wg_limit)
+{
+    *out = NULL;
+    kernel_slot *slot;
+    CLRT_TRY(kernel_slot_of(ctx, program_name, defines, CLRT_F32, kernel_name, &slot));
+    if (slot->wg_limit == 0)
+        CLRT_TRY(clrt__kernel_wg_limit(ctx, slot->kernel, kernel_name, &slot->wg_limit));
+    *out = slot->kernel;
+    *wg_limit = slot->wg_limit;
     return CLRT_OK;
 }
 

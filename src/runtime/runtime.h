@@ -313,6 +313,13 @@ clrt_status clrt__kernel_variant_typed(clrt_ctx *ctx, const char *program_name,
                                        const char *defines, clrt_dtype dtype,
                                        const char *kernel_name, cl_kernel *out);
 
+/* clrt__kernel_variant (float32) with the kernel's work-group limit
+ * (clrt__kernel_wg_limit), asked of the driver once per kernel and kept
+ * with it: the GEMM plans every launch with it. */
+clrt_status clrt__kernel_variant_limit(clrt_ctx *ctx, const char *program_name,
+                                       const char *defines, const char *kernel_name,
+                                       cl_kernel *out, size_t *wg_limit);
+
 /* Build program `program_name` with extra `defines` (NULL or "" for the
  * base program) for element type `dtype` unless the context has it
  * already; clrt_ctx_build_all and the bundle compiler. */
