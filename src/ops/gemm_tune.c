@@ -116,8 +116,7 @@ static void remember(clrt_ctx *ctx, const char *cls, clrt_gemm_backend b, unsign
  * there is none to use. */
 static FILE *open_record(clrt_ctx *ctx, bool append)
 {
-    const char *mode = getenv("CLRT_CACHE");
-    if (!ctx->cache_dir || (mode && strcmp(mode, "off") == 0))
+    if (!ctx->cache_dir || !clrt__disk_cache_wanted(&ctx->dev))
         return NULL;
     char why[1024];
     bool refused;
