@@ -28,10 +28,8 @@ struct clrt_program_entry {
 
 void clrt__build_options(const clrt_device_info *dev, clrt_dtype dtype, char *buf, size_t len)
 {
-    int major = 1, minor = 0;
-    /* "OpenCL C 1.2 ..." */
-    if (sscanf(dev->opencl_c_version, "OpenCL C %d.%d", &major, &minor) != 2)
-        major = 1, minor = 0;
+    int major, minor;
+    clrt__device_c_version(dev, &major, &minor);
     bool cl12 = major > 1 || (major == 1 && minor >= 2);
     bool cpu = clrt__device_is_cpu(dev);
     const char *type = clrt__dtype_name(dtype);
