@@ -109,24 +109,26 @@ const char *clrt_cl_error_str(cl_int code)
     return "CL_UNKNOWN_ERROR";
 }
 
+static void errbuf_vset(char *err, size_t errlen, const char *fmt, va_list ap)
+{
+    if (err && errlen > 0)
+        vsnprintf(err, errlen, fmt, ap);
+}
+
 void clrt__errbuf_set(char *err, size_t errlen, const char *fmt, ...)
 {
-    if (!err || errlen == 0)
-        return;
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
+    errbuf_vset(err, errlen, fmt, ap);
     va_end(ap);
 }
 
 clrt_status clrt__errbuf_fail(char *err, size_t errlen, clrt_status status, const char *fmt, ...)
 {
-    if (err && errlen > 0) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
+    va_list ap;
+    va_start(ap, fmt);
+    errbuf_vset(err, errlen, fmt, ap);
+    va_end(ap);
     return status;
 }
 
