@@ -18,20 +18,29 @@ static void slack_of(const clrt_tensor *t, cl_mem *mem, size_t *offset, size_t *
     *size = *mem && capacity > *offset ? capacity - *offset : 0;
 }
 
-clrt_status clrt__sentinel_fill_range(clrt_ctx *ctx, cl_mem mem, size_t offset, size_t size)
+/* Host room for the words of [offset, offset + size), which must be whole
+ * 4-byte words. */
+static clrt_status host_words(clrt_ctx *ctx, size_t offset, size_t size, cl_uint **words)
 {
-    if (size == 0)
-        return CLRT_OK;
     if (offset % 4 || size % 4)
         return clrt__fail(ctx, CLRT_ERR_INVALID_ARG,
                           "sentinel: range [%zu, +%zu) is not in whole 4-byte words", offset,
                           size);
+    *words = malloc(size);
+    if (!*words)
+        return clrt__fail(ctx, CLRT_ERR_OUT_OF_MEMORY, "sentinel: out of host memory");
+    return CLRT_OK;
+}
+
+clrt_status clrt__sentinel_fill_range(clrt_ctx *ctx, cl_mem mem, size_t offset, size_t size)
+{
+    if (size == 0)
+        return CLRT_OK;
     /* A write of host words, not clEnqueueFillBuffer, which some drivers
      * get wrong (design.md (b)); and straight to OpenCL, not through the
      * runtime's choke points: an instrument must not trip armed faults. */
-    cl_uint *words = malloc(size);
-    if (!words)
-        return clrt__fail(ctx, CLRT_ERR_OUT_OF_MEMORY, "sentinel: out of host memory");
+    cl_uint *words;
+    CLRT_TRY(host_words(ctx, offset, size, &words));
     for (size_t i = 0; i < size / 4; i++)
         words[i] = CLRT__SENTINEL;
     cl_int rc = clEnqueueWriteBuffer(ctx->queue, mem, CL_TRUE, offset, size, words, 0, NULL, NULL);
@@ -49,13 +58,8 @@ clrt_status clrt__sentinel_check_range(clrt_ctx *ctx, cl_mem mem, size_t offset,
     *bad_value = 0;
     if (size == 0)
         return CLRT_OK;
-    if (offset % 4 || size % 4)
-        return clrt__fail(ctx, CLRT_ERR_INVALID_ARG,
-                          "sentinel: range [%zu, +%zu) is not in whole 4-byte words", offset,
-                          size);
-    cl_uint *words = malloc(size);
-    if (!words)
-        return clrt__fail(ctx, CLRT_ERR_OUT_OF_MEMORY, "sentinel: out of host memory");
+    cl_uint *words;
+    CLRT_TRY(host_words(ctx, offset, size, &words));
     cl_int rc = clEnqueueReadBuffer(ctx->queue, mem, CL_TRUE, offset, size, words, 0, NULL, NULL);
     if (rc != CL_SUCCESS) {
         free(words);
