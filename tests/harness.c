@@ -201,6 +201,16 @@ size_t clrt_test_run_cases(clrt_ctx *ctx, const char *family)
     return checks;
 }
 
+cl_uint clrt_test_settled(cl_uint (*refs)(void *), void *obj, cl_uint want)
+{
+    cl_uint n = refs(obj);
+    for (int i = 0; i < 500 && n != want; i++) {
+        nanosleep(&(struct timespec){0, 10 * 1000 * 1000}, NULL);
+        n = refs(obj);
+    }
+    return n;
+}
+
 char *clrt_test_tempdir(void)
 {
     const char *base = getenv("TMPDIR");

@@ -87,6 +87,14 @@ void clrt_test_assert_tol(const char *what, const float *got, const float *want,
 size_t clrt_test_run_cases(clrt_ctx *ctx, const char *family);
 
 /* A fresh temporary directory (caller removes it with clrt_test_rmtree). */
+/* A reference count (refs(obj)) once it has come back to `want`, or what it
+ * is after 5 s. Drivers drop the references that buffers, kernels and
+ * finished commands hold a moment after those are released (rusticl, from
+ * a worker thread: a context read 6 right after clrt_ctx_destroy and 2
+ * about 10 ms later; PoCL, on a loaded machine, once still held a queue): a
+ * count that never comes back is a leak. */
+cl_uint clrt_test_settled(cl_uint (*refs)(void *), void *obj, cl_uint want);
+
 char *clrt_test_tempdir(void);
 void clrt_test_rmtree(const char *dir);
 

@@ -6,7 +6,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 static void create_on_device(void **state)
 {
@@ -289,22 +288,6 @@ static cl_uint queue_refs(cl_command_queue q)
     return refs;
 }
 
-/* A reference count once it has come back to `want`, or what it is after
- * 5 s. Drivers drop the references that buffers, kernels and finished
- * commands hold on their context and queue a moment after those are
- * released (rusticl, from a worker thread: the context read 6 right after
- * clrt_ctx_destroy and 2 about 10 ms later; PoCL, on a loaded machine,
- * once still held the queue): a count that never comes back is a leak. */
-static cl_uint settled(cl_uint (*refs)(void *), void *obj, cl_uint want)
-{
-    cl_uint n = refs(obj);
-    for (int i = 0; i < 500 && n != want; i++) {
-        nanosleep(&(struct timespec){0, 10 * 1000 * 1000}, NULL);
-        n = refs(obj);
-    }
-    return n;
-}
-
 static cl_uint context_refs_of(void *c)
 {
     return context_refs(c);
@@ -355,8 +338,8 @@ static void interop_from_cl(void **state)
     clrt_test_ctx_done(ctx);
     /* clrt released exactly what it retained, and everything it made on the
      * context: the counts are back where they were; ours are still valid. */
-    assert_int_equal(settled(context_refs_of, cctx, ctx_base), ctx_base);
-    assert_int_equal(settled(queue_refs_of, q, queue_base), queue_base);
+    assert_int_equal(clrt_test_settled(context_refs_of, cctx, ctx_base), ctx_base);
+    assert_int_equal(clrt_test_settled(queue_refs_of, q, queue_base), queue_base);
     clReleaseCommandQueue(q);
     clReleaseContext(cctx);
 
