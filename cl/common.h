@@ -10,6 +10,12 @@
 /* Columns per work-item of the bias gradient (float16 vectors). */
 #define CLRT_BIAS_GRAD_VW 16
 
+/* Storage codes of a tensor operand (cl/storage.h), equal to the clrt_dtype
+ * values of clrt.h (checked at compile time in runtime/storage.c). */
+#define CLRT_ST_F32 0
+#define CLRT_ST_F16 1
+#define CLRT_ST_BF16 2
+
 /* Activation codes, equal to enum clrt_act in clrt.h (the host checks this
  * at compile time in ops_activation.c). */
 #define CLRT_K_ACT_IDENTITY 0

@@ -4,8 +4,11 @@
  * neighbouring work-items read neighbouring columns of B (coalesced on GPUs,
  * vectorised across work-items by PoCL) while all of them share each element
  * of A. No local memory and no barriers. Edges are handled by clamping loads
- * and guarding stores, so any M, N, K works. Tile sizes come from -D options. */
+ * and guarding stores, so any M, N, K works. Tile sizes come from -D options.
+ * A, B and C are stored as cl/storage.h says (operands A, B, C); every
+ * product and sum is float, whatever the storage. */
 #include "common.h"
+#include "storage.h"
 
 /* Fully unroll the loops over a work-item's tile, whose trip counts are
  * compile-time constants. Without it PoCL's compiler kept the loops and the
@@ -26,20 +29,32 @@
 #define CLRT_GEMM_LY 4 /* work-group height (rows) */
 #endif
 
-/* Element (r, c) of a stored row-major matrix whose rows are ld long. */
-#define AT(p, ld, r, c) (p)[(size_t)(r) * (ld) + (c)]
+/* The index of element (r, c) of a stored row-major matrix whose rows are
+ * ld long. */
+#define AT(ld, r, c) ((size_t)(r) * (ld) + (c))
 
-/* op(A)(m, k) and op(B)(k, n) for each storage order. */
-#define A_N(m, k) AT(A, lda, m, k)
-#define A_T(m, k) AT(A, lda, k, m)
-#define B_N(k, n) AT(B, ldb, k, n)
-#define B_T(k, n) AT(B, ldb, n, k)
+/* op(A)(m, k) and op(B)(k, n) for each storage order, and where op(B)(k, n)
+ * is stored. */
+#define A_N(m, k) LOAD_A(A, AT(lda, m, k))
+#define A_T(m, k) LOAD_A(A, AT(lda, k, m))
+#define B_N_AT(k, n) AT(ldb, k, n)
+#define B_T_AT(k, n) AT(ldb, n, k)
+#define B_N(k, n) LOAD_B(B, B_N_AT(k, n))
+#define B_T(k, n) LOAD_B(B, B_T_AT(k, n))
+
+/* C(m, n) = r, or r + beta·C(m, n); beta 0 must not read C: it may hold NaN. */
+#define C_PUT(m, n, r)                                                                              \
+    STORE_C(C, AT(ldc, m, n), beta == 0.0f ? (r) : (r) + beta * LOAD_C(C, AT(ldc, m, n)))
+
+/* The kernels' arguments, one list for all of them. */
+#define CLRT_GEMM_ARGS                                                                              \
+    const uint M, const uint N, const uint K, const float alpha,                                    \
+        __global const TYPE_A *restrict A, const uint lda, __global const TYPE_B *restrict B,       \
+        const uint ldb, const float beta, __global TYPE_C *restrict C, const uint ldc
 
 #define CLRT_GEMM_KERNEL(NAME, A_EL, B_EL)                                                          \
     __kernel __attribute__((reqd_work_group_size(CLRT_GEMM_LX, CLRT_GEMM_LY, 1))) void NAME(        \
-        const uint M, const uint N, const uint K, const float alpha,                                \
-        __global const float *restrict A, const uint lda, __global const float *restrict B,         \
-        const uint ldb, const float beta, __global float *restrict C, const uint ldc)               \
+        CLRT_GEMM_ARGS)                                                                             \
     {                                                                                               \
         const uint n0 = get_group_id(0) * (CLRT_GEMM_LX * CLRT_GEMM_TN) + get_local_id(0);          \
         const uint m0 = get_global_id(1) * CLRT_GEMM_TM;                                            \
@@ -66,11 +81,8 @@
             const uint m = m0 + i;                                                                  \
             CLRT_UNROLL for (uint j = 0; j < CLRT_GEMM_TN; j++) {                                   \
                 const uint n = n0 + j * CLRT_GEMM_LX;                                               \
-                if (m < M && n < N) {                                                               \
-                    const float r = alpha * acc[i][j];                                              \
-                    /* beta 0 must not read C: it may hold NaN. */                                  \
-                    AT(C, ldc, m, n) = beta == 0.0f ? r : r + beta * AT(C, ldc, m, n);              \
-                }                                                                                   \
+                if (m < M && n < N)                                                                 \
+                    C_PUT(m, n, alpha * acc[i][j]);                                                 \
             }                                                                                       \
         }                                                                                           \
     }
@@ -113,11 +125,8 @@ CLRT_GEMM_KERNEL(clrt_gemm_tt, A_T, B_T)
 
 /* VW elements of op(B) row k starting at column n0; B_CONTIG: they are
  * consecutive in memory (B not transposed). */
-#define CLRT_GEMM_VKERNEL(NAME, A_EL, B_EL, B_CONTIG)                                               \
-    __kernel void NAME(const uint M, const uint N, const uint K, const float alpha,                 \
-                       __global const float *restrict A, const uint lda,                            \
-                       __global const float *restrict B, const uint ldb, const float beta,          \
-                       __global float *restrict C, const uint ldc)                                  \
+#define CLRT_GEMM_VKERNEL(NAME, A_EL, B_EL, B_AT, B_CONTIG)                                         \
+    __kernel void NAME(CLRT_GEMM_ARGS)                                                              \
     {                                                                                               \
         const uint n0 = get_global_id(0) * CLRT_GEMM_VW;                                            \
         const uint m0 = get_global_id(1) * CLRT_GEMM_TM;                                            \
@@ -133,7 +142,7 @@ CLRT_GEMM_KERNEL(clrt_gemm_tt, A_T, B_T)
         for (uint k = 0; k < K; k++) {                                                              \
             VTYPE b;                                                                                \
             if (B_CONTIG && full_n) {                                                               \
-                b = VLOAD(0, &B_EL(k, n0));                                                         \
+                b = VLOAD_B(CLRT_GEMM_VW, B, B_AT(k, n0));                                          \
             } else {                                                                                \
                 float t[CLRT_GEMM_VW];                                                              \
                 CLRT_UNROLL for (uint j = 0; j < CLRT_GEMM_VW; j++)                                 \
@@ -144,24 +153,24 @@ CLRT_GEMM_KERNEL(clrt_gemm_tt, A_T, B_T)
                 acc[i] += A_EL(mi[i], k) * b;                                                       \
         }                                                                                           \
         for (uint i = 0; i < CLRT_GEMM_TM && m0 + i < M; i++) {                                     \
-            __global float *row = &AT(C, ldc, m0 + i, 0);                                           \
+            const size_t row = AT(ldc, m0 + i, 0);                                                  \
             VTYPE r = alpha * acc[i];                                                               \
             if (full_n) {                                                                           \
                 /* beta 0 must not read C: it may hold NaN. */                                      \
                 if (beta != 0.0f)                                                                   \
-                    r += beta * VLOAD(0, row + n0);                                                 \
-                VSTORE(r, 0, row + n0);                                                             \
+                    r += beta * VLOAD_C(CLRT_GEMM_VW, C, row + n0);                                 \
+                VSTORE_C(CLRT_GEMM_VW, r, C, row + n0);                                             \
             } else {                                                                                \
                 float t[CLRT_GEMM_VW];                                                              \
                 VSTORE(r, 0, t);                                                                    \
                 for (uint j = 0; n0 + j < N; j++)                                                   \
-                    row[n0 + j] = beta == 0.0f ? t[j] : t[j] + beta * row[n0 + j];                  \
+                    C_PUT(m0 + i, n0 + j, t[j]);                                                    \
             }                                                                                       \
         }                                                                                           \
     }
 
 #if CLRT_GEMM_WANT(5)
-CLRT_GEMM_VKERNEL(clrt_gemm_vec_nn, A_N, B_N, 1)
+CLRT_GEMM_VKERNEL(clrt_gemm_vec_nn, A_N, B_N, B_N_AT, 1)
 #endif
 
 #if CLRT_GEMM_WANT(6)
@@ -172,20 +181,17 @@ CLRT_GEMM_VKERNEL(clrt_gemm_vec_nn, A_N, B_N, 1)
  * VW: the order of the sums then depends on the shape only, so every tile
  * gives the same bits and tuning cannot change a result. */
 #define NT_VW 8
-__kernel void clrt_gemm_vec_nt(const uint M, const uint N, const uint K, const float alpha,
-                               __global const float *restrict A, const uint lda,
-                               __global const float *restrict B, const uint ldb,
-                               const float beta, __global float *restrict C, const uint ldc)
+__kernel void clrt_gemm_vec_nt(CLRT_GEMM_ARGS)
 {
     const uint n0 = get_global_id(0) * 4;
     const uint m0 = get_global_id(1) * CLRT_GEMM_TM;
     if (n0 >= N || m0 >= M)
         return;
-    __global const float *ar[CLRT_GEMM_TM], *br[4];
+    size_t ar[CLRT_GEMM_TM], br[4]; /* where the rows of A and B start */
     CLRT_UNROLL for (uint i = 0; i < CLRT_GEMM_TM; i++)
-        ar[i] = &AT(A, lda, min(m0 + i, M - 1), 0);
+        ar[i] = AT(lda, min(m0 + i, M - 1), 0);
     CLRT_UNROLL for (uint j = 0; j < 4; j++)
-        br[j] = &AT(B, ldb, min(n0 + j, N - 1), 0);
+        br[j] = AT(ldb, min(n0 + j, N - 1), 0);
     float8 acc[CLRT_GEMM_TM][4];
     CLRT_UNROLL for (uint i = 0; i < CLRT_GEMM_TM; i++)
         CLRT_UNROLL for (uint j = 0; j < 4; j++)
@@ -194,9 +200,9 @@ __kernel void clrt_gemm_vec_nt(const uint M, const uint N, const uint K, const f
     for (uint k = 0; k < kv; k += NT_VW) {
         float8 b[4];
         CLRT_UNROLL for (uint j = 0; j < 4; j++)
-            b[j] = vload8(0, br[j] + k);
+            b[j] = VLOAD_B(8, B, br[j] + k);
         CLRT_UNROLL for (uint i = 0; i < CLRT_GEMM_TM; i++) {
-            float8 a = vload8(0, ar[i] + k);
+            float8 a = VLOAD_A(8, A, ar[i] + k);
             CLRT_UNROLL for (uint j = 0; j < 4; j++)
                 acc[i][j] += a * b[j];
         }
@@ -209,10 +215,8 @@ __kernel void clrt_gemm_vec_nt(const uint M, const uint N, const uint K, const f
             CLRT_UNROLL for (uint v = 0; v < NT_VW; v++)
                 sum += t[v];
             for (uint k = kv; k < K; k++)
-                sum += ar[i][k] * br[j][k];
-            const float r = alpha * sum;
-            /* beta 0 must not read C: it may hold NaN. */
-            AT(C, ldc, m0 + i, n0 + j) = beta == 0.0f ? r : r + beta * AT(C, ldc, m0 + i, n0 + j);
+                sum += LOAD_A(A, ar[i] + k) * LOAD_B(B, br[j] + k);
+            C_PUT(m0 + i, n0 + j, alpha * sum);
         }
     }
 }
@@ -220,10 +224,10 @@ __kernel void clrt_gemm_vec_nt(const uint M, const uint N, const uint K, const f
 #endif /* CLRT_GEMM_WANT(6) */
 
 #if CLRT_GEMM_WANT(7)
-CLRT_GEMM_VKERNEL(clrt_gemm_vec_tn, A_T, B_N, 1)
+CLRT_GEMM_VKERNEL(clrt_gemm_vec_tn, A_T, B_N, B_N_AT, 1)
 #endif
 #if CLRT_GEMM_WANT(8)
-CLRT_GEMM_VKERNEL(clrt_gemm_vec_tt, A_T, B_T, 0)
+CLRT_GEMM_VKERNEL(clrt_gemm_vec_tt, A_T, B_T, B_T_AT, 0)
 #endif
 #endif
 
@@ -244,9 +248,7 @@ CLRT_GEMM_VKERNEL(clrt_gemm_vec_tt, A_T, B_T, 0)
  * neighbouring work-items load neighbouring k (coalesced loads). */
 #define CLRT_GEMM_LKERNEL(NAME, A_EL, B_EL, A_KMAJOR, B_KMAJOR)                                     \
     __kernel __attribute__((reqd_work_group_size(CLRT_GEMM_LX, CLRT_GEMM_LY, 1))) void NAME(        \
-        const uint M, const uint N, const uint K, const float alpha,                                \
-        __global const float *restrict A, const uint lda, __global const float *restrict B,         \
-        const uint ldb, const float beta, __global float *restrict C, const uint ldc)               \
+        CLRT_GEMM_ARGS)                                                                             \
     {                                                                                               \
         __local float as[BM][CLRT_GEMM_KT];                                                         \
         __local float bs[CLRT_GEMM_KT][BN];                                                         \
@@ -287,11 +289,8 @@ CLRT_GEMM_VKERNEL(clrt_gemm_vec_tt, A_T, B_T, 0)
             const uint m = gm + ly * CLRT_GEMM_TM + i;                                              \
             CLRT_UNROLL for (uint j = 0; j < CLRT_GEMM_TN; j++) {                                   \
                 const uint n = gn + lx + j * CLRT_GEMM_LX;                                          \
-                if (m < M && n < N) {                                                               \
-                    const float r = alpha * acc[i][j];                                              \
-                    /* beta 0 must not read C: it may hold NaN. */                                  \
-                    AT(C, ldc, m, n) = beta == 0.0f ? r : r + beta * AT(C, ldc, m, n);              \
-                }                                                                                   \
+                if (m < M && n < N)                                                                 \
+                    C_PUT(m, n, alpha * acc[i][j]);                                                 \
             }                                                                                       \
         }                                                                                           \
     }

@@ -3,9 +3,12 @@
  * then one work-group over the groups' partial sums), so a result depends
  * on the shape alone, never on timing, and no two items write one place;
  * only the finiteness flag is shared, through an atomic max, whose result
- * is the same in any order. */
+ * is the same in any order. Tensor operands are stored as cl/storage.h
+ * says, named A, B, C in the order of each kernel's tensor arguments; the
+ * partial sums and per-row results the host makes are float32. */
 #include "common.h"
 #include "reduce.h"
+#include "storage.h"
 
 /* out[g] = (Σ in[i] over the items of group g, each striding by the global
  * size) / divisor. With one work-group: out[0] = Σ in / divisor. */
@@ -23,16 +26,16 @@ __kernel void clrt_loss_sum(__global const float *in, const ulong n, const float
 /* MSE stage 1: partial[g] = Σ (pred - target)² over group g's elements, and
  * grad[i] = 2·(pred[i] - target[i])/n when has_grad. grad may alias pred or
  * target: an item writes only the element it has just read. */
-__kernel void clrt_mse_partial(__global const float *pred, __global const float *target,
-                               __global float *grad, const int has_grad, const ulong n,
+__kernel void clrt_mse_partial(__global const TYPE_A *pred, __global const TYPE_B *target,
+                               __global TYPE_C *grad, const int has_grad, const ulong n,
                                __global float *partial, __local float *scratch)
 {
     const float gscale = 2.0f / (float)n;
     float acc = 0.0f;
     for (size_t i = get_global_id(0); i < n; i += get_global_size(0)) {
-        float d = pred[i] - target[i];
+        float d = LOAD_A(pred, i) - LOAD_B(target, i);
         if (has_grad)
-            grad[i] = gscale * d;
+            STORE_C(grad, i, gscale * d);
         acc += d * d;
     }
     acc = clrt_group_sum(scratch, acc);
@@ -56,50 +59,53 @@ size_t clrt_loss_label(float lab, ulong classes)
  * + log Σ exp(row - max): the difference of two nearby large logits is exact,
  * so a large common offset costs no precision. grad may alias logits: the
  * row is fully read before it is written. */
-__kernel void clrt_ce_rows(__global const float *logits, __global const float *labels,
-                           __global float *grad, const int has_grad, const ulong batch,
+__kernel void clrt_ce_rows(__global const TYPE_A *logits, __global const TYPE_B *labels,
+                           __global TYPE_C *grad, const int has_grad, const ulong batch,
                            const ulong classes, __global float *rowloss)
 {
     size_t r = get_global_id(0);
     if (r >= batch)
         return;
-    __global const float *x = logits + r * classes;
+    __global const TYPE_A *x = logits + r * classes;
     float m = -INFINITY;
     for (size_t j = 0; j < classes; j++)
-        m = fmax(m, x[j]);
+        m = fmax(m, LOAD_A(x, j));
     float s = 0.0f;
     for (size_t j = 0; j < classes; j++)
-        s += exp(x[j] - m);
-    size_t li = clrt_loss_label(labels[r], classes);
+        s += exp(LOAD_A(x, j) - m);
+    size_t li = clrt_loss_label(LOAD_B(labels, r), classes);
     bool ok = li < classes;
-    float xl = ok ? x[li] : 0.0f;
+    float xl = ok ? LOAD_A(x, li) : 0.0f;
     rowloss[r] = ok ? (m - xl) + log(s) : NAN;
     if (has_grad) {
-        __global float *g = grad + r * classes;
+        __global TYPE_C *g = grad + r * classes;
         const float fb = (float)batch;
         for (size_t j = 0; j < classes; j++) {
-            float p = exp(x[j] - m) / s;
-            g[j] = ok ? (p - (j == li ? 1.0f : 0.0f)) / fb : NAN;
+            float p = exp(LOAD_A(x, j) - m) / s;
+            STORE_C(g, j, ok ? (p - (j == li ? 1.0f : 0.0f)) / fb : NAN);
         }
     }
 }
 
 /* Accuracy, one item per row: rowcorrect[r] = 1 when the first argmax of the
  * row equals the label, else 0 (a bad label is never right). */
-__kernel void clrt_accuracy_rows(__global const float *logits, __global const float *labels,
+__kernel void clrt_accuracy_rows(__global const TYPE_A *logits, __global const TYPE_B *labels,
                                  const ulong batch, const ulong classes,
                                  __global float *rowcorrect)
 {
     size_t r = get_global_id(0);
     if (r >= batch)
         return;
-    __global const float *x = logits + r * classes;
-    size_t li = clrt_loss_label(labels[r], classes);
+    __global const TYPE_A *x = logits + r * classes;
+    size_t li = clrt_loss_label(LOAD_B(labels, r), classes);
     /* The first maximal index; as torch.argmax, the first NaN is the maximum. */
     size_t best = 0;
-    for (size_t j = 1; j < classes && !isnan(x[best]); j++)
-        if (isnan(x[j]) || x[j] > x[best])
-            best = j;
+    float xb = LOAD_A(x, 0);
+    for (size_t j = 1; j < classes && !isnan(xb); j++) {
+        float xj = LOAD_A(x, j);
+        if (isnan(xj) || xj > xb)
+            best = j, xb = xj;
+    }
     rowcorrect[r] = li < classes && best == li ? 1.0f : 0.0f;
 }
 
@@ -108,12 +114,12 @@ __kernel void clrt_accuracy_rows(__global const float *logits, __global const fl
  * only a group that found one touches the flag, with one atomic, so a check
  * of finite data writes nothing and the flag's order never matters. The
  * flag's 32 bits are read as an unsigned integer (0 when cleared). */
-__kernel void clrt_nonfinite_flag(__global const float *x, const ulong n, const uint tag,
+__kernel void clrt_nonfinite_flag(__global const TYPE_A *x, const ulong n, const uint tag,
                                   __global uint *flag, __local float *scratch)
 {
     float bad = 0.0f;
     for (size_t i = get_global_id(0); i < n; i += get_global_size(0))
-        bad = isfinite(x[i]) ? bad : 1.0f;
+        bad = isfinite(LOAD_A(x, i)) ? bad : 1.0f;
     bad = clrt_group_max(scratch, bad);
     if (get_local_id(0) == 0 && bad > 0.0f)
         atomic_max(flag, tag);

@@ -159,6 +159,14 @@ typedef struct clrt_ctx_options {
      * another device, driver or clrt is refused by clrt_ctx_create with
      * CLRT_ERR_UNSUPPORTED, a damaged one with CLRT_ERR_FORMAT. */
     const char *binaries;
+    /* Storage of the activations and activation gradients a model makes on
+     * this context: CLRT_F32 (the default), CLRT_BF16 or CLRT_F16. The
+     * arithmetic stays float32, and parameters, their gradients, optimizer
+     * state and checkpoints stay float32 (the master weights). 16-bit
+     * tensors run on clrt's builtin kernels only: CLBlast and the host
+     * BLAS take float32, so a GEMM with a 16-bit operand uses `builtin`
+     * whatever the backend. Another value is CLRT_ERR_INVALID_ARG. */
+    int precision;
 } clrt_ctx_options;
 
 /* Set every option to its default. Always call before filling in fields. */
@@ -250,11 +258,17 @@ CLRT_API clrt_status clrt_ctx_build_all(clrt_ctx *ctx);
 
 typedef struct clrt_tensor clrt_tensor;
 
-/* A tensor's element type. Every tensor is float32 for now; the type is
- * part of each kernel build, so other types can follow. */
+/* A tensor's element type: how its elements are stored. Every op computes
+ * in float32 whatever its tensors' storage, and the host sees float32:
+ * reads and writes convert. A 16-bit store rounds to nearest even. */
 typedef enum clrt_dtype {
-    CLRT_F32 = 0, /* IEEE float32 */
+    CLRT_F32 = 0,  /* IEEE float32 */
+    CLRT_F16 = 1,  /* IEEE half (binary16): 11 significant bits, up to 65504 */
+    CLRT_BF16 = 2, /* bfloat16, float32's top 16 bits: 8 significant bits, float32's range */
 } clrt_dtype;
+
+/* "f32", "f16", "bf16"; NULL for a value that names no type. */
+CLRT_API const char *clrt_dtype_name(clrt_dtype dtype);
 
 typedef enum clrt_tensor_flags {
     CLRT_TENSOR_UNINIT = 0, /* contents undefined until written */
@@ -267,6 +281,15 @@ typedef enum clrt_tensor_flags {
  * device cannot hold it. The buffer may come from the context's pool. */
 CLRT_API clrt_status clrt_tensor_create(clrt_ctx *ctx, int rank, const size_t *shape,
                                         unsigned flags, clrt_tensor **out);
+
+/* The same with elements stored as `dtype`; CLRT_ERR_INVALID_ARG for a
+ * dtype that names no type. The ops take such tensors where they say so
+ * (linear, GEMM with the builtin kernels, activations, losses, accuracy,
+ * reductions, element-wise arithmetic); the optimizers take float32
+ * only. */
+CLRT_API clrt_status clrt_tensor_create_typed(clrt_ctx *ctx, clrt_dtype dtype, int rank,
+                                              const size_t *shape, unsigned flags,
+                                              clrt_tensor **out);
 
 /* Wrap an existing buffer of at least numel*4 bytes; `mem` is retained and
  * released when the tensor is destroyed. */
@@ -287,21 +310,24 @@ CLRT_API int clrt_tensor_rank(const clrt_tensor *t);
 CLRT_API size_t clrt_tensor_dim(const clrt_tensor *t, int i);
 CLRT_API size_t clrt_tensor_numel(const clrt_tensor *t);
 CLRT_API clrt_ctx *clrt_tensor_ctx(const clrt_tensor *t);
-/* The element type (CLRT_F32 for every tensor today, and for NULL). */
+/* The element type (CLRT_F32 for NULL). */
 CLRT_API clrt_dtype clrt_tensor_dtype(const clrt_tensor *t);
 /* The buffer, for interop, owned by the tensor; NULL for an empty tensor.
  * Once the last tensor on it is destroyed the buffer goes back to the pool
  * and may hold another tensor's data, even if the caller retained it. */
 CLRT_API cl_mem clrt_tensor_cl_mem(const clrt_tensor *t);
 
-/* Copy `count` floats (must equal numel) between host and tensor, blocking. */
+/* Copy `count` floats (must equal numel) between host and tensor, blocking.
+ * A 16-bit tensor converts on the host (writes round to nearest even). */
 CLRT_API clrt_status clrt_tensor_write(clrt_tensor *t, const float *src, size_t count);
 CLRT_API clrt_status clrt_tensor_read(const clrt_tensor *t, float *dst, size_t count);
 
 /* The same without blocking: `host` must stay valid and untouched until
  * *event (a new reference the caller releases) completes. `event` may be
  * NULL, in which case only clrt_ctx_finish tells when it is done. With
- * count 0 nothing is enqueued and *event is set to NULL. */
+ * count 0 nothing is enqueued and *event is set to NULL. On a 16-bit
+ * tensor, which converts on the host, the transfer is done on return and
+ * *event is set to NULL. */
 CLRT_API clrt_status clrt_tensor_write_async(clrt_tensor *t, const float *src, size_t count,
                                              cl_event *event);
 CLRT_API clrt_status clrt_tensor_read_async(const clrt_tensor *t, float *dst, size_t count,
@@ -310,8 +336,12 @@ CLRT_API clrt_status clrt_tensor_read_async(const clrt_tensor *t, float *dst, si
 /* Set every element to `value` (enqueued). */
 CLRT_API clrt_status clrt_tensor_fill(clrt_tensor *t, float value);
 
-/* dst = src; the shapes must be equal (enqueued). */
+/* dst = src; the shapes and element types must be equal (enqueued). */
 CLRT_API clrt_status clrt_tensor_copy(clrt_tensor *dst, const clrt_tensor *src);
+
+/* dst = src converted to dst's element type (rounded to nearest even); the
+ * shapes must be equal, the types may be (enqueued). */
+CLRT_API clrt_status clrt_tensor_convert(clrt_tensor *dst, const clrt_tensor *src);
 
 /* -------------------------------------------------------------- operations
  * Every op enqueues on the context's queue and returns without waiting; a
@@ -328,6 +358,10 @@ typedef enum clrt_gemm_backend {
     CLRT_GEMM_CLBLAST = 2, /* CLBlastSgemm on the same buffers */
     CLRT_GEMM_HOST = 3,    /* CPU devices only: map the buffers, call the host CBLAS */
 } clrt_gemm_backend;
+
+/* The storage a model's activations and their gradients get on this context
+ * (clrt_ctx_options.precision); CLRT_F32 for NULL. */
+CLRT_API int clrt_ctx_precision(const clrt_ctx *ctx);
 
 /* The backend this context uses (from clrt_ctx_options.gemm or $CLRT_GEMM). */
 CLRT_API clrt_gemm_backend clrt_ctx_gemm_backend(const clrt_ctx *ctx);

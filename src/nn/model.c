@@ -230,20 +230,23 @@ static clrt_status make_work(clrt_model *m, size_t batch)
     if (m->batch == batch)
         return CLRT_OK;
     drop_work(m); /* the pool hands the same buffers back: no allocation */
+    /* Activations and their gradients in the context's storage; the
+     * parameters and their gradients stay float32 (master weights). */
+    const clrt_dtype st = m->ctx->precision;
     for (size_t i = 0; i < m->nlayers; i++) {
         clrt__layer *l = &m->layers[i];
         const size_t yd[2] = {batch, l->out}, xd[2] = {batch, l->in};
         if (l->fused)
             continue; /* its output is the linear layer's */
-        CLRT_TRY(clrt_tensor_create(m->ctx, 2, yd, 0, &l->y));
+        CLRT_TRY(clrt_tensor_create_typed(m->ctx, st, 2, yd, 0, &l->y));
         if (i > 0)
-            CLRT_TRY(clrt_tensor_create(m->ctx, 2, xd, 0, &l->dx));
+            CLRT_TRY(clrt_tensor_create_typed(m->ctx, st, 2, xd, 0, &l->dx));
         bool fused_next = i + 1 < m->nlayers && m->layers[i + 1].fused;
         if (fused_next && needs_z(m->layers[i + 1].act))
-            CLRT_TRY(clrt_tensor_create(m->ctx, 2, yd, 0, &l->z));
+            CLRT_TRY(clrt_tensor_create_typed(m->ctx, st, 2, yd, 0, &l->z));
     }
     const size_t od[2] = {batch, clrt_model_out_features(m)};
-    CLRT_TRY(clrt_tensor_create(m->ctx, 2, od, 0, &m->dout));
+    CLRT_TRY(clrt_tensor_create_typed(m->ctx, st, 2, od, 0, &m->dout));
     m->batch = batch;
     return CLRT_OK;
 }

@@ -62,11 +62,12 @@ static void act_defines(clrt_act act, char *buf, size_t len)
 }
 
 clrt_status clrt__act_kernel(clrt_ctx *ctx, const char *program_name, const char *kernel_name,
-                             clrt_act act, cl_kernel *out)
+                             clrt_act act, const clrt_tensor *const *ops, size_t nops,
+                             cl_kernel *out)
 {
     char defines[32];
     act_defines(act, defines, sizeof defines);
-    return clrt__kernel_variant(ctx, program_name, defines, kernel_name, out);
+    return clrt__storage_kernel(ctx, program_name, defines, kernel_name, ops, nops, out);
 }
 
 clrt_status clrt__act_variants(clrt_ctx *ctx, clrt__variant_fn fn, void *user)
@@ -111,12 +112,14 @@ clrt_status clrt_act_forward(clrt_ctx *ctx, clrt_act act, float param, const clr
     if (act == CLRT_ACT_SOFTMAX) {
         size_t rows, cols, wg;
         rows_cols(x, &rows, &cols);
-        CLRT_TRY(clrt__kernel(ctx, "activation", "clrt_softmax_forward", &k));
+        const clrt_tensor *ops[2] = {x, y};
+        CLRT_TRY(clrt__storage_kernel(ctx, "activation", "", "clrt_softmax_forward", ops, 2, &k));
         CLRT_TRY(clrt__pow2_group_size(ctx, k, cols, ROW_WG_MAX, fn, &wg));
         CLRT_TRY(clrt__set_args(ctx, k, fn, "mmlL", x, y, cols, wg * sizeof(float)));
         return clrt__launch_2d(ctx, k, wg, rows, wg, 1, fn);
     }
-    CLRT_TRY(clrt__act_kernel(ctx, "activation", "clrt_act_forward", act, &k));
+    const clrt_tensor *ops[2] = {x, y};
+    CLRT_TRY(clrt__act_kernel(ctx, "activation", "clrt_act_forward", act, ops, 2, &k));
     CLRT_TRY(clrt__set_args(ctx, k, fn, "mmifl", x, y, (int)act, (double)param, x->numel));
     return clrt__launch_1d(ctx, k, x->numel, fn);
 }
@@ -145,7 +148,8 @@ clrt_status clrt_act_backward(clrt_ctx *ctx, clrt_act act, float param, const cl
     if (act == CLRT_ACT_SOFTMAX) {
         size_t rows, cols, wg;
         rows_cols(dy, &rows, &cols);
-        CLRT_TRY(clrt__kernel(ctx, "activation", "clrt_softmax_backward", &k));
+        const clrt_tensor *ops[3] = {y, dy, dx};
+        CLRT_TRY(clrt__storage_kernel(ctx, "activation", "", "clrt_softmax_backward", ops, 3, &k));
         CLRT_TRY(clrt__pow2_group_size(ctx, k, cols, ROW_WG_MAX, fn, &wg));
         CLRT_TRY(clrt__set_args(ctx, k, fn, "mmmlL", y, dy, dx, cols, wg * sizeof(float)));
         return clrt__launch_2d(ctx, k, wg, rows, wg, 1, fn);
@@ -153,7 +157,9 @@ clrt_status clrt_act_backward(clrt_ctx *ctx, clrt_act act, float param, const cl
     /* A missing x or y is bound to dy's buffer and flagged unused, so the
      * kernel never sees a NULL buffer (some drivers mishandle those). */
     int uses = (x ? 1 : 0) | (y ? 2 : 0);
-    CLRT_TRY(clrt__act_kernel(ctx, "activation", "clrt_act_backward", act, &k));
+    /* An unbound x or y is dy in its place, with dy's storage. */
+    const clrt_tensor *ops[4] = {x ? x : dy, y ? y : dy, dy, dx};
+    CLRT_TRY(clrt__act_kernel(ctx, "activation", "clrt_act_backward", act, ops, 4, &k));
     CLRT_TRY(clrt__set_args(ctx, k, fn, "mmmmiifl", x ? x : dy, y ? y : dy, dy, dx, uses,
                             (int)act, (double)param, dy->numel));
     return clrt__launch_1d(ctx, k, dy->numel, fn);

@@ -49,6 +49,16 @@ clrt_status clrt__expect_same_shape(clrt_ctx *ctx, const char *fn, const char *a
     return clrt__fail(ctx, CLRT_ERR_SHAPE, "%s: %s %s and %s %s differ", fn, an, sa, bn, sb);
 }
 
+clrt_status clrt__expect_f32(clrt_ctx *ctx, const char *fn, const char *name,
+                             const clrt_tensor *t)
+{
+    CLRT_TRY(clrt__expect_tensor(ctx, fn, name, t));
+    if (t->dtype == CLRT_F32)
+        return CLRT_OK;
+    return clrt__fail(ctx, CLRT_ERR_INVALID_ARG, "%s: %s is stored as %s; it takes f32 tensors "
+                                                 "only", fn, name, clrt_dtype_name(t->dtype));
+}
+
 bool clrt__aliases(const clrt_tensor *a, const clrt_tensor *b)
 {
     return a && b && a->buf == b->buf && a->buf->mem != NULL;

@@ -24,8 +24,10 @@ clrt_status clrt_reduce(clrt_ctx *ctx, clrt_reduce_op op, int axis, const clrt_t
         return clrt_tensor_fill(y, mean ? NAN : 0.0f);
 
     cl_kernel k;
-    CLRT_TRY(clrt__kernel(ctx, "elementwise", axis == 0 ? "clrt_reduce_rows" : "clrt_reduce_cols",
-                          &k));
+    const clrt_tensor *ops[2] = {x, y};
+    CLRT_TRY(clrt__storage_kernel(ctx, "elementwise",
+                                  "", axis == 0 ? "clrt_reduce_rows" : "clrt_reduce_cols", ops, 2,
+                                  &k));
     CLRT_TRY(clrt__set_args(ctx, k, fn, "mmlli", x, y, rows, cols, mean));
     return clrt__launch_1d(ctx, k, want, fn);
 }
@@ -40,7 +42,8 @@ clrt_status clrt_add(clrt_ctx *ctx, const clrt_tensor *a, const clrt_tensor *b, 
     if (y->numel == 0)
         return CLRT_OK;
     cl_kernel k;
-    CLRT_TRY(clrt__kernel(ctx, "elementwise", "clrt_add", &k));
+    const clrt_tensor *ops[3] = {a, b, y};
+    CLRT_TRY(clrt__storage_kernel(ctx, "elementwise", "", "clrt_add", ops, 3, &k));
     CLRT_TRY(clrt__set_args(ctx, k, fn, "mmml", a, b, y, y->numel));
     return clrt__launch_1d(ctx, k, y->numel, fn);
 }
@@ -55,7 +58,8 @@ static clrt_status scaled(clrt_ctx *ctx, const char *fn, const char *kernel, flo
     if (y->numel == 0)
         return CLRT_OK;
     cl_kernel k;
-    CLRT_TRY(clrt__kernel(ctx, "elementwise", kernel, &k));
+    const clrt_tensor *ops[2] = {x, y};
+    CLRT_TRY(clrt__storage_kernel(ctx, "elementwise", "", kernel, ops, 2, &k));
     CLRT_TRY(clrt__set_args(ctx, k, fn, "fmml", (double)alpha, x, y, y->numel));
     return clrt__launch_1d(ctx, k, y->numel, fn);
 }

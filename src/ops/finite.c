@@ -26,7 +26,9 @@ clrt_status clrt__flag_nonfinite(clrt_ctx *ctx, const clrt_tensor *x, uint32_t t
         return CLRT_OK;
     cl_kernel k;
     size_t wg;
-    CLRT_TRY(clrt__kernel(ctx, "loss", "clrt_nonfinite_flag", &k));
+    const clrt_tensor *ops[1] = {x};
+    CLRT_TRY(clrt__expect_f32(ctx, fn, "flag", flag));
+    CLRT_TRY(clrt__storage_kernel(ctx, "loss", "", "clrt_nonfinite_flag", ops, 1, &k));
     CLRT_TRY(clrt__pow2_group_size(ctx, k, FLAG_WG_MAX, FLAG_WG_MAX, fn, &wg));
     size_t per_group = wg * FLAG_CHUNK;
     size_t groups = x->numel / per_group + (x->numel % per_group != 0);

@@ -160,14 +160,17 @@ static const char *const kernel_names[3][2][2] = {
     {{"clrt_gemm_vec_nn", "clrt_gemm_vec_nt"}, {"clrt_gemm_vec_tn", "clrt_gemm_vec_tt"}},
     {{"clrt_gemm_loc_nn", "clrt_gemm_loc_nt"}, {"clrt_gemm_loc_tn", "clrt_gemm_loc_tt"}}};
 
-/* A tile's kernel and its work-group limit (kept with the kernel). */
-static clrt_status builtin_kernel(clrt_ctx *ctx, unsigned tile, int ta, int tb, cl_kernel *k,
-                                  size_t *wg_limit)
+/* A tile's kernel and its work-group limit (kept with the kernel), built
+ * for the storage of g's operands (float32 when g is NULL). */
+static clrt_status builtin_kernel(clrt_ctx *ctx, const clrt__gemm_args *g, unsigned tile, int ta,
+                                  int tb, cl_kernel *k, size_t *wg_limit)
 {
     const clrt__gemm_tile *t = &tiles[tile];
-    char defines[192];
-    clrt__gemm_tile_defines(tile, ta, tb, defines, sizeof defines);
-    return clrt__kernel_variant_limit(ctx, "gemm", defines,
+    char tile_defines[192], defines[256];
+    clrt__gemm_tile_defines(tile, ta, tb, tile_defines, sizeof tile_defines);
+    const clrt_tensor *ops[3] = {g ? g->a : NULL, g ? g->b : NULL, g ? g->c : NULL};
+    clrt_dtype dtype = clrt__storage_defines(tile_defines, ops, 3, defines, sizeof defines);
+    return clrt__kernel_variant_limit(ctx, "gemm", defines, dtype,
                                       kernel_names[t->kt ? 2 : t->vw ? 1 : 0][ta != 0][tb != 0],
                                       k, wg_limit);
 }
@@ -190,7 +193,7 @@ clrt_status clrt__gemm_tile_fits(clrt_ctx *ctx, unsigned tile, int ta, int tb, b
         return CLRT_OK;
     }
     cl_kernel k;
-    CLRT_TRY(builtin_kernel(ctx, tile, ta, tb, &k, &limit));
+    CLRT_TRY(builtin_kernel(ctx, NULL, tile, ta, tb, &k, &limit));
     *fits = group <= limit;
     return CLRT_OK;
 }
@@ -236,7 +239,7 @@ clrt_status clrt__gemm_plan(clrt_ctx *ctx, const clrt__gemm_args *g, unsigned ti
     const clrt__gemm_tile *t = &tiles[tile];
     p->tile = tile;
     size_t max;
-    CLRT_TRY(builtin_kernel(ctx, tile, g->ta, g->tb, &p->kernel, &max));
+    CLRT_TRY(builtin_kernel(ctx, g, tile, g->ta, g->tb, &p->kernel, &max));
     size_t rows = (g->m + t->tm - 1) / t->tm;
     if (t->vw) {
         /* The nt vector kernel covers 4 columns per work-item (it vectorises along K). */
@@ -347,6 +350,8 @@ clrt_status clrt__gemm_run(clrt_ctx *ctx, const clrt__gemm_args *g, clrt_gemm_ba
 {
     if (tile == UINT32_MAX)
         tile = clrt__gemm_default_tile(ctx, g->ta, g->tb);
+    if (g->a->dtype != CLRT_F32 || g->b->dtype != CLRT_F32 || g->c->dtype != CLRT_F32)
+        b = CLRT_GEMM_BUILTIN; /* the others take float32 only */
     switch (b) {
     case CLRT_GEMM_CLBLAST: return run_clblast(ctx, g);
     case CLRT_GEMM_HOST: return run_host(ctx, g);
@@ -385,6 +390,10 @@ clrt_status clrt_gemm(clrt_ctx *ctx, int trans_a, int trans_b, float alpha, cons
         return CLRT_OK;
 
     clrt_gemm_backend backend = ctx->gemm_backend;
+    /* CLBlast and the host BLAS take float32 only: 16-bit storage runs on
+     * the builtin kernels, tuned among their tiles. */
+    if (a->dtype != CLRT_F32 || b->dtype != CLRT_F32 || c->dtype != CLRT_F32)
+        backend = CLRT_GEMM_BUILTIN;
     unsigned tile = UINT32_MAX; /* the device's default */
     if ((backend == CLRT_GEMM_AUTO || backend == CLRT_GEMM_BUILTIN) && g.k > 0)
         CLRT_TRY(clrt__gemm_choose(ctx, &g, backend == CLRT_GEMM_BUILTIN, &backend, &tile));

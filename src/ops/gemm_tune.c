@@ -38,8 +38,15 @@ static unsigned log2_ceil(size_t x)
 
 static void shape_class(const clrt__gemm_args *g, bool builtin_only, char *buf, size_t len)
 {
-    snprintf(buf, len, "%s%c%c-m%u-n%u-k%u", builtin_only ? "builtin/" : "", g->ta ? 't' : 'n',
-             g->tb ? 't' : 'n', log2_ceil(g->m), log2_ceil(g->n), log2_ceil(g->k));
+    /* 16-bit operands are a class of their own ("s221/": the storage codes
+     * of A, B, C), timed apart: they move half the bytes. */
+    char storage[16] = "";
+    if (g->a->dtype != CLRT_F32 || g->b->dtype != CLRT_F32 || g->c->dtype != CLRT_F32)
+        snprintf(storage, sizeof storage, "s%d%d%d/", (int)g->a->dtype, (int)g->b->dtype,
+                 (int)g->c->dtype);
+    snprintf(buf, len, "%s%s%c%c-m%u-n%u-k%u", storage, builtin_only ? "builtin/" : "",
+             g->ta ? 't' : 'n', g->tb ? 't' : 'n', log2_ceil(g->m), log2_ceil(g->n),
+             log2_ceil(g->k));
 }
 
 /* Bumped when clrt__gemm_choose() changes what it times or how it picks. */
@@ -279,7 +286,8 @@ clrt_status clrt__gemm_choose(clrt_ctx *ctx, const clrt__gemm_args *g, bool buil
         return CLRT_OK; /* a bundle without this transpose: the default says what is missing */
 
     clrt_tensor *scratch;
-    if (clrt_tensor_create(ctx, 2, g->c->shape, CLRT_TENSOR_ZERO, &scratch) != CLRT_OK)
+    if (clrt_tensor_create_typed(ctx, g->c->dtype, 2, g->c->shape, CLRT_TENSOR_ZERO, &scratch) !=
+        CLRT_OK)
         return CLRT_OK; /* no room to time: the default runs, untuned this once */
     clrt__gemm_args trial = *g;
     trial.c = scratch;

@@ -34,7 +34,10 @@ clrt_status clrt_linear_forward(clrt_ctx *ctx, const clrt_tensor *x, const clrt_
     bool need_pass = b || z || (act != CLRT_ACT_IDENTITY && act != CLRT_ACT_SOFTMAX);
     if (need_pass && batch * out > 0) {
         cl_kernel k;
-        CLRT_TRY(clrt__act_kernel(ctx, "linear", "clrt_bias_act", act, &k));
+        const clrt_tensor *ops[2] = {t, y};
+        if (b)
+            CLRT_TRY(clrt__expect_f32(ctx, fn, "b", b));
+        CLRT_TRY(clrt__act_kernel(ctx, "linear", "clrt_bias_act", act, ops, 2, &k));
         if (batch > UINT32_MAX || out > UINT32_MAX)
             return clrt__fail(ctx, CLRT_ERR_UNSUPPORTED, "%s: dimensions past 2^32", fn);
         CLRT_TRY(clrt__set_args(ctx, k, fn, "mmmuuiif", t, b ? b : t, y, (unsigned)batch,
@@ -74,6 +77,8 @@ clrt_status clrt_linear_backward(clrt_ctx *ctx, const clrt_tensor *x, const clrt
             if (clrt__aliases(outs[i], ins[j]) || (j > i && clrt__aliases(outs[i], outs[j])))
                 return clrt__fail(ctx, CLRT_ERR_INVALID_ARG,
                                   "%s: gradients share buffers with inputs or each other", fn);
+    if (db)
+        CLRT_TRY(clrt__expect_f32(ctx, fn, "db", db));
     float beta = (flags & CLRT_GRAD_ACCUMULATE) ? 1.0f : 0.0f;
     if (dx)
         CLRT_TRY(clrt_gemm(ctx, 0, 0, 1.0f, dy, w, beta, dx));
@@ -83,7 +88,8 @@ clrt_status clrt_linear_backward(clrt_ctx *ctx, const clrt_tensor *x, const clrt
         if (batch > UINT32_MAX || out > UINT32_MAX)
             return clrt__fail(ctx, CLRT_ERR_UNSUPPORTED, "%s: dimensions past 2^32", fn);
         cl_kernel k;
-        CLRT_TRY(clrt__kernel(ctx, "linear", "clrt_bias_grad", &k));
+        const clrt_tensor *ops[1] = {dy};
+        CLRT_TRY(clrt__storage_kernel(ctx, "linear", "", "clrt_bias_grad", ops, 1, &k));
         CLRT_TRY(clrt__set_args(ctx, k, fn, "mmuui", dy, db, (unsigned)batch, (unsigned)out,
                                 (flags & CLRT_GRAD_ACCUMULATE) != 0));
         CLRT_TRY(clrt__launch_1d(ctx, k, (out + CLRT_BIAS_GRAD_VW - 1) / CLRT_BIAS_GRAD_VW, fn));

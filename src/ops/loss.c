@@ -64,7 +64,7 @@ static clrt_status sum_to_scalar(clrt_ctx *ctx, const clrt_tensor *in, size_t n,
 static clrt_status expect_scalar(clrt_ctx *ctx, const char *fn, const char *name,
                                  const clrt_tensor *t)
 {
-    CLRT_TRY(clrt__expect_tensor(ctx, fn, name, t));
+    CLRT_TRY(clrt__expect_f32(ctx, fn, name, t)); /* written by clrt_loss_sum */
     if (t->numel == 1)
         return CLRT_OK;
     char s[160];
@@ -88,7 +88,8 @@ clrt_status clrt_loss_mse(clrt_ctx *ctx, const clrt_tensor *pred, const clrt_ten
 
     cl_kernel k;
     size_t wg;
-    CLRT_TRY(clrt__kernel(ctx, "loss", "clrt_mse_partial", &k));
+    const clrt_tensor *ops[3] = {pred, target, grad ? grad : pred};
+    CLRT_TRY(clrt__storage_kernel(ctx, "loss", "", "clrt_mse_partial", ops, 3, &k));
     CLRT_TRY(clrt__pow2_group_size(ctx, k, REDUCE_WG_MAX, REDUCE_WG_MAX, fn, &wg));
     size_t groups = stage1_groups(n, wg);
     clrt_tensor *partial;
@@ -131,7 +132,8 @@ clrt_status clrt_loss_cross_entropy(clrt_ctx *ctx, const clrt_tensor *logits,
         return clrt_tensor_fill(loss, NAN);
 
     cl_kernel k;
-    CLRT_TRY(clrt__kernel(ctx, "loss", "clrt_ce_rows", &k));
+    const clrt_tensor *ops[3] = {logits, labels, grad};
+    CLRT_TRY(clrt__storage_kernel(ctx, "loss", "", "clrt_ce_rows", ops, 3, &k));
     clrt_tensor *rowloss;
     CLRT_TRY(clrt_tensor_create(ctx, 1, &batch, CLRT_TENSOR_UNINIT, &rowloss));
     clrt_status st = clrt__set_args(ctx, k, fn, "mmmillm", logits, labels,
@@ -156,7 +158,8 @@ clrt_status clrt_accuracy(clrt_ctx *ctx, const clrt_tensor *logits, const clrt_t
         return clrt_tensor_fill(correct, 0.0f);
 
     cl_kernel k;
-    CLRT_TRY(clrt__kernel(ctx, "loss", "clrt_accuracy_rows", &k));
+    const clrt_tensor *ops[2] = {logits, labels};
+    CLRT_TRY(clrt__storage_kernel(ctx, "loss", "", "clrt_accuracy_rows", ops, 2, &k));
     clrt_tensor *rowcorrect;
     CLRT_TRY(clrt_tensor_create(ctx, 1, &batch, CLRT_TENSOR_UNINIT, &rowcorrect));
     clrt_status st =

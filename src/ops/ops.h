@@ -18,6 +18,10 @@ clrt_status clrt__expect_dims(clrt_ctx *ctx, const char *fn, const char *name,
                               const clrt_tensor *t, int rank, const size_t *dims);
 clrt_status clrt__expect_same_shape(clrt_ctx *ctx, const char *fn, const char *an,
                                     const clrt_tensor *a, const char *bn, const clrt_tensor *b);
+/* t is non-NULL, of this context and float32 (an op without 16-bit
+ * kernels, such as the optimizers, whose tensors are master weights). */
+clrt_status clrt__expect_f32(clrt_ctx *ctx, const char *fn, const char *name,
+                             const clrt_tensor *t);
 /* a and b share a device buffer. */
 bool clrt__aliases(const clrt_tensor *a, const clrt_tensor *b);
 
@@ -59,7 +63,8 @@ clrt_status clrt__flag_nonfinite(clrt_ctx *ctx, const clrt_tensor *x, uint32_t t
 /* A kernel of a program built for one activation (-D CLRT_ACT_FIXED, see
  * cl/act_math.h). */
 clrt_status clrt__act_kernel(clrt_ctx *ctx, const char *program_name, const char *kernel_name,
-                             clrt_act act, cl_kernel *out);
+                             clrt_act act, const clrt_tensor *const *ops, size_t nops,
+                             cl_kernel *out);
 
 /* ------------------------------------------------------------ optim.c */
 

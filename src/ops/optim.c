@@ -136,7 +136,7 @@ clrt_status clrt_optim_create(clrt_ctx *ctx, const clrt_optim_options *opt, size
     for (size_t i = 0; i < nparams; i++) {
         char name[48];
         snprintf(name, sizeof name, "params[%zu]", i);
-        CLRT_TRY(clrt__expect_tensor(ctx, fn, name, params[i]));
+        CLRT_TRY(clrt__expect_f32(ctx, fn, name, params[i]));
         /* A parameter listed twice (or two views of one buffer) would be
          * updated twice per step. */
         for (size_t j = 0; j < i; j++)
@@ -264,6 +264,7 @@ clrt_status clrt_optim_step(clrt_optim *opt, clrt_tensor *const *grads)
         snprintf(gname, sizeof gname, "grads[%zu]", i);
         snprintf(pname, sizeof pname, "params[%zu]", i);
         CLRT_TRY(clrt__expect_same_shape(opt->ctx, fn, gname, grads[i], pname, opt->params[i]));
+        CLRT_TRY(clrt__expect_f32(opt->ctx, fn, gname, grads[i]));
     }
     if (opt->o.kind == CLRT_OPTIM_SGD)
         CLRT_TRY(step_sgd(opt, grads));

@@ -81,6 +81,13 @@ static clrt_status ctx_configure(clrt_ctx *ctx, const clrt_ctx_options *opt, cha
                                  size_t errlen)
 {
     ctx->gemm_tile = -1;
+    int precision = opt ? opt->precision : CLRT_F32;
+    if (precision != CLRT_F32 && precision != CLRT_F16 && precision != CLRT_BF16)
+        return clrt__errbuf_fail(err, errlen, CLRT_ERR_INVALID_ARG,
+                                 "clrt_ctx_options.precision %d is none of CLRT_F32, CLRT_BF16, "
+                                 "CLRT_F16",
+                                 precision);
+    ctx->precision = (clrt_dtype)precision;
     /* Asked, not assumed: rusticl's llvmpipe is a CPU device that prefers
      * scalar floats, where the vector GEMM tiles run 8x slower. */
     cl_uint width = 0;
@@ -295,4 +302,9 @@ cl_context clrt_ctx_cl_context(const clrt_ctx *ctx)
 cl_command_queue clrt_ctx_cl_queue(const clrt_ctx *ctx)
 {
     return ctx ? ctx->queue : NULL;
+}
+
+int clrt_ctx_precision(const clrt_ctx *ctx)
+{
+    return ctx ? (int)ctx->precision : CLRT_F32;
 }

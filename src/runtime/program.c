@@ -436,12 +436,13 @@ clrt_status clrt__kernel_variant_typed(clrt_ctx *ctx, const char *program_name,
 }
 
 clrt_status clrt__kernel_variant_limit(clrt_ctx *ctx, const char *program_name,
-                                       const char *defines, const char *kernel_name,
-                                       cl_kernel *out, size_t *wg_limit)
+                                       const char *defines, clrt_dtype dtype,
+                                       const char *kernel_name, cl_kernel *out,
+                                       size_t *wg_limit)
 {
     *out = NULL;
     kernel_slot *slot;
-    CLRT_TRY(kernel_slot_of(ctx, program_name, defines, CLRT_F32, kernel_name, &slot));
+    CLRT_TRY(kernel_slot_of(ctx, program_name, defines, dtype, kernel_name, &slot));
     if (slot->wg_limit == 0)
         CLRT_TRY(clrt__kernel_wg_limit(ctx, slot->kernel, kernel_name, &slot->wg_limit));
     *out = slot->kernel;

@@ -317,8 +317,9 @@ clrt_status clrt__kernel_variant_typed(clrt_ctx *ctx, const char *program_name,
  * (clrt__kernel_wg_limit), asked of the driver once per kernel and kept
  * with it: the GEMM plans every launch with it. */
 clrt_status clrt__kernel_variant_limit(clrt_ctx *ctx, const char *program_name,
-                                       const char *defines, const char *kernel_name,
-                                       cl_kernel *out, size_t *wg_limit);
+                                       const char *defines, clrt_dtype dtype,
+                                       const char *kernel_name, cl_kernel *out,
+                                       size_t *wg_limit);
 
 /* Build program `program_name` with extra `defines` (NULL or "" for the
  * base program) for element type `dtype` unless the context has it
@@ -551,6 +552,7 @@ struct clrt_ctx {
     cl_uint float_vector_width; /* CL_DEVICE_PREFERRED_VECTOR_WIDTH_FLOAT */
     clrt_gemm_backend gemm_backend; /* backend.c */
     int gemm_tile;      /* builtin configuration forced by tests; -1: the device's default */
+    clrt_dtype precision; /* clrt_ctx_options.precision: a model's activation storage */
     bool tuning;        /* the GEMM tuner is timing candidates: their failures log at DEBUG */
     struct clrt_profile *profile; /* profile.c: kernel times; NULL until the first record */
     clrt__layer_state layer_state[CLRT__STATE_COUNT];
@@ -626,10 +628,8 @@ struct clrt_tensor {
     size_t numel;
 };
 
-/* Element types kernels can be built for before a tensor can hold them (a
- * kernel's half variant is written and cached ahead of half tensors); the
- * public clrt_dtype names those tensors have. */
-#define CLRT__F16 ((clrt_dtype)1)
+/* The name the first tests of the dtype seam used for CLRT_F16. */
+#define CLRT__F16 CLRT_F16
 
 /* The bytes of one element of `dtype`; 0 for a value that names no type. */
 size_t clrt__dtype_size(clrt_dtype dtype);
@@ -641,5 +641,32 @@ const char *clrt__dtype_name(clrt_dtype dtype);
 /* The bytes of t's elements (numel times the element size): transfers,
  * copies, maps and buffer requests use it, never numel * sizeof(float). */
 size_t clrt__tensor_bytes(const clrt_tensor *t);
+
+/* ---------------------------------------------------------- storage.c */
+
+/* float32 to and from fp16 / bf16 bits, rounding to nearest even as the
+ * kernels' stores do (cl/storage.h); a NaN stays a quiet NaN. */
+uint16_t clrt__bf16_from_f32(float v);
+float clrt__bf16_to_f32(uint16_t h);
+uint16_t clrt__f16_from_f32(float v);
+float clrt__f16_to_f32(uint16_t h);
+
+/* n floats to n elements of `dtype` and back (host memory). */
+void clrt__to_storage(clrt_dtype dtype, const float *src, void *dst, size_t n);
+void clrt__from_storage(clrt_dtype dtype, const void *src, float *dst, size_t n);
+
+/* `defines` followed by "-D CLRT_ST_<letter>=<code>" for each operand that
+ * is not float32, the operands ops[0..n) being A, B, C, D in that order (a
+ * NULL one is float32). Returns the first 16-bit operand's type, else
+ * CLRT_F32: the element type the program is keyed and built for. */
+clrt_dtype clrt__storage_defines(const char *defines, const clrt_tensor *const *ops, size_t n,
+                                 char *buf, size_t len);
+
+/* Kernel `kernel_name` of `program_name` + `defines` built for the storage
+ * of its tensor operands ops[0..n) (cl/storage.h): an all-float32 call gets
+ * the plain build. */
+clrt_status clrt__storage_kernel(clrt_ctx *ctx, const char *program_name, const char *defines,
+                                 const char *kernel_name, const clrt_tensor *const *ops, size_t n,
+                                 cl_kernel *out);
 
 #endif /* CLRT_RUNTIME_H */

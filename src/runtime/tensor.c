@@ -5,13 +5,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Element sizes and names, indexed by clrt_dtype. */
+/* Element sizes and names (as in the build define, and for users),
+ * indexed by clrt_dtype. */
 static const struct {
-    const char *name;
+    const char *name, *lower;
     size_t size;
 } dtypes[] = {
-    [CLRT_F32] = {"F32", 4},
-    [CLRT__F16] = {"F16", 2},
+    [CLRT_F32] = {"F32", "f32", 4},
+    [CLRT_F16] = {"F16", "f16", 2},
+    [CLRT_BF16] = {"BF16", "bf16", 2},
 };
 
 size_t clrt__dtype_size(clrt_dtype dtype)
@@ -22,6 +24,11 @@ size_t clrt__dtype_size(clrt_dtype dtype)
 const char *clrt__dtype_name(clrt_dtype dtype)
 {
     return (unsigned)dtype < sizeof dtypes / sizeof dtypes[0] ? dtypes[dtype].name : NULL;
+}
+
+const char *clrt_dtype_name(clrt_dtype dtype)
+{
+    return (unsigned)dtype < sizeof dtypes / sizeof dtypes[0] ? dtypes[dtype].lower : NULL;
 }
 
 size_t clrt__tensor_bytes(const clrt_tensor *t)
@@ -60,19 +67,28 @@ static clrt_status check_shape(clrt_ctx *ctx, const char *fn, int rank, const si
 clrt_status clrt_tensor_create(clrt_ctx *ctx, int rank, const size_t *shape, unsigned flags,
                                clrt_tensor **out)
 {
+    return clrt_tensor_create_typed(ctx, CLRT_F32, rank, shape, flags, out);
+}
+
+clrt_status clrt_tensor_create_typed(clrt_ctx *ctx, clrt_dtype dtype, int rank,
+                                     const size_t *shape, unsigned flags, clrt_tensor **out)
+{
     if (out)
         *out = NULL;
     if (!ctx || !out)
         return clrt__fail(ctx, CLRT_ERR_INVALID_ARG, "clrt_tensor_create: ctx and out are needed");
+    if (!clrt__dtype_name(dtype))
+        return clrt__fail(ctx, CLRT_ERR_INVALID_ARG, "clrt_tensor_create: element type %d names "
+                                                     "no type", (int)dtype);
     if (flags & ~(unsigned)CLRT_TENSOR_ZERO)
         return clrt__fail(ctx, CLRT_ERR_INVALID_ARG, "clrt_tensor_create: unknown flags 0x%x",
                           flags);
     size_t numel;
     CLRT_TRY(check_shape(ctx, "clrt_tensor_create", rank, shape, &numel));
     clrt_buffer *buf;
-    CLRT_TRY(clrt__pool_acquire(ctx, numel * clrt__dtype_size(CLRT_F32), &buf));
+    CLRT_TRY(clrt__pool_acquire(ctx, numel * clrt__dtype_size(dtype), &buf));
     clrt_tensor *t;
-    clrt_status st = new_handle(ctx, buf, CLRT_F32, rank, shape, numel, &t);
+    clrt_status st = new_handle(ctx, buf, dtype, rank, shape, numel, &t);
     if (st != CLRT_OK) {
         clrt__pool_release(ctx, buf);
         return st;
@@ -210,6 +226,17 @@ static clrt_status check_transfer(const clrt_tensor *t, const void *host, size_t
     return CLRT_OK;
 }
 
+/* A 16-bit tensor's transfers go through a host buffer of its storage,
+ * converted here, so they block whatever the caller asked. */
+static void *staging(const clrt_tensor *t, const char *fn)
+{
+    void *p = malloc(clrt__tensor_bytes(t));
+    if (!p)
+        clrt__fail(t->ctx, CLRT_ERR_OUT_OF_MEMORY, "%s: out of host memory converting %zu "
+                                                   "elements", fn, t->numel);
+    return p;
+}
+
 static clrt_status write_impl(clrt_tensor *t, const float *src, size_t count, cl_bool blocking,
                               cl_event *event, const char *fn)
 {
@@ -218,6 +245,19 @@ static clrt_status write_impl(clrt_tensor *t, const float *src, size_t count, cl
     CLRT_TRY(check_transfer(t, src, count, fn));
     if (count == 0)
         return CLRT_OK;
+    if (t->dtype != CLRT_F32) {
+        void *host = staging(t, fn);
+        if (!host)
+            return CLRT_ERR_OUT_OF_MEMORY;
+        clrt__to_storage(t->dtype, src, host, count);
+        cl_int rc = clrt__cl_enqueue_write(t->ctx, t->buf->mem, CL_TRUE, clrt__tensor_bytes(t),
+                                           host, NULL);
+        free(host);
+        if (rc != CL_SUCCESS)
+            return clrt__fail_cl(t->ctx, rc, "clEnqueueWriteBuffer", "%s of %zu elements", fn,
+                                 count);
+        return CLRT_OK;
+    }
     cl_int rc = clrt__cl_enqueue_write(t->ctx, t->buf->mem, blocking, clrt__tensor_bytes(t), src,
                                        event);
     if (rc != CL_SUCCESS)
@@ -233,6 +273,20 @@ static clrt_status read_impl(const clrt_tensor *t, float *dst, size_t count, cl_
     CLRT_TRY(check_transfer(t, dst, count, fn));
     if (count == 0)
         return CLRT_OK;
+    if (t->dtype != CLRT_F32) {
+        void *host = staging(t, fn);
+        if (!host)
+            return CLRT_ERR_OUT_OF_MEMORY;
+        cl_int rc = clrt__cl_enqueue_read(t->ctx, t->buf->mem, CL_TRUE, clrt__tensor_bytes(t),
+                                          host, NULL);
+        if (rc == CL_SUCCESS)
+            clrt__from_storage(t->dtype, host, dst, count);
+        free(host);
+        if (rc != CL_SUCCESS)
+            return clrt__fail_cl(t->ctx, rc, "clEnqueueReadBuffer", "%s of %zu elements", fn,
+                                 count);
+        return CLRT_OK;
+    }
     cl_int rc = clrt__cl_enqueue_read(t->ctx, t->buf->mem, blocking, clrt__tensor_bytes(t), dst,
                                       event);
     if (rc != CL_SUCCESS)
@@ -271,7 +325,8 @@ clrt_status clrt_tensor_fill(clrt_tensor *t, float value)
     if (t->numel == 0)
         return CLRT_OK;
     cl_kernel k;
-    CLRT_TRY(clrt__kernel(t->ctx, "tensor", "clrt_fill", &k));
+    const clrt_tensor *ops[1] = {t};
+    CLRT_TRY(clrt__storage_kernel(t->ctx, "tensor", "", "clrt_fill", ops, 1, &k));
     cl_ulong n = t->numel;
     clrt_status st = CLRT_OK;
     CLRT_CL_GOTO(t->ctx, st, clSetKernelArg(k, 0, sizeof(cl_mem), &t->buf->mem), out);
@@ -311,4 +366,35 @@ clrt_status clrt_tensor_copy(clrt_tensor *dst, const clrt_tensor *src)
     if (rc != CL_SUCCESS)
         return clrt__fail_cl(dst->ctx, rc, "clEnqueueCopyBuffer", "clrt_tensor_copy");
     return CLRT_OK;
+}
+
+clrt_status clrt_tensor_convert(clrt_tensor *dst, const clrt_tensor *src)
+{
+    static const char fn[] = "clrt_tensor_convert";
+    if (!dst || !src)
+        return clrt__fail(dst ? dst->ctx : src ? src->ctx : NULL, CLRT_ERR_INVALID_ARG,
+                          "%s: dst and src are needed", fn);
+    if (dst->ctx != src->ctx)
+        return clrt__fail(dst->ctx, CLRT_ERR_INVALID_ARG,
+                          "%s: the tensors belong to different contexts", fn);
+    bool same = dst->rank == src->rank;
+    for (int i = 0; same && i < dst->rank; i++)
+        same = dst->shape[i] == src->shape[i];
+    if (!same) {
+        char a[160], b[160];
+        clrt__shape_str(dst->rank, dst->shape, a, sizeof a);
+        clrt__shape_str(src->rank, src->shape, b, sizeof b);
+        return clrt__fail(dst->ctx, CLRT_ERR_SHAPE, "%s: dst %s and src %s differ", fn, a, b);
+    }
+    if (dst->dtype == src->dtype)
+        return clrt_tensor_copy(dst, src);
+    if (dst->numel == 0)
+        return CLRT_OK;
+    if (dst->buf == src->buf)
+        return clrt__fail(dst->ctx, CLRT_ERR_INVALID_ARG, "%s: dst and src share a buffer", fn);
+    cl_kernel k;
+    const clrt_tensor *ops[2] = {src, dst};
+    CLRT_TRY(clrt__storage_kernel(dst->ctx, "tensor", "", "clrt_convert", ops, 2, &k));
+    CLRT_TRY(clrt__set_args(dst->ctx, k, fn, "mml", src, dst, dst->numel));
+    return clrt__launch_1d(dst->ctx, k, dst->numel, fn);
 }

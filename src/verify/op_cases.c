@@ -39,13 +39,19 @@ static double *doubles(clrt__case_run *r, size_t n)
 /* ------------------------------------------------------------------ GEMM */
 
 /* [M, N, K]: C[M, N] = 1.5·op(A)·op(B) + 0.5·C; variant = trans_a·2 +
- * trans_b. The device tests of every backend and tile are in test_gemm.c;
+ * trans_b, + GEMM_B_F32 / GEMM_C_F32 in a 16-bit case for a float32 B or C
+ * (a layer's weight, a weight gradient: the mixes a model runs). The device tests of every backend and tile are in test_gemm.c;
  * these cases are what clrt_selftest runs through each backend. */
 static const clrt__case_shape gemm_shapes[] = {
     {3, {1, 1, 1}, 0, DEV | SIM | SELF},
     {3, {7, 33, 1}, 0, DEV | SIM},
     {3, {33, 7, 257}, 0, DEV | SELF},
 };
+
+#define GEMM_B_F32 4
+#define GEMM_C_F32 8
+#define GEMM_TA(v) (((v) >> 1) & 1)
+#define GEMM_TB(v) ((v)&1)
 
 #define GEMM_ALPHA 1.5f
 #define GEMM_BETA 0.5f
@@ -58,7 +64,7 @@ typedef struct gemm_io {
 
 static clrt_status gemm_make(clrt__case_run *r)
 {
-    int ta = r->c->variant >> 1, tb = r->c->variant & 1;
+    int ta = GEMM_TA(r->c->variant), tb = GEMM_TB(r->c->variant);
     size_t m = clrt__case_dim(r, 0), n = clrt__case_dim(r, 1), k = clrt__case_dim(r, 2);
     gemm_io *io = r->io = clrt__case_alloc(r, sizeof *io);
     if (!io)
@@ -70,21 +76,23 @@ static clrt_status gemm_make(clrt__case_run *r)
     CLRT_TRY(r->st);
     const size_t da[2] = {io->ar, io->ac}, db[2] = {io->br, io->bc}, dc[2] = {m, n};
     CLRT_TRY(clrt__case_tensor(r, "A", 2, da, io->ha, false, &io->a));
-    CLRT_TRY(clrt__case_tensor(r, "B", 2, db, io->hb, false, &io->b));
-    return clrt__case_tensor(r, "C", 2, dc, io->hc, true, &io->c);
+    CLRT_TRY((r->c->variant & GEMM_B_F32 ? clrt__case_param : clrt__case_tensor)(
+        r, "B", 2, db, io->hb, false, &io->b));
+    return (r->c->variant & GEMM_C_F32 ? clrt__case_param : clrt__case_tensor)(r, "C", 2, dc,
+                                                                               io->hc, true, &io->c);
 }
 
 static clrt_status gemm_run(clrt__case_run *r)
 {
     gemm_io *io = r->io;
-    return clrt_gemm(r->ctx, r->c->variant >> 1, r->c->variant & 1, GEMM_ALPHA, io->a, io->b,
-                     GEMM_BETA, io->c);
+    return clrt_gemm(r->ctx, GEMM_TA(r->c->variant), GEMM_TB(r->c->variant), GEMM_ALPHA, io->a,
+                     io->b, GEMM_BETA, io->c);
 }
 
 static clrt_status gemm_check(clrt__case_run *r)
 {
     gemm_io *io = r->io;
-    int ta = r->c->variant >> 1, tb = r->c->variant & 1;
+    int ta = GEMM_TA(r->c->variant), tb = GEMM_TB(r->c->variant);
     size_t m = clrt__case_dim(r, 0), n = clrt__case_dim(r, 1), k = clrt__case_dim(r, 2);
     float *want = copy_floats(r, io->hc, m * n), *terms = clrt__case_floats(r, m * n);
     float *aa = clrt__case_floats(r, io->ar * io->ac), *ab = clrt__case_floats(r, io->br * io->bc);
@@ -133,7 +141,7 @@ static clrt_status linear_inputs(clrt__case_run *r, linear_io **out)
     CLRT_TRY(r->st);
     const size_t dx[2] = {batch, in}, dw[2] = {nout, in};
     CLRT_TRY(clrt__case_tensor(r, "x", 2, dx, io->hx, false, &io->x));
-    return clrt__case_tensor(r, "w", 2, dw, io->hw, false, &io->w);
+    return clrt__case_param(r, "w", 2, dw, io->hw, false, &io->w);
 }
 
 static clrt_status linear_forward_make(clrt__case_run *r)
@@ -143,7 +151,7 @@ static clrt_status linear_forward_make(clrt__case_run *r)
     size_t batch = clrt__case_dim(r, 0), nout = clrt__case_dim(r, 2);
     const size_t dy[2] = {batch, nout};
     if (!(r->c->variant & LINEAR_NO_BIAS)) {
-        CLRT_TRY(clrt__case_tensor(r, "b", 1, &nout, io->hb, false, &io->b));
+        CLRT_TRY(clrt__case_param(r, "b", 1, &nout, io->hb, false, &io->b));
         CLRT_TRY(clrt__case_tensor(r, "z", 2, dy, NULL, true, &io->z));
     }
     return clrt__case_tensor(r, "y", 2, dy, NULL, true, &io->y);
@@ -161,13 +169,26 @@ static clrt_status linear_forward_check(clrt__case_run *r)
     linear_io *io = r->io;
     size_t batch = clrt__case_dim(r, 0), in = clrt__case_dim(r, 1), nout = clrt__case_dim(r, 2);
     float *z = clrt__case_floats(r, batch * nout), *y = clrt__case_floats(r, batch * nout);
+    float *ax = clrt__case_floats(r, batch * in), *aw = clrt__case_floats(r, nout * in);
+    float *terms = clrt__case_floats(r, batch * nout);
+    double *mag = doubles(r, batch * nout);
     CLRT_TRY(r->st);
     clrt_ref_linear_forward(batch, in, nout, io->hx, io->hw, io->b ? io->hb : NULL,
                             (clrt_act)(r->c->variant & 0xff), r->c->param, z, y);
-    clrt__case_check(r, "y", clrt__case_got(r, io->y), y, NULL, batch * nout,
+    /* Σ|x·w| + |b| per output: what bounds a 16-bit output's intermediate
+     * (the GEMM's result, stored before the bias pass); the float32 bound
+     * does not use it. */
+    for (size_t i = 0; i < batch * in; i++)
+        ax[i] = fabsf(io->hx[i]);
+    for (size_t i = 0; i < nout * in; i++)
+        aw[i] = fabsf(io->hw[i]);
+    clrt_ref_gemm(0, 1, batch, nout, in, 1.0f, ax, aw, 0.0f, terms);
+    for (size_t i = 0; i < batch * nout; i++)
+        mag[i] = (double)terms[i] + (io->b ? fabs((double)io->hb[i % nout]) : 0.0);
+    clrt__case_check(r, "y", clrt__case_got(r, io->y), y, mag, batch * nout,
                      clrt__tol_linear(in));
     if (io->z)
-        clrt__case_check(r, "z", clrt__case_got(r, io->z), z, NULL, batch * nout,
+        clrt__case_check(r, "z", clrt__case_got(r, io->z), z, mag, batch * nout,
                          clrt__tol_linear(in));
     return CLRT_OK;
 }
@@ -188,8 +209,8 @@ static clrt_status linear_backward_make(clrt__case_run *r)
     const size_t dy[2] = {batch, nout}, dx[2] = {batch, in}, dw[2] = {nout, in};
     CLRT_TRY(clrt__case_tensor(r, "dy", 2, dy, io->hdy, false, &io->dy));
     CLRT_TRY(clrt__case_tensor(r, "dx", 2, dx, io->hdx, true, &io->dx));
-    CLRT_TRY(clrt__case_tensor(r, "dw", 2, dw, io->hdw, true, &io->dw));
-    return clrt__case_tensor(r, "db", 1, &nout, io->hdb, true, &io->db);
+    CLRT_TRY(clrt__case_param(r, "dw", 2, dw, io->hdw, true, &io->dw));
+    return clrt__case_param(r, "db", 1, &nout, io->hdb, true, &io->db);
 }
 
 static clrt_status linear_backward_run(clrt__case_run *r)
@@ -255,13 +276,13 @@ static clrt_status linear_fd_make(clrt__case_run *r)
     CLRT_TRY(r->st);
     const size_t dx[2] = {batch, in}, dw[2] = {nout, in}, dy[2] = {batch, nout};
     CLRT_TRY(clrt__case_tensor(r, "x", 2, dx, io->l.hx, false, &io->l.x));
-    CLRT_TRY(clrt__case_tensor(r, "w", 2, dw, io->l.hw, false, &io->l.w));
-    CLRT_TRY(clrt__case_tensor(r, "b", 1, &nout, io->l.hb, false, &io->l.b));
+    CLRT_TRY(clrt__case_param(r, "w", 2, dw, io->l.hw, false, &io->l.w));
+    CLRT_TRY(clrt__case_param(r, "b", 1, &nout, io->l.hb, false, &io->l.b));
     CLRT_TRY(clrt__case_tensor(r, "r", 2, dy, io->hr, false, &io->r));
     CLRT_TRY(clrt__case_tensor(r, "y", 2, dy, NULL, true, &io->l.y));
     CLRT_TRY(clrt__case_tensor(r, "dx", 2, dx, NULL, true, &io->l.dx));
-    CLRT_TRY(clrt__case_tensor(r, "dw", 2, dw, NULL, true, &io->l.dw));
-    return clrt__case_tensor(r, "db", 1, &nout, NULL, true, &io->l.db);
+    CLRT_TRY(clrt__case_param(r, "dw", 2, dw, NULL, true, &io->l.dw));
+    return clrt__case_param(r, "db", 1, &nout, NULL, true, &io->l.db);
 }
 
 static clrt_status linear_fd_run(clrt__case_run *r)
@@ -613,7 +634,7 @@ static clrt_status mse_make(clrt__case_run *r)
     CLRT_TRY(r->st);
     CLRT_TRY(clrt__case_tensor(r, "pred", rank, dims, io->hp, false, &io->pred));
     CLRT_TRY(clrt__case_tensor(r, "target", rank, dims, io->ht, false, &io->target));
-    CLRT_TRY(clrt__case_tensor(r, "loss", 1, &one, NULL, true, &io->loss));
+    CLRT_TRY(clrt__case_param(r, "loss", 1, &one, NULL, true, &io->loss));
     return clrt__case_tensor(r, "grad", rank, dims, NULL, true, &io->grad);
 }
 
@@ -653,8 +674,8 @@ static clrt_status ce_make(clrt__case_run *r)
     io->hl = random_labels(r, batch, classes, 2);
     CLRT_TRY(r->st);
     CLRT_TRY(clrt__case_tensor(r, "logits", 2, r->s->dims, io->hp, false, &io->pred));
-    CLRT_TRY(clrt__case_tensor(r, "labels", 1, &batch, io->hl, false, &io->labels));
-    CLRT_TRY(clrt__case_tensor(r, "loss", 1, &one, NULL, true, &io->loss));
+    CLRT_TRY(clrt__case_param(r, "labels", 1, &batch, io->hl, false, &io->labels));
+    CLRT_TRY(clrt__case_param(r, "loss", 1, &one, NULL, true, &io->loss));
     return clrt__case_tensor(r, "grad", 2, r->s->dims, NULL, true, &io->grad);
 }
 
@@ -693,6 +714,9 @@ static clrt_status accuracy_make(clrt__case_run *r)
     io->hp = clrt__case_random(r, batch * classes, 1, 1.0f, 0.0f);
     io->hl = clrt__case_floats(r, batch);
     CLRT_TRY(r->st);
+    /* First, so the labels follow the logits as stored (16-bit rounding
+     * can tie two of them, and the first maximum counts). */
+    CLRT_TRY(clrt__case_tensor(r, "logits", 2, r->s->dims, io->hp, false, &io->pred));
     size_t expect = 0;
     for (size_t i = 0; i < batch; i++) {
         const float *row = io->hp + i * classes;
@@ -708,9 +732,8 @@ static clrt_status accuracy_make(clrt__case_run *r)
         }
     }
     io->expect = (float)expect;
-    CLRT_TRY(clrt__case_tensor(r, "logits", 2, r->s->dims, io->hp, false, &io->pred));
-    CLRT_TRY(clrt__case_tensor(r, "labels", 1, &batch, io->hl, false, &io->labels));
-    return clrt__case_tensor(r, "correct", 1, &one, NULL, true, &io->loss);
+    CLRT_TRY(clrt__case_param(r, "labels", 1, &batch, io->hl, false, &io->labels));
+    return clrt__case_param(r, "correct", 1, &one, NULL, true, &io->loss);
 }
 
 static clrt_status accuracy_run(clrt__case_run *r)
@@ -751,10 +774,10 @@ static clrt_status loss_fd_make(clrt__case_run *r)
     const size_t *d = r->s->dims;
     CLRT_TRY(clrt__case_tensor(r, "pred", 2, d, io->hp, false, &io->pred));
     CLRT_TRY(clrt__case_tensor(r, "target", 2, d, io->ht, false, &io->target));
-    CLRT_TRY(clrt__case_tensor(r, "labels", 1, &rows, io->hl, false, &io->labels));
+    CLRT_TRY(clrt__case_param(r, "labels", 1, &rows, io->hl, false, &io->labels));
     CLRT_TRY(clrt__case_tensor(r, "pred perturbed", 2, d, NULL, false, &io->pert));
     CLRT_TRY(clrt__case_tensor(r, "grad", 2, d, NULL, true, &io->grad));
-    return clrt__case_tensor(r, "loss", 1, &one, NULL, true, &io->loss);
+    return clrt__case_param(r, "loss", 1, &one, NULL, true, &io->loss);
 }
 
 static clrt_status loss_of(clrt__case_run *r, const clrt_tensor *pred, clrt_tensor *grad)
@@ -1010,8 +1033,8 @@ static clrt_status optim_make(clrt__case_run *r)
                                             0.0f);
         CLRT_TRY(r->st);
         snprintf(name, 16, np > 1 ? "param[%d]" : "param", k);
-        CLRT_TRY(clrt__case_tensor(r, name, 1, &n, io->p0[k], true, &io->params[k]));
-        CLRT_TRY(clrt__case_tensor(r, "grad", 1, &n, NULL, false, &io->grads[k]));
+        CLRT_TRY(clrt__case_param(r, name, 1, &n, io->p0[k], true, &io->params[k]));
+        CLRT_TRY(clrt__case_param(r, "grad", 1, &n, NULL, false, &io->grads[k]));
     }
     CLRT_TRY(clrt_optim_create(r->ctx, &io->o, (size_t)np, io->params, &io->opt));
     for (int k = 0; k < np; k++) {
@@ -1078,7 +1101,58 @@ static clrt_status optim_check(clrt__case_run *r)
 /* ---------------------------------------------------------------- table */
 
 #define CASE(name, family, variant, param, shapes, flags, fn)                                  \
-    {name, family, variant, param, shapes, COUNT(shapes), flags, fn##_make, fn##_run, fn##_check}
+    {name, family, variant, param, shapes, COUNT(shapes), flags, fn##_make, fn##_run, fn##_check, \
+     CLRT_F32}
+
+/* A case whose tensors are stored as `dtype` (its parameters, labels and
+ * loss scalars float32, as in a model). */
+#define CASE16(name, family, variant, param, shapes, fn, dtype)                                 \
+    {name, family, variant, param, shapes, COUNT(shapes), 0, fn##_make, fn##_run, fn##_check,    \
+     dtype}
+
+/* The 16-bit cases for one storage type: the ops of a training step, on
+ * the same odd shapes as their float32 cases. */
+#define STORAGE_CASES(t, dtype)                                                                 \
+    CASE16("gemm nn " t, "gemm", 0, 0, gemm_shapes, gemm, dtype),                               \
+        CASE16("gemm nt " t, "gemm", 1, 0, gemm_shapes, gemm, dtype),                           \
+        CASE16("gemm tn " t, "gemm", 2, 0, gemm_shapes, gemm, dtype),                           \
+        CASE16("gemm tt " t, "gemm", 3, 0, gemm_shapes, gemm, dtype),                           \
+        CASE16("gemm nt " t " B f32", "gemm", 1 | GEMM_B_F32, 0, gemm_shapes, gemm, dtype),     \
+        CASE16("gemm nn " t " B f32", "gemm", 0 | GEMM_B_F32, 0, gemm_shapes, gemm, dtype),     \
+        CASE16("gemm tn " t " C f32", "gemm", 2 | GEMM_C_F32, 0, gemm_shapes, gemm, dtype),     \
+        CASE16("linear_forward relu " t, "linear_forward", CLRT_ACT_RELU, 0.1f, linear_shapes,  \
+               linear_forward, dtype),                                                          \
+        CASE16("linear_forward gelu " t, "linear_forward", CLRT_ACT_GELU, 0.1f, linear_shapes,  \
+               linear_forward, dtype),                                                          \
+        CASE16("linear_forward softmax " t, "linear_forward", CLRT_ACT_SOFTMAX, 0.1f,           \
+               linear_shapes, linear_forward, dtype),                                           \
+        CASE16("linear_backward " t, "linear_backward", 0, 0, linear_shapes, linear_backward,   \
+               dtype),                                                                          \
+        CASE16("linear_backward accumulate " t, "linear_backward", CLRT_GRAD_ACCUMULATE, 0,     \
+               linear_shapes, linear_backward, dtype),                                          \
+        CASE16("act_forward relu " t, "act_forward", CLRT_ACT_RELU, 0, act_shapes, act_forward, \
+               dtype),                                                                          \
+        CASE16("act_forward sigmoid " t, "act_forward", CLRT_ACT_SIGMOID, 0, act_shapes,        \
+               act_forward, dtype),                                                             \
+        CASE16("act_forward gelu " t, "act_forward", CLRT_ACT_GELU, 0, act_shapes, act_forward, \
+               dtype),                                                                          \
+        CASE16("act_forward softmax " t, "act_forward", CLRT_ACT_SOFTMAX, 0, act_shapes,        \
+               act_forward, dtype),                                                             \
+        CASE16("act_backward relu " t, "act_backward", CLRT_ACT_RELU, 0, act_shapes,            \
+               act_backward, dtype),                                                            \
+        CASE16("act_backward tanh " t, "act_backward", CLRT_ACT_TANH, 0, act_shapes,            \
+               act_backward, dtype),                                                            \
+        CASE16("act_backward gelu " t, "act_backward", CLRT_ACT_GELU, 0, act_shapes,            \
+               act_backward, dtype),                                                            \
+        CASE16("act_backward softmax " t, "act_backward", CLRT_ACT_SOFTMAX, 0, act_shapes,      \
+               act_backward, dtype),                                                            \
+        CASE16("loss_mse " t, "loss_mse", 2, 0, loss_shapes, mse, dtype),                       \
+        CASE16("loss_cross_entropy " t, "loss_cross_entropy", 0, 0.0f, loss_shapes, ce, dtype), \
+        CASE16("accuracy " t, "accuracy", 0, 0, loss_shapes, accuracy, dtype),                  \
+        CASE16("reduce sum axis 0 " t, "reduce", CLRT_REDUCE_SUM * 2, 0, reduce_shapes, reduce, \
+               dtype),                                                                          \
+        CASE16("add " t, "elementwise", EW_ADD, 0, ew_shapes, ew, dtype),                       \
+        CASE16("axpy 1.25 " t, "elementwise", EW_AXPY, 1.25f, ew_shapes, ew, dtype)
 
 /* The activations and their parameters, as the device tests run them:
  * cases named `prefix` + the activation, in `family`. */
@@ -1170,6 +1244,9 @@ const clrt__op_case clrt__op_cases[] = {
     CASE("optim adamw", "optim", OPT_ADAMW, 0, optim_shapes, ST, optim),
     CASE("optim adamw wd 0", "optim", OPT_ADAMW_WD0, 0, optim_shapes, 0, optim),
     CASE("optim adamw wd 0.5", "optim", OPT_ADAMW_WD05, 0, optim_shapes, 0, optim),
+
+    STORAGE_CASES("bf16", CLRT_BF16),
+    STORAGE_CASES("f16", CLRT_F16),
 };
 
 const size_t clrt__op_case_count = COUNT(clrt__op_cases);

@@ -87,18 +87,38 @@ static clrt_status add_slot(clrt__case_run *r, const char *name, clrt_tensor *t,
     return CLRT_OK;
 }
 
-clrt_status clrt__case_tensor(clrt__case_run *r, const char *name, int rank, const size_t *dims,
-                              const float *init, bool output, clrt_tensor **out)
+static clrt_status case_tensor(clrt__case_run *r, clrt_dtype dtype, const char *name, int rank,
+                               const size_t *dims, float *init, bool output, clrt_tensor **out)
 {
     *out = NULL;
     CLRT_TRY(r->st);
     clrt_tensor *t;
-    CLRT_TRY(clrt_tensor_create(r->ctx, rank, dims, CLRT_TENSOR_UNINIT, &t));
+    CLRT_TRY(clrt_tensor_create_typed(r->ctx, dtype, rank, dims, CLRT_TENSOR_UNINIT, &t));
     CLRT_TRY(add_slot(r, name, t, output, true));
-    if (init)
+    if (init) {
+        /* The reference then starts from the values the device holds. */
+        void *stored = dtype == CLRT_F32 ? NULL : clrt__case_alloc(r, clrt__tensor_bytes(t));
+        CLRT_TRY(r->st);
+        if (stored) {
+            clrt__to_storage(dtype, init, stored, t->numel);
+            clrt__from_storage(dtype, stored, init, t->numel);
+        }
         CLRT_TRY(clrt_tensor_write(t, init, t->numel));
+    }
     *out = t;
     return CLRT_OK;
+}
+
+clrt_status clrt__case_tensor(clrt__case_run *r, const char *name, int rank, const size_t *dims,
+                              float *init, bool output, clrt_tensor **out)
+{
+    return case_tensor(r, r->c->dtype, name, rank, dims, init, output, out);
+}
+
+clrt_status clrt__case_param(clrt__case_run *r, const char *name, int rank, const size_t *dims,
+                             float *init, bool output, clrt_tensor **out)
+{
+    return case_tensor(r, CLRT_F32, name, rank, dims, init, output, out);
 }
 
 clrt_status clrt__case_watch(clrt__case_run *r, const char *name, clrt_tensor *t)
@@ -137,6 +157,28 @@ static void add_check(clrt__case_run *r, const char *what, const float *got, con
     if (r->nchecks == CLRT__CASE_CHECKS) {
         clrt__case_expect(r, false, "more than %d checks", CLRT__CASE_CHECKS);
         return;
+    }
+    /* An output stored in 16 bits was rounded once more than the float32
+     * bound allows for: add its unit roundoff u (2^-8 for bf16's 8
+     * significant bits, 2^-11 for fp16's 11) relative to the value, twice,
+     * for an op that stores an intermediate in the output and reads it
+     * again (linear + softmax). Such an intermediate (the GEMM's result
+     * before the bias pass) is at most the check's magnitude Σ|terms|, so
+     * 2u of that too where the check has one (its rounding passes through
+     * the activation: derivatives at most 1.13, gelu's, and softmax's
+     * error at most twice that of its input); and for fp16, half the
+     * spacing of its subnormals (2^-25) absolute, since values below 2^-14
+     * keep fewer bits. */
+    for (size_t i = 0; i < r->nt; i++) {
+        clrt_dtype d = r->t[i].t ? r->t[i].t->dtype : CLRT_F32;
+        if (r->t[i].got != got || d == CLRT_F32)
+            continue;
+        double u = d == CLRT_BF16 ? 0x1p-8 : 0x1p-11;
+        tol.bitwise = false;
+        tol.rel += 2.0 * u;
+        tol.mag += 2.0 * u;
+        if (d == CLRT_F16)
+            tol.abs += 0x1p-25;
     }
     clrt__check *k = &r->checks[r->nchecks++];
     snprintf(k->what, sizeof k->what, "%s", what);

@@ -13,7 +13,7 @@
 static void slack_of(const clrt_tensor *t, cl_mem *mem, size_t *offset, size_t *size)
 {
     *mem = t->buf ? t->buf->mem : NULL;
-    *offset = clrt__tensor_bytes(t);
+    *offset = (clrt__tensor_bytes(t) + 3) / 4 * 4; /* whole words: a 16-bit tensor may end mid-word */
     size_t capacity = t->buf && !t->buf->external ? t->buf->capacity : 0;
     *size = *mem && capacity > *offset ? capacity - *offset : 0;
 }

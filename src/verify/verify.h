@@ -113,6 +113,9 @@ typedef struct clrt__op_case {
      * (clrt__case_check, clrt__case_expect) and any further device calls a
      * property needs (the same bits another way). */
     clrt_status (*check)(clrt__case_run *r);
+    /* The storage of the case's tensors (clrt__case_tensor); CLRT_F32 for
+     * all but the 16-bit cases. */
+    clrt_dtype dtype;
 } clrt__op_case;
 
 extern const clrt__op_case clrt__op_cases[];
@@ -205,10 +208,16 @@ bool clrt__case_guard_intact(const float *p, size_t n);
 float *clrt__case_random(clrt__case_run *r, size_t n, uint32_t stream, float scale,
                          float offset);
 
-/* A tensor of the case, written from `init` (numel floats) when not NULL.
- * An output has its slack guarded and is read back after the run. */
+/* A tensor of the case, stored as the case's dtype, written from `init`
+ * (numel floats) when not NULL; `init` is rounded in place to that
+ * storage first, so the reference starts from what the device holds. An
+ * output has its slack guarded and is read back after the run. */
 clrt_status clrt__case_tensor(clrt__case_run *r, const char *name, int rank, const size_t *dims,
-                              const float *init, bool output, clrt_tensor **out);
+                              float *init, bool output, clrt_tensor **out);
+/* The same, float32 whatever the case's dtype: parameters and their
+ * gradients (master weights), labels, loss scalars. */
+clrt_status clrt__case_param(clrt__case_run *r, const char *name, int rank, const size_t *dims,
+                             float *init, bool output, clrt_tensor **out);
 /* A tensor the case does not own (an optimizer's state) watched as an
  * output. */
 clrt_status clrt__case_watch(clrt__case_run *r, const char *name, clrt_tensor *t);

@@ -278,7 +278,7 @@ static clrt_status fake_check(clrt__case_run *r)
 static clrt__op_case fake_case(const char *name, int variant)
 {
     return (clrt__op_case){name, "fake", variant, 0, fake_shapes, 1, 0,
-                           fake_make, fake_run, fake_check};
+                           fake_make, fake_run, fake_check, CLRT_F32};
 }
 
 static void driver_passes_and_fails(void **state)
