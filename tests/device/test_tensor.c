@@ -5,6 +5,7 @@
 #include "io/io.h"
 
 #include <float.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -401,6 +402,178 @@ static void kernel_variants_per_dtype(void **state)
     clrt_test_ctx_done(ctx);
 }
 
+/* ------------------------------------------------------ 16-bit storage */
+
+static uint32_t bits_of(float v)
+{
+    uint32_t u;
+    memcpy(&u, &v, sizeof u);
+    return u;
+}
+
+/* The floats the device conversions are checked on: the named cases of
+ * tests/unit/test_storage.c (ties, overflow, subnormals, NaN, infinities)
+ * and a stride over every float bit pattern. */
+static float *conversion_inputs(size_t *n)
+{
+    static const uint32_t named[] = {
+        0x3f808000u, 0x3f818000u, 0x3f808001u, /* bf16: tie, tie up, above a tie */
+        0x3f801000u, 0x3f803000u, 0x3f801001u, /* fp16: the same */
+        0x80000000u, 0x7f800000u, 0xff800000u, 0x477fe000u, 0x477fefffu, 0x477ff000u,
+        0x49742400u, 0x7f7fffffu, 0x33800000u, 0x33000000u, 0x33400000u, 0xb4400000u,
+        0x387fffc0u, 0x00000001u, 0x00008000u, 0x00018000u, 0x00010001u, 0x7f800001u,
+        0xff800001u, 0x7fc00000u, 0x3eaaaaabu, 0xc0200000u};
+    size_t nn = sizeof named / sizeof named[0], stride = 65537, ns = 0x100000000ull / stride + 1;
+    float *v = malloc((nn + ns) * sizeof *v);
+    assert_non_null(v);
+    memcpy(v, named, sizeof named);
+    for (size_t i = 0; i < ns; i++) {
+        uint32_t u = (uint32_t)(i * stride);
+        memcpy(&v[nn + i], &u, sizeof u);
+    }
+    *n = nn + ns;
+    return v;
+}
+
+/* float32 -> 16 bits on the device (clrt_tensor_convert, the kernels'
+ * stores) gives the host conversion's bits; a NaN stays a NaN of its sign
+ * (fp16's payload is the driver's to choose). */
+static void device_narrowing_matches_host(void **state)
+{
+    (void)state;
+    clrt_ctx *ctx = clrt_test_ctx();
+    size_t n;
+    float *in = conversion_inputs(&n);
+    uint16_t *got = malloc(n * sizeof *got);
+    assert_non_null(got);
+    const clrt_dtype types[2] = {CLRT_BF16, CLRT_F16};
+    clrt_tensor *src;
+    CLRT_ASSERT_OK(ctx, clrt_tensor_create(ctx, 1, &n, CLRT_TENSOR_UNINIT, &src));
+    CLRT_ASSERT_OK(ctx, clrt_tensor_write(src, in, n));
+    for (int k = 0; k < 2; k++) {
+        clrt_tensor *dst;
+        CLRT_ASSERT_OK(ctx, clrt_tensor_create_typed(ctx, types[k], 1, &n, 0, &dst));
+        assert_int_equal(clrt_tensor_dtype(dst), types[k]);
+        assert_int_equal(clrt__tensor_bytes(dst), 2 * n);
+        CLRT_ASSERT_OK(ctx, clrt_tensor_convert(dst, src));
+        assert_int_equal(clrt__cl_enqueue_read(ctx, clrt_tensor_cl_mem(dst), CL_TRUE, 2 * n, got,
+                                               NULL),
+                         CL_SUCCESS);
+        for (size_t i = 0; i < n; i++) {
+            bool bf = types[k] == CLRT_BF16;
+            uint16_t want = bf ? clrt__bf16_from_f32(in[i]) : clrt__f16_from_f32(in[i]);
+            if (isnan(in[i])) {
+                float back = bf ? clrt__bf16_to_f32(got[i]) : clrt__f16_to_f32(got[i]);
+                if (!isnan(back) || (got[i] >> 15) != (want >> 15))
+                    fail_msg("%s of NaN 0x%08x on the device is 0x%04x",
+                             clrt_dtype_name(types[k]), bits_of(in[i]), got[i]);
+            } else if (got[i] != want) {
+                fail_msg("%s of 0x%08x (%.9g) on the device is 0x%04x, on the host 0x%04x",
+                         clrt_dtype_name(types[k]), bits_of(in[i]), (double)in[i], got[i], want);
+            }
+        }
+        clrt_tensor_destroy(dst);
+    }
+    clrt_tensor_destroy(src);
+    free(got);
+    free(in);
+    clrt_test_ctx_done(ctx);
+}
+
+/* Every 16-bit pattern widens on the device (the kernels' loads) to the
+ * host's float, bit for bit (NaN: a NaN). */
+static void device_widening_matches_host(void **state)
+{
+    (void)state;
+    clrt_ctx *ctx = clrt_test_ctx();
+    size_t n = 0x10000;
+    uint16_t *pat = malloc(n * sizeof *pat);
+    float *got = malloc(n * sizeof *got);
+    assert_true(pat && got);
+    for (size_t i = 0; i < n; i++)
+        pat[i] = (uint16_t)i;
+    const clrt_dtype types[2] = {CLRT_BF16, CLRT_F16};
+    clrt_tensor *dst;
+    CLRT_ASSERT_OK(ctx, clrt_tensor_create(ctx, 1, &n, CLRT_TENSOR_UNINIT, &dst));
+    for (int k = 0; k < 2; k++) {
+        clrt_tensor *src;
+        CLRT_ASSERT_OK(ctx, clrt_tensor_create_typed(ctx, types[k], 1, &n, 0, &src));
+        assert_int_equal(clrt__cl_enqueue_write(ctx, clrt_tensor_cl_mem(src), CL_TRUE, 2 * n, pat,
+                                                NULL),
+                         CL_SUCCESS);
+        CLRT_ASSERT_OK(ctx, clrt_tensor_convert(dst, src));
+        CLRT_ASSERT_OK(ctx, clrt_tensor_read(dst, got, n));
+        for (size_t i = 0; i < n; i++) {
+            float want = types[k] == CLRT_BF16 ? clrt__bf16_to_f32(pat[i]) : clrt__f16_to_f32(pat[i]);
+            bool ok = isnan(want) ? isnan(got[i]) : bits_of(got[i]) == bits_of(want);
+            if (!ok)
+                fail_msg("%s 0x%04zx widens on the device to 0x%08x, on the host 0x%08x",
+                         clrt_dtype_name(types[k]), i, bits_of(got[i]), bits_of(want));
+        }
+        clrt_tensor_destroy(src);
+    }
+    clrt_tensor_destroy(dst);
+    free(pat);
+    free(got);
+    clrt_test_ctx_done(ctx);
+}
+
+/* 16-bit tensors: transfers round on the way in, fill and copy keep the
+ * storage, a copy between types is refused (convert is the call), the
+ * async forms complete on return, and a bad type is refused. */
+static void typed_tensor_calls(void **state)
+{
+    (void)state;
+    clrt_ctx *ctx = clrt_test_ctx();
+    const size_t n = 7;
+    float in[7] = {1.0f / 3.0f, -2.5f, 70000.0f, 0x1p-20f, 1.0f + 0x1p-8f, -0.0f, 1e-3f};
+    float out[7];
+    const clrt_dtype types[2] = {CLRT_BF16, CLRT_F16};
+    for (int k = 0; k < 2; k++) {
+        bool bf = types[k] == CLRT_BF16;
+        clrt_tensor *t, *u, *f32;
+        CLRT_ASSERT_OK(ctx, clrt_tensor_create_typed(ctx, types[k], 1, &n, CLRT_TENSOR_ZERO, &t));
+        CLRT_ASSERT_OK(ctx, clrt_tensor_read(t, out, n));
+        for (size_t i = 0; i < n; i++)
+            assert_true(out[i] == 0.0f);
+        CLRT_ASSERT_OK(ctx, clrt_tensor_write(t, in, n));
+        CLRT_ASSERT_OK(ctx, clrt_tensor_read(t, out, n));
+        for (size_t i = 0; i < n; i++) {
+            float want = bf ? clrt__bf16_to_f32(clrt__bf16_from_f32(in[i]))
+                            : clrt__f16_to_f32(clrt__f16_from_f32(in[i]));
+            assert_int_equal(bits_of(out[i]), bits_of(want));
+        }
+        cl_event ev = (cl_event)1;
+        CLRT_ASSERT_OK(ctx, clrt_tensor_read_async(t, out, n, &ev));
+        assert_null(ev);
+        CLRT_ASSERT_OK(ctx, clrt_tensor_fill(t, 1.0f / 3.0f));
+        CLRT_ASSERT_OK(ctx, clrt_tensor_read(t, out, n));
+        float third = bf ? clrt__bf16_to_f32(clrt__bf16_from_f32(1.0f / 3.0f))
+                         : clrt__f16_to_f32(clrt__f16_from_f32(1.0f / 3.0f));
+        assert_true(out[6] == third && out[0] == third);
+        CLRT_ASSERT_OK(ctx, clrt_tensor_create_typed(ctx, types[k], 1, &n, 0, &u));
+        CLRT_ASSERT_OK(ctx, clrt_tensor_copy(u, t));
+        CLRT_ASSERT_OK(ctx, clrt_tensor_read(u, out, n));
+        assert_true(out[3] == third);
+        CLRT_ASSERT_OK(ctx, clrt_tensor_create(ctx, 1, &n, 0, &f32));
+        assert_int_equal(clrt_tensor_copy(f32, t), CLRT_ERR_INVALID_ARG);
+        CLRT_ASSERT_OK(ctx, clrt_tensor_convert(f32, t));
+        CLRT_ASSERT_OK(ctx, clrt_tensor_read(f32, out, n));
+        assert_true(out[5] == third);
+        clrt_tensor_destroy(f32);
+        clrt_tensor_destroy(u);
+        clrt_tensor_destroy(t);
+    }
+    clrt_tensor *bad = (clrt_tensor *)1;
+    assert_int_equal(clrt_tensor_create_typed(ctx, (clrt_dtype)9, 1, &n, 0, &bad),
+                     CLRT_ERR_INVALID_ARG);
+    assert_null(bad);
+    assert_string_equal(clrt_dtype_name(CLRT_BF16), "bf16");
+    assert_string_equal(clrt_dtype_name(CLRT_F16), "f16");
+    assert_null(clrt_dtype_name((clrt_dtype)9));
+    clrt_test_ctx_done(ctx);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -414,6 +587,9 @@ int main(void)
         cmocka_unit_test(wrap_existing_buffer),
         cmocka_unit_test(dtype_of_tensors),
         cmocka_unit_test(kernel_variants_per_dtype),
+        cmocka_unit_test(device_narrowing_matches_host),
+        cmocka_unit_test(device_widening_matches_host),
+        cmocka_unit_test(typed_tensor_calls),
     };
     return clrt_test_main("tensor", tests, sizeof tests / sizeof tests[0]);
 }
