@@ -45,6 +45,7 @@ typedef struct args {
     const char *filter; /* cases: only names containing it */
     int json;
     int profile; /* --profile: per-kernel device times of the timed steps */
+    int precision; /* --precision f32|bf16|f16: clrt_ctx_options.precision */
 } args;
 
 static double now(void)
@@ -74,7 +75,7 @@ static void usage(FILE *f)
 {
     fprintf(f, "usage: clrt-bench gemm|train|step|startup|cases [--device SEL] "
                "[--backend auto|builtin|clblast|host] [--batch N] [--steps N] [--reps N] "
-               "[--filter TEXT] [--profile] [--json]\n");
+               "[--filter TEXT] [--precision f32|bf16|f16] [--profile] [--json]\n");
 }
 
 static void parse(int argc, char **argv, args *a)
@@ -101,6 +102,16 @@ static void parse(int argc, char **argv, args *a)
             a->reps = strtoul(argv[++i], NULL, 10);
         } else if (i + 1 < argc && strcmp(argv[i], "--filter") == 0) {
             a->filter = argv[++i];
+        } else if (i + 1 < argc && strcmp(argv[i], "--precision") == 0) {
+            const char *p = argv[++i];
+            a->precision = -1;
+            for (int k = CLRT_F32; k <= CLRT_BF16; k++)
+                if (strcmp(p, clrt_dtype_name((clrt_dtype)k)) == 0)
+                    a->precision = k;
+            if (a->precision < 0) {
+                fprintf(stderr, "clrt-bench: unknown precision \"%s\" (f32, bf16, f16)\n", p);
+                exit(2);
+            }
         } else if (i + 1 < argc && strcmp(argv[i], "--backend") == 0) {
             const char *b = argv[++i];
             for (int k = CLRT_GEMM_AUTO; k <= CLRT_GEMM_HOST; k++)
@@ -127,6 +138,7 @@ static clrt_ctx *open_ctx(const args *a)
     clrt_ctx_options_init(&o);
     o.device = a->device;
     o.profiling = a->profile;
+    o.precision = a->precision;
     if (a->backend >= 0)
         o.gemm = a->backend;
     clrt_ctx *ctx;
@@ -398,16 +410,18 @@ static int bench_gemm(const args *a)
 /* --------------------------------------------------------- train, step */
 
 /* Bytes of parameters + optimizer state + activations and their gradients
- * for a batch: what a training step cannot do without. */
-static size_t expected_bytes(const size_t *widths, size_t nw, size_t batch)
+ * for a batch: what a training step cannot do without. The activations
+ * and their gradients take `act_bytes` each (2 with 16-bit storage); the
+ * input and labels are float32. */
+static size_t expected_bytes(const size_t *widths, size_t nw, size_t batch, size_t act_bytes)
 {
     size_t params = 0, acts = 0;
     for (size_t i = 0; i + 1 < nw; i++) {
         params += widths[i + 1] * widths[i] + widths[i + 1];
         acts += 2 * batch * widths[i + 1]; /* output and its gradient */
     }
-    acts += batch * widths[0] + batch; /* input and labels */
-    return 4 * (3 * params + acts);    /* params, grads, momentum */
+    /* params, grads, momentum; activations; input and labels */
+    return 4 * 3 * params + act_bytes * acts + 4 * (batch * widths[0] + batch);
 }
 
 static int bench_train(const args *a)
@@ -452,12 +466,14 @@ static int bench_train(const args *a)
     double dt = now() - t0;
     CHECK(ctx, clrt_ctx_memory_stats(ctx, &after));
     double sps = (double)(batch * steps) / dt;
-    size_t expect = expected_bytes(widths, 4, batch);
+    size_t expect = expected_bytes(widths, 4, batch, a->precision == CLRT_F32 ? 4 : 2);
     const char *backend = clrt_gemm_backend_name(clrt_ctx_gemm_backend(ctx));
     if (a->json) {
         json_t *root = device_fields(ctx, "train");
         json_object_update_new(root,
-                               json_pack("{s:s, s:I, s:I, s:f, s:I, s:I, s:I}", "backend", backend,
+                               json_pack("{s:s, s:s, s:I, s:I, s:f, s:I, s:I, s:I}", "backend",
+                                         backend, "precision",
+                                         clrt_dtype_name((clrt_dtype)a->precision),
                                          "batch", (json_int_t)batch, "steps", (json_int_t)steps,
                                          "samples_per_s", sps, "allocations_during_steps",
                                          (json_int_t)(after.allocations - before.allocations),
@@ -466,8 +482,9 @@ static int bench_train(const args *a)
         kernels_report(a, ctx, steps, root);
         print_json(root);
     } else {
-        printf("train 784-512-512-10, batch %zu, gemm %s: %.0f samples/s (%zu steps in %.3f s)\n",
-               batch, backend, sps, steps, dt);
+        printf("train 784-512-512-10, batch %zu, gemm %s, %s storage: %.0f samples/s (%zu steps "
+               "in %.3f s)\n",
+               batch, backend, clrt_dtype_name((clrt_dtype)a->precision), sps, steps, dt);
         printf("device memory: peak %.2f MiB, parameters+state+activations %.2f MiB (%.2fx); "
                "%zu allocations during the timed steps\n",
                after.peak_bytes / 1048576.0, expect / 1048576.0,

@@ -35,6 +35,7 @@ typedef struct options {
     uint64_t seed;
     int shuffle, normalize, json;
     const char *init, *save, *resume, *plot;
+    clrt_dtype precision; /* activation storage (clrt_ctx_options.precision) */
 } options;
 
 typedef struct epoch_result {
@@ -65,6 +66,8 @@ static void usage(FILE *f)
             "  --save F.safetensors    save model, optimizer and position after each epoch\n"
             "  --resume F.safetensors  continue a saved run where it stopped\n"
             "  --plot F.svg            loss and accuracy per epoch as an SVG chart\n"
+            "  --precision f32         storage of activations and gradients: f32, bf16 or\n"
+            "                          f16 (float32 arithmetic and weights either way)\n"
             "  --json                  print the results as JSON on stdout\n");
 }
 
@@ -259,6 +262,15 @@ static void parse_args(int argc, char **argv, options *o)
                 o->optimizer = CLRT_OPTIM_ADAMW;
             else
                 die(2, "--optimizer: expected sgd, adam or adamw, got \"%s\"", v);
+        } else if (strcmp(a, "--precision") == 0) {
+            if (strcmp(v, "f32") == 0)
+                o->precision = CLRT_F32;
+            else if (strcmp(v, "bf16") == 0)
+                o->precision = CLRT_BF16;
+            else if (strcmp(v, "f16") == 0 || strcmp(v, "fp16") == 0)
+                o->precision = CLRT_F16;
+            else
+                die(2, "--precision: expected f32, bf16 or f16, got \"%s\"", v);
         } else if (strcmp(a, "--lr-schedule") == 0) {
             if (strcmp(v, "cosine") == 0)
                 o->schedule = SCHEDULE_COSINE;
@@ -458,6 +470,7 @@ int main(int argc, char **argv)
     clrt_ctx_options copt;
     clrt_ctx_options_init(&copt);
     copt.device = o.device;
+    copt.precision = (int)o.precision;
     clrt_ctx *ctx = NULL;
     char err[4096] = "";
     if (clrt_ctx_create(&copt, &ctx, err, sizeof err) != CLRT_OK)

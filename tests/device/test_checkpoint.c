@@ -1829,10 +1829,133 @@ static void loads_into_pytorch(void **state)
     assert_int_equal(WEXITSTATUS(rc), 0);
 }
 
+/* -------------------------------------------------------- 16-bit storage */
+
+static clrt_ctx *ctx_of_precision(int precision)
+{
+    clrt_ctx_options o;
+    clrt_test_options(&o);
+    o.precision = precision;
+    clrt_ctx *ctx = clrt_test_ctx_with(&o);
+    assert_int_equal(clrt_ctx_precision(ctx), precision);
+    return ctx;
+}
+
+/* Training steps with random inputs and labels: activations flow through
+ * the model in its context's storage. */
+static void train_steps(clrt_ctx *ctx, clrt_model *m, clrt_optim *opt, int steps)
+{
+    const size_t xd[2] = {5, 13}, batch = 5;
+    float hx[65], hl[5];
+    clrt_test_random(hx, 65, 77);
+    for (size_t i = 0; i < batch; i++)
+        hl[i] = (float)(i * 3 % 7);
+    clrt_tensor *x, *l;
+    CLRT_ASSERT_OK(ctx, clrt_tensor_create(ctx, 2, xd, 0, &x));
+    CLRT_ASSERT_OK(ctx, clrt_tensor_create(ctx, 1, &batch, 0, &l));
+    CLRT_ASSERT_OK(ctx, clrt_tensor_write(x, hx, 65));
+    CLRT_ASSERT_OK(ctx, clrt_tensor_write(l, hl, batch));
+    for (int i = 0; i < steps; i++)
+        CLRT_ASSERT_OK(ctx, clrt_model_train_step(m, opt, CLRT_LOSS_CROSS_ENTROPY, x, l));
+    double loss;
+    CLRT_ASSERT_OK(ctx, clrt_model_take_loss(m, &loss, NULL));
+    assert_true(isfinite(loss));
+    clrt_tensor_destroy(x);
+    clrt_tensor_destroy(l);
+}
+
+/* The model's output for a fixed batch, read as floats. */
+static void forward_of(clrt_ctx *ctx, clrt_model *m, float out[35])
+{
+    const size_t xd[2] = {5, 13};
+    float hx[65];
+    clrt_test_random(hx, 65, 78);
+    clrt_tensor *x;
+    const clrt_tensor *y;
+    CLRT_ASSERT_OK(ctx, clrt_tensor_create(ctx, 2, xd, 0, &x));
+    CLRT_ASSERT_OK(ctx, clrt_tensor_write(x, hx, 65));
+    CLRT_ASSERT_OK(ctx, clrt_model_forward(m, x, &y));
+    assert_int_equal(clrt_tensor_dtype(y), clrt_ctx_precision(ctx));
+    CLRT_ASSERT_OK(ctx, clrt_tensor_read(y, out, 35));
+    clrt_tensor_destroy(x);
+}
+
+/* Checkpoints hold the float32 master weights whatever the storage of the
+ * activations: one saved by a bf16 run loads bit for bit into float32 and
+ * fp16 runs (and back), optimizer state too, so a run can change
+ * precision when it resumes. */
+static void checkpoints_across_precisions(void **state)
+{
+    (void)state;
+    clrt_ctx *c16 = ctx_of_precision(CLRT_BF16), *c32 = ctx_of_precision(CLRT_F32);
+    clrt_ctx *ch = ctx_of_precision(CLRT_F16);
+    char *dir = clrt_test_tempdir(), *path = path_in(dir, "bf16.safetensors");
+    char *back = path_in(dir, "f32.safetensors");
+    clrt_model *a = model_a(c16, 1), *b = model_a(c32, 2), *h = model_a(ch, 3);
+    clrt_optim *oa = sgd_momentum(c16, a), *ob = sgd_momentum(c32, b), *oh = sgd_momentum(ch, h);
+    for (size_t i = 0; i < clrt_model_num_params(a); i++) {
+        assert_int_equal(clrt_tensor_dtype(clrt_model_param(a, i, NULL)), CLRT_F32);
+        assert_int_equal(clrt_tensor_dtype(clrt_model_grad(a, i)), CLRT_F32);
+    }
+    train_steps(c16, a, oa, 3);
+    CLRT_ASSERT_OK(c16, clrt_checkpoint_save(path, a, oa, NULL));
+    size_t len, data_at;
+    unsigned char *file = read_bytes(path, &len);
+    json_t *root = read_header(file, len, &data_at);
+    assert_string_equal(json_string_value(json_object_get(json_object_get(root, "0.weight"),
+                                                          "dtype")),
+                        "F32");
+    json_decref(root);
+    free(file);
+
+    CLRT_ASSERT_OK(c32, clrt_checkpoint_load(path, b, ob, NULL, 0));
+    CLRT_ASSERT_OK(ch, clrt_checkpoint_load(path, h, oh, NULL, 0));
+    assert_params_equal(c16, a, b);
+    assert_params_equal(c16, a, h);
+    /* The same weights and momentum: one more step on the same gradients
+     * moves all three alike (the optimizer is float32 in each). */
+    step_with_grads(c16, a, oa, 9);
+    step_with_grads(c32, b, ob, 9);
+    step_with_grads(ch, h, oh, 9);
+    assert_params_equal(c16, a, b);
+    assert_params_equal(c16, a, h);
+
+    /* Their outputs differ by the storage's rounding only: inputs in
+     * [-1, 1), 13 then 33 terms; bf16 keeps 8 significant bits, so each of
+     * the three stored tensors (input, hidden, output) is off by at most
+     * 2^-8 of itself, a few hundredths here at most; fp16 (11 bits) 8x
+     * less. */
+    float ya[35], yb[35], yh[35];
+    forward_of(c16, a, ya);
+    forward_of(c32, b, yb);
+    forward_of(ch, h, yh);
+    for (int i = 0; i < 35; i++) {
+        if (!(fabsf(ya[i] - yb[i]) <= 0.05f * (1.0f + fabsf(yb[i]))))
+            fail_msg("bf16 output %d is %g, float32's %g", i, (double)ya[i], (double)yb[i]);
+        if (!(fabsf(yh[i] - yb[i]) <= 0.00625f * (1.0f + fabsf(yb[i]))))
+            fail_msg("fp16 output %d is %g, float32's %g", i, (double)yh[i], (double)yb[i]);
+    }
+
+    /* And back: a float32 run's checkpoint into the bf16 one. */
+    train_steps(c32, b, ob, 2);
+    CLRT_ASSERT_OK(c32, clrt_checkpoint_save(back, b, ob, NULL));
+    CLRT_ASSERT_OK(c16, clrt_checkpoint_load(back, a, oa, NULL, 0));
+    assert_params_equal(c16, a, b);
+
+    clrt_optim_destroy(oa), clrt_optim_destroy(ob), clrt_optim_destroy(oh);
+    clrt_model_destroy(a), clrt_model_destroy(b), clrt_model_destroy(h);
+    clrt_test_rmtree(dir);
+    free(path), free(back), free(dir);
+    clrt_test_ctx_done(ch);
+    clrt_test_ctx_done(c32);
+    clrt_test_ctx_done(c16);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(weights_and_state_round_trip),
+        cmocka_unit_test(checkpoints_across_precisions),
         cmocka_unit_test(optimizer_state_round_trip),
         cmocka_unit_test(resume_matches_uninterrupted_run),
         cmocka_unit_test(corrupt_files_refused),

@@ -568,6 +568,26 @@ static void typed_tensor_calls(void **state)
     assert_int_equal(clrt_tensor_create_typed(ctx, (clrt_dtype)9, 1, &n, 0, &bad),
                      CLRT_ERR_INVALID_ARG);
     assert_null(bad);
+    /* The optimizers step float32 master weights only, and say so. */
+    clrt_tensor *p16;
+    CLRT_ASSERT_OK(ctx, clrt_tensor_create_typed(ctx, CLRT_BF16, 1, &n, CLRT_TENSOR_ZERO, &p16));
+    clrt_optim_options oo;
+    clrt_optim_options_init(&oo, CLRT_OPTIM_SGD);
+    clrt_optim *opt = (clrt_optim *)1;
+    assert_int_equal(clrt_optim_create(ctx, &oo, 1, &p16, &opt), CLRT_ERR_INVALID_ARG);
+    assert_null(opt);
+    assert_non_null(strstr(clrt_ctx_errmsg(ctx), "stored as bf16"));
+    clrt_tensor_destroy(p16);
+    /* A precision that names no storage is refused when the context is made. */
+    clrt_ctx_options o;
+    clrt_test_options(&o);
+    o.precision = 7;
+    clrt_ctx *none = (clrt_ctx *)1;
+    char err[512] = "";
+    assert_int_equal(clrt_ctx_create(&o, &none, err, sizeof err), CLRT_ERR_INVALID_ARG);
+    assert_null(none);
+    assert_non_null(strstr(err, "precision 7"));
+    assert_int_equal(clrt_ctx_precision(ctx), CLRT_F32);
     assert_string_equal(clrt_dtype_name(CLRT_BF16), "bf16");
     assert_string_equal(clrt_dtype_name(CLRT_F16), "f16");
     assert_null(clrt_dtype_name((clrt_dtype)9));
