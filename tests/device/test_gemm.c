@@ -118,6 +118,100 @@ static void builtin_every_tile(void **state)
     clrt_test_ctx_done(ctx);
 }
 
+/* A 16-bit GEMM (storage `st` for A and C, and for B unless b_f32) against
+ * the reference on the inputs as stored: the float32 bound, plus the
+ * rounding of the stored C, 2u·|C| (u = 2^-8 for bf16's 8 significant
+ * bits, 2^-11 for fp16's 11) and, for fp16, half its subnormal step. */
+static void check_one_16(clrt_ctx *ctx, clrt_dtype st, bool b_f32, int ta, int tb,
+                         const shape3 *s, float beta)
+{
+    size_t m = s->m, n = s->n, k = s->k;
+    size_t ar = ta ? k : m, ac = ta ? m : k, br = tb ? n : k, bc = tb ? k : n;
+    float *a = malloc((ar * ac + 1) * sizeof *a), *b = malloc((br * bc + 1) * sizeof *b);
+    float *c0 = malloc((m * n + 1) * sizeof *c0), *want = malloc((m * n + 1) * sizeof *want);
+    float *got = malloc((m * n + 1) * sizeof *got), *bound = malloc((m * n + 1) * sizeof *bound);
+    float *aa = malloc((ar * ac + 1) * sizeof *aa), *ab = malloc((br * bc + 1) * sizeof *ab);
+    assert_true(a && b && c0 && want && got && bound && aa && ab);
+    clrt_test_random(a, ar * ac, (uint32_t)(m * 31 + k));
+    clrt_test_random(b, br * bc, (uint32_t)(n * 17 + k));
+    clrt_test_random(c0, m * n, (uint32_t)(m + n));
+    clrt_tensor *ta_, *tb_, *tc;
+    const size_t da[2] = {ar, ac}, db[2] = {br, bc}, dc[2] = {m, n};
+    CLRT_ASSERT_OK(ctx, clrt_tensor_create_typed(ctx, st, 2, da, 0, &ta_));
+    CLRT_ASSERT_OK(ctx, clrt_tensor_create_typed(ctx, b_f32 ? CLRT_F32 : st, 2, db, 0, &tb_));
+    CLRT_ASSERT_OK(ctx, clrt_tensor_create_typed(ctx, st, 2, dc, 0, &tc));
+    /* Written, then read back: the reference starts from the stored values. */
+    CLRT_ASSERT_OK(ctx, clrt_tensor_write(ta_, a, ar * ac));
+    CLRT_ASSERT_OK(ctx, clrt_tensor_write(tb_, b, br * bc));
+    CLRT_ASSERT_OK(ctx, clrt_tensor_write(tc, c0, m * n));
+    CLRT_ASSERT_OK(ctx, clrt_tensor_read(ta_, a, ar * ac));
+    CLRT_ASSERT_OK(ctx, clrt_tensor_read(tb_, b, br * bc));
+    CLRT_ASSERT_OK(ctx, clrt_tensor_read(tc, c0, m * n));
+    for (size_t i = 0; i < ar * ac; i++)
+        aa[i] = fabsf(a[i]);
+    for (size_t i = 0; i < br * bc; i++)
+        ab[i] = fabsf(b[i]);
+    memcpy(want, c0, m * n * sizeof *want);
+    clrt_ref_gemm(ta, tb, m, n, k, 1.0f, a, b, beta, want);
+    clrt_ref_gemm(ta, tb, m, n, k, 1.0f, aa, ab, 0.0f, bound);
+    CLRT_ASSERT_OK(ctx, clrt_gemm(ctx, ta, tb, 1.0f, ta_, tb_, beta, tc));
+    CLRT_ASSERT_OK(ctx, clrt_tensor_read(tc, got, m * n));
+    double u = st == CLRT_BF16 ? 0x1p-8 : 0x1p-11;
+    for (size_t i = 0; i < m * n; i++) {
+        double tol = (double)(k + 2) * FLT_EPSILON * bound[i] + 2 * u * fabs((double)want[i]) +
+                     (st == CLRT_F16 ? 0x1p-25 : 0.0) + 2 * FLT_EPSILON * fabs((double)beta * c0[i]);
+        if (!(fabs((double)got[i] - want[i]) <= tol))
+            fail_msg("%s gemm %c%c tile %d M=%zu N=%zu K=%zu beta=%g%s: C[%zu] = %.9g, want %.9g "
+                     "(tolerance %.3g)",
+                     clrt_dtype_name(st), ta ? 't' : 'n', tb ? 't' : 'n', ctx->gemm_tile, m, n, k,
+                     beta, b_f32 ? " (B f32)" : "", i, got[i], want[i], tol);
+    }
+    clrt_tensor_destroy(ta_);
+    clrt_tensor_destroy(tb_);
+    clrt_tensor_destroy(tc);
+    free(a), free(b), free(c0), free(want), free(got), free(bound), free(aa), free(ab);
+}
+
+/* Every builtin tile and transpose with 16-bit operands: each pair in one
+ * of the two types (alternating, so every tile and every transpose sees
+ * both), B float32 in the nt kernel as a layer's forward has it, on the
+ * small odd shapes with and without beta. */
+static void builtin_every_tile_16_bit(void **state)
+{
+    (void)state;
+    clrt_ctx *ctx = clrt_test_ctx();
+    CLRT_ASSERT_OK(ctx, clrt_ctx_set_gemm_backend(ctx, CLRT_GEMM_BUILTIN));
+    for (unsigned tile = 0; tile < clrt__gemm_tile_count(); tile++) {
+        ctx->gemm_tile = (int)tile;
+        for (int t = 0; t < 4; t++) {
+            clrt_dtype st = (tile + (unsigned)t) % 2 ? CLRT_F16 : CLRT_BF16;
+            for (size_t s = 1; s < 4; s++) /* {7, 33, 1}, {33, 7, 257}, {257, 33, 7} */
+                if (!too_big(&shapes[s]))
+                    check_one_16(ctx, st, t == 1, t >> 1, t & 1, &shapes[s], s & 1 ? 0.5f : 0.0f);
+        }
+    }
+    clrt_test_ctx_done(ctx);
+}
+
+/* CLBlast and the host BLAS take float32 only: a 16-bit GEMM runs the
+ * builtin kernels whatever the backend (and gives their result). */
+static void other_backends_16_bit(void **state)
+{
+    (void)state;
+    clrt_ctx *ctx = clrt_test_ctx();
+    const shape3 s = {7, 33, 5};
+    int ran = 0;
+    for (int b = CLRT_GEMM_AUTO; b <= CLRT_GEMM_HOST; b++) {
+        if (clrt_ctx_set_gemm_backend(ctx, (clrt_gemm_backend)b) != CLRT_OK)
+            continue;
+        check_one_16(ctx, CLRT_BF16, false, 0, 1, &s, 0.0f);
+        check_one_16(ctx, CLRT_F16, true, 1, 0, &s, 0.5f);
+        ran++;
+    }
+    assert_true(ran >= 2);
+    clrt_test_ctx_done(ctx);
+}
+
 /* Every tile that tuning may pick on this device gives the same bits, on
  * every transpose pair, edges and K remainders included: the pick, which
  * may differ between processes, never changes a result. */
@@ -455,6 +549,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(builtin_backend), cmocka_unit_test(builtin_every_tile),
+        cmocka_unit_test(builtin_every_tile_16_bit), cmocka_unit_test(other_backends_16_bit),
         cmocka_unit_test(tiles_agree_bitwise), cmocka_unit_test(work_groups_fit),
         cmocka_unit_test(clblast_backend),
         cmocka_unit_test(host_backend),    cmocka_unit_test(auto_backend),
