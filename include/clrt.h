@@ -7,7 +7,8 @@
  *    Calls that create a context take an optional `err, errlen` buffer instead.
  *  - New objects come back through an out-parameter, set to NULL on failure.
  *  - Destroy functions accept NULL.
- *  - Tensors are float32, row-major, contiguous, rank 1 to 4.
+ *  - Tensors are row-major, contiguous, rank 1 to 4, float32 unless made as
+ *    bf16 or fp16 (clrt_tensor_create_typed); the host sees float32.
  *  - docs/guide.md is the user guide, docs/design.md the design notes.
  *  - Threads: the library has no global mutable state. One context, and every
  *    tensor made from it, is used by one thread at a time.
