@@ -19,6 +19,7 @@ static void usage(FILE *f)
 {
     fprintf(f, "usage: clrt-info [--json] [--device SEL]\n"
                "       clrt-info --selftest [--device SEL] [--json]\n"
+               "       clrt-info --version\n"
                "  --json        machine-readable output\n"
                "  --device SEL  show only the device SEL picks (CLRT_DEVICE grammar)\n"
                "  --selftest    run every op on the device against the plain-C reference;\n"
@@ -154,6 +155,9 @@ int main(int argc, char **argv)
             only = argv[++i];
         } else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
             usage(stdout);
+            return 0;
+        } else if (strcmp(argv[i], "--version") == 0) {
+            printf("clrt-info %s\n", clrt_version());
             return 0;
         } else {
             usage(stderr);
