@@ -183,7 +183,7 @@ int main(int argc, char **argv)
                                : "");
         goto done;
     }
-    y = malloc(rows * out * sizeof *y);
+    y = rows <= SIZE_MAX / sizeof *y / out ? malloc(rows * out * sizeof *y) : NULL;
     if (!y) {
         fprintf(stderr, "clrt-predict: no host memory for %zu outputs\n", rows * out);
         goto done;
