@@ -64,15 +64,25 @@ static void same_layers(const clrt_model *a, const clrt_model *b)
     }
 }
 
-/* A checkpoint's model comes back with the same layers and, the same
- * kernels running on the same weights, outputs equal to the bit. */
+/* A checkpoint's model (saved with Adam's state and a training position)
+ * comes back with the same layers and, the same kernels running on the
+ * same weights, outputs equal to the bit. */
 static void checkpoint_round_trip(void **state)
 {
     (void)state;
     clrt_ctx *ctx = clrt_test_ctx();
     char *dir = clrt_test_tempdir(), *ck = path_in(dir, "m.ckpt");
     clrt_model *m = make_model(ctx), *back;
-    CLRT_ASSERT_OK(ctx, clrt_checkpoint_save(ck, m, NULL, NULL));
+    /* With an optimizer's state and a training position in the file, which
+     * the model takes no part of. */
+    clrt_optim_options oo;
+    clrt_optim_options_init(&oo, CLRT_OPTIM_ADAM);
+    clrt_optim *opt;
+    CLRT_ASSERT_OK(ctx, clrt_optim_create(ctx, &oo, clrt_model_num_params(m),
+                                          clrt_model_params(m), &opt));
+    const clrt_train_state ts = {.epoch = 3, .seed = 1, .lr = 1e-3};
+    CLRT_ASSERT_OK(ctx, clrt_checkpoint_save(ck, m, opt, &ts));
+    clrt_optim_destroy(opt);
     CLRT_ASSERT_OK(ctx, clrt_model_load(ctx, ck, NULL, &back));
     same_layers(m, back);
     float x[ROWS * IN], want[ROWS * OUT], got[ROWS * OUT];
