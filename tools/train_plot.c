@@ -2,7 +2,9 @@
  * the training loss of every logged point (faint) and its exponential
  * moving average, under the train and test loss of each epoch. Right, the
  * test accuracy of each epoch, on an axis fitted to its values. Both have
- * ticks with values, gridlines and a legend; the x axis is the epoch. */
+ * ticks with values, gridlines and a legend; the x axis is the epoch. The
+ * loss axis leaves out the highest 2% of the step points (see
+ * high_quantile). */
 #include "train_report.h"
 
 #include <errno.h>
@@ -152,11 +154,34 @@ static void range_of(const double *v, size_t n, double *lo, double *hi)
             *lo = fmin(*lo, v[i]), *hi = fmax(*hi, v[i]);
 }
 
+static int compare_doubles(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* The value below which 98% of the finite values lie (-INFINITY for none):
+ * the loss axis ignores the few highest step points, those of a run's
+ * first steps, as TensorBoard's "ignore outliers" does, so that the curve
+ * after them is not flattened. `tmp` has room for n values. */
+static double high_quantile(const double *v, size_t n, double *tmp)
+{
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++)
+        if (isfinite(v[i]))
+            tmp[m++] = v[i];
+    if (m == 0)
+        return -INFINITY;
+    qsort(tmp, m, sizeof *tmp, compare_doubles);
+    return tmp[(size_t)(0.98 * (double)(m - 1))];
+}
+
 static void draw_charts(FILE *o, const step_point *steps, size_t nsteps, const epoch_result *r,
                         unsigned n, unsigned first_epoch, double *buf)
 {
     double *sx = buf, *sraw = sx + nsteps, *sema = sraw + nsteps;
     double *ex = sema + nsteps, *etrain = ex + n, *etest = etrain + n, *eacc = etest + n;
+    double *tmp = eacc + n;
     /* The average as TensorBoard smooths: debiased, so it starts at the
      * first value instead of rising from 0. */
     double avg = 0, weight = 0;
@@ -179,8 +204,9 @@ static void draw_charts(FILE *o, const step_point *steps, size_t nsteps, const e
     axis xaxis = fit_axis(xlo, xhi, n < 10 ? (int)n : 8, 1);
     xaxis.lo = xlo, xaxis.hi = xlo + ceil((xhi - xlo) / xaxis.step) * xaxis.step;
 
-    double lo = INFINITY, hi = -INFINITY;
-    range_of(sraw, nsteps, &lo, &hi);
+    double lo = INFINITY, hi = -INFINITY, raw_hi = -INFINITY;
+    range_of(sraw, nsteps, &lo, &raw_hi);
+    hi = high_quantile(sraw, nsteps, tmp);
     range_of(etrain, n, &lo, &hi);
     range_of(etest, n, &lo, &hi);
     if (!isfinite(lo))
@@ -192,8 +218,13 @@ static void draw_charts(FILE *o, const step_point *steps, size_t nsteps, const e
     legend_entry le[4];
     int nle = 0;
     if (nsteps > 0) {
+        /* Clipped to the plot area: the points above the axis leave it. */
+        fprintf(o, "<clipPath id=\"loss-area\"><rect x=\"%.2f\" y=\"%.2f\" width=\"%.2f\" "
+                   "height=\"%.2f\"/></clipPath>\n<g clip-path=\"url(#loss-area)\">\n",
+                loss.x0, loss.y0, loss.w, loss.h);
         draw_series(o, &loss, "train-loss-points", COLOR_STEP_RAW, 1, sx, sraw, nsteps, false);
         draw_series(o, &loss, "train-loss-smoothed", COLOR_STEP_EMA, 1.5, sx, sema, nsteps, false);
+        fprintf(o, "</g>\n");
         le[nle++] = (legend_entry){"train, per step", COLOR_STEP_RAW, 1};
         le[nle++] = (legend_entry){"train, per step (EMA)", COLOR_STEP_EMA, 1.5};
     }
@@ -229,7 +260,7 @@ bool plot_write_svg(const char *path, const step_point *steps, size_t nsteps,
                     const epoch_result *r, unsigned n, unsigned first_epoch, char *err,
                     size_t errlen)
 {
-    double *buf = malloc((3 * nsteps + 4 * (size_t)n + 1) * sizeof *buf);
+    double *buf = malloc((4 * nsteps + 4 * (size_t)n + 1) * sizeof *buf);
     if (!buf) {
         snprintf(err, errlen, "out of memory");
         return false;
