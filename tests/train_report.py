@@ -47,7 +47,7 @@ STEPS = TRAIN_ROWS // BATCH  # 75 steps an epoch
 
 EPOCH_LINE = re.compile(r"^epoch +(\d+)/(\d+)  lr (\S+)  train loss (\d+\.\d{4})  test loss "
                         r"(\d+\.\d{4})  test accuracy (\d+\.\d\d)%  (\d+) samples/s$")
-BAR = re.compile(r"^\x1b\[Kepoch (\d+)/(\d+) \[([=> ]{20})\] (\d+)/(\d+)(?:  (\d+) samples/s  "
+BAR = re.compile(r"^\x1b\[Kepoch (\d+)/(\d+) \[([=> ]*)\] (\d+)/(\d+)(?:  (\d+) samples/s  "
                  r"loss (\d+\.\d{4})  ETA (\d+:\d\d(?::\d\d)?))?$")
 SUMMARY = re.compile(r"^done in (\d+:\d\d(?::\d\d)?) \((\d+\.\d) s\): best test accuracy "
                      r"(\d+\.\d\d)% at epoch (\d+); checkpoint in (\S+)$")
@@ -121,9 +121,13 @@ def check_bar(out, ck):
         if done != sorted(done) or done[-1] != STEPS or any(int(f.group(5)) != STEPS for f in mine):
             fail("epoch %d: steps %r of %d" % (e, done, STEPS), out)
         for f in full:
-            filled = f.group(3).count("=")
-            if filled != 20 * int(f.group(4)) // STEPS:
-                fail("the bar's %d '=' do not show %s/%d" % (filled, f.group(4), STEPS), out)
+            # The bar fills what the line leaves of 80 columns (the pty
+            # reports no width), one column spare.
+            width, filled = len(f.group(3)), f.group(3).count("=")
+            if len(f.group(0)) - 3 > 79 or not 5 <= width <= 30 or \
+                    filled != width * int(f.group(4)) // STEPS:
+                fail("the bar %r does not show %s/%d in 79 columns" %
+                     (f.group(3), f.group(4), STEPS), out)
             if int(f.group(6)) <= 0:
                 fail("samples/s is %s" % f.group(6), out)
         if full[-1].group(7) != epochs[e - 1].group(4):

@@ -17,12 +17,12 @@ struct train_log {
     train_log_options o;
     FILE *metrics;
     double t_start, t_epoch, t_point; /* the run's start, the epoch's, the last point's */
-    unsigned epoch;          /* the epoch under way, from 1 */
+    unsigned epoch;                   /* the epoch under way, from 1 */
     double lr;
-    double epoch_loss_sum;   /* over the epoch's points so far, loss x samples */
+    double epoch_loss_sum; /* over the epoch's points so far, loss x samples */
     size_t epoch_samples;
-    size_t done;             /* steps of the epoch at the last point */
-    step_point *steps;       /* kept for the chart */
+    size_t done;       /* steps of the epoch at the last point */
+    step_point *steps; /* kept for the chart */
     size_t nsteps, capsteps;
     epoch_result *epochs;
     unsigned nepochs;

@@ -18,8 +18,9 @@ static json_t *number(double v)
 static bool write_line(FILE *f, json_t *obj, char *err, size_t errlen)
 {
     errno = 0;
-    bool ok = obj && json_dumpf(obj, f, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(9)) == 0 &&
-              fputc('\n', f) != EOF && fflush(f) == 0;
+    /* 9 significant digits: a float's, which the losses are. */
+    const size_t flags = JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(9);
+    bool ok = obj && json_dumpf(obj, f, flags) == 0 && fputc('\n', f) != EOF && fflush(f) == 0;
     json_decref(obj);
     if (!ok)
         snprintf(err, errlen, "cannot write the --metrics file: %s",
@@ -38,12 +39,11 @@ bool metrics_write_step(FILE *f, const step_point *s, char *err, size_t errlen)
 
 bool metrics_write_epoch(FILE *f, const epoch_result *r, char *err, size_t errlen)
 {
-    json_t *o = json_pack("{s:s, s:I, s:i, s:o, s:o, s:o, s:o, s:o, s:o}", "kind", "epoch",
-                          "step", (json_int_t)r->step, "epoch", (int)r->epoch, "lr",
-                          number(r->lr), "loss", number(r->train_loss), "test_loss",
-                          number(r->test_loss), "test_accuracy", number(r->test_accuracy),
-                          "samples_per_s", number(r->samples_per_s), "time_s",
-                          number(r->time_s));
+    json_t *o = json_pack("{s:s, s:I, s:i, s:o, s:o, s:o, s:o, s:o, s:o}", "kind", "epoch", "step",
+                          (json_int_t)r->step, "epoch", (int)r->epoch, "lr", number(r->lr), "loss",
+                          number(r->train_loss), "test_loss", number(r->test_loss), "test_accuracy",
+                          number(r->test_accuracy), "samples_per_s", number(r->samples_per_s),
+                          "time_s", number(r->time_s));
     return write_line(f, o, err, errlen);
 }
 
@@ -52,18 +52,18 @@ bool metrics_print_results(FILE *f, const clrt_device_info *dev, const char *gem
 {
     json_t *epochs = json_array();
     for (unsigned i = 0; i < n; i++)
-        json_array_append_new(
-            epochs, json_pack("{s:i, s:f, s:f, s:f, s:f, s:f}", "epoch", (int)r[i].epoch, "lr",
-                              r[i].lr, "train_loss", r[i].train_loss, "test_loss", r[i].test_loss,
-                              "test_accuracy", r[i].test_accuracy, "samples_per_s",
-                              r[i].samples_per_s));
+        json_array_append_new(epochs,
+                              json_pack("{s:i, s:f, s:f, s:f, s:f, s:f}", "epoch", (int)r[i].epoch,
+                                        "lr", r[i].lr, "train_loss", r[i].train_loss, "test_loss",
+                                        r[i].test_loss, "test_accuracy", r[i].test_accuracy,
+                                        "samples_per_s", r[i].samples_per_s));
     const epoch_result *last = n ? &r[n - 1] : NULL;
-    json_t *root = json_pack(
-        "{s:s, s:s, s:s, s:o, s:{s:f, s:f, s:f, s:f}}", "device", dev->name, "platform",
-        dev->platform, "gemm_backend", gemm_backend, "epochs", epochs, "final", "train_loss",
-        last ? last->train_loss : 0.0, "test_loss", last ? last->test_loss : 0.0,
-        "test_accuracy", last ? last->test_accuracy : 0.0, "samples_per_s",
-        last ? last->samples_per_s : 0.0);
+    json_t *root = json_pack("{s:s, s:s, s:s, s:o, s:{s:f, s:f, s:f, s:f}}", "device", dev->name,
+                             "platform", dev->platform, "gemm_backend", gemm_backend, "epochs",
+                             epochs, "final", "train_loss", last ? last->train_loss : 0.0,
+                             "test_loss", last ? last->test_loss : 0.0, "test_accuracy",
+                             last ? last->test_accuracy : 0.0, "samples_per_s",
+                             last ? last->samples_per_s : 0.0);
     char *text = root ? json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
     json_decref(root);
     if (!text) {

@@ -77,8 +77,9 @@ static double py(const frame *f, double v)
 static void draw_axes(FILE *o, const frame *f, const char *title, const char *ylabel,
                       const char *yunit)
 {
-    fprintf(o, "<text class=\"title\" x=\"%.1f\" y=\"%.1f\" font-size=\"14\" "
-               "font-weight=\"bold\">%s</text>\n",
+    fprintf(o,
+            "<text class=\"title\" x=\"%.1f\" y=\"%.1f\" font-size=\"14\" "
+            "font-weight=\"bold\">%s</text>\n",
             f->x0, f->y0 - 14, title);
     fprintf(o, "<g class=\"grid\" stroke=\"#e2e2e2\" stroke-width=\"1\">\n");
     for (double v = f->x.lo; v <= f->x.hi + f->x.step / 2; v += f->x.step)
@@ -96,13 +97,15 @@ static void draw_axes(FILE *o, const frame *f, const char *title, const char *yl
         fprintf(o, "<text x=\"%.2f\" y=\"%.2f\">%.*f%s</text>\n", f->x0 - 6, py(f, v) + 4,
                 f->y.decimals, v, yunit);
     fprintf(o, "</g>\n");
-    fprintf(o, "<rect x=\"%.2f\" y=\"%.2f\" width=\"%.2f\" height=\"%.2f\" fill=\"none\" "
-               "stroke=\"#555\"/>\n",
+    fprintf(o,
+            "<rect x=\"%.2f\" y=\"%.2f\" width=\"%.2f\" height=\"%.2f\" fill=\"none\" "
+            "stroke=\"#555\"/>\n",
             f->x0, f->y0, f->w, f->h);
     fprintf(o, "<text x=\"%.2f\" y=\"%.2f\" text-anchor=\"middle\">epoch</text>\n",
             f->x0 + f->w / 2, f->y0 + f->h + 38);
-    fprintf(o, "<text text-anchor=\"middle\" transform=\"translate(%.2f,%.2f) rotate(-90)\">"
-               "%s</text>\n",
+    fprintf(o,
+            "<text text-anchor=\"middle\" transform=\"translate(%.2f,%.2f) rotate(-90)\">"
+            "%s</text>\n",
             f->x0 - 48, f->y0 + f->h / 2, ylabel);
 }
 
@@ -111,8 +114,9 @@ static void draw_axes(FILE *o, const frame *f, const char *title, const char *yl
 static void draw_series(FILE *o, const frame *f, const char *id, const char *color, double width,
                         const double *x, const double *y, size_t n, bool dots)
 {
-    fprintf(o, "<polyline class=\"series\" id=\"%s\" fill=\"none\" stroke=\"%s\" "
-               "stroke-width=\"%g\" stroke-linejoin=\"round\" points=\"",
+    fprintf(o,
+            "<polyline class=\"series\" id=\"%s\" fill=\"none\" stroke=\"%s\" "
+            "stroke-width=\"%g\" stroke-linejoin=\"round\" points=\"",
             id, color, width);
     for (size_t i = 0; i < n; i++)
         if (isfinite(y[i]))
@@ -134,13 +138,15 @@ static void draw_legend(FILE *o, const frame *f, const legend_entry *e, int n, b
 {
     const double row = 18, w = 190, h = row * n + 8;
     double x = f->x0 + f->w - w - 8, y = bottom ? f->y0 + f->h - h - 8 : f->y0 + 8;
-    fprintf(o, "<g class=\"legend\">\n<rect x=\"%.2f\" y=\"%.2f\" width=\"%.2f\" height=\"%.2f\" "
-               "fill=\"white\" fill-opacity=\"0.9\" stroke=\"#bbb\"/>\n",
+    fprintf(o,
+            "<g class=\"legend\">\n<rect x=\"%.2f\" y=\"%.2f\" width=\"%.2f\" height=\"%.2f\" "
+            "fill=\"white\" fill-opacity=\"0.9\" stroke=\"#bbb\"/>\n",
             x, y, w, h);
     for (int i = 0; i < n; i++) {
         double ly = y + 4 + row * i + row / 2;
-        fprintf(o, "<line x1=\"%.2f\" y1=\"%.2f\" x2=\"%.2f\" y2=\"%.2f\" stroke=\"%s\" "
-                   "stroke-width=\"%g\"/>\n",
+        fprintf(o,
+                "<line x1=\"%.2f\" y1=\"%.2f\" x2=\"%.2f\" y2=\"%.2f\" stroke=\"%s\" "
+                "stroke-width=\"%g\"/>\n",
                 x + 8, ly, x + 32, ly, e[i].color, e[i].width);
         fprintf(o, "<text x=\"%.2f\" y=\"%.2f\">%s</text>\n", x + 40, ly + 4, e[i].label);
     }
@@ -211,7 +217,11 @@ static void draw_charts(FILE *o, const step_point *steps, size_t nsteps, const e
     range_of(etest, n, &lo, &hi);
     if (!isfinite(lo))
         lo = 0, hi = 1;
-    frame loss = {LEFT, TOP, PANEL - LEFT - RIGHT, HEIGHT - TOP - BOTTOM, xaxis,
+    frame loss = {LEFT,
+                  TOP,
+                  PANEL - LEFT - RIGHT,
+                  HEIGHT - TOP - BOTTOM,
+                  xaxis,
                   fit_axis(fmax(0, lo - 0.03 * (hi - lo)), hi + 0.03 * (hi - lo), 6, 0)};
     fprintf(o, "<g id=\"loss\">\n");
     draw_axes(o, &loss, "loss", "cross-entropy loss", "");
@@ -219,8 +229,9 @@ static void draw_charts(FILE *o, const step_point *steps, size_t nsteps, const e
     int nle = 0;
     if (nsteps > 0) {
         /* Clipped to the plot area: the points above the axis leave it. */
-        fprintf(o, "<clipPath id=\"loss-area\"><rect x=\"%.2f\" y=\"%.2f\" width=\"%.2f\" "
-                   "height=\"%.2f\"/></clipPath>\n<g clip-path=\"url(#loss-area)\">\n",
+        fprintf(o,
+                "<clipPath id=\"loss-area\"><rect x=\"%.2f\" y=\"%.2f\" width=\"%.2f\" "
+                "height=\"%.2f\"/></clipPath>\n<g clip-path=\"url(#loss-area)\">\n",
                 loss.x0, loss.y0, loss.w, loss.h);
         draw_series(o, &loss, "train-loss-points", COLOR_STEP_RAW, 1, sx, sraw, nsteps, false);
         draw_series(o, &loss, "train-loss-smoothed", COLOR_STEP_EMA, 1.5, sx, sema, nsteps, false);
@@ -256,9 +267,8 @@ static void draw_charts(FILE *o, const step_point *steps, size_t nsteps, const e
     fprintf(o, "</g>\n");
 }
 
-bool plot_write_svg(const char *path, const step_point *steps, size_t nsteps,
-                    const epoch_result *r, unsigned n, unsigned first_epoch, char *err,
-                    size_t errlen)
+bool plot_write_svg(const char *path, const step_point *steps, size_t nsteps, const epoch_result *r,
+                    unsigned n, unsigned first_epoch, char *err, size_t errlen)
 {
     double *buf = malloc((4 * nsteps + 4 * (size_t)n + 1) * sizeof *buf);
     if (!buf) {
@@ -271,11 +281,12 @@ bool plot_write_svg(const char *path, const step_point *steps, size_t nsteps,
         free(buf);
         return false;
     }
-    fprintf(o, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
-               "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%g\" height=\"%g\" "
-               "viewBox=\"0 0 %g %g\" font-family=\"DejaVu Sans, Helvetica, Arial, sans-serif\" "
-               "font-size=\"12\">\n"
-               "<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n",
+    fprintf(o,
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+            "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%g\" height=\"%g\" "
+            "viewBox=\"0 0 %g %g\" font-family=\"DejaVu Sans, Helvetica, Arial, sans-serif\" "
+            "font-size=\"12\">\n"
+            "<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n",
             WIDTH, HEIGHT, WIDTH, HEIGHT);
     draw_charts(o, steps, nsteps, r, n, first_epoch, buf);
     fprintf(o, "</svg>\n");

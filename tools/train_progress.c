@@ -4,8 +4,20 @@
 #include "train_report.h"
 
 #include <math.h>
+#include <string.h>
+#include <sys/ioctl.h>
 
-#define BAR_WIDTH 20
+/* The bar takes what the line leaves of the terminal's width, up to this. */
+#define BAR_MAX 30
+
+/* The terminal's columns; 80 when it does not say. */
+static size_t terminal_columns(FILE *f)
+{
+    struct winsize ws;
+    if (ioctl(fileno(f), TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0)
+        return ws.ws_col;
+    return 80;
+}
 
 void progress_clock(char *buf, size_t len, double seconds)
 {
@@ -17,24 +29,32 @@ void progress_clock(char *buf, size_t len, double seconds)
 }
 
 /* epoch 3/10 [=========>          ] 240/469  41234 samples/s  loss 0.3521  ETA 1:05
- * (the figures once the epoch's first point is in; ETA: the run's time left) */
+ * (the figures once the epoch's first point is in; ETA: the run's time left),
+ * on one line of the terminal: a line that wrapped would not be erased. */
 void progress_draw(FILE *f, const progress_state *p)
 {
-    size_t filled = p->batches ? BAR_WIDTH * p->done / p->batches : BAR_WIDTH;
-    char bar[BAR_WIDTH + 1];
-    for (size_t i = 0; i < BAR_WIDTH; i++)
-        bar[i] = i < filled ? '=' : i == filled ? '>' : ' ';
-    bar[BAR_WIDTH] = '\0';
-    fprintf(f, "\r\033[Kepoch %u/%u [%s] %zu/%zu", p->epoch, p->epochs, bar, p->done, p->batches);
+    char head[64], tail[192];
+    int hn = snprintf(head, sizeof head, "epoch %u/%u [", p->epoch, p->epochs);
+    int tn = snprintf(tail, sizeof tail, "] %zu/%zu", p->done, p->batches);
     if (p->samples_per_s >= 0)
-        fprintf(f, "  %.0f samples/s", p->samples_per_s);
+        tn += snprintf(tail + tn, sizeof tail - (size_t)tn, "  %.0f samples/s", p->samples_per_s);
     if (p->loss >= 0 || isnan(p->loss))
-        fprintf(f, "  loss %.4f", p->loss);
+        tn += snprintf(tail + tn, sizeof tail - (size_t)tn, "  loss %.4f", p->loss);
     if (p->eta_s >= 0) {
         char eta[32];
         progress_clock(eta, sizeof eta, p->eta_s);
-        fprintf(f, "  ETA %s", eta);
+        snprintf(tail + tn, sizeof tail - (size_t)tn, "  ETA %s", eta);
     }
+    /* One column short of the width: writing the last one wraps on some terminals. */
+    size_t cols = terminal_columns(f), used = (size_t)hn + strlen(tail) + 1;
+    size_t width = cols > used ? cols - used : 0;
+    width = width < BAR_MAX ? width : BAR_MAX;
+    size_t filled = p->batches ? width * p->done / p->batches : width;
+    char bar[BAR_MAX + 1];
+    for (size_t i = 0; i < width; i++)
+        bar[i] = i < filled ? '=' : i == filled ? '>' : ' ';
+    bar[width] = '\0';
+    fprintf(f, "\r\033[K%s%s%s", head, bar, tail);
     fflush(f);
 }
 

@@ -88,8 +88,7 @@ bool metrics_print_results(FILE *f, const clrt_device_info *dev, const char *gem
 
 /* ---- train_plot.c: the --plot SVG. */
 
-bool plot_write_svg(const char *path, const step_point *steps, size_t nsteps,
-                    const epoch_result *r, unsigned n, unsigned first_epoch, char *err,
-                    size_t errlen);
+bool plot_write_svg(const char *path, const step_point *steps, size_t nsteps, const epoch_result *r,
+                    unsigned n, unsigned first_epoch, char *err, size_t errlen);
 
 #endif
