@@ -71,8 +71,10 @@ def run(cmd, tmp, env=None):
 
 
 def run_pty(cmd, tmp):
-    """Run with stdout and stderr on a pseudo-terminal; all it wrote, and the exit status."""
+    """Run with stdout and stderr on a pseudo-terminal: the exit status, all it wrote, and the
+    seconds it took."""
     master, slave = pty.openpty()
+    start = time.monotonic()
     p = subprocess.Popen(cmd, cwd=tmp, stdin=subprocess.DEVNULL, stdout=slave, stderr=slave)
     os.close(slave)
     out, deadline = b"", time.monotonic() + 300
@@ -91,7 +93,7 @@ def run_pty(cmd, tmp):
         out += data
     os.close(master)
     rc = p.wait(timeout=60)
-    return rc, out.decode()
+    return rc, out.decode(), time.monotonic() - start
 
 
 def epoch_lines(text):
@@ -102,7 +104,7 @@ def epoch_lines(text):
     return lines
 
 
-def check_bar(out, ck):
+def check_bar(out, ck, wall):
     """2. The bar's frames and the summary line."""
     text = out.replace("\r\n", "\n")
     epochs = epoch_lines(text.replace("\r", "\n"))
@@ -133,6 +135,14 @@ def check_bar(out, ck):
         if full[-1].group(7) != epochs[e - 1].group(4):
             fail("epoch %d: the bar's last running loss %s is not the epoch's train loss %s" %
                  (e, full[-1].group(7), epochs[e - 1].group(4)), out)
+        # At the epoch's last step the bar's rate is the epoch line's (both
+        # the epoch's samples over its seconds, taken a moment apart).
+        rate, printed = int(full[-1].group(6)), int(epochs[e - 1].group(7))
+        if not printed / 1.5 <= rate <= printed * 1.5:
+            fail("epoch %d: the bar's last rate %d against the epoch line's %d" %
+                 (e, rate, printed), out)
+    if full[-1].group(8) != "0:00":
+        fail("the run's last frame has ETA %s, not 0:00" % full[-1].group(8), out)
     summary = [m for m in map(SUMMARY.match, text.split("\n")) if m]
     if len(summary) != 1:
         fail("expected one summary line", out)
@@ -142,6 +152,10 @@ def check_bar(out, ck):
     if float(s.group(3)) != acc[best] or int(s.group(4)) != best + 1 or s.group(5) != ck:
         fail("the summary line %r: best is %.2f%% at epoch %d, checkpoint %s" %
              (s.group(0), acc[best], best + 1, ck), out)
+    total = float(s.group(2))
+    clock = "%d:%02d" % divmod(int(total + 0.5), 60)
+    if not 0 < total <= wall or s.group(1) != clock:
+        fail("the summary's time %r: the run took %.1f s" % (s.group(0), wall), out)
     print("2. bar and summary: %s" % s.group(0))
 
 
@@ -290,13 +304,13 @@ def main():
             fail("--version", r.stdout + r.stderr)
         print("1. %s" % r.stdout.strip())
 
-        rc, out = run_pty(base + ["--epochs", str(EPOCHS), "--save", "tty.safetensors"], tmp)
+        rc, out, wall = run_pty(base + ["--epochs", str(EPOCHS), "--save", "tty.safetensors"], tmp)
         if rc != 0 and "matches no device" in out:
             print("no device %r: skipped" % device)
             return 77
         if rc != 0:
             fail("the run on a terminal (exit %d)" % rc, out)
-        check_bar(out, "tty.safetensors")
+        check_bar(out, "tty.safetensors", wall)
 
         r = run(base + ["--epochs", str(EPOCHS), "--metrics", "m.jsonl", "--plot", "p.svg",
                         "--save", "F.safetensors"], tmp)
