@@ -219,8 +219,12 @@ int main(int argc, char **argv)
                 continue;
             device_text(&list[i], have_default && chosen.index == list[i].index);
         }
-        if (count == 0)
-            printf("no OpenCL device: install an ICD (e.g. Debian's pocl-opencl-icd)\n");
+        if (count == 0) {
+            /* The library's message says which packages to install and
+             * where the loader looked. */
+            clrt_device_select(NULL, &chosen, err, sizeof err);
+            printf("%s\n", err);
+        }
         else if (!have_default)
             printf("no default device: CLRT_DEVICE%s%s%s matches nothing usable\n",
                    env ? "=\"" : " unset,", env ? env : "", env ? "\"" : "");
