@@ -1,13 +1,18 @@
 /* clrt-bench: the measurements behind docs/PERFORMANCE.md.
  *
- *   clrt-bench gemm|train|step|startup|cases [--device SEL] [--backend B]
+ *   clrt-bench gemm|train|predict|step|startup|cases [--device SEL] [--backend B]
  *              [--batch N] [--steps N] [--reps N] [--filter TEXT] [--profile] [--json]
+ *   clrt-bench --version
  *
  * gemm     GFLOP/s of each GEMM backend on the MLP's shapes and 1024³, and of
  *          the host OpenBLAS on host memory (the peer) in the same run.
  * train    samples/s of a training step of the Fashion-MNIST MLP
  *          (784-512-512-10, relu, SGD momentum 0.9) on random data of its
  *          shape, and the pool's allocations during the steps.
+ * predict  rows/s of clrt_model_predict on the same MLP (rows in host memory,
+ *          outputs back to host memory, --steps batches of --batch rows, default
+ *          40 of 256) against the training forward pass in the same run:
+ *          clrt_model_forward on a batch already on the device, as many times.
  * step     µs per training step of the seed's y = sin(w·x + b), batch 100.
  * startup  seconds from main() to the end of the first training step.
  * cases    µs per device run of each case of the op table (src/verify/op_cases.c)
@@ -73,7 +78,7 @@ static void die(clrt_ctx *ctx, clrt_status st, const char *what)
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: clrt-bench gemm|train|step|startup|cases [--device SEL] "
+    fprintf(f, "usage: clrt-bench gemm|train|predict|step|startup|cases [--device SEL] "
                "[--backend auto|builtin|clblast|host] [--batch N] [--steps N] [--reps N] "
                "[--filter TEXT] [--precision f32|bf16|f16] [--profile] [--json]\n");
 }
@@ -87,6 +92,14 @@ static void parse(int argc, char **argv, args *a)
         exit(2);
     }
     a->bench = argv[1];
+    if (strcmp(a->bench, "--version") == 0) {
+        printf("clrt-bench %s\n", clrt_version());
+        exit(0);
+    }
+    if (strcmp(a->bench, "--help") == 0 || strcmp(a->bench, "-h") == 0) {
+        usage(stdout);
+        exit(0);
+    }
     for (int i = 2; i < argc; i++) {
         if (strcmp(argv[i], "--json") == 0) {
             a->json = 1;
@@ -498,6 +511,77 @@ static int bench_train(const args *a)
     return 0;
 }
 
+/* The MLP of bench_train, initialised, for inference. */
+static clrt_model *mlp_model(clrt_ctx *ctx, const size_t widths[4])
+{
+    clrt_model *m;
+    CHECK(ctx, clrt_model_create(ctx, widths[0], &m));
+    for (int i = 1; i < 4; i++) {
+        CHECK(ctx, clrt_model_add_linear(m, widths[i]));
+        if (i < 3)
+            CHECK(ctx, clrt_model_add_act(m, CLRT_ACT_RELU, 0));
+    }
+    CHECK(ctx, clrt_model_init(m, 0));
+    return m;
+}
+
+static int bench_predict(const args *a)
+{
+    clrt_ctx *ctx = open_ctx(a);
+    size_t batch = a->batch ? a->batch : 256, steps = a->steps ? a->steps : 40;
+    const size_t widths[4] = {784, 512, 512, 10}, rows = batch * steps;
+    clrt_model *m = mlp_model(ctx, widths);
+    clrt_tensor *x = random_tensor(ctx, batch, widths[0], 4);
+    float *hx = malloc(rows * widths[0] * sizeof *hx), *hy = malloc(rows * widths[3] * sizeof *hy);
+    if (!hx || !hy)
+        die(ctx, CLRT_ERR_OUT_OF_MEMORY, "host memory");
+    for (size_t i = 0; i < rows * widths[0]; i++)
+        hx[i] = (float)((double)(i * 2654435761u % 1000) / 1000.0 - 0.5);
+    const clrt_tensor *y;
+    /* Warm-up: kernels built, GEMMs chosen, work tensors made. */
+    CHECK(ctx, clrt_model_predict(m, hx, rows, batch, hy));
+    CHECK(ctx, clrt_model_forward(m, x, &y));
+    CHECK(ctx, clrt_ctx_finish(ctx));
+    /* Best of 3 each, alternating, so both see the same machine. */
+    double best_fwd = 1e30, best_pred = 1e30;
+    for (int r = 0; r < 3; r++) {
+        double t0 = now();
+        for (size_t i = 0; i < steps; i++) {
+            CHECK(ctx, clrt_model_forward(m, x, &y));
+            if ((i + 1) % 8 == 0) /* predict's wait every 8 batches: only transfers differ */
+                CHECK(ctx, clrt_ctx_finish(ctx));
+        }
+        CHECK(ctx, clrt_ctx_finish(ctx));
+        double t1 = now();
+        CHECK(ctx, clrt_model_predict(m, hx, rows, batch, hy));
+        double t2 = now();
+        best_fwd = t1 - t0 < best_fwd ? t1 - t0 : best_fwd;
+        best_pred = t2 - t1 < best_pred ? t2 - t1 : best_pred;
+    }
+    double fwd_rps = (double)rows / best_fwd, pred_rps = (double)rows / best_pred;
+    const char *backend = clrt_gemm_backend_name(clrt_ctx_gemm_backend(ctx));
+    if (a->json) {
+        json_t *root = device_fields(ctx, "predict");
+        json_object_update_new(root, json_pack("{s:s, s:I, s:I, s:f, s:f, s:f}", "backend",
+                                               backend, "batch", (json_int_t)batch, "rows",
+                                               (json_int_t)rows, "forward_rows_per_s", fwd_rps,
+                                               "predict_rows_per_s", pred_rps,
+                                               "predict_over_forward", pred_rps / fwd_rps));
+        print_json(root);
+    } else {
+        printf("predict 784-512-512-10, batch %zu, %zu rows, gemm %s: clrt_model_predict %.0f "
+               "rows/s (host in, host out), training forward %.0f rows/s (device-resident "
+               "batch): ratio %.2f\n",
+               batch, rows, backend, pred_rps, fwd_rps, pred_rps / fwd_rps);
+    }
+    free(hx);
+    free(hy);
+    clrt_tensor_destroy(x);
+    clrt_model_destroy(m);
+    clrt_ctx_destroy(ctx);
+    return 0;
+}
+
 typedef struct sin_setup {
     clrt_model *m;
     clrt_optim *opt;
@@ -666,6 +750,8 @@ int main(int argc, char **argv)
         return bench_gemm(&a);
     if (strcmp(a.bench, "train") == 0)
         return bench_train(&a);
+    if (strcmp(a.bench, "predict") == 0)
+        return bench_predict(&a);
     if (strcmp(a.bench, "step") == 0)
         return bench_step(&a);
     if (strcmp(a.bench, "startup") == 0)
