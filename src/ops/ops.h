@@ -86,7 +86,8 @@ typedef struct clrt__gemm_args {
 /* A builtin kernel configuration (gemm.c's table says what each is). */
 typedef struct clrt__gemm_tile {
     unsigned tm, tn, lx, ly, vw;
-    unsigned kt; /* > 0: the local-memory kernels, staging KT-deep blocks of A and B */
+    unsigned kt;     /* > 0: the local-memory kernels, staging KT-deep blocks of A and B */
+    unsigned kmajor; /* with kt: both blocks staged k-major and padded (the nt GEMM's layout) */
 } clrt__gemm_tile;
 
 /* At least the number of builtin configurations (fixed-size arrays). */
@@ -113,6 +114,9 @@ unsigned clrt__gemm_default_tile(const clrt_ctx *ctx, int ta, int tb);
 /* The program of tile `tile` for (ta, tb) can be had: always, unless the
  * context has a bundle without it. Tuning times only these. */
 bool clrt__gemm_tile_available(const clrt_ctx *ctx, unsigned tile, int ta, int tb);
+
+/* The local memory tile's kernels use (0 for those without). */
+size_t clrt__gemm_tile_local_bytes(unsigned tile);
 
 /* Whether tile's kernel for (ta, tb) can launch here: its local memory
  * within the device's and its work-group within the kernel's

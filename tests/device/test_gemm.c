@@ -186,9 +186,7 @@ static void work_groups_fit(void **state)
                     fail_msg("tile %u (run as %u), %zux%zux%zu: work-group %zux%zu over the "
                              "kernel's limit %zu",
                              tile, p.tile, g.m, g.n, g.k, p.local[0], p.local[1], limit);
-                const clrt__gemm_tile *tl = clrt__gemm_tile_at(p.tile);
-                size_t local = tl->kt * (tl->ly * tl->tm + tl->lx * tl->tn) * sizeof(float);
-                assert_true(local <= ctx->dev.local_mem_bytes);
+                assert_true(clrt__gemm_tile_local_bytes(p.tile) <= ctx->dev.local_mem_bytes);
             }
         }
     }
