@@ -72,6 +72,22 @@ clrt_tensor *const *clrt__optim_params(const clrt_optim *opt, size_t *count);
  * clrt__program_variants. */
 clrt_status clrt__act_variants(clrt_ctx *ctx, clrt__variant_fn fn, void *user);
 
+/* ------------------------------------------------------------ col_sum.c */
+
+/* Whether column sums (clrt_reduce along axis 0, the bias gradient) run as
+ * a work-group per column block on this device (GPU-type devices) rather
+ * than as one work-item per column; ctx->col_sum_groups forces it. */
+bool clrt__col_sum_by_groups(const clrt_ctx *ctx);
+
+/* y[c] = Σ_r x[r, c] (mean: / rows; accumulate: y[c] + that) for the
+ * [rows, cols] matrix x, a work-group per column block. *done false, and
+ * nothing enqueued, where it cannot run here (a kernel limit under
+ * CLRT_COL_SUM_LANES, sizes past 2^32): the caller's per-column kernel
+ * then does it. */
+clrt_status clrt__col_sum_groups(clrt_ctx *ctx, const char *fn, const clrt_tensor *x,
+                                 clrt_tensor *y, size_t rows, size_t cols, bool mean,
+                                 bool accumulate, bool *done);
+
 /* ------------------------------------------------- gemm.c, gemm_tune.c */
 
 /* One checked call of clrt_gemm: C[m×n] = alpha·op(A)·op(B) + beta·C. */

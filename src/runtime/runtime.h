@@ -551,6 +551,10 @@ struct clrt_ctx {
     cl_uint float_vector_width; /* CL_DEVICE_PREFERRED_VECTOR_WIDTH_FLOAT */
     clrt_gemm_backend gemm_backend; /* backend.c */
     int gemm_tile;      /* builtin configuration forced by tests; -1: the device's default */
+    int col_sum_groups; /* tests: 1 forces the work-group column sums, 0 the per-column; -1 */
+    int pinned_staging; /* tests: 1 forces the loader's pinned staging, 0 forbids it; -1: where
+                         * the device does not share host memory (host_unified false) */
+    bool host_unified;  /* CL_DEVICE_HOST_UNIFIED_MEMORY (true when the query fails) */
     bool tuning;        /* the GEMM tuner is timing candidates: their failures log at DEBUG */
     struct clrt_profile *profile; /* profile.c: kernel times; NULL until the first record */
     clrt__layer_state layer_state[CLRT__STATE_COUNT];
