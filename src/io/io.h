@@ -131,4 +131,11 @@ bool clrt__mul_fits(size_t a, size_t b, size_t *out);
  * was and nothing is stored (call again with room for them all). */
 size_t clrt__csv_split(char *line, char **fields, size_t cap);
 
+/* ------------------------------------------------------------ loader.c */
+
+/* Whether the loader stages its uploads through pinned, mapped buffers:
+ * on devices that do not share host memory, or as ctx->pinned_staging
+ * forces when it was made (tests). */
+bool clrt__loader_pinned(const clrt_loader *l);
+
 #endif /* CLRT_IO_H */

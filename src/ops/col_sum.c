@@ -39,9 +39,8 @@ clrt_status clrt__col_sum_groups(clrt_ctx *ctx, const char *fn, const clrt_tenso
     while (2 * width * CLRT_COL_SUM_LANES <= limit && 2 * width <= COL_SUM_MAX_WIDTH &&
            width < cols)
         width *= 2;
-    CLRT_TRY(clrt__set_args(ctx, k, fn, "mmuuiiL", x, y, (unsigned)rows, (unsigned)cols,
-                            (int)mean, (int)accumulate,
-                            width * CLRT_COL_SUM_LANES * sizeof(float)));
+    CLRT_TRY(clrt__set_args(ctx, k, fn, "mmuuiiL", x, y, (unsigned)rows, (unsigned)cols, (int)mean,
+                            (int)accumulate, width * CLRT_COL_SUM_LANES * sizeof(float)));
     CLRT_TRY(clrt__launch_2d(ctx, k, cols, CLRT_COL_SUM_LANES, width, CLRT_COL_SUM_LANES, fn));
     *done = true;
     return CLRT_OK;

@@ -495,6 +495,10 @@ clrt_status clrt__faults_from_env(clrt_ctx *ctx, char *err, size_t errlen);
  * nothing done (*out NULL, no event). The transfers and the copy start at
  * offset 0; maps block. */
 cl_int clrt__cl_create_buffer(clrt_ctx *ctx, size_t bytes, cl_mem *out); /* read-write */
+/* A read-write buffer the driver allocates in host memory it can reach
+ * directly (CL_MEM_ALLOC_HOST_PTR: pinned, on a GPU), for staging uploads
+ * through its mapping; counted as an alloc for fault injection. */
+cl_int clrt__cl_create_pinned(clrt_ctx *ctx, size_t bytes, cl_mem *out);
 cl_int clrt__cl_build(clrt_ctx *ctx, cl_program prog, const char *options);
 cl_int clrt__cl_enqueue_kernel(clrt_ctx *ctx, cl_kernel kernel, cl_uint dims,
                                const size_t *global, const size_t *local, cl_event *ev);
