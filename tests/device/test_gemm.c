@@ -193,6 +193,43 @@ static void work_groups_fit(void **state)
     clrt_test_ctx_done(ctx);
 }
 
+/* Counts the GEMM variants built k-major (CLRT_GEMM_KMAJOR), by transpose
+ * pair (CLRT_GEMM_ONLY 9-12). */
+static clrt_status count_kmajor(clrt_ctx *ctx, const clrt__program_variant *v, void *user)
+{
+    (void)ctx;
+    unsigned *by_op = user, op;
+    const char *only = strstr(v->defines, "CLRT_GEMM_ONLY=");
+    if (strcmp(v->program, "gemm") == 0 && strstr(v->defines, "CLRT_GEMM_KMAJOR=1") && only &&
+        sscanf(only, "CLRT_GEMM_ONLY=%u", &op) == 1 && op >= 9 && op <= 12)
+        by_op[op - 9]++;
+    return CLRT_OK;
+}
+
+/* Where the scalar and local-memory tiles are the candidates (not PoCL's
+ * vector set), the k-major tiles for the nt forward GEMM are among them,
+ * and the program-variant list that bundles are built from holds each of
+ * their builds: a device without a compiler can pick them too. */
+static void kmajor_tiles_are_candidates(void **state)
+{
+    (void)state;
+    clrt_ctx *ctx = clrt_test_ctx();
+    unsigned first, end, kmajor = 0;
+    clrt__gemm_candidate_tiles(ctx, &first, &end);
+    for (unsigned t = first; t < end; t++)
+        kmajor += clrt__gemm_tile_at(t)->kmajor && clrt__gemm_tile_at(t)->kt > 0;
+    unsigned by_op[4] = {0, 0, 0, 0};
+    CLRT_ASSERT_OK(ctx, clrt__program_variants(ctx, count_kmajor, by_op));
+    if (clrt__gemm_tile_at(first)->vw) {
+        assert_int_equal(kmajor, 0);
+    } else {
+        assert_int_equal(kmajor, 2);
+        for (int op = 0; op < 4; op++)
+            assert_int_equal(by_op[op], kmajor);
+    }
+    clrt_test_ctx_done(ctx);
+}
+
 static void clblast_backend(void **state)
 {
     (void)state;
@@ -454,6 +491,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(builtin_backend), cmocka_unit_test(builtin_every_tile),
         cmocka_unit_test(tiles_agree_bitwise), cmocka_unit_test(work_groups_fit),
+        cmocka_unit_test(kmajor_tiles_are_candidates),
         cmocka_unit_test(clblast_backend),
         cmocka_unit_test(host_backend),    cmocka_unit_test(auto_backend),
         cmocka_unit_test(tuning_record),   cmocka_unit_test(tuning_record_is_not_followed),
