@@ -1,6 +1,6 @@
 /* Reductions along one axis of a matrix and element-wise arithmetic. Each
- * output is accumulated in float by one work-item in a fixed order, so the
- * results are deterministic. Tensors are stored as cl/storage.h says,
+ * output is accumulated in float in an order fixed by the shape alone, so
+ * the results are deterministic. Tensors are stored as cl/storage.h says,
  * operands A, B, C in the order of each kernel's tensor arguments. */
 #include "common.h"
 #include "storage.h"
@@ -17,6 +17,37 @@ __kernel void clrt_reduce_rows(__global const TYPE_A *x, __global TYPE_B *y, con
     for (size_t r = 0; r < rows; r++)
         acc += LOAD_A(x, r * cols + c);
     STORE_B(y, c, mean ? acc / (float)rows : acc);
+}
+
+/* y[c] = Σ_r x[r, c] (mean: / rows), or y[c] + that with accumulate, with
+ * a work-group per block of get_local_size(0) columns, for GPUs: one item
+ * per column leaves most of a GPU idle on a short wide matrix (a bias
+ * gradient: [batch, out]) and walks all the rows alone. Item (lx, lane)
+ * sums rows lane, lane + CLRT_COL_SUM_LANES, ... of its column, the items
+ * of a lane reading neighbouring columns of a row together (coalesced);
+ * a tree in local memory (`part`, LANES × width floats) then adds the
+ * lanes. Launched as width × CLRT_COL_SUM_LANES work-groups. */
+__kernel void clrt_col_sum_groups(__global const TYPE_A *x, __global TYPE_B *y, const uint rows,
+                                  const uint cols, const int mean, const int accumulate,
+                                  __local float *part)
+{
+    const uint lx = get_local_id(0), lane = get_local_id(1), width = get_local_size(0);
+    const uint c = get_group_id(0) * width + lx;
+    float acc = 0.0f;
+    if (c < cols)
+        for (uint r = lane; r < rows; r += CLRT_COL_SUM_LANES)
+            acc += LOAD_A(x, (size_t)r * cols + c);
+    part[lane * width + lx] = acc;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (uint step = CLRT_COL_SUM_LANES / 2; step > 0; step /= 2) {
+        if (lane < step)
+            part[lane * width + lx] += part[(lane + step) * width + lx];
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+    if (lane == 0 && c < cols) {
+        const float s = mean ? part[lx] / (float)rows : part[lx];
+        STORE_B(y, c, accumulate ? LOAD_B(y, c) + s : s);
+    }
 }
 
 /* y[r] = Σ_c x[r, c] (mean: / cols) for r < rows: one item per row. */

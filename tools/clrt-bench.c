@@ -20,6 +20,11 @@
  *          --reps N runs (default 11), each waited for, after a warm-up run;
  *          --filter TEXT keeps the cases whose name contains TEXT.
  *
+ * gemm --tiles A,B,...: also each listed builtin tile, forced (the tile that
+ * actually runs, after the work-group fit check, is in its name: "tile9",
+ * or "tile9>4" where the device refused 9); --filter TEXT keeps the shapes
+ * whose label ("nt 128x512x784") contains TEXT.
+ *
  * --profile makes the queue with profiling. train, step: the device time of
  * each kernel over the timed steps, a table or "kernels" in JSON. gemm: the
  * device time per call of the OpenCL backends ("device_ms"), beside the wall
@@ -50,6 +55,8 @@ typedef struct args {
     const char *filter; /* cases: only names containing it */
     int json;
     int profile; /* --profile: per-kernel device times of the timed steps */
+    unsigned tiles[8]; /* gemm --tiles: builtin tiles to time forced */
+    size_t ntiles;
     int precision; /* --precision f32|bf16|f16: clrt_ctx_options.precision */
 } args;
 
@@ -80,7 +87,8 @@ static void usage(FILE *f)
 {
     fprintf(f, "usage: clrt-bench gemm|train|predict|step|startup|cases [--device SEL] "
                "[--backend auto|builtin|clblast|host] [--batch N] [--steps N] [--reps N] "
-               "[--filter TEXT] [--precision f32|bf16|f16] [--profile] [--json]\n");
+               "[--filter TEXT] [--tiles A,B,...] [--precision f32|bf16|f16] [--profile] "
+               "[--json]\n");
 }
 
 static void parse(int argc, char **argv, args *a)
@@ -113,6 +121,17 @@ static void parse(int argc, char **argv, args *a)
             a->steps = strtoul(argv[++i], NULL, 10);
         } else if (i + 1 < argc && strcmp(argv[i], "--reps") == 0) {
             a->reps = strtoul(argv[++i], NULL, 10);
+        } else if (i + 1 < argc && strcmp(argv[i], "--tiles") == 0) {
+            for (char *p = argv[++i], *end; *p; p = *end ? end + 1 : end) {
+                unsigned long t = strtoul(p, &end, 10);
+                if (end == p || (*end && *end != ',') || t >= clrt__gemm_tile_count() ||
+                    a->ntiles == sizeof a->tiles / sizeof a->tiles[0]) {
+                    fprintf(stderr, "clrt-bench: --tiles takes up to 8 tiles below %u\n",
+                            clrt__gemm_tile_count());
+                    exit(2);
+                }
+                a->tiles[a->ntiles++] = (unsigned)t;
+            }
         } else if (i + 1 < argc && strcmp(argv[i], "--filter") == 0) {
             a->filter = argv[++i];
         } else if (i + 1 < argc && strcmp(argv[i], "--precision") == 0) {
@@ -273,12 +292,16 @@ typedef struct gemm_run {
 
 /* The peer: OpenBLAS on host memory, no OpenCL at all. */
 #define GEMM_PEER (CLRT_GEMM_HOST + 1)
+/* GEMM_TILE + t: the builtin backend with tile t forced (--tiles). */
+#define GEMM_TILE 100
 
 /* `calls` GEMMs on backend b issued back to back, not waited for. */
 static void queue_gemms(gemm_run *g, int b, int calls)
 {
     const gemm_shape *s = g->s;
-    CHECK(g->ctx, clrt_ctx_set_gemm_backend(g->ctx, (clrt_gemm_backend)b));
+    g->ctx->gemm_tile = b >= GEMM_TILE ? b - GEMM_TILE : -1;
+    CHECK(g->ctx, clrt_ctx_set_gemm_backend(g->ctx, b >= GEMM_TILE ? CLRT_GEMM_BUILTIN
+                                                                   : (clrt_gemm_backend)b));
     for (int r = 0; r < calls; r++)
         CHECK(g->ctx, clrt_gemm(g->ctx, s->ta, s->tb, 1.0f, g->a, g->b, 0.0f, g->c));
 }
@@ -309,12 +332,14 @@ static int bench_gemm(const args *a)
     if (!a->json)
         printf("%-22s %-8s %10s %10s %10s %10s%s\n", "shape", "backend", "ms", "GFLOP/s",
                "queued ms", "GFLOP/s", a->profile ? "  device ms" : "");
-    /* The backends this run measures, the peer last. */
-    int backends[GEMM_PEER + 1], nb = 0;
+    /* The backends this run measures, then the forced tiles, the peer last. */
+    int backends[GEMM_PEER + 1 + 8], nb = 0;
     for (int b = CLRT_GEMM_BUILTIN; b <= CLRT_GEMM_HOST; b++)
         if ((a->backend < 0 || b == a->backend) &&
             clrt_ctx_set_gemm_backend(ctx, (clrt_gemm_backend)b) == CLRT_OK)
             backends[nb++] = b;
+    for (size_t t = 0; t < a->ntiles; t++)
+        backends[nb++] = GEMM_TILE + (int)a->tiles[t];
 #ifdef CLRT_BENCH_HAVE_CBLAS
     backends[nb++] = GEMM_PEER;
 #endif
@@ -323,6 +348,8 @@ static int bench_gemm(const args *a)
         char label[64];
         snprintf(label, sizeof label, "%c%c %zux%zux%zu", s->ta ? 't' : 'n', s->tb ? 't' : 'n',
                  s->m, s->n, s->k);
+        if (a->filter && !strstr(label, a->filter))
+            continue;
         gemm_run g = {ctx, s, random_tensor(ctx, s->ta ? s->k : s->m, s->ta ? s->m : s->k, 1),
                       random_tensor(ctx, s->tb ? s->n : s->k, s->tb ? s->k : s->n, 2),
                       random_tensor(ctx, s->m, s->n, 3), NULL, NULL, NULL};
@@ -338,7 +365,7 @@ static int bench_gemm(const args *a)
          * burst of load from elsewhere on the shared machine then slows
          * every backend once instead of one backend throughout. Round 0
          * warms up (it also tunes and compiles). */
-        double best[GEMM_PEER + 1];
+        double best[GEMM_PEER + 1 + 8];
         for (int j = 0; j < nb; j++)
             best[j] = INFINITY;
         for (int r = 0; r <= reps; r++)
@@ -351,7 +378,7 @@ static int bench_gemm(const args *a)
          * step issues them; the launch and finish latency is then paid once,
          * not per call. Best of three batches. OpenBLAS is synchronous, so
          * its figure is the same either way. */
-        double queued[GEMM_PEER + 1];
+        double queued[GEMM_PEER + 1 + 8];
         for (int j = 0; j < nb; j++) {
             if (backends[j] == GEMM_PEER) {
                 queued[j] = best[j];
@@ -369,7 +396,7 @@ static int bench_gemm(const args *a)
         }
         /* --profile: one more queued batch, whose kernels' device time per
          * call shows how much of a call's wall time the device computes. */
-        double device[GEMM_PEER + 1];
+        double device[GEMM_PEER + 1 + 8];
         for (int j = 0; j < nb; j++) {
             device[j] = NAN;
             if (!a->profile || backends[j] == GEMM_PEER || backends[j] == CLRT_GEMM_HOST)
@@ -385,9 +412,21 @@ static int bench_gemm(const args *a)
             device[j] = sum / reps;
         }
         for (int j = 0; j < nb; j++) {
-            const char *name = backends[j] == GEMM_PEER
-                                   ? "openblas"
-                                   : clrt_gemm_backend_name((clrt_gemm_backend)backends[j]);
+            char tile_name[32];
+            if (backends[j] >= GEMM_TILE) {
+                unsigned want = (unsigned)(backends[j] - GEMM_TILE);
+                clrt__gemm_args ga = {s->ta, s->tb, s->m, s->n, s->k, 1.0f, 0.0f, NULL, NULL, NULL};
+                clrt__gemm_launch p;
+                CHECK(ctx, clrt__gemm_plan(ctx, &ga, want, &p));
+                if (p.tile == want)
+                    snprintf(tile_name, sizeof tile_name, "tile%u", want);
+                else
+                    snprintf(tile_name, sizeof tile_name, "tile%u>%u", want, p.tile);
+            }
+            const char *name = backends[j] == GEMM_PEER  ? "openblas"
+                               : backends[j] >= GEMM_TILE ? tile_name
+                                                          : clrt_gemm_backend_name(
+                                                                (clrt_gemm_backend)backends[j]);
             double t = best[j], gflops = flop / t / 1e9, qgflops = flop / queued[j] / 1e9;
             if (a->json) {
                 json_t *row =
@@ -416,6 +455,7 @@ static int bench_gemm(const args *a)
     } else {
         json_decref(rows), json_decref(root);
     }
+    ctx->gemm_tile = -1;
     clrt_ctx_destroy(ctx);
     return 0;
 }

@@ -150,4 +150,11 @@ size_t clrt__csv_split(char *line, char **fields, size_t cap);
 clrt_status clrt__csv_load_features(const char *path, clrt_dataset **out, char *err,
                                     size_t errlen);
 
+/* ------------------------------------------------------------ loader.c */
+
+/* Whether the loader stages its uploads through pinned, mapped buffers:
+ * on devices that do not share host memory, or as ctx->pinned_staging
+ * forces when it was made (tests). */
+bool clrt__loader_pinned(const clrt_loader *l);
+
 #endif /* CLRT_IO_H */
