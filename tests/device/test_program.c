@@ -111,6 +111,7 @@ static void kernel_dir_sources(void **state)
     (void)state;
     char *dir = clrt_test_tempdir();
     copy_source(dir, "common.h");
+    copy_source(dir, "storage.h");
     copy_source(dir, "tensor.cl");
     clrt_ctx_options opt;
     clrt_test_options(&opt);
