@@ -9,6 +9,7 @@
 #include <jansson.h>
 #include <limits.h>
 #include <math.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -33,7 +34,7 @@ typedef struct options {
     clrt_optim_kind optimizer;
     lr_schedule schedule;
     uint64_t seed;
-    int shuffle, normalize, json;
+    int shuffle, normalize, json, distributed;
     const char *init, *save, *resume, *plot;
 } options;
 
@@ -65,7 +66,10 @@ static void usage(FILE *f)
             "  --save F.safetensors    save model, optimizer and position after each epoch\n"
             "  --resume F.safetensors  continue a saved run where it stopped\n"
             "  --plot F.svg            loss and accuracy per epoch as an SVG chart\n"
-            "  --json                  print the results as JSON on stdout\n");
+            "  --json                  print the results as JSON on stdout\n"
+            "  --distributed           data parallel over MPI, one rank per device (run under\n"
+            "                          mpirun -np N; --batch is the global batch; rank 0 prints\n"
+            "                          and saves; docs/training.md)\n");
 }
 
 /* What main has made, released in order by die() as by a normal end. An
@@ -205,6 +209,10 @@ static void parse_args(int argc, char **argv, options *o)
         }
         if (strcmp(a, "--json") == 0) {
             o->json = 1;
+            continue;
+        }
+        if (strcmp(a, "--distributed") == 0) {
+            o->distributed = 1;
             continue;
         }
         if (i + 1 >= argc || strncmp(a, "--", 2) != 0) {
@@ -442,6 +450,55 @@ static void write_svg(const char *path, const epoch_result *r, unsigned first, u
         die(1, "cannot write %s", path);
 }
 
+/* ---- --distributed: the run's ranks (NULL without the option). */
+static clrt_dist *dist;
+
+/* Under mpirun, a rank that fails or dies makes the launcher end the job:
+ * it sends the other ranks SIGTERM (then SIGKILL). Say so on the way out,
+ * so each rank's stderr tells why it stopped. */
+static char sigterm_text[160];
+
+static void on_sigterm(int sig)
+{
+    (void)sig;
+    ssize_t w = write(STDERR_FILENO, sigterm_text, strlen(sigterm_text));
+    (void)w;
+    _exit(1);
+}
+
+/* Join the ranks, pick this rank's device into sel, and keep rank 0 alone
+ * printing and writing files. */
+static void dist_start(options *o, char *sel, size_t len)
+{
+    char err[1024] = "";
+    if (clrt_dist_create(NULL, &dist, err, sizeof err) != CLRT_OK)
+        die(1, "--distributed: %s", err);
+    int rank = clrt_dist_rank(dist);
+    snprintf(sigterm_text, sizeof sigterm_text,
+             "clrt-train: rank %d: stopped by SIGTERM (under mpirun: another rank failed, see "
+             "its message)\n", rank);
+    signal(SIGTERM, on_sigterm);
+    if (clrt_dist_device(dist, o->device, sel, len, err, sizeof err) != CLRT_OK)
+        die(1, "rank %d: %s", rank, err);
+    if (rank != 0) {
+        if (!freopen("/dev/null", "w", stdout))
+            die(1, "rank %d: cannot silence stdout", rank);
+        o->json = 0, o->save = NULL, o->plot = NULL;
+    }
+}
+
+static clrt_status take_loss(clrt_model *m, double *mean, size_t *samples)
+{
+    return dist ? clrt_dist_take_loss(dist, m, mean, samples)
+                : clrt_model_take_loss(m, mean, samples);
+}
+
+static clrt_status evaluate(clrt_model *m, clrt_loader *l, double *loss, double *accuracy)
+{
+    return dist ? clrt_dist_evaluate(dist, m, l, loss, accuracy)
+                : clrt_model_evaluate(m, l, loss, accuracy);
+}
+
 int main(int argc, char **argv)
 {
     options o;
@@ -458,6 +515,11 @@ int main(int argc, char **argv)
     clrt_ctx_options copt;
     clrt_ctx_options_init(&copt);
     copt.device = o.device;
+    char rank_device[128];
+    if (o.distributed) {
+        dist_start(&o, rank_device, sizeof rank_device);
+        copt.device = rank_device;
+    }
     clrt_ctx *ctx = NULL;
     char err[4096] = "";
     if (clrt_ctx_create(&copt, &ctx, err, sizeof err) != CLRT_OK)
@@ -512,9 +574,14 @@ int main(int argc, char **argv)
             saved = true, saved_epoch = ts.epoch;
     }
 
+    if (dist)
+        check(clrt_dist_attach(dist, m, opt), ctx, "--distributed");
+
     clrt_loader_options lo;
     clrt_loader_options_init(&lo);
     lo.batch = o.batch;
+    lo.shards = dist ? (size_t)clrt_dist_size(dist) : 1;
+    lo.shard = dist ? (size_t)clrt_dist_rank(dist) : 0;
     lo.shuffle = o.shuffle;
     lo.seed = o.seed;
     clrt_loader *train_loader = NULL, *test_loader = NULL;
@@ -524,11 +591,13 @@ int main(int argc, char **argv)
     check(clrt_loader_create(ctx, test, &lo, &test_loader), ctx, "loader");
     made.loader[1] = test_loader;
 
-    bool tty = !o.json && isatty(STDERR_FILENO);
+    bool tty = !o.json && isatty(STDERR_FILENO) && clrt_dist_rank(dist) <= 0;
     FILE *out = o.json ? stderr : stdout;
     fprintf(out, "clrt-train on %s / %s: %zu train, %zu test samples, %zu features, %zu classes\n",
             dev->platform, dev->name, clrt_dataset_size(train), clrt_dataset_size(test),
             clrt_dataset_features(train), classes);
+    if (dist)
+        fprintf(out, "data parallel: %d ranks, global batch %zu\n", clrt_dist_size(dist), o.batch);
 
     epoch_result *results = calloc(o.epochs, sizeof *results);
     if (!results)
@@ -553,11 +622,11 @@ int main(int argc, char **argv)
         }
         size_t samples = 0;
         numeric_fault nf = {"", ""};
-        clrt_status st = clrt_model_take_loss(m, &r->train_loss, &samples);
+        clrt_status st = take_loss(m, &r->train_loss, &samples);
         note_numeric(st, ctx, "loss", "the training loss", r->train_loss, &nf);
         double dt = now_seconds() - t0;
         r->samples_per_s = dt > 0 ? (double)samples / dt : 0;
-        st = clrt_model_evaluate(m, test_loader, &r->test_loss, &r->test_accuracy);
+        st = evaluate(m, test_loader, &r->test_loss, &r->test_accuracy);
         note_numeric(st, ctx, "evaluation", "the test loss", r->test_loss, &nf);
         if (tty)
             fprintf(stderr, "\r\033[K");
@@ -608,5 +677,7 @@ int main(int argc, char **argv)
         json_decref(root);
     }
     free(results);
-    return release_made() ? 0 : 1;
+    bool released = release_made();
+    clrt_dist_destroy(dist); /* not on die(): MPI's finalise would wait for the others */
+    return released ? 0 : 1;
 }

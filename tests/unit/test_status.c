@@ -34,6 +34,7 @@ static const named_status all_statuses[] = {
     STATUS(CLRT_ERR_FORMAT),
     STATUS(CLRT_ERR_UNSUPPORTED),
     STATUS(CLRT_ERR_NUMERIC),
+    STATUS(CLRT_ERR_DIST),
 };
 #undef STATUS
 #define N_STATUSES (sizeof all_statuses / sizeof all_statuses[0])
