@@ -16,6 +16,10 @@
  * Only 64-bit integer arithmetic: the same order on every machine, and a
  * resumed run sees exactly the order an uninterrupted one would.
  *
+ * Shards (data parallel): every shard walks the same order and batches,
+ * keeping rows [rows*s/S, rows*(s+1)/S) of each, so the shards of a batch
+ * are the unsharded batch and the ranks' steps stay in lockstep.
+ *
  * Staging: two stages alternate (batch k uses stage k mod 2). Each has a
  * host buffer, device tensors for a full batch and, made on first need,
  * for the shorter last batch. The host buffer is refilled only after the
