@@ -487,6 +487,19 @@ static void dist_start(options *o, char *sel, size_t len)
     }
 }
 
+/* What the gradient all-reduce cost, on rank 0 (docs/PERFORMANCE.md). */
+static void dist_report(FILE *out)
+{
+    clrt_dist_stats ds;
+    if (clrt_dist_rank(dist) != 0 || clrt_dist_get_stats(dist, &ds) != CLRT_OK || !ds.steps)
+        return;
+    double k = (double)ds.steps;
+    fprintf(out, "all-reduce: %llu steps, %.0f bytes per step, per step %.3f ms copying "
+                 "gradients to and from the device, %.3f ms in MPI\n",
+            (unsigned long long)ds.steps, (double)ds.bytes / k, 1e3 * ds.copy_s / k,
+            1e3 * ds.reduce_s / k);
+}
+
 static clrt_status take_loss(clrt_model *m, double *mean, size_t *samples)
 {
     return dist ? clrt_dist_take_loss(dist, m, mean, samples)
@@ -650,6 +663,8 @@ int main(int argc, char **argv)
             saved = true, saved_epoch = e + 1;
         }
     }
+    if (dist)
+        dist_report(out);
     unsigned ran = o.epochs - first_epoch;
     if (o.plot && ran > 0)
         write_svg(o.plot, results, first_epoch, ran);
