@@ -785,9 +785,10 @@ CLRT_API clrt_status clrt_dist_agree(clrt_dist *d, clrt_ctx *ctx, clrt_status st
 
 /* What the gradient all-reduce has done so far on this rank. */
 typedef struct clrt_dist_stats {
-    uint64_t steps;        /* all-reduces of the gradients */
+    uint64_t steps;        /* all-reduces of the gradients (none with one rank) */
     uint64_t bytes;        /* payload bytes all-reduced (sent by the algorithm: more) */
-    double copy_s;         /* reading gradients to the host and writing them back */
+    double wait_s;         /* waiting for the device to finish the step's backward */
+    double copy_s;         /* reading gradients to the host, scaling, writing them back */
     double reduce_s;       /* in MPI, waiting for and summing with the other ranks */
 } clrt_dist_stats;
 
