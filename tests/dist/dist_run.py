@@ -75,6 +75,8 @@ def equiv(mpirun, prog, devices):
             for kv in ("OCLGRIND_CHECK_API=1", "OCLGRIND_DATA_RACES=1",
                        "OCLGRIND_UNINITIALIZED=1", "OCLGRIND_LOG=" + log):
                 cmd += ["-x", kv]
+        if d.startswith("rusticl"):
+            cmd += ["-x", "RUSTICL_ENABLE=llvmpipe"]  # tests/device_matrix.txt
         cmd += [prog] + args
     env = env_for_mpirun()
     env.setdefault("CLRT_CACHE_DIR", "off")
