@@ -610,7 +610,8 @@ int main(int argc, char **argv)
             dev->platform, dev->name, clrt_dataset_size(train), clrt_dataset_size(test),
             clrt_dataset_features(train), classes);
     if (dist)
-        fprintf(out, "data parallel: %d ranks, global batch %zu\n", clrt_dist_size(dist), o.batch);
+        fprintf(out, "data parallel: %d rank%s, global batch %zu\n", clrt_dist_size(dist),
+                clrt_dist_size(dist) == 1 ? "" : "s", o.batch);
 
     epoch_result *results = calloc(o.epochs, sizeof *results);
     if (!results)

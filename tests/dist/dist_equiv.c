@@ -13,7 +13,9 @@
  * evaluation against the one-rank ones, to the same bound. The last of the
  * STEPS_PER_EPOCH batches of each epoch is short and splits unevenly (3
  * rows over 2 ranks: 1 and 2), which only the rows-weighted average gets
- * right. Each rank's device is CLRT_DEVICE
+ * right. Then the other collectives' answers: the all-reduce counters,
+ * clrt_dist_agree with every rank OK and with rank 1 failing, and
+ * clrt_dist_attach refusing models of other shapes. Each rank's device is CLRT_DEVICE
  * (mpirun -x per rank: two implementations in one run). Exit 0 when every
  * check passes, 1 with the worst differences printed when not, 77 when a
  * rank has no device. */
@@ -263,7 +265,45 @@ int main(int argc, char **argv)
         clrt_optim_destroy(ropt);
         clrt_model_destroy(ref);
     }
-    MPI_Bcast(&failed, 1, MPI_INT, 0, MPI_COMM_WORLD);
+    /* One all-reduce per step, of every gradient and one float. */
+    clrt_dist_stats ds;
+    CHECK(ctx, clrt_dist_get_stats(d, &ds));
+    uint64_t want_steps = size > 1 ? steps * epochs : 0;
+    if (ds.steps != want_steps || ds.bytes != want_steps * (nw + 1) * sizeof(float)) {
+        printf("dist_equiv: rank %d: %llu all-reduces of %llu bytes, expected %llu of %llu\n",
+               rank, (unsigned long long)ds.steps, (unsigned long long)ds.bytes,
+               (unsigned long long)want_steps,
+               (unsigned long long)(want_steps * (nw + 1) * sizeof(float)));
+        failed = 1;
+    }
+    /* Agreement: all OK is OK; rank 1 failing keeps its own status and
+     * gives the others CLRT_ERR_DIST naming rank 1. */
+    clrt_status agreed = clrt_dist_agree(d, ctx, CLRT_OK);
+    clrt_status mine = rank == 1 ? CLRT_ERR_IO : CLRT_OK;
+    clrt_status told = clrt_dist_agree(d, ctx, mine);
+    clrt_status want_told = size == 1 ? CLRT_OK : rank == 1 ? CLRT_ERR_IO : CLRT_ERR_DIST;
+    if (agreed != CLRT_OK || told != want_told ||
+        (told == CLRT_ERR_DIST && !strstr(clrt_ctx_errmsg(ctx), "rank 1 of"))) {
+        printf("dist_equiv: rank %d: clrt_dist_agree gave %s then %s (%s)\n", rank,
+               clrt_status_str(agreed), clrt_status_str(told), clrt_ctx_errmsg(ctx));
+        failed = 1;
+    }
+    /* A model of another shape on rank 1: every rank is refused. */
+    if (size > 1) {
+        clrt_model *other = NULL;
+        CHECK(ctx, clrt_model_create(ctx, FEATURES, &other));
+        CHECK(ctx, clrt_model_add_linear(other, rank == 1 ? HIDDEN + 1 : HIDDEN));
+        CHECK(ctx, clrt_model_add_act(other, CLRT_ACT_TANH, 0.0f));
+        CHECK(ctx, clrt_model_add_linear(other, CLASSES));
+        clrt_status st = clrt_dist_attach(d, other, NULL);
+        if (st != CLRT_ERR_SHAPE || !strstr(clrt_ctx_errmsg(ctx), "models differ")) {
+            printf("dist_equiv: rank %d: attaching models of other shapes gave %s (%s)\n", rank,
+                   clrt_status_str(st), clrt_ctx_errmsg(ctx));
+            failed = 1;
+        }
+        clrt_model_destroy(other);
+    }
+    MPI_Allreduce(MPI_IN_PLACE, &failed, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
     free(all);
     free(w);
     fflush(stdout);
