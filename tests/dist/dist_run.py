@@ -8,6 +8,10 @@
         implementation: the only difference is the order of float sums over
         a batch split in two (measured: about 1e-7); 1e-4 across two, whose
         kernels round differently as well (docs/training.md's bound).
+    dist_run.py spread MPIRUN DIST_EQUIV
+        dist_equiv with CLRT_DEVICE=cpu on both ranks and rusticl's llvmpipe
+        enabled beside PoCL: local ranks 0 and 1 must take cpu:0 and cpu:1,
+        two different devices (skipped with fewer than two CPU devices).
     dist_run.py kill   MPIRUN CLRT_TRAIN   rank 1 is killed (SIGKILL) mid-run
     dist_run.py hang   MPIRUN CLRT_TRAIN   rank 1 is stopped (SIGSTOP) mid-run
     dist_run.py error  MPIRUN CLRT_TRAIN   rank 1's device fails (CLRT_FAULT)
@@ -96,6 +100,33 @@ def equiv(mpirun, prog, devices):
     if "weights vs one rank" not in p.stdout:
         fail("dist_equiv printed no comparison")
     print("dist_run: ok")
+
+
+def spread(mpirun, prog):
+    env = env_for_mpirun()
+    env["CLRT_CACHE_DIR"] = "off"
+    cmd = [mpirun, "--oversubscribe", "-np", "2", "-x", "CLRT_DEVICE=cpu",
+           "-x", "RUSTICL_ENABLE=llvmpipe", prog, "4", "1", "1e-4"]
+    p = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=280)
+    sys.stdout.write(p.stdout)
+    sys.stderr.write(p.stderr)
+    if p.returncode == 77:
+        sys.exit(77)
+    if p.returncode != 0:
+        fail("dist_equiv exited with %d" % p.returncode)
+    on = {}
+    for line in p.stderr.splitlines():
+        for r in (0, 1):
+            tag = "dist_equiv: rank %d of 2 on " % r
+            if line.startswith(tag):
+                on[r] = line[len(tag):]
+    if len(on) != 2:
+        fail("the ranks did not say their devices")
+    if on[0] == on[1]:
+        # One CPU device only: nothing to spread over.
+        print("dist_run: both ranks on %s: fewer than two CPU devices, skipped" % on[0])
+        sys.exit(77)
+    print("dist_run: rank 0 on %s, rank 1 on %s: ok" % (on[0], on[1]))
 
 
 def rank_pid(root_pid, rank):
@@ -266,6 +297,8 @@ def main():
     case, mpirun = sys.argv[1], sys.argv[2]
     if case == "equiv":
         equiv(mpirun, sys.argv[3], sys.argv[4])
+    elif case == "spread":
+        spread(mpirun, sys.argv[3])
     elif case in ("kill", "hang", "error"):
         fault(mpirun, sys.argv[3], case)
     elif case == "resume":
