@@ -10,6 +10,11 @@
 /* Columns per work-item of the bias gradient (float16 vectors). */
 #define CLRT_BIAS_GRAD_VW 16
 
+/* Rows of work-items in a work-group of clrt_col_sum_groups: lane l sums
+ * rows l, l + LANES, ... Fixed, so the order of the sums is the same
+ * whatever the group's width (which follows the device). A power of two. */
+#define CLRT_COL_SUM_LANES 8
+
 /* Activation codes, equal to enum clrt_act in clrt.h (the host checks this
  * at compile time in ops_activation.c). */
 #define CLRT_K_ACT_IDENTITY 0

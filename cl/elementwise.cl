@@ -1,6 +1,6 @@
 /* Reductions along one axis of a matrix and element-wise arithmetic. Each
- * output is accumulated in float by one work-item in a fixed order, so the
- * results are deterministic. */
+ * output is accumulated in float in an order fixed by the shape alone, so
+ * the results are deterministic. */
 #include "common.h"
 
 /* y[c] = Σ_r x[r, c] (mean: / rows) for c < cols: one item per column, the
@@ -15,6 +15,37 @@ __kernel void clrt_reduce_rows(__global const float *x, __global float *y, const
     for (size_t r = 0; r < rows; r++)
         acc += x[r * cols + c];
     y[c] = mean ? acc / (float)rows : acc;
+}
+
+/* y[c] = Σ_r x[r, c] (mean: / rows), or y[c] + that with accumulate, with
+ * a work-group per block of get_local_size(0) columns, for GPUs: one item
+ * per column leaves most of a GPU idle on a short wide matrix (a bias
+ * gradient: [batch, out]) and walks all the rows alone. Item (lx, lane)
+ * sums rows lane, lane + CLRT_COL_SUM_LANES, ... of its column, the items
+ * of a lane reading neighbouring columns of a row together (coalesced);
+ * a tree in local memory (`part`, LANES × width floats) then adds the
+ * lanes. Launched as width × CLRT_COL_SUM_LANES work-groups. */
+__kernel void clrt_col_sum_groups(__global const float *x, __global float *y, const uint rows,
+                                  const uint cols, const int mean, const int accumulate,
+                                  __local float *part)
+{
+    const uint lx = get_local_id(0), lane = get_local_id(1), width = get_local_size(0);
+    const uint c = get_group_id(0) * width + lx;
+    float acc = 0.0f;
+    if (c < cols)
+        for (uint r = lane; r < rows; r += CLRT_COL_SUM_LANES)
+            acc += x[(size_t)r * cols + c];
+    part[lane * width + lx] = acc;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (uint step = CLRT_COL_SUM_LANES / 2; step > 0; step /= 2) {
+        if (lane < step)
+            part[lane * width + lx] += part[(lane + step) * width + lx];
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+    if (lane == 0 && c < cols) {
+        const float s = mean ? part[lx] / (float)rows : part[lx];
+        y[c] = accumulate ? y[c] + s : s;
+    }
 }
 
 /* y[r] = Σ_c x[r, c] (mean: / cols) for r < rows: one item per row. */

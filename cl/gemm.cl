@@ -234,11 +234,29 @@ CLRT_GEMM_VKERNEL(clrt_gemm_vec_tt, A_T, B_T, 0)
  * Each element of C is summed over k in ascending order into one
  * accumulator and scaled as there, so the result is bitwise that of the
  * scalar kernels and the tile pick never changes it. Loads outside op(A) or
- * op(B) are zero-filled; the k loop stops at K, so no padding is summed. */
+ * op(B) are zero-filled; the k loop stops at K, so no padding is summed.
+ *
+ * With -D CLRT_GEMM_KMAJOR=1 both blocks are staged k-major, as op(A)ᵀ and
+ * op(B) ([k][row of the block]), each row padded by one float. That is the
+ * coalesced layout for the nt GEMM (Y = X·Wᵀ, X and W both contiguous along
+ * k): consecutive work-items load consecutive k of one row of X or W (with
+ * KT = 32 a 32-wide group reads one 128-byte line), and the transposing
+ * stores, which land KT apart, hit distinct local-memory banks since the
+ * padded row length is odd. Without it, Wᵀ's stores at stride LX·TN (a
+ * multiple of 32) all fall in one bank. The sums are the same either way. */
 #ifdef CLRT_GEMM_KT
 #define BM (CLRT_GEMM_LY * CLRT_GEMM_TM)
 #define BN (CLRT_GEMM_LX * CLRT_GEMM_TN)
 #define NWI (CLRT_GEMM_LX * CLRT_GEMM_LY)
+#if defined(CLRT_GEMM_KMAJOR) && CLRT_GEMM_KMAJOR
+#define AS_DECL __local float as[CLRT_GEMM_KT][BM + 1]
+#define AS(r, c) as[c][r]
+#define BS_LD (BN + 1)
+#else
+#define AS_DECL __local float as[BM][CLRT_GEMM_KT]
+#define AS(r, c) as[r][c]
+#define BS_LD BN
+#endif
 
 /* A_KMAJOR / B_KMAJOR: the stored matrix is contiguous along k, so
  * neighbouring work-items load neighbouring k (coalesced loads). */
@@ -248,8 +266,8 @@ CLRT_GEMM_VKERNEL(clrt_gemm_vec_tt, A_T, B_T, 0)
         __global const float *restrict A, const uint lda, __global const float *restrict B,         \
         const uint ldb, const float beta, __global float *restrict C, const uint ldc)               \
     {                                                                                               \
-        __local float as[BM][CLRT_GEMM_KT];                                                         \
-        __local float bs[CLRT_GEMM_KT][BN];                                                         \
+        AS_DECL;                                                                                    \
+        __local float bs[CLRT_GEMM_KT][BS_LD];                                                      \
         const uint lx = get_local_id(0), ly = get_local_id(1), lid = ly * CLRT_GEMM_LX + lx;        \
         const uint gm = get_group_id(1) * BM, gn = get_group_id(0) * BN;                            \
         float acc[CLRT_GEMM_TM][CLRT_GEMM_TN];                                                      \
@@ -261,7 +279,7 @@ CLRT_GEMM_VKERNEL(clrt_gemm_vec_tt, A_T, B_T, 0)
                 const uint r = A_KMAJOR ? e / CLRT_GEMM_KT : e % BM;                                \
                 const uint c = A_KMAJOR ? e % CLRT_GEMM_KT : e / BM;                                \
                 const uint m = gm + r, k = k0 + c;                                                  \
-                as[r][c] = m < M && k < K ? A_EL(m, k) : 0.0f;                                      \
+                AS(r, c) = m < M && k < K ? A_EL(m, k) : 0.0f;                                      \
             }                                                                                       \
             for (uint e = lid; e < CLRT_GEMM_KT * BN; e += NWI) {                                   \
                 const uint r = B_KMAJOR ? e % CLRT_GEMM_KT : e / BN;                                \
@@ -274,7 +292,7 @@ CLRT_GEMM_VKERNEL(clrt_gemm_vec_tt, A_T, B_T, 0)
             for (uint kk = 0; kk < kn; kk++) {                                                      \
                 float a[CLRT_GEMM_TM], b[CLRT_GEMM_TN];                                             \
                 CLRT_UNROLL for (uint i = 0; i < CLRT_GEMM_TM; i++)                                 \
-                    a[i] = as[ly * CLRT_GEMM_TM + i][kk];                                           \
+                    a[i] = AS(ly * CLRT_GEMM_TM + i, kk);                                           \
                 CLRT_UNROLL for (uint j = 0; j < CLRT_GEMM_TN; j++)                                 \
                     b[j] = bs[kk][lx + j * CLRT_GEMM_LX];                                           \
                 CLRT_UNROLL for (uint i = 0; i < CLRT_GEMM_TM; i++)                                 \

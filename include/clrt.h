@@ -595,6 +595,45 @@ CLRT_API clrt_status clrt_model_check_finite(clrt_model *m);
 /* The parameter array, for clrt_optim_create. */
 CLRT_API clrt_tensor *const *clrt_model_params(const clrt_model *m);
 
+/* Rows per batch clrt_model_predict uses when given 0. */
+#define CLRT_PREDICT_BATCH 256
+
+/* Forward pass over `rows` samples of host memory x [rows, in_features]
+ * into host memory y [rows, out_features] (the raw outputs: logits for a
+ * classifier), `batch` rows at a time (0: CLRT_PREDICT_BATCH), the last
+ * batch holding what is left. Blocking; x and y are the caller's. clrt's
+ * layers evaluate as they train (no dropout or batch norm), so this is the
+ * training forward pass; it replaces the model's last forward, so a
+ * backward pass needs a forward of its own after it. CLRT_ERR_INVALID_ARG
+ * for a model without layers or NULL x or y with rows > 0. */
+CLRT_API clrt_status clrt_model_predict(clrt_model *m, const float *x, size_t rows, size_t batch,
+                                        float *y);
+
+/* How clrt_model_load builds a model from a file without clrt's layer list
+ * (a PyTorch nn.Sequential of Linear layers, whose state_dict does not say
+ * which activations sit between them). Ignored for a clrt checkpoint. */
+typedef struct clrt_model_load_options {
+    clrt_act act;          /* the layer between two Linear layers (default CLRT_ACT_RELU) */
+    float act_param;       /* its parameter: leaky_relu's slope (default 0.01) */
+    clrt_act final_act;    /* after the last Linear layer; CLRT_ACT_IDENTITY (the default): none */
+    float final_act_param;
+} clrt_model_load_options;
+
+CLRT_API void clrt_model_load_options_init(clrt_model_load_options *opt);
+
+/* A new model (*out, the caller destroys it) built and filled from a
+ * safetensors file: a clrt checkpoint from its layer list, or the
+ * state_dict of a PyTorch nn.Sequential of Linear layers ("0.weight" [out,
+ * in], "0.bias" [out], "2.weight", ...; a position with no tensors between
+ * two Linear layers is opt->act). `opt` may be NULL for the defaults.
+ * CLRT_ERR_IO when the file cannot be read, CLRT_ERR_FORMAT for a corrupt
+ * file or tensors that do not make a model (widths that do not chain, not
+ * F32), CLRT_ERR_UNSUPPORTED for a model clrt cannot hold (other tensors,
+ * a Linear layer without bias, two layers without parameters in a row),
+ * each naming the file and the item; *out is then NULL. */
+CLRT_API clrt_status clrt_model_load(clrt_ctx *ctx, const char *path,
+                                     const clrt_model_load_options *opt, clrt_model **out);
+
 /* ---------------------------------------------------------------- datasets
  * Host-side data: features float [n, dim] and labels (class indices). */
 

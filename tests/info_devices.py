@@ -14,7 +14,8 @@ Clover (with none, on a machine without a supported GPU). Checks that
     llvmpipe, never the simulator), with CLRT_DEVICE unset and with
     CLRT_DEVICE=cpu alike;
   - no device of these four lacks anything clrt's kernels want;
-  - the default is still PoCL when the loader lists rusticl first.
+  - the default is still PoCL when the loader lists rusticl first;
+  - with no driver registered, clrt-info says which package to install.
 
 Exit 77 (skip) when clinfo is not installed.
 """
@@ -91,6 +92,21 @@ def rusticl_listed_first(clrt_info, env):
     return []
 
 
+def no_driver(clrt_info, env):
+    """With an empty vendor folder the text output names the package to
+    install and the folder the loader searched. Returns failures."""
+    with tempfile.TemporaryDirectory() as empty:
+        r = subprocess.run([clrt_info], capture_output=True, text=True,
+                           env=dict(env, OCL_ICD_VENDORS=empty))
+        if r.returncode != 0:
+            return ["no driver: clrt-info exit %d, %r" % (r.returncode, r.stderr)]
+        missing = [w for w in ("0 OpenCL devices", "pocl-opencl-icd", empty)
+                   if w not in r.stdout]
+        if missing:
+            return ["no driver: clrt-info's output lacks %s: %r" % (missing, r.stdout)]
+    return []
+
+
 def main():
     clrt_info = sys.argv[1]
     if not shutil.which("clinfo"):
@@ -139,6 +155,7 @@ def main():
             failures.append("%s: the default is the simulator %s" % (label, chosen[0]["name"]))
 
     failures += rusticl_listed_first(clrt_info, env)
+    failures += no_driver(clrt_info, env)
     for f in failures:
         print("FAIL: " + f)
     print("%d devices, %d failures" % (len(devices), len(failures)))

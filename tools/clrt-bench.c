@@ -1,19 +1,29 @@
 /* clrt-bench: the measurements behind docs/PERFORMANCE.md.
  *
- *   clrt-bench gemm|train|step|startup|cases [--device SEL] [--backend B]
+ *   clrt-bench gemm|train|predict|step|startup|cases [--device SEL] [--backend B]
  *              [--batch N] [--steps N] [--reps N] [--filter TEXT] [--profile] [--json]
+ *   clrt-bench --version
  *
  * gemm     GFLOP/s of each GEMM backend on the MLP's shapes and 1024³, and of
  *          the host OpenBLAS on host memory (the peer) in the same run.
  * train    samples/s of a training step of the Fashion-MNIST MLP
  *          (784-512-512-10, relu, SGD momentum 0.9) on random data of its
  *          shape, and the pool's allocations during the steps.
+ * predict  rows/s of clrt_model_predict on the same MLP (rows in host memory,
+ *          outputs back to host memory, --steps batches of --batch rows, default
+ *          40 of 256) against the training forward pass in the same run:
+ *          clrt_model_forward on a batch already on the device, as many times.
  * step     µs per training step of the seed's y = sin(w·x + b), batch 100.
  * startup  seconds from main() to the end of the first training step.
  * cases    µs per device run of each case of the op table (src/verify/op_cases.c)
  *          at the shapes the device tests use on this device: the median of
  *          --reps N runs (default 11), each waited for, after a warm-up run;
  *          --filter TEXT keeps the cases whose name contains TEXT.
+ *
+ * gemm --tiles A,B,...: also each listed builtin tile, forced (the tile that
+ * actually runs, after the work-group fit check, is in its name: "tile9",
+ * or "tile9>4" where the device refused 9); --filter TEXT keeps the shapes
+ * whose label ("nt 128x512x784") contains TEXT.
  *
  * --profile makes the queue with profiling. train, step: the device time of
  * each kernel over the timed steps, a table or "kernels" in JSON. gemm: the
@@ -45,6 +55,8 @@ typedef struct args {
     const char *filter; /* cases: only names containing it */
     int json;
     int profile; /* --profile: per-kernel device times of the timed steps */
+    unsigned tiles[8]; /* gemm --tiles: builtin tiles to time forced */
+    size_t ntiles;
 } args;
 
 static double now(void)
@@ -72,9 +84,9 @@ static void die(clrt_ctx *ctx, clrt_status st, const char *what)
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: clrt-bench gemm|train|step|startup|cases [--device SEL] "
+    fprintf(f, "usage: clrt-bench gemm|train|predict|step|startup|cases [--device SEL] "
                "[--backend auto|builtin|clblast|host] [--batch N] [--steps N] [--reps N] "
-               "[--filter TEXT] [--profile] [--json]\n");
+               "[--filter TEXT] [--tiles A,B,...] [--profile] [--json]\n");
 }
 
 static void parse(int argc, char **argv, args *a)
@@ -86,6 +98,14 @@ static void parse(int argc, char **argv, args *a)
         exit(2);
     }
     a->bench = argv[1];
+    if (strcmp(a->bench, "--version") == 0) {
+        printf("clrt-bench %s\n", clrt_version());
+        exit(0);
+    }
+    if (strcmp(a->bench, "--help") == 0 || strcmp(a->bench, "-h") == 0) {
+        usage(stdout);
+        exit(0);
+    }
     for (int i = 2; i < argc; i++) {
         if (strcmp(argv[i], "--json") == 0) {
             a->json = 1;
@@ -99,6 +119,17 @@ static void parse(int argc, char **argv, args *a)
             a->steps = strtoul(argv[++i], NULL, 10);
         } else if (i + 1 < argc && strcmp(argv[i], "--reps") == 0) {
             a->reps = strtoul(argv[++i], NULL, 10);
+        } else if (i + 1 < argc && strcmp(argv[i], "--tiles") == 0) {
+            for (char *p = argv[++i], *end; *p; p = *end ? end + 1 : end) {
+                unsigned long t = strtoul(p, &end, 10);
+                if (end == p || (*end && *end != ',') || t >= clrt__gemm_tile_count() ||
+                    a->ntiles == sizeof a->tiles / sizeof a->tiles[0]) {
+                    fprintf(stderr, "clrt-bench: --tiles takes up to 8 tiles below %u\n",
+                            clrt__gemm_tile_count());
+                    exit(2);
+                }
+                a->tiles[a->ntiles++] = (unsigned)t;
+            }
         } else if (i + 1 < argc && strcmp(argv[i], "--filter") == 0) {
             a->filter = argv[++i];
         } else if (i + 1 < argc && strcmp(argv[i], "--backend") == 0) {
@@ -248,12 +279,16 @@ typedef struct gemm_run {
 
 /* The peer: OpenBLAS on host memory, no OpenCL at all. */
 #define GEMM_PEER (CLRT_GEMM_HOST + 1)
+/* GEMM_TILE + t: the builtin backend with tile t forced (--tiles). */
+#define GEMM_TILE 100
 
 /* `calls` GEMMs on backend b issued back to back, not waited for. */
 static void queue_gemms(gemm_run *g, int b, int calls)
 {
     const gemm_shape *s = g->s;
-    CHECK(g->ctx, clrt_ctx_set_gemm_backend(g->ctx, (clrt_gemm_backend)b));
+    g->ctx->gemm_tile = b >= GEMM_TILE ? b - GEMM_TILE : -1;
+    CHECK(g->ctx, clrt_ctx_set_gemm_backend(g->ctx, b >= GEMM_TILE ? CLRT_GEMM_BUILTIN
+                                                                   : (clrt_gemm_backend)b));
     for (int r = 0; r < calls; r++)
         CHECK(g->ctx, clrt_gemm(g->ctx, s->ta, s->tb, 1.0f, g->a, g->b, 0.0f, g->c));
 }
@@ -284,12 +319,14 @@ static int bench_gemm(const args *a)
     if (!a->json)
         printf("%-22s %-8s %10s %10s %10s %10s%s\n", "shape", "backend", "ms", "GFLOP/s",
                "queued ms", "GFLOP/s", a->profile ? "  device ms" : "");
-    /* The backends this run measures, the peer last. */
-    int backends[GEMM_PEER + 1], nb = 0;
+    /* The backends this run measures, then the forced tiles, the peer last. */
+    int backends[GEMM_PEER + 1 + 8], nb = 0;
     for (int b = CLRT_GEMM_BUILTIN; b <= CLRT_GEMM_HOST; b++)
         if ((a->backend < 0 || b == a->backend) &&
             clrt_ctx_set_gemm_backend(ctx, (clrt_gemm_backend)b) == CLRT_OK)
             backends[nb++] = b;
+    for (size_t t = 0; t < a->ntiles; t++)
+        backends[nb++] = GEMM_TILE + (int)a->tiles[t];
 #ifdef CLRT_BENCH_HAVE_CBLAS
     backends[nb++] = GEMM_PEER;
 #endif
@@ -298,6 +335,8 @@ static int bench_gemm(const args *a)
         char label[64];
         snprintf(label, sizeof label, "%c%c %zux%zux%zu", s->ta ? 't' : 'n', s->tb ? 't' : 'n',
                  s->m, s->n, s->k);
+        if (a->filter && !strstr(label, a->filter))
+            continue;
         gemm_run g = {ctx, s, random_tensor(ctx, s->ta ? s->k : s->m, s->ta ? s->m : s->k, 1),
                       random_tensor(ctx, s->tb ? s->n : s->k, s->tb ? s->k : s->n, 2),
                       random_tensor(ctx, s->m, s->n, 3), NULL, NULL, NULL};
@@ -313,7 +352,7 @@ static int bench_gemm(const args *a)
          * burst of load from elsewhere on the shared machine then slows
          * every backend once instead of one backend throughout. Round 0
          * warms up (it also tunes and compiles). */
-        double best[GEMM_PEER + 1];
+        double best[GEMM_PEER + 1 + 8];
         for (int j = 0; j < nb; j++)
             best[j] = INFINITY;
         for (int r = 0; r <= reps; r++)
@@ -326,7 +365,7 @@ static int bench_gemm(const args *a)
          * step issues them; the launch and finish latency is then paid once,
          * not per call. Best of three batches. OpenBLAS is synchronous, so
          * its figure is the same either way. */
-        double queued[GEMM_PEER + 1];
+        double queued[GEMM_PEER + 1 + 8];
         for (int j = 0; j < nb; j++) {
             if (backends[j] == GEMM_PEER) {
                 queued[j] = best[j];
@@ -344,7 +383,7 @@ static int bench_gemm(const args *a)
         }
         /* --profile: one more queued batch, whose kernels' device time per
          * call shows how much of a call's wall time the device computes. */
-        double device[GEMM_PEER + 1];
+        double device[GEMM_PEER + 1 + 8];
         for (int j = 0; j < nb; j++) {
             device[j] = NAN;
             if (!a->profile || backends[j] == GEMM_PEER || backends[j] == CLRT_GEMM_HOST)
@@ -360,9 +399,21 @@ static int bench_gemm(const args *a)
             device[j] = sum / reps;
         }
         for (int j = 0; j < nb; j++) {
-            const char *name = backends[j] == GEMM_PEER
-                                   ? "openblas"
-                                   : clrt_gemm_backend_name((clrt_gemm_backend)backends[j]);
+            char tile_name[32];
+            if (backends[j] >= GEMM_TILE) {
+                unsigned want = (unsigned)(backends[j] - GEMM_TILE);
+                clrt__gemm_args ga = {s->ta, s->tb, s->m, s->n, s->k, 1.0f, 0.0f, NULL, NULL, NULL};
+                clrt__gemm_launch p;
+                CHECK(ctx, clrt__gemm_plan(ctx, &ga, want, &p));
+                if (p.tile == want)
+                    snprintf(tile_name, sizeof tile_name, "tile%u", want);
+                else
+                    snprintf(tile_name, sizeof tile_name, "tile%u>%u", want, p.tile);
+            }
+            const char *name = backends[j] == GEMM_PEER  ? "openblas"
+                               : backends[j] >= GEMM_TILE ? tile_name
+                                                          : clrt_gemm_backend_name(
+                                                                (clrt_gemm_backend)backends[j]);
             double t = best[j], gflops = flop / t / 1e9, qgflops = flop / queued[j] / 1e9;
             if (a->json) {
                 json_t *row =
@@ -391,6 +442,7 @@ static int bench_gemm(const args *a)
     } else {
         json_decref(rows), json_decref(root);
     }
+    ctx->gemm_tile = -1;
     clrt_ctx_destroy(ctx);
     return 0;
 }
@@ -476,6 +528,77 @@ static int bench_train(const args *a)
     }
     clrt_tensor_destroy(x), clrt_tensor_destroy(y);
     clrt_optim_destroy(opt);
+    clrt_model_destroy(m);
+    clrt_ctx_destroy(ctx);
+    return 0;
+}
+
+/* The MLP of bench_train, initialised, for inference. */
+static clrt_model *mlp_model(clrt_ctx *ctx, const size_t widths[4])
+{
+    clrt_model *m;
+    CHECK(ctx, clrt_model_create(ctx, widths[0], &m));
+    for (int i = 1; i < 4; i++) {
+        CHECK(ctx, clrt_model_add_linear(m, widths[i]));
+        if (i < 3)
+            CHECK(ctx, clrt_model_add_act(m, CLRT_ACT_RELU, 0));
+    }
+    CHECK(ctx, clrt_model_init(m, 0));
+    return m;
+}
+
+static int bench_predict(const args *a)
+{
+    clrt_ctx *ctx = open_ctx(a);
+    size_t batch = a->batch ? a->batch : 256, steps = a->steps ? a->steps : 40;
+    const size_t widths[4] = {784, 512, 512, 10}, rows = batch * steps;
+    clrt_model *m = mlp_model(ctx, widths);
+    clrt_tensor *x = random_tensor(ctx, batch, widths[0], 4);
+    float *hx = malloc(rows * widths[0] * sizeof *hx), *hy = malloc(rows * widths[3] * sizeof *hy);
+    if (!hx || !hy)
+        die(ctx, CLRT_ERR_OUT_OF_MEMORY, "host memory");
+    for (size_t i = 0; i < rows * widths[0]; i++)
+        hx[i] = (float)((double)(i * 2654435761u % 1000) / 1000.0 - 0.5);
+    const clrt_tensor *y;
+    /* Warm-up: kernels built, GEMMs chosen, work tensors made. */
+    CHECK(ctx, clrt_model_predict(m, hx, rows, batch, hy));
+    CHECK(ctx, clrt_model_forward(m, x, &y));
+    CHECK(ctx, clrt_ctx_finish(ctx));
+    /* Best of 3 each, alternating, so both see the same machine. */
+    double best_fwd = 1e30, best_pred = 1e30;
+    for (int r = 0; r < 3; r++) {
+        double t0 = now();
+        for (size_t i = 0; i < steps; i++) {
+            CHECK(ctx, clrt_model_forward(m, x, &y));
+            if ((i + 1) % 8 == 0) /* predict's wait every 8 batches: only transfers differ */
+                CHECK(ctx, clrt_ctx_finish(ctx));
+        }
+        CHECK(ctx, clrt_ctx_finish(ctx));
+        double t1 = now();
+        CHECK(ctx, clrt_model_predict(m, hx, rows, batch, hy));
+        double t2 = now();
+        best_fwd = t1 - t0 < best_fwd ? t1 - t0 : best_fwd;
+        best_pred = t2 - t1 < best_pred ? t2 - t1 : best_pred;
+    }
+    double fwd_rps = (double)rows / best_fwd, pred_rps = (double)rows / best_pred;
+    const char *backend = clrt_gemm_backend_name(clrt_ctx_gemm_backend(ctx));
+    if (a->json) {
+        json_t *root = device_fields(ctx, "predict");
+        json_object_update_new(root, json_pack("{s:s, s:I, s:I, s:f, s:f, s:f}", "backend",
+                                               backend, "batch", (json_int_t)batch, "rows",
+                                               (json_int_t)rows, "forward_rows_per_s", fwd_rps,
+                                               "predict_rows_per_s", pred_rps,
+                                               "predict_over_forward", pred_rps / fwd_rps));
+        print_json(root);
+    } else {
+        printf("predict 784-512-512-10, batch %zu, %zu rows, gemm %s: clrt_model_predict %.0f "
+               "rows/s (host in, host out), training forward %.0f rows/s (device-resident "
+               "batch): ratio %.2f\n",
+               batch, rows, backend, pred_rps, fwd_rps, pred_rps / fwd_rps);
+    }
+    free(hx);
+    free(hy);
+    clrt_tensor_destroy(x);
     clrt_model_destroy(m);
     clrt_ctx_destroy(ctx);
     return 0;
@@ -649,6 +772,8 @@ int main(int argc, char **argv)
         return bench_gemm(&a);
     if (strcmp(a.bench, "train") == 0)
         return bench_train(&a);
+    if (strcmp(a.bench, "predict") == 0)
+        return bench_predict(&a);
     if (strcmp(a.bench, "step") == 0)
         return bench_step(&a);
     if (strcmp(a.bench, "startup") == 0)

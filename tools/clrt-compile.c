@@ -47,7 +47,7 @@ int main(int argc, char **argv)
             usage(stdout);
             return 0;
         } else if (strcmp(a, "--version") == 0) {
-            printf("clrt-compile (clrt %s)\n", clrt_version());
+            printf("clrt-compile %s\n", clrt_version());
             return 0;
         } else if (strcmp(a, "--verbose") == 0) {
             verbose = 1;

@@ -1,6 +1,7 @@
 /* clrt-embed: turns the kernel sources in cl/ into a C file of byte arrays (run by meson).
  *
  *   clrt-embed OUTPUT.c KERNEL_DIR NAME.cl...
+ *   clrt-embed --version
  *
  * Each source has its local `#include "..."` lines expanded from KERNEL_DIR
  * by the same code the library uses for CLRT_KERNEL_DIR, so embedded and
@@ -27,6 +28,11 @@ static void base_name(const char *path, char *out, size_t len)
 
 int main(int argc, char **argv)
 {
+    /* It links no library (it builds one): the version is the header's. */
+    if (argc == 2 && strcmp(argv[1], "--version") == 0) {
+        printf("clrt-embed %s\n", CLRT_VERSION_STRING);
+        return 0;
+    }
     if (argc < 3) {
         fprintf(stderr, "usage: %s OUTPUT.c KERNEL_DIR [NAME.cl...]\n", argv[0]);
         return 2;

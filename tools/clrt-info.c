@@ -19,6 +19,7 @@ static void usage(FILE *f)
 {
     fprintf(f, "usage: clrt-info [--json] [--device SEL]\n"
                "       clrt-info --selftest [--device SEL] [--json]\n"
+               "       clrt-info --version\n"
                "  --json        machine-readable output\n"
                "  --device SEL  show only the device SEL picks (CLRT_DEVICE grammar)\n"
                "  --selftest    run every op on the device against the plain-C reference;\n"
@@ -155,6 +156,9 @@ int main(int argc, char **argv)
         } else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
             usage(stdout);
             return 0;
+        } else if (strcmp(argv[i], "--version") == 0) {
+            printf("clrt-info %s\n", clrt_version());
+            return 0;
         } else {
             usage(stderr);
             return 2;
@@ -215,8 +219,12 @@ int main(int argc, char **argv)
                 continue;
             device_text(&list[i], have_default && chosen.index == list[i].index);
         }
-        if (count == 0)
-            printf("no OpenCL device: install an ICD (e.g. Debian's pocl-opencl-icd)\n");
+        if (count == 0) {
+            /* The library's message says which packages to install and
+             * where the loader looked. */
+            clrt_device_select(NULL, &chosen, err, sizeof err);
+            printf("%s\n", err);
+        }
         else if (!have_default)
             printf("no default device: CLRT_DEVICE%s%s%s matches nothing usable\n",
                    env ? "=\"" : " unset,", env ? env : "", env ? "\"" : "");

@@ -2,11 +2,12 @@
  * OpenCL device. The README's main command runs it with its defaults:
  * 784-512-512-10, relu, SGD with momentum 0.9, cosine learning-rate decay,
  * 10 epochs, batch 128. Run with --help for the options. */
+#include "train_report.h"
+
 #include <clrt.h>
 
 #include <errno.h>
 #include <float.h>
-#include <jansson.h>
 #include <limits.h>
 #include <math.h>
 #include <signal.h>
@@ -18,13 +19,15 @@
 #include <time.h>
 #include <unistd.h>
 
+/* Where Debian's dataset-fashion-mnist puts the files. */
 #define FASHION_DIR "/usr/share/datasets/fashion-mnist"
+#define FASHION_PACKAGE "dataset-fashion-mnist"
 #define MAX_HIDDEN 16
 
 typedef enum { SCHEDULE_CONSTANT, SCHEDULE_COSINE, SCHEDULE_STEP } lr_schedule;
 
 typedef struct options {
-    const char *device, *data, *train_csv, *test_csv;
+    const char *device, *data, *data_dir, *train_csv, *test_csv;
     size_t hidden[MAX_HIDDEN], nhidden;
     clrt_act act;
     unsigned epochs;
@@ -35,19 +38,17 @@ typedef struct options {
     lr_schedule schedule;
     uint64_t seed;
     int shuffle, normalize, json, distributed;
-    const char *init, *save, *resume, *plot;
+    const char *init, *save, *resume, *plot, *metrics;
+    size_t log_every;
 } options;
-
-typedef struct epoch_result {
-    double train_loss, test_loss, test_accuracy, samples_per_s, lr;
-} epoch_result;
 
 static void usage(FILE *f)
 {
     fprintf(f,
             "usage: clrt-train [options]\n"
             "  --device SEL            OpenCL device (CLRT_DEVICE grammar; default $CLRT_DEVICE)\n"
-            "  --data fashion-mnist    the default data set, from Debian's dataset-fashion-mnist\n"
+            "  --data fashion-mnist    the default data set, from Debian's " FASHION_PACKAGE "\n"
+            "  --data-dir DIR          where its files are (default " FASHION_DIR ")\n"
             "  --train-csv F --test-csv F\n"
             "                          CSV data: numbers, last column the class label\n"
             "  --layers 512,512        hidden layer widths (\"\" for none)\n"
@@ -65,8 +66,11 @@ static void usage(FILE *f)
             "  --init F.safetensors    start from these weights (e.g. exported from PyTorch)\n"
             "  --save F.safetensors    save model, optimizer and position after each epoch\n"
             "  --resume F.safetensors  continue a saved run where it stopped\n"
-            "  --plot F.svg            loss and accuracy per epoch as an SVG chart\n"
+            "  --plot F.svg            loss (per step and per epoch) and accuracy as an SVG chart\n"
+            "  --metrics F.jsonl       one JSON object per logged step and per epoch\n"
+            "  --log-every N           steps between two logged points (default 20)\n"
             "  --json                  print the results as JSON on stdout\n"
+            "  --version               print clrt's version and exit\n"
             "  --distributed           data parallel over MPI, one rank per device (run under\n"
             "                          mpirun -np N; --batch is the global batch; rank 0 prints\n"
             "                          and saves; docs/training.md)\n");
@@ -82,6 +86,7 @@ static struct {
     clrt_optim *opt;
     clrt_loader *loader[2];
     clrt_dataset *data[2];
+    train_log *log;
 } made;
 
 /* Destroy everything in `made`, the context last (it waits for the queue);
@@ -92,6 +97,7 @@ static bool release_made(void)
     for (int i = 0; i < 2; i++)
         clrt_loader_destroy(made.loader[i]);
     clrt_optim_destroy(made.opt);
+    train_log_destroy(made.log);
     clrt_model_destroy(made.model);
     for (int i = 0; i < 2; i++)
         clrt_dataset_destroy(made.data[i]);
@@ -185,6 +191,7 @@ static void parse_args(int argc, char **argv, options *o)
 {
     memset(o, 0, sizeof *o);
     o->data = "fashion-mnist";
+    o->data_dir = FASHION_DIR;
     o->hidden[0] = 512, o->hidden[1] = 512, o->nhidden = 2;
     o->act = CLRT_ACT_RELU;
     o->epochs = 10;
@@ -197,6 +204,10 @@ static void parse_args(int argc, char **argv, options *o)
         const char *a = argv[i];
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
             usage(stdout);
+            exit(0);
+        }
+        if (strcmp(a, "--version") == 0) {
+            printf("clrt-train %s\n", clrt_version());
             exit(0);
         }
         if (strcmp(a, "--no-shuffle") == 0) {
@@ -224,6 +235,8 @@ static void parse_args(int argc, char **argv, options *o)
             o->device = v;
         else if (strcmp(a, "--data") == 0)
             o->data = v;
+        else if (strcmp(a, "--data-dir") == 0)
+            o->data_dir = v;
         else if (strcmp(a, "--train-csv") == 0)
             o->train_csv = v;
         else if (strcmp(a, "--test-csv") == 0)
@@ -258,6 +271,13 @@ static void parse_args(int argc, char **argv, options *o)
             o->resume = v;
         else if (strcmp(a, "--plot") == 0)
             o->plot = v;
+        else if (strcmp(a, "--metrics") == 0)
+            o->metrics = v;
+        else if (strcmp(a, "--log-every") == 0) {
+            o->log_every = (size_t)parse_uint(a, v);
+            if (o->log_every == 0)
+                die(2, "--log-every must be at least 1");
+        }
         else if (strcmp(a, "--optimizer") == 0) {
             if (strcmp(v, "sgd") == 0)
                 o->optimizer = CLRT_OPTIM_SGD;
@@ -359,97 +379,6 @@ static void stop_numeric(const options *o, unsigned e, const numeric_fault *nf, 
     die(1, "epoch %u: %s; %s; try a smaller --lr (%s)", e + 1, nf->what, kept, nf->detail);
 }
 
-static void load_data(const options *o, clrt_dataset **train, clrt_dataset **test)
-{
-    char err[1024] = "";
-    clrt_status st;
-    if (o->train_csv) {
-        if ((st = clrt_dataset_load_csv(o->train_csv, train, err, sizeof err)) != CLRT_OK ||
-            (st = clrt_dataset_load_csv(o->test_csv, test, err, sizeof err)) != CLRT_OK)
-            die(1, "%s", err);
-    } else if (strcmp(o->data, "fashion-mnist") == 0) {
-        const char *f[4] = {FASHION_DIR "/train-images-idx3-ubyte.gz",
-                            FASHION_DIR "/train-labels-idx1-ubyte.gz",
-                            FASHION_DIR "/t10k-images-idx3-ubyte.gz",
-                            FASHION_DIR "/t10k-labels-idx1-ubyte.gz"};
-        if (access(f[0], R_OK) != 0)
-            die(1, "Fashion-MNIST is not in " FASHION_DIR
-                   "; install it with: apt-get install dataset-fashion-mnist");
-        if ((st = clrt_dataset_load_idx(f[0], f[1], train, err, sizeof err)) != CLRT_OK ||
-            (st = clrt_dataset_load_idx(f[2], f[3], test, err, sizeof err)) != CLRT_OK)
-            die(1, "%s", err);
-    } else {
-        die(2, "--data: only fashion-mnist is built in; use --train-csv/--test-csv for others");
-    }
-    if (clrt_dataset_features(*train) != clrt_dataset_features(*test))
-        die(1, "the training data has %zu features, the test data %zu",
-            clrt_dataset_features(*train), clrt_dataset_features(*test));
-    if (o->normalize) {
-        size_t nf = clrt_dataset_features(*train);
-        float *mean = malloc(nf * sizeof *mean), *std = malloc(nf * sizeof *std);
-        if (!mean || !std)
-            die(1, "out of memory");
-        if (clrt_dataset_stats(*train, mean, std) != CLRT_OK ||
-            clrt_dataset_normalize(*train, mean, std) != CLRT_OK ||
-            clrt_dataset_normalize(*test, mean, std) != CLRT_OK)
-            die(1, "--normalize failed");
-        free(mean);
-        free(std);
-    }
-}
-
-static void progress(unsigned epoch, unsigned epochs, size_t done, size_t total)
-{
-    int width = 30, filled = total ? (int)(width * done / total) : width;
-    fprintf(stderr, "\repoch %u/%u [%.*s%*s] %zu/%zu", epoch, epochs, filled,
-            "==============================", width - filled, "", done, total);
-    fflush(stderr);
-}
-
-/* Two charts side by side: loss (train and test) and test accuracy. */
-static void write_svg(const char *path, const epoch_result *r, unsigned first, unsigned n)
-{
-    FILE *f = fopen(path, "w");
-    if (!f)
-        die(1, "cannot write %s: %s", path, strerror(errno));
-    const double W = 360, H = 240, pad = 40;
-    double lmax = 0;
-    for (unsigned i = 0; i < n; i++)
-        lmax = fmax(lmax, fmax(r[i].train_loss, r[i].test_loss));
-    if (lmax <= 0)
-        lmax = 1;
-    fprintf(f, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%g\" height=\"%g\" "
-               "font-family=\"sans-serif\" font-size=\"11\">\n",
-            2 * W, H);
-    for (int chart = 0; chart < 2; chart++) {
-        double x0 = chart * W + pad, y0 = H - pad, w = W - 1.5 * pad, h = H - 2 * pad;
-        fprintf(f, "<text x=\"%g\" y=\"20\">%s</text>\n", x0,
-                chart ? "test accuracy" : "loss (train: blue, test: orange)");
-        fprintf(f, "<rect x=\"%g\" y=\"%g\" width=\"%g\" height=\"%g\" fill=\"none\" "
-                   "stroke=\"#888\"/>\n",
-                x0, y0 - h, w, h);
-        fprintf(f, "<text x=\"%g\" y=\"%g\">epoch</text>\n", x0 + w / 2 - 15, H - 8);
-        double top = chart ? 1.0 : lmax;
-        fprintf(f, "<text x=\"2\" y=\"%g\" transform=\"translate(%g,0)\">%.3g</text>\n", y0 - h + 4,
-                chart * W, top);
-        for (int series = 0; series < (chart ? 1 : 2); series++) {
-            fprintf(f, "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"2\" points=\"",
-                    series ? "#e08020" : "#2060c0");
-            for (unsigned i = 0; i < n; i++) {
-                double v = chart ? r[i].test_accuracy : series ? r[i].test_loss : r[i].train_loss;
-                double x = x0 + (n > 1 ? w * i / (n - 1) : w / 2), y = y0 - h * v / top;
-                fprintf(f, "%.1f,%.1f ", x, y);
-            }
-            fprintf(f, "\"/>\n");
-        }
-        fprintf(f, "<text x=\"%g\" y=\"%g\">%u</text><text x=\"%g\" y=\"%g\">%u</text>\n", x0,
-                y0 + 14, first + 1, x0 + w - 10, y0 + 14, first + n);
-    }
-    fprintf(f, "</svg>\n");
-    if (fclose(f) != 0)
-        die(1, "cannot write %s", path);
-}
-
 /* ---- --distributed: the run's ranks (NULL without the option). */
 static clrt_dist *dist;
 
@@ -483,7 +412,7 @@ static void dist_start(options *o, char *sel, size_t len)
     if (rank != 0) {
         if (!freopen("/dev/null", "w", stdout))
             die(1, "rank %d: cannot silence stdout", rank);
-        o->json = 0, o->save = NULL, o->plot = NULL;
+        o->json = 0, o->save = NULL, o->plot = NULL, o->metrics = NULL;
     }
 }
 
@@ -510,6 +439,74 @@ static clrt_status evaluate(clrt_model *m, clrt_loader *l, double *loss, double 
 {
     return dist ? clrt_dist_evaluate(dist, m, l, loss, accuracy)
                 : clrt_model_evaluate(m, l, loss, accuracy);
+}
+
+/* The epoch's training loss so far: a sum over the points read. */
+typedef struct loss_tally {
+    double sum;
+    size_t samples;
+} loss_tally;
+
+/* The mean training loss of the steps since the last call (a blocking
+ * read), added to the tally and logged as a point after `done` steps. */
+static void take_train_loss(clrt_model *m, clrt_ctx *ctx, train_log *log, size_t done,
+                            loss_tally *t, numeric_fault *nf)
+{
+    double loss = 0;
+    size_t samples = 0;
+    clrt_status st = take_loss(m, &loss, &samples);
+    note_numeric(st, ctx, "loss", "the training loss", loss, nf);
+    t->sum += loss * (double)samples;
+    t->samples += samples;
+    char err[1024];
+    if (!train_log_step(log, done, loss, samples, err, sizeof err))
+        die(1, "%s", err);
+}
+
+static void load_data(const options *o, clrt_dataset **train, clrt_dataset **test)
+{
+    char err[1024] = "";
+    clrt_status st;
+    if (o->train_csv) {
+        if ((st = clrt_dataset_load_csv(o->train_csv, train, err, sizeof err)) != CLRT_OK ||
+            (st = clrt_dataset_load_csv(o->test_csv, test, err, sizeof err)) != CLRT_OK)
+            die(1, "%s", err);
+    } else if (strcmp(o->data, "fashion-mnist") == 0) {
+        static const char *const names[4] = {
+            "train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
+            "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"};
+        char f[4][4096];
+        for (int i = 0; i < 4; i++) {
+            snprintf(f[i], sizeof f[i], "%s/%s", o->data_dir, names[i]);
+            if (access(f[i], R_OK) != 0)
+                die(1, "Fashion-MNIST is not in %s (%s: %s); install Debian's package: "
+                       "apt-get install " FASHION_PACKAGE "%s",
+                    o->data_dir, names[i], strerror(errno),
+                    strcmp(o->data_dir, FASHION_DIR) ? " (it puts the files in " FASHION_DIR
+                                                       "), or give --data-dir"
+                                                     : "");
+        }
+        if ((st = clrt_dataset_load_idx(f[0], f[1], train, err, sizeof err)) != CLRT_OK ||
+            (st = clrt_dataset_load_idx(f[2], f[3], test, err, sizeof err)) != CLRT_OK)
+            die(1, "%s", err);
+    } else {
+        die(2, "--data: only fashion-mnist is built in; use --train-csv/--test-csv for others");
+    }
+    if (clrt_dataset_features(*train) != clrt_dataset_features(*test))
+        die(1, "the training data has %zu features, the test data %zu",
+            clrt_dataset_features(*train), clrt_dataset_features(*test));
+    if (o->normalize) {
+        size_t nf = clrt_dataset_features(*train);
+        float *mean = malloc(nf * sizeof *mean), *std = malloc(nf * sizeof *std);
+        if (!mean || !std)
+            die(1, "out of memory");
+        if (clrt_dataset_stats(*train, mean, std) != CLRT_OK ||
+            clrt_dataset_normalize(*train, mean, std) != CLRT_OK ||
+            clrt_dataset_normalize(*test, mean, std) != CLRT_OK)
+            die(1, "--normalize failed");
+        free(mean);
+        free(std);
+    }
 }
 
 int main(int argc, char **argv)
@@ -604,7 +601,6 @@ int main(int argc, char **argv)
     check(clrt_loader_create(ctx, test, &lo, &test_loader), ctx, "loader");
     made.loader[1] = test_loader;
 
-    bool tty = !o.json && isatty(STDERR_FILENO) && clrt_dist_rank(dist) <= 0;
     FILE *out = o.json ? stderr : stdout;
     fprintf(out, "clrt-train on %s / %s: %zu train, %zu test samples, %zu features, %zu classes\n",
             dev->platform, dev->name, clrt_dataset_size(train), clrt_dataset_size(test),
@@ -613,17 +609,24 @@ int main(int argc, char **argv)
         fprintf(out, "data parallel: %d rank%s, global batch %zu\n", clrt_dist_size(dist),
                 clrt_dist_size(dist) == 1 ? "" : "s", o.batch);
 
-    epoch_result *results = calloc(o.epochs, sizeof *results);
-    if (!results)
-        die(1, "out of memory");
-    size_t nbatches = clrt_loader_batches(train_loader);
+    bool bar = !o.json && isatty(STDERR_FILENO) && clrt_dist_rank(dist) <= 0; /* rank 0 alone */
+    train_log_options lopt = {.bar = bar, .metrics_path = o.metrics,
+                              .plot_path = o.plot, .first_epoch = first_epoch, .epochs = o.epochs,
+                              .batches = clrt_loader_batches(train_loader),
+                              .log_every = o.log_every};
+    if (!train_log_open(&lopt, &made.log, err, sizeof err))
+        die(1, "%s", err);
+    train_log *log = made.log;
+    size_t log_every = train_log_interval(log);
     for (unsigned e = first_epoch; e < o.epochs; e++) {
-        epoch_result *r = &results[e - first_epoch];
-        r->lr = scheduled_lr(&o, e);
+        epoch_result res = {.epoch = e + 1, .lr = scheduled_lr(&o, e)}, *r = &res;
         check(clrt_optim_set_lr(opt, (float)r->lr), ctx, "learning rate");
         check(clrt_loader_begin(train_loader, e), ctx, "loader");
+        train_log_epoch_begin(log, e, r->lr);
         double t0 = now_seconds();
         size_t done = 0;
+        loss_tally tally = {0, 0};
+        numeric_fault nf = {"", ""};
         for (;;) {
             const clrt_tensor *x, *y;
             check(clrt_loader_next(train_loader, &x, &y), ctx, "loader");
@@ -631,19 +634,18 @@ int main(int argc, char **argv)
                 break;
             check(clrt_model_train_step(m, opt, CLRT_LOSS_CROSS_ENTROPY, x, y), ctx,
                   "training step");
-            if (tty && (++done % 16 == 0 || done == nbatches))
-                progress(e + 1, o.epochs, done, nbatches);
+            done++;
+            if (log_every && done % log_every == 0)
+                take_train_loss(m, ctx, log, done, &tally, &nf);
         }
-        size_t samples = 0;
-        numeric_fault nf = {"", ""};
-        clrt_status st = take_loss(m, &r->train_loss, &samples);
-        note_numeric(st, ctx, "loss", "the training loss", r->train_loss, &nf);
+        take_train_loss(m, ctx, log, done, &tally, &nf);
+        r->train_loss = tally.samples ? tally.sum / (double)tally.samples : 0;
         double dt = now_seconds() - t0;
-        r->samples_per_s = dt > 0 ? (double)samples / dt : 0;
-        st = evaluate(m, test_loader, &r->test_loss, &r->test_accuracy);
+        r->samples_per_s = dt > 0 ? (double)tally.samples / dt : 0;
+        clrt_status st = evaluate(m, test_loader, &r->test_loss, &r->test_accuracy);
         note_numeric(st, ctx, "evaluation", "the test loss", r->test_loss, &nf);
-        if (tty)
-            fprintf(stderr, "\r\033[K");
+        if (!train_log_epoch_end(log, r, err, sizeof err))
+            die(1, "%s", err);
         fprintf(out,
                 "epoch %2u/%u  lr %.4g  train loss %.4f  test loss %.4f  test accuracy %.2f%%  "
                 "%.0f samples/s\n",
@@ -666,33 +668,14 @@ int main(int argc, char **argv)
     }
     if (dist)
         dist_report(out);
-    unsigned ran = o.epochs - first_epoch;
-    if (o.plot && ran > 0)
-        write_svg(o.plot, results, first_epoch, ran);
-    if (o.json) {
-        json_t *epochs = json_array();
-        for (unsigned i = 0; i < ran; i++)
-            json_array_append_new(
-                epochs, json_pack("{s:i, s:f, s:f, s:f, s:f, s:f}", "epoch", (int)(first_epoch + i + 1),
-                                  "lr", results[i].lr, "train_loss", results[i].train_loss,
-                                  "test_loss", results[i].test_loss, "test_accuracy",
-                                  results[i].test_accuracy, "samples_per_s",
-                                  results[i].samples_per_s));
-        const epoch_result *last = ran ? &results[ran - 1] : NULL;
-        json_t *root = json_pack(
-            "{s:s, s:s, s:s, s:o, s:{s:f, s:f, s:f, s:f}}", "device", dev->name, "platform",
-            dev->platform, "gemm_backend", clrt_gemm_backend_name(clrt_ctx_gemm_backend(ctx)),
-            "epochs", epochs, "final", "train_loss", last ? last->train_loss : 0.0, "test_loss",
-            last ? last->test_loss : 0.0, "test_accuracy", last ? last->test_accuracy : 0.0,
-            "samples_per_s", last ? last->samples_per_s : 0.0);
-        char *text = root ? json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
-        if (!text)
-            die(1, "could not encode the results as JSON");
-        puts(text);
-        free(text);
-        json_decref(root);
-    }
-    free(results);
+    if (!train_log_finish(log, saved ? o.save : NULL, err, sizeof err))
+        die(1, "%s", err);
+    unsigned ran = 0;
+    const epoch_result *results = train_log_epochs(log, &ran);
+    if (o.json && !metrics_print_results(stdout, dev,
+                                         clrt_gemm_backend_name(clrt_ctx_gemm_backend(ctx)),
+                                         results, ran, err, sizeof err))
+        die(1, "%s", err);
     bool released = release_made();
     clrt_dist_destroy(dist); /* not on die(): MPI's finalise would wait for the others */
     return released ? 0 : 1;

@@ -631,6 +631,7 @@ done:
 typedef struct loader {
     clrt_ctx *ctx;
     const char *path;
+    const char *fn; /* the public call messages name; NULL: clrt_checkpoint_load */
 } loader;
 
 static clrt_status refuse(const loader *L, clrt_status st, const char *fmt, ...)
@@ -642,7 +643,8 @@ static clrt_status refuse(const loader *L, clrt_status st, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    return clrt__fail(L->ctx, st, "clrt_checkpoint_load: '%s': %s", L->path, msg);
+    return clrt__fail(L->ctx, st, "%s: '%s': %s", L->fn ? L->fn : "clrt_checkpoint_load",
+                      L->path, msg);
 }
 
 /* The entry for tensor `t` of the model or optimizer: present, F32, and of
@@ -947,6 +949,83 @@ static void plan_free(load_plan *p)
     memset(p, 0, sizeof *p);
 }
 
+/* *version 2 or 1 for the clrt formats this clrt reads, 0 for a file clrt
+ * did not write; a later clrt format is refused unless only the weights
+ * are wanted. */
+static clrt_status file_version(const loader *L, const clrt__safetensors *f, bool weights_only,
+                                int *version)
+{
+    const char *format = clrt__safetensors_meta(f, "format");
+    *version = !format ? 0 : strcmp(format, FORMAT_NAME) == 0 ? 2
+                           : strcmp(format, FORMAT_V1) == 0   ? 1
+                                                              : 0;
+    if (format && !*version && strncmp(format, FORMAT_FAMILY, strlen(FORMAT_FAMILY)) == 0 &&
+        !weights_only)
+        return refuse(L, CLRT_ERR_FORMAT, "written in format \"%s\"; this clrt reads \"%s\" "
+                      "and \"%s\" (or only its weights, with CLRT_CHECKPOINT_WEIGHTS_ONLY)",
+                      format, FORMAT_NAME, FORMAT_V1);
+    return CLRT_OK;
+}
+
+/* The layer list of a clrt file's metadata, for clrt_model_load
+ * (io.h). Parsed by the same parse_layer the load's check uses. */
+clrt_status clrt__checkpoint_layer_list(clrt_ctx *ctx, const char *fn, const clrt__safetensors *f,
+                                        bool *is_clrt, clrt__layer_record **layers,
+                                        size_t *count, uint64_t *in_features)
+{
+    const loader L = {ctx, f->path, fn};
+    *is_clrt = false;
+    *layers = NULL;
+    *count = 0;
+    *in_features = 0;
+    int version;
+    CLRT_TRY(file_version(&L, f, false, &version));
+    if (!version)
+        return CLRT_OK;
+    *is_clrt = true;
+    const char *text = clrt__safetensors_meta(f, "layers");
+    if (!text)
+        return refuse(&L, CLRT_ERR_FORMAT, "a clrt checkpoint without the \"layers\" metadata");
+    clrt_status st = CLRT_OK;
+    json_t *arr = load_meta_json(&L, "layers", text, &st);
+    if (!arr)
+        return st;
+    size_t n = json_is_array(arr) ? json_array_size(arr) : 0;
+    if (n == 0) {
+        st = refuse(&L, CLRT_ERR_FORMAT, "the \"layers\" metadata is %s",
+                    json_is_array(arr) ? "an empty list" : "not a JSON array");
+        goto done;
+    }
+    clrt__layer_record *recs = calloc(n, sizeof *recs);
+    if (!recs) {
+        st = refuse(&L, CLRT_ERR_OUT_OF_MEMORY, "out of memory");
+        goto done;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const char *why;
+        if (!parse_layer(json_array_get(arr, i), &recs[i], &why)) {
+            free(recs);
+            st = refuse(&L, CLRT_ERR_FORMAT, "layer %zu of the \"layers\" metadata is "
+                        "malformed: %s", i, why);
+            goto done;
+        }
+    }
+    const char *in_text = clrt__safetensors_meta(f, "in_features");
+    uint64_t in = (uint64_t)recs[0].in;
+    if (in_text && !parse_u64(in_text, &in)) {
+        free(recs);
+        st = refuse(&L, CLRT_ERR_FORMAT, "the \"in_features\" metadata \"%s\" is not a "
+                    "decimal integer", in_text);
+        goto done;
+    }
+    *layers = recs;
+    *count = n;
+    *in_features = in;
+done:
+    json_decref(arr);
+    return st;
+}
+
 /* A clrt file (or not): *version 2 or 1 for the formats this clrt reads, 0
  * for another file; then unless weights_only the layer list and the input
  * width against the model. The checksums come last (plan_load). */
@@ -954,17 +1033,9 @@ static clrt_status check_clrt_meta(const loader *L, const clrt__safetensors *f,
                                    const clrt_model *m, bool weights_only, int *version)
 {
     const clrt_status F = CLRT_ERR_FORMAT;
-    const char *format = clrt__safetensors_meta(f, "format");
-    *version = !format ? 0 : strcmp(format, FORMAT_NAME) == 0 ? 2
-                           : strcmp(format, FORMAT_V1) == 0   ? 1
-                                                              : 0;
-    if (format && !*version && strncmp(format, FORMAT_FAMILY, strlen(FORMAT_FAMILY)) == 0 &&
-        !weights_only)
-        return refuse(L, F, "written in format \"%s\"; this clrt reads \"%s\" and \"%s\" (or "
-                      "only its weights, with CLRT_CHECKPOINT_WEIGHTS_ONLY)", format, FORMAT_NAME,
-                      FORMAT_V1);
-    if (!*version)
-        return CLRT_OK;
+    clrt_status st = file_version(L, f, weights_only, version);
+    if (st != CLRT_OK || !*version)
+        return st;
     const char *layers = clrt__safetensors_meta(f, "layers");
     if (layers && !weights_only)
         CLRT_TRY(check_layers(L, layers, m));
@@ -1115,7 +1186,7 @@ clrt_status clrt_checkpoint_load(const char *path, clrt_model *m, clrt_optim *op
         return clrt__fail(ctx, CLRT_ERR_INVALID_ARG, "%s: unknown flags 0x%x", fn,
                           flags & ~CLRT_CHECKPOINT_WEIGHTS_ONLY);
     const bool weights_only = (flags & CLRT_CHECKPOINT_WEIGHTS_ONLY) != 0;
-    const loader L = {ctx, path};
+    const loader L = {ctx, path, fn};
 
     load_plan plan;
     clrt_status st = plan_load(&L, m, opt, state != NULL, weights_only, &plan);

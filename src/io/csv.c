@@ -72,6 +72,7 @@ typedef struct csv_rows {
     float *x, *y;
     size_t n, cap;
     size_t features; /* per row; 0 until the first line */
+    bool labeled;    /* the last column is the class label */
     bool header;     /* the first line was a header */
     double max_label;
 } csv_rows;
@@ -119,6 +120,10 @@ static clrt_status csv_sample(csv_rows *r, char **fields, const char *path, size
                                      lineno, j + 1, shown);
         }
     }
+    if (!r->labeled) {
+        r->y[r->n++] = 0.0f;
+        return CLRT_OK;
+    }
     size_t col = r->features;
     double label;
     if (!parse_double(fields[col], &label) || !clrt__is_class_index(label)) {
@@ -142,36 +147,38 @@ static clrt_status csv_sample(csv_rows *r, char **fields, const char *path, size
 static clrt_status csv_fields(csv_rows *r, char **fields, size_t count, const char *path,
                               size_t lineno, char *err, size_t errlen)
 {
+    const size_t label_cols = r->labeled ? 1 : 0;
     if (r->features == 0) {
-        if (count < 2)
+        if (count < 1 + label_cols)
             return clrt__errbuf_fail(
                 err, errlen, CLRT_ERR_FORMAT,
                 "%s: line %zu has 1 field; a row needs at least one feature and "
                 "then the label",
                 path, lineno);
-        r->features = count - 1;
+        r->features = count - label_cols;
         for (size_t j = 0; j < count && !r->header; j++) {
             float v;
             r->header = !parse_float(fields[j], &v);
         }
         if (r->header)
             return CLRT_OK;
-    } else if (count != r->features + 1) {
+    } else if (count != r->features + label_cols) {
         return clrt__errbuf_fail(err, errlen, CLRT_ERR_FORMAT,
                                  "%s: line %zu has %zu fields, expected %zu", path, lineno, count,
-                                 r->features + 1);
+                                 r->features + label_cols);
     }
     return csv_sample(r, fields, path, lineno, err, errlen);
 }
 
-clrt_status clrt_dataset_load_csv(const char *path, clrt_dataset **out, char *err,
-                                  size_t errlen)
+/* The file loop of both readers; `labeled`: the last column is the label. */
+static clrt_status csv_load(const char *fn, const char *path, bool labeled, clrt_dataset **out,
+                            char *err, size_t errlen)
 {
     if (out)
         *out = NULL;
     if (!path || !out)
         return clrt__errbuf_fail(err, errlen, CLRT_ERR_INVALID_ARG,
-                                 "clrt_dataset_load_csv: path and out are needed");
+                                 "%s: path and out are needed", fn);
     errno = 0;
     FILE *f = fopen(path, "r");
     if (!f) {
@@ -186,7 +193,7 @@ clrt_status clrt_dataset_load_csv(const char *path, clrt_dataset **out, char *er
     locale_t caller_locale = c_numeric ? uselocale(c_numeric) : (locale_t)0;
 
     clrt_status st = CLRT_OK;
-    csv_rows rows = {0};
+    csv_rows rows = {.labeled = labeled};
     char *line = NULL, **fields = NULL;
     size_t line_cap = 0, fields_cap = 0, lineno = 0;
     size_t first_blank = 0; /* a blank line since the last row */
@@ -263,7 +270,7 @@ clrt_status clrt_dataset_load_csv(const char *path, clrt_dataset **out, char *er
     }
     ds->n = rows.n;
     ds->features = rows.features;
-    ds->classes = (size_t)rows.max_label + 1;
+    ds->classes = labeled ? (size_t)rows.max_label + 1 : 0;
     /* Give back the growth slack. */
     float *x = realloc(rows.x, rows.n * rows.features * sizeof(float));
     float *y = realloc(rows.y, rows.n * sizeof(float));
@@ -282,4 +289,16 @@ out:
         freelocale(c_numeric);
     }
     return st;
+}
+
+clrt_status clrt_dataset_load_csv(const char *path, clrt_dataset **out, char *err,
+                                  size_t errlen)
+{
+    return csv_load("clrt_dataset_load_csv", path, true, out, err, errlen);
+}
+
+clrt_status clrt__csv_load_features(const char *path, clrt_dataset **out, char *err,
+                                    size_t errlen)
+{
+    return csv_load("clrt__csv_load_features", path, false, out, err, errlen);
 }

@@ -101,6 +101,19 @@ clrt_status clrt__safetensors_write(const char *path, const clrt__st_tensor *t, 
                                     const clrt__st_meta *meta, size_t nmeta, char *err,
                                     size_t errlen);
 
+/* ------------------------------------------------------- checkpoint.c */
+
+/* The model a clrt checkpoint's metadata describes, for clrt_model_load:
+ * *is_clrt false (and nothing else set) for a safetensors file clrt did not
+ * write; else its layer list (*layers, *count: the caller frees *layers)
+ * and input width ("in_features", else the first layer's). A clrt format
+ * this clrt does not read, a missing, empty or malformed list is
+ * CLRT_ERR_FORMAT with a message "<fn>: '<path>': ..." on ctx. The widths
+ * are the file's word: the caller checks them against its tensors. */
+clrt_status clrt__checkpoint_layer_list(clrt_ctx *ctx, const char *fn, const clrt__safetensors *f,
+                                        bool *is_clrt, clrt__layer_record **layers,
+                                        size_t *count, uint64_t *in_features);
+
 /* ----------------------------------------------------------- dataset.c */
 
 struct clrt_dataset {
@@ -130,5 +143,18 @@ bool clrt__mul_fits(size_t a, size_t b, size_t *out);
  * number of fields; when that is more than `cap`, the line is left as it
  * was and nothing is stored (call again with room for them all). */
 size_t clrt__csv_split(char *line, char **fields, size_t cap);
+
+/* A CSV of features only (no label column), as clrt_dataset_load_csv reads
+ * one otherwise: the same header detection, line endings and refusals. The
+ * dataset's labels are all 0 and its classes 0. */
+clrt_status clrt__csv_load_features(const char *path, clrt_dataset **out, char *err,
+                                    size_t errlen);
+
+/* ------------------------------------------------------------ loader.c */
+
+/* Whether the loader stages its uploads through pinned, mapped buffers:
+ * on devices that do not share host memory, or as ctx->pinned_staging
+ * forces when it was made (tests). */
+bool clrt__loader_pinned(const clrt_loader *l);
 
 #endif /* CLRT_IO_H */

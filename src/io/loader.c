@@ -26,13 +26,21 @@
  * write from its previous use has completed; the device tensors are
  * overwritten only by a write enqueued after everything the caller enqueued
  * on the previous batch from them (the queue is in order). So gathering
- * batch k+1 on the host overlaps the device's work on batch k. */
+ * batch k+1 on the host overlaps the device's work on batch k.
+ *
+ * On a device that does not share host memory (CL_DEVICE_HOST_UNIFIED_MEMORY
+ * false: a discrete GPU) a stage's host buffers are instead one
+ * CL_MEM_ALLOC_HOST_PTR buffer, mapped once when the stage is first used
+ * and unmapped when the loader is destroyed: the driver's pinned memory, so
+ * each upload is a direct transfer rather than a copy into a bounce buffer
+ * first. What is uploaded, and when the buffers are refilled, is the same. */
 
 typedef struct loader_stage {
     float *hx, *hy;        /* host staging: [batch, features], [batch] */
     clrt_tensor *x, *y;    /* a full batch on the device */
     clrt_tensor *px, *py;  /* the last, partial batch (n mod batch rows) */
     cl_event pending[2];   /* the writes from hx and hy, until known done */
+    cl_mem pinned;         /* pinned staging: hx and hy lie in its mapping; NULL: malloc'd */
 } loader_stage;
 
 struct clrt_loader {
@@ -46,6 +54,7 @@ struct clrt_loader {
     int shuffle;
     uint64_t seed;
     size_t *order;   /* the epoch's row order */
+    bool pinned;     /* the stages' host buffers are pinned (fixed at creation) */
     loader_stage stage[2];
 };
 
@@ -153,10 +162,51 @@ clrt_status clrt_loader_create(clrt_ctx *ctx, const clrt_dataset *ds,
     l->shard = opt->shard;
     l->shuffle = opt->shuffle != 0;
     l->seed = opt->seed;
+    l->pinned = ctx->pinned_staging >= 0 ? ctx->pinned_staging != 0 : !ctx->host_unified;
     loader_order(l, 0); /* usable before the first clrt_loader_begin: epoch 0 */
     ctx->live[CLRT__LIVE_LOADER]++;
     *out = l;
     return CLRT_OK;
+}
+
+/* The stage's host buffers, after stage_wait: freed, or unmapped and
+ * released. */
+static void stage_free_host(clrt_ctx *ctx, loader_stage *s)
+{
+    if (s->pinned) {
+        if (s->hx)
+            clrt__cl_unmap(ctx, s->pinned, s->hx);
+        clReleaseMemObject(s->pinned);
+    } else {
+        free(s->hx);
+        free(s->hy);
+    }
+    s->pinned = NULL;
+    s->hx = s->hy = NULL;
+}
+
+/* Pinned host buffers for a stage: one CL_MEM_ALLOC_HOST_PTR buffer of
+ * `floats` floats, mapped for the stage's life; hx at its start. */
+static clrt_status stage_map_pinned(clrt_loader *l, loader_stage *s, size_t floats)
+{
+    size_t bytes = floats * sizeof(float);
+    cl_int rc = clrt__cl_create_pinned(l->ctx, bytes, &s->pinned);
+    if (rc != CL_SUCCESS)
+        return clrt__fail_cl(l->ctx, rc, "clCreateBuffer",
+                             "clrt_loader_next: a pinned staging buffer of %zu bytes", bytes);
+    s->hx = clrt__cl_map(l->ctx, s->pinned, CL_MAP_READ | CL_MAP_WRITE, bytes, &rc);
+    if (rc != CL_SUCCESS) {
+        s->hx = NULL;
+        stage_free_host(l->ctx, s);
+        return clrt__fail_cl(l->ctx, rc, "clEnqueueMapBuffer",
+                             "clrt_loader_next: a pinned staging buffer of %zu bytes", bytes);
+    }
+    return CLRT_OK;
+}
+
+bool clrt__loader_pinned(const clrt_loader *l)
+{
+    return l->pinned;
 }
 
 /* Wait until the device no longer reads the stage's host buffers. */
@@ -193,8 +243,7 @@ void clrt_loader_destroy(clrt_loader *l)
         clrt_tensor_destroy(s->y);
         clrt_tensor_destroy(s->px);
         clrt_tensor_destroy(s->py);
-        free(s->hx);
-        free(s->hy);
+        stage_free_host(l->ctx, s);
     }
     free(l->order);
     l->ctx->live[CLRT__LIVE_LOADER]--;
@@ -231,6 +280,11 @@ static clrt_status stage_prepare(clrt_loader *l, loader_stage *s, size_t rows,
                                  clrt_tensor **tx, clrt_tensor **ty)
 {
     size_t d = l->ds->features;
+    if (!s->hx && l->pinned) {
+        /* batch <= n, so batch·(features + 1) floats fit as the dataset does. */
+        CLRT_TRY(stage_map_pinned(l, s, l->batch * (d + 1)));
+        s->hy = s->hx + l->batch * d;
+    }
     if (!s->hx) {
         /* batch <= n, so batch·features floats fit as the dataset does. */
         s->hx = malloc(l->batch * d * sizeof(float));

@@ -23,6 +23,12 @@ clrt_status clrt_reduce(clrt_ctx *ctx, clrt_reduce_op op, int axis, const clrt_t
     if (x->numel == 0) /* an empty sum is 0, an empty mean NaN (as torch) */
         return clrt_tensor_fill(y, mean ? NAN : 0.0f);
 
+    if (axis == 0 && clrt__col_sum_by_groups(ctx)) {
+        bool done;
+        CLRT_TRY(clrt__col_sum_groups(ctx, fn, x, y, rows, cols, mean, false, &done));
+        if (done)
+            return CLRT_OK;
+    }
     cl_kernel k;
     CLRT_TRY(clrt__kernel(ctx, "elementwise", axis == 0 ? "clrt_reduce_rows" : "clrt_reduce_cols",
                           &k));

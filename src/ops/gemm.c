@@ -20,14 +20,19 @@
  * candidates of the device's kind once per shape class (gemm_tune.c);
  * clrt__gemm_default_tile() is the choice where nothing is timed. */
 static const clrt__gemm_tile tiles[] = {
-    {4, 4, 16, 4, 0, 0}, {8, 4, 16, 4, 0, 0}, {4, 8, 16, 4, 0, 0}, {2, 2, 16, 8, 0, 0},
+    {4, 4, 16, 4, 0, 0, 0}, {8, 4, 16, 4, 0, 0, 0}, {4, 8, 16, 4, 0, 0, 0}, {2, 2, 16, 8, 0, 0, 0},
     /* 32 work-items: within rusticl's per-kernel limit, which the 64 and
      * 128 above exceed. */
-    {4, 4, 8, 4, 0, 0},
+    {4, 4, 8, 4, 0, 0, 0},
     /* Local-memory tiles: the work-group shares 16-deep blocks of A and B
      * (3-5 KiB), so each element is read from global memory once per
      * work-group instead of once per work-item. */
-    {4, 4, 16, 4, 0, 16}, {4, 4, 8, 4, 0, 16}, {8, 4, 8, 4, 0, 16},
+    {4, 4, 16, 4, 0, 16, 0}, {4, 4, 8, 4, 0, 16, 0}, {8, 4, 8, 4, 0, 16, 0},
+    /* Local-memory tiles staged k-major (CLRT_GEMM_KMAJOR, cl/gemm.cl): for
+     * the nt forward GEMM, consecutive work-items load consecutive
+     * addresses of rows of both X and W, 32 deep (one 128-byte line per 32
+     * work-items), and the transposed stores avoid bank conflicts. */
+    {4, 4, 16, 4, 0, 32, 1}, {4, 4, 8, 4, 0, 32, 1},
     /* Vector tiles choose their work-group: left to itself PoCL made one
      * work-group of a 128×512 GEMM, which then ran on one thread. lx, ly
      * > 0: that many work-items (8×4 suits large GEMMs); lx = 0: whole
@@ -37,17 +42,17 @@ static const clrt__gemm_tile tiles[] = {
      * two 256-bit halves: 6×16 keeps 12 accumulators, B's two halves and
      * A's broadcast in 15 of the 16 registers it uses, where 8×16 spills
      * (1.6× the instructions under callgrind for the same GEMM). */
-    {8, 0, 8, 4, 16, 0}, {4, 0, 8, 4, 16, 0}, {6, 0, 8, 4, 16, 0}, {4, 0, 8, 4, 8, 0},
-    {6, 0, 8, 4, 8, 0}, {8, 0, 0, 0, 16, 0}, {4, 0, 0, 0, 8, 0}, {6, 0, 0, 0, 16, 0},
+    {8, 0, 8, 4, 16, 0, 0}, {4, 0, 8, 4, 16, 0, 0}, {6, 0, 8, 4, 16, 0, 0}, {4, 0, 8, 4, 8, 0, 0},
+    {6, 0, 8, 4, 8, 0, 0}, {8, 0, 0, 0, 16, 0, 0}, {4, 0, 0, 0, 8, 0, 0}, {6, 0, 0, 0, 16, 0, 0},
     /* No candidate: the last resort of a kernel allowing fewer than 32. */
-    {2, 2, 4, 2, 0, 0},
+    {2, 2, 4, 2, 0, 0, 0},
 };
 enum {
     NTILES = sizeof tiles / sizeof tiles[0],
-    FIRST_VECTOR_TILE = 8,
-    END_VECTOR_TILE = 16,
-    CPU_TILE = 8,     /* 8 rows × 16 columns: nn, tn, tt on CPUs */
-    CPU_NT_TILE = 11, /* the nt kernel works along K: 4 rows × 4 columns of 8-wide sums */
+    FIRST_VECTOR_TILE = 10,
+    END_VECTOR_TILE = 18,
+    CPU_TILE = 10,    /* 8 rows × 16 columns: nn, tn, tt on CPUs */
+    CPU_NT_TILE = 13, /* the nt kernel works along K: 4 rows × 4 columns of 8-wide sums */
 };
 _Static_assert(NTILES <= CLRT__GEMM_MAX_TILES, "CLRT__GEMM_MAX_TILES is too small");
 
@@ -86,8 +91,8 @@ void clrt__gemm_tile_defines(unsigned tile, int ta, int tb, char *buf, size_t le
     if (t->kt)
         snprintf(buf, len,
                  "-D CLRT_GEMM_ONLY=%u -D CLRT_GEMM_TM=%u -D CLRT_GEMM_TN=%u -D CLRT_GEMM_LX=%u "
-                 "-D CLRT_GEMM_LY=%u -D CLRT_GEMM_KT=%u",
-                 op, t->tm, t->tn, t->lx, t->ly, t->kt);
+                 "-D CLRT_GEMM_LY=%u -D CLRT_GEMM_KT=%u%s",
+                 op, t->tm, t->tn, t->lx, t->ly, t->kt, t->kmajor ? " -D CLRT_GEMM_KMAJOR=1" : "");
     else if (t->vw)
         snprintf(buf, len, "-D CLRT_GEMM_ONLY=%u -D CLRT_GEMM_TM=%u -D CLRT_GEMM_VW=%u", op, t->tm,
                  t->vw);
@@ -177,12 +182,17 @@ size_t clrt__gemm_tile_group(unsigned tile)
     return (size_t)tiles[tile].lx * tiles[tile].ly;
 }
 
-clrt_status clrt__gemm_tile_fits(clrt_ctx *ctx, unsigned tile, int ta, int tb, bool *fits)
+size_t clrt__gemm_tile_local_bytes(unsigned tile)
 {
     const clrt__gemm_tile *t = &tiles[tile];
-    size_t local = t->kt ? (size_t)t->kt * (t->ly * t->tm + t->lx * t->tn) * sizeof(float) : 0;
+    size_t pad = t->kmajor ? 1 : 0; /* a float more per staged row (cl/gemm.cl) */
+    return (size_t)t->kt * (t->ly * t->tm + pad + t->lx * t->tn + pad) * sizeof(float);
+}
+
+clrt_status clrt__gemm_tile_fits(clrt_ctx *ctx, unsigned tile, int ta, int tb, bool *fits)
+{
     *fits = false;
-    if (local > ctx->dev.local_mem_bytes)
+    if (clrt__gemm_tile_local_bytes(tile) > ctx->dev.local_mem_bytes)
         return CLRT_OK;
     size_t group = clrt__gemm_tile_group(tile), limit;
     if (group == 0) { /* sized from the kernel's limit at launch */

@@ -43,7 +43,7 @@ static void shape_class(const clrt__gemm_args *g, bool builtin_only, char *buf, 
 }
 
 /* Bumped when clrt__gemm_choose() changes what it times or how it picks. */
-#define TUNING_RULES 3 /* 3: vector tiles only where the device prefers float vectors */
+#define TUNING_RULES 4 /* 4: k-major local-memory tiles among the scalar candidates */
 
 /* What the record is valid for: the device and driver, and this clrt. */
 static void device_key(const clrt_ctx *ctx, char *buf, size_t len)
@@ -56,15 +56,15 @@ static void device_key(const clrt_ctx *ctx, char *buf, size_t len)
     const clrt_source *src = clrt__embedded_source("gemm");
     unsigned long long kernels =
         src ? (unsigned long long)clrt__hash64(src->data, src->len, 0) : 0;
-    char text[1024];
+    char text[2048];
     int used = snprintf(text, sizeof text, "%s|%d|%016llx|%s|%s|%s|", CLRT_VERSION_STRING,
                         TUNING_RULES, kernels, ctx->dev.platform, ctx->dev.name,
                         ctx->dev.driver_version);
     for (unsigned i = 0; i < clrt__gemm_tile_count() && used > 0 && (size_t)used < sizeof text;
          i++) {
         const clrt__gemm_tile *t = clrt__gemm_tile_at(i);
-        used += snprintf(text + used, sizeof text - (size_t)used, "%u.%u.%u.%u.%u,", t->tm,
-                         t->tn, t->lx, t->ly, t->vw);
+        used += snprintf(text + used, sizeof text - (size_t)used, "%u.%u.%u.%u.%u.%u.%u,",
+                         t->tm, t->tn, t->lx, t->ly, t->vw, t->kt, t->kmajor);
     }
     snprintf(buf, len, "%016llx", (unsigned long long)clrt__hash64(text, strlen(text), 7));
 }

@@ -1,6 +1,7 @@
 /* Linear layers, PyTorch layout (W is [out, in]): forward with bias and
  * activation in one pass after the GEMM, backward as two GEMMs and a column
- * sum. */
+ * sum (col_sum.c's work-group kernel on GPU-type devices, else
+ * clrt_bias_grad). */
 #include "ops/ops.h"
 
 #include "common.h"
@@ -82,10 +83,15 @@ clrt_status clrt_linear_backward(clrt_ctx *ctx, const clrt_tensor *x, const clrt
     if (db && out > 0) {
         if (batch > UINT32_MAX || out > UINT32_MAX)
             return clrt__fail(ctx, CLRT_ERR_UNSUPPORTED, "%s: dimensions past 2^32", fn);
+        bool accumulate = (flags & CLRT_GRAD_ACCUMULATE) != 0, done = false;
+        if (clrt__col_sum_by_groups(ctx))
+            CLRT_TRY(clrt__col_sum_groups(ctx, fn, dy, db, batch, out, false, accumulate, &done));
+        if (done)
+            return CLRT_OK;
         cl_kernel k;
         CLRT_TRY(clrt__kernel(ctx, "linear", "clrt_bias_grad", &k));
         CLRT_TRY(clrt__set_args(ctx, k, fn, "mmuui", dy, db, (unsigned)batch, (unsigned)out,
-                                (flags & CLRT_GRAD_ACCUMULATE) != 0));
+                                accumulate));
         CLRT_TRY(clrt__launch_1d(ctx, k, (out + CLRT_BIAS_GRAD_VW - 1) / CLRT_BIAS_GRAD_VW, fn));
     }
     return CLRT_OK;

@@ -72,6 +72,22 @@ clrt_tensor *const *clrt__optim_params(const clrt_optim *opt, size_t *count);
  * clrt__program_variants. */
 clrt_status clrt__act_variants(clrt_ctx *ctx, clrt__variant_fn fn, void *user);
 
+/* ------------------------------------------------------------ col_sum.c */
+
+/* Whether column sums (clrt_reduce along axis 0, the bias gradient) run as
+ * a work-group per column block on this device (GPU-type devices) rather
+ * than as one work-item per column; ctx->col_sum_groups forces it. */
+bool clrt__col_sum_by_groups(const clrt_ctx *ctx);
+
+/* y[c] = Σ_r x[r, c] (mean: / rows; accumulate: y[c] + that) for the
+ * [rows, cols] matrix x, a work-group per column block. *done false, and
+ * nothing enqueued, where it cannot run here (a kernel limit under
+ * CLRT_COL_SUM_LANES, sizes past 2^32): the caller's per-column kernel
+ * then does it. */
+clrt_status clrt__col_sum_groups(clrt_ctx *ctx, const char *fn, const clrt_tensor *x,
+                                 clrt_tensor *y, size_t rows, size_t cols, bool mean,
+                                 bool accumulate, bool *done);
+
 /* ------------------------------------------------- gemm.c, gemm_tune.c */
 
 /* One checked call of clrt_gemm: C[m×n] = alpha·op(A)·op(B) + beta·C. */
@@ -86,7 +102,8 @@ typedef struct clrt__gemm_args {
 /* A builtin kernel configuration (gemm.c's table says what each is). */
 typedef struct clrt__gemm_tile {
     unsigned tm, tn, lx, ly, vw;
-    unsigned kt; /* > 0: the local-memory kernels, staging KT-deep blocks of A and B */
+    unsigned kt;     /* > 0: the local-memory kernels, staging KT-deep blocks of A and B */
+    unsigned kmajor; /* with kt: both blocks staged k-major and padded (the nt GEMM's layout) */
 } clrt__gemm_tile;
 
 /* At least the number of builtin configurations (fixed-size arrays). */
@@ -113,6 +130,9 @@ unsigned clrt__gemm_default_tile(const clrt_ctx *ctx, int ta, int tb);
 /* The program of tile `tile` for (ta, tb) can be had: always, unless the
  * context has a bundle without it. Tuning times only these. */
 bool clrt__gemm_tile_available(const clrt_ctx *ctx, unsigned tile, int ta, int tb);
+
+/* The local memory tile's kernels use (0 for those without). */
+size_t clrt__gemm_tile_local_bytes(unsigned tile);
 
 /* Whether tile's kernel for (ta, tb) can launch here: its local memory
  * within the device's and its work-group within the kernel's

@@ -123,6 +123,16 @@ cl_int clrt__cl_create_buffer(clrt_ctx *ctx, size_t bytes, cl_mem *out)
     return rc;
 }
 
+cl_int clrt__cl_create_pinned(clrt_ctx *ctx, size_t bytes, cl_mem *out)
+{
+    *out = NULL;
+    INJECT(ctx, CLRT__FAULT_ALLOC, "clCreateBuffer");
+    cl_int rc;
+    *out = clCreateBuffer(ctx->context, CL_MEM_READ_WRITE | CL_MEM_ALLOC_HOST_PTR, bytes, NULL,
+                          &rc);
+    return rc;
+}
+
 cl_int clrt__cl_build(clrt_ctx *ctx, cl_program prog, const char *options)
 {
     INJECT(ctx, CLRT__FAULT_BUILD, "clBuildProgram");

@@ -81,6 +81,13 @@ static clrt_status ctx_configure(clrt_ctx *ctx, const clrt_ctx_options *opt, cha
                                  size_t errlen)
 {
     ctx->gemm_tile = -1;
+    ctx->col_sum_groups = -1;
+    ctx->pinned_staging = -1;
+    cl_bool unified = CL_TRUE;
+    if (clGetDeviceInfo(ctx->dev.device_id, CL_DEVICE_HOST_UNIFIED_MEMORY, sizeof unified,
+                        &unified, NULL) != CL_SUCCESS)
+        unified = CL_TRUE; /* unknown: the direct uploads, as before */
+    ctx->host_unified = unified == CL_TRUE;
     /* Asked, not assumed: rusticl's llvmpipe is a CPU device that prefers
      * scalar floats, where the vector GEMM tiles run 8x slower. */
     cl_uint width = 0;

@@ -355,13 +355,30 @@ static const char *type_label(const clrt_device_info *d)
     return "other";
 }
 
+/* What to install when the loader lists no device: the Debian packages,
+ * and where the loader looked. */
+static void no_device_text(char *buf, size_t len)
+{
+    const char *dir = getenv("OCL_ICD_VENDORS");
+    snprintf(buf, len,
+             "no OpenCL platform or device found: the OpenCL loader found no driver in %s%s. "
+             "Install one: on Debian, apt-get install pocl-opencl-icd ocl-icd-libopencl1 (PoCL, "
+             "the CPU); for an NVIDIA GPU, the driver's OpenCL ICD (nvidia-opencl-icd, with the "
+             "NVIDIA driver); mesa-opencl-icd for Mesa's drivers. clinfo lists what the loader "
+             "sees",
+             dir && *dir ? dir : "/etc/OpenCL/vendors",
+             dir && *dir ? " (OCL_ICD_VENDORS)" : " (its .icd files)");
+}
+
 void clrt__device_list_text(const clrt_device_info *list, size_t count, char *buf, size_t len)
 {
     if (!buf || len == 0)
         return;
     buf[0] = '\0';
     if (count == 0) {
-        snprintf(buf, len, "  (no OpenCL device found: is an ICD installed in /etc/OpenCL/vendors?)");
+        char text[1024];
+        no_device_text(text, sizeof text);
+        snprintf(buf, len, "  %s", text);
         return;
     }
     size_t used = 0;
@@ -394,16 +411,125 @@ static bool parse_index(const char *s, size_t *out)
     return true;
 }
 
+/* The optimal string alignment distance between a and b (edits of one
+ * letter, swaps of two neighbours), case-insensitive; the first 63 letters
+ * of each are compared. */
+static size_t edit_distance(const char *a, const char *b)
+{
+    enum { MAX = 64 };
+    size_t la = strlen(a), lb = strlen(b);
+    la = la < MAX - 1 ? la : MAX - 1;
+    lb = lb < MAX - 1 ? lb : MAX - 1;
+    unsigned char d[MAX][MAX];
+    for (size_t i = 0; i <= la; i++)
+        d[i][0] = (unsigned char)i;
+    for (size_t j = 0; j <= lb; j++)
+        d[0][j] = (unsigned char)j;
+    for (size_t i = 1; i <= la; i++)
+        for (size_t j = 1; j <= lb; j++) {
+            int ca = tolower((unsigned char)a[i - 1]), cb = tolower((unsigned char)b[j - 1]);
+            unsigned best = d[i - 1][j - 1] + (ca != cb);
+            if (d[i - 1][j] + 1u < best)
+                best = d[i - 1][j] + 1u;
+            if (d[i][j - 1] + 1u < best)
+                best = d[i][j - 1] + 1u;
+            if (i > 1 && j > 1 && ca == tolower((unsigned char)b[j - 2]) &&
+                cb == tolower((unsigned char)a[i - 2]) && d[i - 2][j - 2] + 1u < best)
+                best = d[i - 2][j - 2] + 1u;
+            d[i][j] = (unsigned char)best;
+        }
+    return d[la][lb];
+}
+
+/* Keep `word` (n letters of text) as the closest so far if it is nearer to
+ * sel than the best. */
+static void consider(const char *sel, const char *word, size_t n, size_t device,
+                     size_t *best_dist, size_t *best_dev, char *best_word, size_t best_len)
+{
+    char w[64];
+    if (n < 2 || n >= sizeof w)
+        return;
+    memcpy(w, word, n);
+    w[n] = '\0';
+    size_t dist = edit_distance(sel, w);
+    if (dist < *best_dist) {
+        *best_dist = dist, *best_dev = device;
+        snprintf(best_word, best_len, "%s", w);
+        for (char *p = best_word; *p; p++)
+            *p = (char)tolower((unsigned char)*p);
+    }
+}
+
+/* The selector or name word of a device nearest to sel: a typo ("pcol",
+ * "nvida") or the wrong kind ("gpu" where there is only a CPU). False when
+ * none is within a third of sel's letters (one edit at least). */
+static bool closest_match(const clrt_device_info *list, size_t count, const char *sel,
+                          size_t *device, char *word, size_t wordlen)
+{
+    size_t best = SIZE_MAX;
+    for (size_t i = 0; i < count; i++) {
+        const clrt_device_info *d = &list[i];
+        consider(sel, d->selector, strlen(d->selector), i, &best, device, word, wordlen);
+        const char *texts[] = {d->platform, d->platform_version, d->name, d->vendor};
+        for (size_t t = 0; t < sizeof texts / sizeof texts[0]; t++)
+            for (const char *p = texts[t]; *p;) {
+                while (*p && !isalnum((unsigned char)*p))
+                    p++;
+                const char *start = p;
+                while (*p && isalnum((unsigned char)*p))
+                    p++;
+                consider(sel, start, (size_t)(p - start), i, &best, device, word, wordlen);
+            }
+    }
+    size_t allowed = strlen(sel) / 3;
+    return best <= (allowed > 1 ? allowed : 1);
+}
+
+/* The failure of a selector: why, a hint, then the device list. */
+static clrt_status report(const clrt_device_info *list, size_t count, const char *selector,
+                          clrt_status status, const char *why, const char *hint, char *err,
+                          size_t errlen)
+{
+    if (!err || !errlen)
+        return status;
+    if (count == 0) {
+        char text[1024];
+        no_device_text(text, sizeof text);
+        clrt__errbuf_set(err, errlen, "%s", text);
+        return status;
+    }
+    char devices[2048];
+    clrt__device_list_text(list, count, devices, sizeof devices);
+    clrt__errbuf_set(err, errlen, "device selector \"%s\" %s%s; devices:\n%s", selector, why,
+                     hint, devices);
+    return status;
+}
+
 static clrt_status no_match(const clrt_device_info *list, size_t count, const char *selector,
                             clrt_status status, const char *why, char *err, size_t errlen)
 {
-    if (err && errlen) {
-        char devices[2048];
-        clrt__device_list_text(list, count, devices, sizeof devices);
-        clrt__errbuf_set(err, errlen, "device selector \"%s\" %s; devices:\n%s", selector, why,
-                         devices);
-    }
-    return status;
+    return report(list, count, selector, status, why, "", err, errlen);
+}
+
+/* A selector that names no device: the list, and the closest match. */
+static clrt_status matches_none(const clrt_device_info *list, size_t count, const char *selector,
+                                char *err, size_t errlen)
+{
+    char hint[1024] = "", word[64];
+    size_t i;
+    if (err && errlen && closest_match(list, count, selector, &i, word, sizeof word))
+        snprintf(hint, sizeof hint, "; the closest match is \"%s\", device %zu (%s / %s)", word,
+                 list[i].index, list[i].platform, list[i].name);
+    /* A GPU asked for and none listed: most often its driver's ICD is
+     * what is missing. */
+    bool gpu_listed = kind_nth(list, count, KIND_GPU, 0) < count;
+    if (err && errlen && !gpu_listed &&
+        (strncmp(selector, "gpu", 3) == 0 || contains_nocase(selector, "nvidia")))
+        snprintf(hint + strlen(hint), sizeof hint - strlen(hint),
+                 "; no GPU is listed: install its driver's OpenCL ICD (NVIDIA: the driver's "
+                 "nvidia-opencl-icd; Intel: intel-opencl-icd)");
+    return report(list, count, selector, CLRT_ERR_NO_DEVICE, "matches no device", hint, err,
+                  errlen);
 }
 
 clrt_status clrt__device_pick(const clrt_device_info *list, size_t count, const char *selector,
@@ -466,7 +592,7 @@ clrt_status clrt__device_pick(const clrt_device_info *list, size_t count, const 
             *index = i;
             return CLRT_OK;
         }
-        return no_match(list, count, sel, CLRT_ERR_NO_DEVICE, "matches no device", err, errlen);
+        return matches_none(list, count, sel, err, errlen);
     }
 
     for (size_t i = 0; i < count; i++) {
@@ -477,7 +603,7 @@ clrt_status clrt__device_pick(const clrt_device_info *list, size_t count, const 
             return CLRT_OK;
         }
     }
-    return no_match(list, count, sel, CLRT_ERR_NO_DEVICE, "matches no device", err, errlen);
+    return matches_none(list, count, sel, err, errlen);
 }
 
 static bool picks(const clrt_device_info *list, size_t count, const char *sel, size_t want)

@@ -495,6 +495,10 @@ clrt_status clrt__faults_from_env(clrt_ctx *ctx, char *err, size_t errlen);
  * nothing done (*out NULL, no event). The transfers and the copy start at
  * offset 0; maps block. */
 cl_int clrt__cl_create_buffer(clrt_ctx *ctx, size_t bytes, cl_mem *out); /* read-write */
+/* A read-write buffer the driver allocates in host memory it can reach
+ * directly (CL_MEM_ALLOC_HOST_PTR: pinned, on a GPU), for staging uploads
+ * through its mapping; counted as an alloc for fault injection. */
+cl_int clrt__cl_create_pinned(clrt_ctx *ctx, size_t bytes, cl_mem *out);
 cl_int clrt__cl_build(clrt_ctx *ctx, cl_program prog, const char *options);
 cl_int clrt__cl_enqueue_kernel(clrt_ctx *ctx, cl_kernel kernel, cl_uint dims,
                                const size_t *global, const size_t *local, cl_event *ev);
@@ -551,6 +555,10 @@ struct clrt_ctx {
     cl_uint float_vector_width; /* CL_DEVICE_PREFERRED_VECTOR_WIDTH_FLOAT */
     clrt_gemm_backend gemm_backend; /* backend.c */
     int gemm_tile;      /* builtin configuration forced by tests; -1: the device's default */
+    int col_sum_groups; /* tests: 1 forces the work-group column sums, 0 the per-column; -1 */
+    int pinned_staging; /* tests: 1 forces the loader's pinned staging, 0 forbids it; -1: where
+                         * the device does not share host memory (host_unified false) */
+    bool host_unified;  /* CL_DEVICE_HOST_UNIFIED_MEMORY (true when the query fails) */
     bool tuning;        /* the GEMM tuner is timing candidates: their failures log at DEBUG */
     struct clrt_profile *profile; /* profile.c: kernel times; NULL until the first record */
     clrt__layer_state layer_state[CLRT__STATE_COUNT];

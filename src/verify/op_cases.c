@@ -31,6 +31,23 @@ static float *copy_floats(clrt__case_run *r, const float *src, size_t n)
     return p;
 }
 
+/* A case variant with this bit runs with the work-group column sums
+ * forced (col_sum.c; ctx->col_sum_groups), so every device checks them,
+ * not only the GPU-type ones that choose them. */
+#define COL_SUM_GROUPS 0x10000
+
+/* Run `op` on r, with the work-group column sums forced where the case
+ * asks for them. */
+static clrt_status with_col_sums(clrt__case_run *r, clrt_status (*op)(clrt__case_run *r))
+{
+    int saved = r->ctx->col_sum_groups;
+    if (r->c->variant & COL_SUM_GROUPS)
+        r->ctx->col_sum_groups = 1;
+    clrt_status st = op(r);
+    r->ctx->col_sum_groups = saved;
+    return st;
+}
+
 static double *doubles(clrt__case_run *r, size_t n)
 {
     return clrt__case_alloc(r, (n ? n : 1) * sizeof(double));
@@ -192,11 +209,16 @@ static clrt_status linear_backward_make(clrt__case_run *r)
     return clrt__case_tensor(r, "db", 1, &nout, io->hdb, true, &io->db);
 }
 
-static clrt_status linear_backward_run(clrt__case_run *r)
+static clrt_status linear_backward_call(clrt__case_run *r)
 {
     linear_io *io = r->io;
     return clrt_linear_backward(r->ctx, io->x, io->w, io->dy, io->dx, io->dw, io->db,
-                                (unsigned)r->c->variant);
+                                (unsigned)(r->c->variant & ~COL_SUM_GROUPS));
+}
+
+static clrt_status linear_backward_run(clrt__case_run *r)
+{
+    return with_col_sums(r, linear_backward_call);
 }
 
 static clrt_status linear_backward_check(clrt__case_run *r)
@@ -207,7 +229,7 @@ static clrt_status linear_backward_check(clrt__case_run *r)
     float *db = copy_floats(r, io->hdb, nout);
     CLRT_TRY(r->st);
     clrt_ref_linear_backward(batch, in, nout, io->hx, io->hw, io->hdy, dx, dw, db,
-                             (unsigned)r->c->variant);
+                             (unsigned)(r->c->variant & ~COL_SUM_GROUPS));
     const float *gdx = clrt__case_got(r, io->dx), *gdw = clrt__case_got(r, io->dw);
     clrt__case_check(r, "dx", gdx, dx, NULL, batch * in, clrt__tol_linear(nout));
     clrt__case_check(r, "dw", gdw, dw, NULL, nout * in, clrt__tol_linear(batch));
@@ -224,6 +246,13 @@ static clrt_status linear_backward_check(clrt__case_run *r)
     clrt__case_check(r, "dw untouched", again_dw, gdw, NULL, nout * in, clrt__tol_bitwise());
     return CLRT_OK;
 }
+
+/* The bias gradient by work-group column sums (COL_SUM_GROUPS), [batch,
+ * in, out]: batches not a multiple of the lanes (8), 1 to 513 outputs. */
+static const clrt__case_shape bias_grad_shapes[] = {
+    {3, {9, 2, 1}, 0, DEV | SIM}, {3, {5, 2, 10}, 0, DEV | SIM}, {3, {3, 1, 513}, 0, DEV | SIM},
+    {3, {133, 3, 10}, 0, DEV},    {3, {67, 5, 513}, 0, DEV},
+};
 
 /* Finite differences, [batch, in, out] = [3, 5, 4]: L = Σ y⊙r with y =
  * x·Wᵀ + b; dL/dθ from clrt_linear_backward with dy = r against central
@@ -808,6 +837,14 @@ static const clrt__case_shape reduce_shapes[] = {
     {2, {10, 784}, 0, DEV},      {2, {7, 257}, 0, SELF},
 };
 
+/* The work-group column sums (COL_SUM_GROUPS): rows not a multiple of the
+ * lanes (8), 1 to 513 columns (a partial block, several blocks). */
+static const clrt__case_shape col_sum_shapes[] = {
+    {2, {1, 1}, 0, DEV | SIM},   {2, {7, 1}, 0, DEV | SIM},  {2, {9, 10}, 0, DEV | SIM},
+    {2, {3, 513}, 0, DEV | SIM}, {2, {257, 10}, 0, DEV},     {2, {129, 513}, 0, DEV},
+    {2, {1001, 1}, 0, DEV},
+};
+
 typedef struct ew_io {
     clrt_tensor *a, *b, *y;
     float *ha, *hb;
@@ -826,18 +863,23 @@ static clrt_status reduce_make(clrt__case_run *r)
     return clrt__case_tensor(r, "y", 1, &m, NULL, true, &io->y);
 }
 
-static clrt_status reduce_run(clrt__case_run *r)
+static clrt_status reduce_call(clrt__case_run *r)
 {
     ew_io *io = r->io;
-    return clrt_reduce(r->ctx, (clrt_reduce_op)(r->c->variant >> 1), r->c->variant & 1, io->a,
-                       io->y);
+    return clrt_reduce(r->ctx, (clrt_reduce_op)((r->c->variant & 0xff) >> 1), r->c->variant & 1,
+                       io->a, io->y);
+}
+
+static clrt_status reduce_run(clrt__case_run *r)
+{
+    return with_col_sums(r, reduce_call);
 }
 
 static clrt_status reduce_check(clrt__case_run *r)
 {
     ew_io *io = r->io;
     int axis = r->c->variant & 1;
-    clrt_reduce_op op = (clrt_reduce_op)(r->c->variant >> 1);
+    clrt_reduce_op op = (clrt_reduce_op)((r->c->variant & 0xff) >> 1);
     size_t rows = clrt__case_dim(r, 0), cols = clrt__case_dim(r, 1);
     size_t m = axis ? rows : cols, count = axis ? cols : rows;
     float *want = clrt__case_floats(r, m);
@@ -1124,6 +1166,10 @@ const clrt__op_case clrt__op_cases[] = {
     CASE("linear_backward", "linear_backward", 0, 0, linear_shapes, ST, linear_backward),
     CASE("linear_backward accumulate", "linear_backward", CLRT_GRAD_ACCUMULATE, 0,
          linear_shapes, 0, linear_backward),
+    CASE("linear_backward col_sum_groups", "linear_backward", COL_SUM_GROUPS, 0,
+         bias_grad_shapes, 0, linear_backward),
+    CASE("linear_backward accumulate col_sum_groups", "linear_backward",
+         CLRT_GRAD_ACCUMULATE | COL_SUM_GROUPS, 0, bias_grad_shapes, 0, linear_backward),
     CASE("linear_backward fd", "linear_fd", 0, 0, linear_fd_shapes, GRAD, linear_fd),
 
     ACT_CASES("act_forward", "act_forward", act_forward, act_shapes, ST),
@@ -1147,6 +1193,10 @@ const clrt__op_case clrt__op_cases[] = {
     CASE("reduce mean axis 0", "reduce", CLRT_REDUCE_MEAN * 2, 0, reduce_shapes, ST, reduce),
     CASE("reduce mean axis 1", "reduce", CLRT_REDUCE_MEAN * 2 + 1, 0, reduce_shapes, ST,
          reduce),
+    CASE("reduce sum axis 0 col_sum_groups", "reduce", CLRT_REDUCE_SUM * 2 | COL_SUM_GROUPS, 0,
+         col_sum_shapes, 0, reduce),
+    CASE("reduce mean axis 0 col_sum_groups", "reduce", CLRT_REDUCE_MEAN * 2 | COL_SUM_GROUPS,
+         0, col_sum_shapes, 0, reduce),
     CASE("add", "elementwise", EW_ADD, 0, ew_shapes, ST, ew),
     CASE("scale -0.37", "elementwise", EW_SCALE, -0.37f, ew_shapes, ST, ew),
     CASE("scale 0", "elementwise", EW_SCALE, 0.0f, ew_shapes, 0, ew),

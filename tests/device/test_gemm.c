@@ -186,11 +186,46 @@ static void work_groups_fit(void **state)
                     fail_msg("tile %u (run as %u), %zux%zux%zu: work-group %zux%zu over the "
                              "kernel's limit %zu",
                              tile, p.tile, g.m, g.n, g.k, p.local[0], p.local[1], limit);
-                const clrt__gemm_tile *tl = clrt__gemm_tile_at(p.tile);
-                size_t local = tl->kt * (tl->ly * tl->tm + tl->lx * tl->tn) * sizeof(float);
-                assert_true(local <= ctx->dev.local_mem_bytes);
+                assert_true(clrt__gemm_tile_local_bytes(p.tile) <= ctx->dev.local_mem_bytes);
             }
         }
+    }
+    clrt_test_ctx_done(ctx);
+}
+
+/* Counts the GEMM variants built k-major (CLRT_GEMM_KMAJOR), by transpose
+ * pair (CLRT_GEMM_ONLY 9-12). */
+static clrt_status count_kmajor(clrt_ctx *ctx, const clrt__program_variant *v, void *user)
+{
+    (void)ctx;
+    unsigned *by_op = user, op;
+    const char *only = strstr(v->defines, "CLRT_GEMM_ONLY=");
+    if (strcmp(v->program, "gemm") == 0 && strstr(v->defines, "CLRT_GEMM_KMAJOR=1") && only &&
+        sscanf(only, "CLRT_GEMM_ONLY=%u", &op) == 1 && op >= 9 && op <= 12)
+        by_op[op - 9]++;
+    return CLRT_OK;
+}
+
+/* Where the scalar and local-memory tiles are the candidates (not PoCL's
+ * vector set), the k-major tiles for the nt forward GEMM are among them,
+ * and the program-variant list that bundles are built from holds each of
+ * their builds: a device without a compiler can pick them too. */
+static void kmajor_tiles_are_candidates(void **state)
+{
+    (void)state;
+    clrt_ctx *ctx = clrt_test_ctx();
+    unsigned first, end, kmajor = 0;
+    clrt__gemm_candidate_tiles(ctx, &first, &end);
+    for (unsigned t = first; t < end; t++)
+        kmajor += clrt__gemm_tile_at(t)->kmajor && clrt__gemm_tile_at(t)->kt > 0;
+    unsigned by_op[4] = {0, 0, 0, 0};
+    CLRT_ASSERT_OK(ctx, clrt__program_variants(ctx, count_kmajor, by_op));
+    if (clrt__gemm_tile_at(first)->vw) {
+        assert_int_equal(kmajor, 0);
+    } else {
+        assert_int_equal(kmajor, 2);
+        for (int op = 0; op < 4; op++)
+            assert_int_equal(by_op[op], kmajor);
     }
     clrt_test_ctx_done(ctx);
 }
@@ -456,6 +491,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(builtin_backend), cmocka_unit_test(builtin_every_tile),
         cmocka_unit_test(tiles_agree_bitwise), cmocka_unit_test(work_groups_fit),
+        cmocka_unit_test(kmajor_tiles_are_candidates),
         cmocka_unit_test(clblast_backend),
         cmocka_unit_test(host_backend),    cmocka_unit_test(auto_backend),
         cmocka_unit_test(tuning_record),   cmocka_unit_test(tuning_record_is_not_followed),

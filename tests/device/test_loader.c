@@ -2,7 +2,8 @@
  * batch contents read back against the dataset, partial last batches, the
  * shuffling order pinned to (seed, epoch), file order without shuffling,
  * no device allocation after the first epoch, batches used by device work
- * that is still queued while the next ones upload, and argument errors. */
+ * that is still queued while the next ones upload, pinned staging (forced)
+ * bit-identical to the direct path, and argument errors. */
 #include "harness.h"
 #include "io/io.h"
 
@@ -277,10 +278,10 @@ static void no_allocation_after_first_epoch(void **state)
 
 /* Batches handed to device work that has not run yet when the next batches
  * are gathered and uploaded: each copy must still see its own batch. */
-static void pipelined_device_use(void **state)
+static void pipelined_use_staged(int pinned)
 {
-    (void)state;
     clrt_ctx *ctx = clrt_test_ctx();
+    ctx->pinned_staging = pinned;
     clrt_dataset *ds = make_dataset(N);
     enum { B = 7, NB = (N + B - 1) / B };
     clrt_loader *l = make_loader(ctx, ds, B, 1, 77);
@@ -315,7 +316,106 @@ static void pipelined_device_use(void **state)
         clrt_tensor_destroy(cy[k]);
     }
     assert_int_equal(pos, N);
+    assert_int_equal(clrt__loader_pinned(l), pinned >= 0 ? pinned : !ctx->host_unified);
     clrt_loader_destroy(l);
+    clrt_dataset_destroy(ds);
+    clrt_test_ctx_done(ctx);
+}
+
+static void pipelined_device_use(void **state)
+{
+    (void)state;
+    pipelined_use_staged(-1); /* the device's own choice */
+}
+
+/* Every batch a loader hands out over epochs 0 and 1, x then labels, read
+ * back one after the other into one array (2·(N·F + N) floats). */
+static float *all_batches(clrt_ctx *ctx, clrt_loader *l)
+{
+    size_t total = 2 * (N * F + N), pos = 0;
+    float *out = malloc(total * sizeof *out);
+    assert_non_null(out);
+    for (uint64_t epoch = 0; epoch < 2; epoch++) {
+        CLRT_ASSERT_OK(ctx, clrt_loader_begin(l, epoch));
+        for (;;) {
+            const clrt_tensor *x, *y;
+            CLRT_ASSERT_OK(ctx, clrt_loader_next(l, &x, &y));
+            if (!x)
+                break;
+            size_t rows = clrt_tensor_dim(x, 0);
+            assert_true(pos + rows * (F + 1) <= total);
+            CLRT_ASSERT_OK(ctx, clrt_tensor_read(x, out + pos, rows * F));
+            CLRT_ASSERT_OK(ctx, clrt_tensor_read(y, out + pos + rows * F, rows));
+            pos += rows * (F + 1);
+        }
+    }
+    assert_int_equal(pos, total);
+    return out;
+}
+
+/* Pinned staging, the path of devices that do not share host memory
+ * (CL_DEVICE_HOST_UNIFIED_MEMORY false), forced here since the devices
+ * here all share it: the same batches, bit for bit, as the direct path,
+ * every row once in the documented order, and batches still in use by
+ * queued work while the next ones upload. */
+static void pinned_staging_matches_direct(void **state)
+{
+    (void)state;
+    clrt_ctx *ctx = clrt_test_ctx();
+    clrt_dataset *ds = make_dataset(N);
+    const size_t batches[] = {1, 7, 128, N};
+    size_t order[N], want[N];
+    for (size_t b = 0; b < sizeof batches / sizeof batches[0]; b++) {
+        for (int shuffle = 0; shuffle <= 1; shuffle++) {
+            float *got[2];
+            for (int pinned = 0; pinned <= 1; pinned++) {
+                ctx->pinned_staging = pinned;
+                clrt_loader *l = make_loader(ctx, ds, batches[b], shuffle, 9);
+                assert_int_equal(clrt__loader_pinned(l), pinned);
+                got[pinned] = all_batches(ctx, l);
+                run_epoch(ctx, l, ds, batches[b], 3, order);
+                expected_order(N, shuffle, 9, 3, want);
+                assert_memory_equal(order, want, sizeof order);
+                clrt_loader_destroy(l);
+            }
+            if (memcmp(got[0], got[1], 2 * (N * F + N) * sizeof(float)) != 0)
+                fail_msg("batch %zu, shuffle %d: pinned staging differs from the direct path",
+                         batches[b], shuffle);
+            free(got[0]);
+            free(got[1]);
+        }
+    }
+    ctx->pinned_staging = -1;
+    clrt_dataset_destroy(ds);
+    clrt_test_ctx_done(ctx);
+    pipelined_use_staged(1);
+}
+
+/* A pinned staging buffer that cannot be made or mapped fails that
+ * clrt_loader_next with a message and leaks nothing; the next call, the
+ * fault gone, goes on. */
+static void pinned_staging_failures(void **state)
+{
+    (void)state;
+    clrt_ctx *ctx = clrt_test_ctx();
+    clrt_dataset *ds = make_dataset(N);
+    ctx->pinned_staging = 1;
+    const clrt__fault_kind kinds[] = {CLRT__FAULT_ALLOC, CLRT__FAULT_MAP};
+    for (size_t i = 0; i < 2; i++) {
+        clrt_loader *l = make_loader(ctx, ds, 7, 1, 3);
+        const clrt_tensor *x, *y;
+        clrt__fault_arm(ctx, kinds[i], 1, CL_SUCCESS);
+        clrt_status st = clrt_loader_next(l, &x, &y);
+        clrt__fault_disarm(ctx, kinds[i]);
+        assert_int_not_equal(st, CLRT_OK);
+        assert_null(x);
+        assert_non_null(strstr(clrt_ctx_errmsg(ctx), "pinned staging buffer"));
+        size_t order[N], want[N];
+        run_epoch(ctx, l, ds, 7, 0, order);
+        expected_order(N, 1, 3, 0, want);
+        assert_memory_equal(order, want, sizeof order);
+        clrt_loader_destroy(l);
+    }
     clrt_dataset_destroy(ds);
     clrt_test_ctx_done(ctx);
 }
@@ -491,6 +591,8 @@ int main(void)
         cmocka_unit_test(order_fixed_by_seed_and_epoch),
         cmocka_unit_test(no_allocation_after_first_epoch),
         cmocka_unit_test(pipelined_device_use),
+        cmocka_unit_test(pinned_staging_matches_direct),
+        cmocka_unit_test(pinned_staging_failures),
         cmocka_unit_test(destroy_mid_epoch),
         cmocka_unit_test(context_busy_while_loader_lives),
         cmocka_unit_test(shards_split_every_batch),

@@ -836,6 +836,39 @@ static void fashion_mnist(void **state)
     }
 }
 
+/* The features-only reader clrt-predict uses: every column a feature, the
+ * same header detection, and the same refusals, naming the line. */
+static void csv_features_only(void **state)
+{
+    (void)state;
+    const char *path = clrt_unit_tmp_path("x.csv");
+    write_text(path, "f0,f1,f2\n1,2,3\n4.5, 5 ,6\n");
+    clrt_dataset *ds = (clrt_dataset *)&err;
+    assert_int_equal(clrt__csv_load_features(path, &ds, err, sizeof err), CLRT_OK);
+    assert_int_equal(clrt_dataset_size(ds), 2);
+    assert_int_equal(clrt_dataset_features(ds), 3);
+    assert_int_equal(clrt_dataset_classes(ds), 0);
+    const float *x = clrt_dataset_data(ds);
+    assert_true(x[0] == 1 && x[2] == 3 && x[3] == 4.5f && x[5] == 6);
+    assert_true(clrt_dataset_labels(ds)[1] == 0);
+    clrt_dataset_destroy(ds);
+    /* One column is a model of one input. */
+    write_text(path, "7\n8\n");
+    assert_int_equal(clrt__csv_load_features(path, &ds, err, sizeof err), CLRT_OK);
+    assert_int_equal(clrt_dataset_features(ds), 1);
+    clrt_dataset_destroy(ds);
+    write_text(path, "1,2,3\n4,5\n");
+    ds = (clrt_dataset *)&err;
+    expect_error(clrt__csv_load_features(path, &ds, err, sizeof err), CLRT_ERR_FORMAT,
+                 "line 2 has 2 fields, expected 3", NULL);
+    assert_null(ds);
+    write_text(path, "1,2\n3,x\n");
+    expect_error(clrt__csv_load_features(path, &ds, err, sizeof err), CLRT_ERR_FORMAT,
+                 "line 2, column 2", "is not a number", NULL);
+    expect_error(clrt__csv_load_features(clrt_unit_tmp_path("none.csv"), &ds, err, sizeof err),
+                 CLRT_ERR_IO, "cannot open", NULL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -858,6 +891,7 @@ int main(void)
         cmocka_unit_test(csv_no_rows_and_missing),
         cmocka_unit_test(csv_long_lines),
         cmocka_unit_test(csv_ignores_program_locale),
+        cmocka_unit_test(csv_features_only),
         cmocka_unit_test(stats_and_normalize),
         cmocka_unit_test(stats_accumulate_in_double),
         cmocka_unit_test(accessors_accept_null),

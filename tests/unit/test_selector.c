@@ -448,15 +448,89 @@ static void empty_list(void **state)
     size_t got;
     assert_int_equal(clrt__device_pick(NULL, 0, NULL, &got, err, sizeof err),
                      CLRT_ERR_NO_DEVICE);
-    assert_non_null(strstr(err, "no OpenCL device"));
+    assert_non_null(strstr(err, "no OpenCL platform or device found"));
     assert_int_equal(clrt__device_pick(NULL, 0, "0", &got, err, sizeof err),
                      CLRT_ERR_NO_DEVICE);
     assert_int_equal(clrt__device_pick(NULL, 0, "gpu", &got, NULL, 0), CLRT_ERR_NO_DEVICE);
     assert_int_equal(clrt__device_pick(NULL, 0, "pocl", &got, NULL, 0), CLRT_ERR_NO_DEVICE);
 
-    char text[256];
+    char text[1024];
     clrt__device_list_text(NULL, 0, text, sizeof text);
-    assert_non_null(strstr(text, "no OpenCL device"));
+    assert_non_null(strstr(text, "no OpenCL platform or device found"));
+}
+
+/* No device at all: what to install (the Debian packages, the NVIDIA ICD)
+ * and where the loader looked, the OCL_ICD_VENDORS folder when it is set. */
+static void no_platform_says_what_to_install(void **state)
+{
+    (void)state;
+    char err[4096] = "";
+    size_t got;
+    const char *saved = getenv("OCL_ICD_VENDORS");
+    char keep[1024] = "";
+    if (saved)
+        snprintf(keep, sizeof keep, "%s", saved);
+    unsetenv("OCL_ICD_VENDORS");
+    assert_int_equal(clrt__device_pick(NULL, 0, "pocl", &got, err, sizeof err),
+                     CLRT_ERR_NO_DEVICE);
+    static const char *const want[] = {"pocl-opencl-icd", "ocl-icd-libopencl1",
+                                       "nvidia-opencl-icd", "/etc/OpenCL/vendors"};
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
+        if (!strstr(err, want[i]))
+            fail_msg("\"%s\" not in \"%s\"", want[i], err);
+    setenv("OCL_ICD_VENDORS", "/nowhere/vendors", 1);
+    assert_int_equal(clrt__device_pick(NULL, 0, NULL, &got, err, sizeof err), CLRT_ERR_NO_DEVICE);
+    assert_non_null(strstr(err, "/nowhere/vendors (OCL_ICD_VENDORS)"));
+    if (saved)
+        setenv("OCL_ICD_VENDORS", keep, 1);
+    else
+        unsetenv("OCL_ICD_VENDORS");
+}
+
+/* A selector that names no device: the list, and the nearest selector or
+ * name word when one is close (a typo, the wrong kind); none otherwise. */
+static void no_match_names_the_closest(void **state)
+{
+    (void)state;
+    clrt_device_info l[MAX_DEVS];
+    size_t n = list_sim_then_pocl(l);
+    clrt__device_assign_selectors(l, n);
+    char err[4096] = "";
+    static const struct {
+        const char *selector, *closest;
+        size_t device;
+    } cases[] = {
+        {"pcol", "pocl", 1},         /* two letters swapped */
+        {"oclgrnd", "oclgrind", 0},  /* one left out */
+        {"gpu", "cpu", 1},           /* the wrong kind */
+        {"Portable Computng", NULL, 0}, /* a phrase is not a word: no guess */
+        {"nvidia", NULL, 0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        expect_fail(l, n, cases[i].selector, CLRT_ERR_NO_DEVICE, err, sizeof err);
+        assert_non_null(strstr(err, "matches no device"));
+        assert_non_null(strstr(err, "(select with \"cpu\")")); /* the list */
+        const char *hint = strstr(err, "the closest match is");
+        if (!cases[i].closest) {
+            if (hint)
+                fail_msg("%s: no guess expected: %s", cases[i].selector, err);
+            continue;
+        }
+        char want[128];
+        snprintf(want, sizeof want, "the closest match is \"%s\", device %zu (%s", cases[i].closest,
+                 cases[i].device, l[cases[i].device].platform);
+        if (!hint || strncmp(hint, want, strlen(want)) != 0)
+            fail_msg("%s: expected \"%s\" in \"%s\"", cases[i].selector, want, err);
+    }
+    /* No GPU listed and one asked for: its driver's ICD. */
+    expect_fail(l, n, "nvidia", CLRT_ERR_NO_DEVICE, err, sizeof err);
+    assert_non_null(strstr(err, "no GPU is listed"));
+    assert_non_null(strstr(err, "nvidia-opencl-icd"));
+    /* With a GPU listed, a wrong name gets no such hint. */
+    n = list_two_gpus(l);
+    clrt__device_assign_selectors(l, n);
+    expect_fail(l, n, "radeon", CLRT_ERR_NO_DEVICE, err, sizeof err);
+    assert_null(strstr(err, "no GPU is listed"));
 }
 
 static void no_match_lists_devices(void **state)
@@ -651,6 +725,8 @@ int main(void)
         cmocka_unit_test(old_devices_listed_with_what_they_lack),
         cmocka_unit_test(simulator_only),
         cmocka_unit_test(empty_list),
+        cmocka_unit_test(no_platform_says_what_to_install),
+        cmocka_unit_test(no_match_names_the_closest),
         cmocka_unit_test(no_match_lists_devices),
         cmocka_unit_test(malformed_selectors),
         cmocka_unit_test(selector_length_limit),
