@@ -191,7 +191,9 @@ def fault(mpirun, train, case):
         env = env_for_mpirun()
         rank1_env = None
         if case == "hang":
-            env["CLRT_DIST_TIMEOUT"] = "5"
+            # Well inside the 30 s, and well above the ranks' skew before the
+            # first epoch (each builds its kernels, maybe from a cold cache).
+            env["CLRT_DIST_TIMEOUT"] = "15"
         if case == "error":
             # Rank 1's 3000th kernel enqueue fails: late in epoch 1.
             rank1_env = ["CLRT_FAULT=enqueue:3000"]
