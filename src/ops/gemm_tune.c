@@ -43,7 +43,8 @@ static void shape_class(const clrt__gemm_args *g, bool builtin_only, char *buf, 
 }
 
 /* Bumped when clrt__gemm_choose() changes what it times or how it picks. */
-#define TUNING_RULES 3 /* 3: vector tiles only where the device prefers float vectors */
+#define TUNING_RULES 4 /* 3: vector tiles only where the device prefers float vectors; 4: no
+                         * CLBlast on CPU devices */
 
 /* What the record is valid for: the device and driver, and this clrt. */
 static void device_key(const clrt_ctx *ctx, char *buf, size_t len)
@@ -273,7 +274,12 @@ clrt_status clrt__gemm_choose(clrt_ctx *ctx, const clrt__gemm_args *g, bool buil
      * Taken for one shape class where it timed faster, it cut clrt-train
      * from 47k to 25k samples/s on PoCL, and still did when it had to time
      * 1.5x faster. It stays available by name. */
-    if (!builtin_only && !clrt__gemm_backend_unavailable(ctx, CLRT_GEMM_CLBLAST))
+    /* Nor CLBlast on CPU devices: its kernels, made for GPUs, ran 2.5-13x
+     * slower than the builtin tiles on every shape measured on PoCL, and
+     * timing it cost the cold start 5 s (its build, and the binary CLBlast
+     * asks of PoCL for its own cache). It stays available by name. */
+    if (!builtin_only && !clrt__device_is_cpu(&ctx->dev) &&
+        !clrt__gemm_backend_unavailable(ctx, CLRT_GEMM_CLBLAST))
         cand[ncand++] = (gemm_candidate){CLRT_GEMM_CLBLAST, 0, INFINITY, false};
     if (ncand == 0)
         return CLRT_OK; /* a bundle without this transpose: the default says what is missing */
