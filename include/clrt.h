@@ -245,6 +245,14 @@ CLRT_API clrt_status clrt_ctx_program_stats(const clrt_ctx *ctx, clrt_program_st
  * still built when first used). */
 CLRT_API clrt_status clrt_ctx_build_all(clrt_ctx *ctx);
 
+/* Store now, in the on-disk cache, the binaries of the programs this
+ * context has compiled and not stored yet. They are otherwise stored when
+ * the context is destroyed (and by clrt_ctx_build_all): asking a driver for
+ * a binary can cost as much as the build (PoCL compiles the kernels again),
+ * so it is kept off the way to the first training step. For a process that
+ * may not end cleanly. Storage trouble is logged, never an error. */
+CLRT_API clrt_status clrt_ctx_store_cache(clrt_ctx *ctx);
+
 /* ----------------------------------------------------------------- tensors */
 
 #define CLRT_MAX_RANK 4
