@@ -78,6 +78,7 @@ typedef enum clrt_status {
     CLRT_ERR_FORMAT = -9,        /* a file or buffer is corrupt or of another kind */
     CLRT_ERR_UNSUPPORTED = -10,  /* the device or build lacks what the call needs */
     CLRT_ERR_NUMERIC = -11,      /* a loss or a parameter holds NaN or an infinity */
+    CLRT_ERR_DIST = -12,         /* an MPI call failed, or another rank did not answer in time */
 } clrt_status;
 
 /* A static, never-NULL name for a status ("CLRT_ERR_SHAPE"); unknown codes
@@ -252,6 +253,14 @@ CLRT_API clrt_status clrt_ctx_program_stats(const clrt_ctx *ctx, clrt_program_st
  * instead of on first use (the activation and other tile variants are
  * still built when first used). */
 CLRT_API clrt_status clrt_ctx_build_all(clrt_ctx *ctx);
+
+/* Store now, in the on-disk cache, the binaries of the programs this
+ * context has compiled and not stored yet. They are otherwise stored when
+ * the context is destroyed (and by clrt_ctx_build_all): asking a driver for
+ * a binary can cost as much as the build (PoCL compiles the kernels again),
+ * so it is kept off the way to the first training step. For a process that
+ * may not end cleanly. Storage trouble is logged, never an error. */
+CLRT_API clrt_status clrt_ctx_store_cache(clrt_ctx *ctx);
 
 /* ----------------------------------------------------------------- tensors */
 
@@ -713,9 +722,18 @@ CLRT_API clrt_status clrt_dataset_normalize(clrt_dataset *ds, const float *mean,
 typedef struct clrt_loader clrt_loader;
 
 typedef struct clrt_loader_options {
-    size_t batch;   /* rows per batch (default 128) */
+    size_t batch;   /* rows per batch (default 128); with shards, the global batch */
     int shuffle;    /* non-zero: shuffle each epoch */
     uint64_t seed;  /* shuffling seed */
+    /* Data-parallel sharding (default 1 and 0: none). Every shard takes the
+     * same batches in the same order, and shard s of `shards` keeps rows
+     * [rows*s/shards, rows*(s+1)/shards) of each: the shards of a batch
+     * together are the unsharded batch, so each sample is seen once per
+     * epoch across them. Every batch must give each shard a row: a batch
+     * smaller than `shards`, or a last partial batch that is, is
+     * CLRT_ERR_INVALID_ARG at creation. */
+    size_t shards;
+    size_t shard;
 } clrt_loader_options;
 
 CLRT_API void clrt_loader_options_init(clrt_loader_options *opt);
@@ -730,6 +748,8 @@ CLRT_API clrt_status clrt_loader_begin(clrt_loader *l, uint64_t epoch);
 CLRT_API clrt_status clrt_loader_next(clrt_loader *l, const clrt_tensor **x,
                                       const clrt_tensor **labels);
 CLRT_API size_t clrt_loader_batches(const clrt_loader *l);
+/* The rows this loader gives per epoch (its shard's, when sharded). */
+CLRT_API size_t clrt_loader_rows(const clrt_loader *l);
 
 /* Mean loss and accuracy of the model over every batch of the loader's
  * epoch 0 order (cross-entropy on class labels). It restarts the loader:
@@ -773,6 +793,88 @@ CLRT_API clrt_status clrt_checkpoint_save(const char *path, const clrt_model *m,
  * tensor or field, and the model is left untouched. */
 CLRT_API clrt_status clrt_checkpoint_load(const char *path, clrt_model *m, clrt_optim *opt,
                                           clrt_train_state *state, unsigned flags);
+
+/* ----------------------------------------------------------- data parallel
+ * Data-parallel training over MPI, one rank per device (docs/training.md).
+ * Built when meson finds MPI (option `mpi`); a build without it answers
+ * every clrt_dist call that can fail with CLRT_ERR_UNSUPPORTED. Each rank
+ * holds the whole model and takes its shard of every global batch
+ * (clrt_loader_options.shards = size, .shard = rank); the gradient hook
+ * averages the gradients over the ranks in one fused all-reduce per step.
+ * Calls marked collective must be made by every rank, in the same order.
+ * A collective whose peers do not all arrive within the timeout returns
+ * CLRT_ERR_DIST instead of waiting for ever. One thread calls MPI. */
+
+typedef struct clrt_dist clrt_dist;
+
+typedef struct clrt_dist_options {
+    /* The address of an MPI_Comm (duplicated, so the caller's stays free
+     * for its own traffic); NULL: MPI_COMM_WORLD. A pointer, so that this
+     * header needs no mpi.h. */
+    const void *comm;
+    /* The longest wait, in seconds, for the other ranks in one collective
+     * (the first step waits for every rank's kernel builds); 0: the
+     * default, $CLRT_DIST_TIMEOUT, else 600. */
+    double timeout_s;
+} clrt_dist_options;
+
+CLRT_API void clrt_dist_options_init(clrt_dist_options *opt);
+/* Join the ranks of the communicator, initialising MPI first if the
+ * application has not (clrt_dist_destroy then finalises it). Collective. */
+CLRT_API clrt_status clrt_dist_create(const clrt_dist_options *opt, clrt_dist **out, char *err,
+                                      size_t errlen);
+/* Free the communicator and buffers; finalise MPI if create initialised it
+ * (collective then). NULL is a no-op. After a failed collective, exit
+ * without it: MPI's finalise would wait for the ranks that are gone. */
+CLRT_API void clrt_dist_destroy(clrt_dist *d);
+
+/* This rank, the number of ranks, and this rank's index among the ranks on
+ * its host (-1 / 0 for NULL). */
+CLRT_API int clrt_dist_rank(const clrt_dist *d);
+CLRT_API int clrt_dist_size(const clrt_dist *d);
+CLRT_API int clrt_dist_local_rank(const clrt_dist *d);
+
+/* The device selector this rank should use, into out[len]: `selector`
+ * (NULL: $CLRT_DEVICE) as it is when it names devices itself; a bare type
+ * word ("gpu", "cpu", "accelerator"), or nothing (the default kind: GPU,
+ * else accelerator, else CPU), becomes "KIND:i" with i the local rank
+ * modulo the devices of that kind, so the ranks of a host spread over its
+ * GPUs. CLRT_ERR_INVALID_ARG when out is too short. */
+CLRT_API clrt_status clrt_dist_device(const clrt_dist *d, const char *selector, char *out,
+                                      size_t len, char *err, size_t errlen);
+
+/* Make every rank start from rank 0's parameters, optimizer state and step
+ * count (one broadcast), and set the model's gradient hook to the
+ * averaging all-reduce. The models must have the same parameter shapes on
+ * every rank (checked). Collective. */
+CLRT_API clrt_status clrt_dist_attach(clrt_dist *d, clrt_model *m, clrt_optim *opt);
+
+/* clrt_model_take_loss over every rank: the mean loss per sample of all
+ * ranks' steps since the last call and their total samples. Collective. */
+CLRT_API clrt_status clrt_dist_take_loss(clrt_dist *d, clrt_model *m, double *mean_loss,
+                                         size_t *samples);
+
+/* clrt_model_evaluate over every rank's (sharded) loader: loss and
+ * accuracy per sample of the whole data set. Collective. */
+CLRT_API clrt_status clrt_dist_evaluate(clrt_dist *d, clrt_model *m, clrt_loader *l,
+                                        double *loss, double *accuracy);
+
+/* Agree on an outcome: each rank passes its own status. CLRT_OK when every
+ * rank passed CLRT_OK; a rank that passed an error gets it back; the others
+ * get CLRT_ERR_DIST naming the first rank that failed (message in ctx, if
+ * given). For steps only some ranks do, such as rank 0 saving. Collective. */
+CLRT_API clrt_status clrt_dist_agree(clrt_dist *d, clrt_ctx *ctx, clrt_status status);
+
+/* What the gradient all-reduce has done so far on this rank. */
+typedef struct clrt_dist_stats {
+    uint64_t steps;        /* all-reduces of the gradients (none with one rank) */
+    uint64_t bytes;        /* payload bytes all-reduced (sent by the algorithm: more) */
+    double wait_s;         /* waiting for the device to finish the step's backward */
+    double copy_s;         /* reading gradients to the host, scaling, writing them back */
+    double reduce_s;       /* in MPI, waiting for and summing with the other ranks */
+} clrt_dist_stats;
+
+CLRT_API clrt_status clrt_dist_get_stats(const clrt_dist *d, clrt_dist_stats *out);
 
 /* ---- self-test */
 

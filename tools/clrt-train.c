@@ -10,6 +10,7 @@
 #include <float.h>
 #include <limits.h>
 #include <math.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -36,7 +37,7 @@ typedef struct options {
     clrt_optim_kind optimizer;
     lr_schedule schedule;
     uint64_t seed;
-    int shuffle, normalize, json;
+    int shuffle, normalize, json, distributed;
     const char *init, *save, *resume, *plot, *metrics;
     size_t log_every;
     clrt_dtype precision; /* activation storage (clrt_ctx_options.precision) */
@@ -72,7 +73,10 @@ static void usage(FILE *f)
             "  --precision f32         storage of activations and gradients: f32, bf16 or\n"
             "                          f16 (float32 arithmetic and weights either way)\n"
             "  --json                  print the results as JSON on stdout\n"
-            "  --version               print clrt's version and exit\n");
+            "  --version               print clrt's version and exit\n"
+            "  --distributed           data parallel over MPI, one rank per device (run under\n"
+            "                          mpirun -np N; --batch is the global batch; rank 0 prints\n"
+            "                          and saves; docs/training.md)\n");
 }
 
 /* What main has made, released in order by die() as by a normal end. An
@@ -219,6 +223,10 @@ static void parse_args(int argc, char **argv, options *o)
         }
         if (strcmp(a, "--json") == 0) {
             o->json = 1;
+            continue;
+        }
+        if (strcmp(a, "--distributed") == 0) {
+            o->distributed = 1;
             continue;
         }
         if (i + 1 >= argc || strncmp(a, "--", 2) != 0) {
@@ -383,6 +391,68 @@ static void stop_numeric(const options *o, unsigned e, const numeric_fault *nf, 
     die(1, "epoch %u: %s; %s; try a smaller --lr (%s)", e + 1, nf->what, kept, nf->detail);
 }
 
+/* ---- --distributed: the run's ranks (NULL without the option). */
+static clrt_dist *dist;
+
+/* Under mpirun, a rank that fails or dies makes the launcher end the job:
+ * it sends the other ranks SIGTERM (then SIGKILL). Say so on the way out,
+ * so each rank's stderr tells why it stopped. */
+static char sigterm_text[160];
+
+static void on_sigterm(int sig)
+{
+    (void)sig;
+    ssize_t w = write(STDERR_FILENO, sigterm_text, strlen(sigterm_text));
+    (void)w;
+    _exit(1);
+}
+
+/* Join the ranks, pick this rank's device into sel, and keep rank 0 alone
+ * printing and writing files. */
+static void dist_start(options *o, char *sel, size_t len)
+{
+    char err[1024] = "";
+    if (clrt_dist_create(NULL, &dist, err, sizeof err) != CLRT_OK)
+        die(1, "--distributed: %s", err);
+    int rank = clrt_dist_rank(dist);
+    snprintf(sigterm_text, sizeof sigterm_text,
+             "clrt-train: rank %d: stopped by SIGTERM (under mpirun: another rank failed, see "
+             "its message)\n", rank);
+    signal(SIGTERM, on_sigterm);
+    if (clrt_dist_device(dist, o->device, sel, len, err, sizeof err) != CLRT_OK)
+        die(1, "rank %d: %s", rank, err);
+    if (rank != 0) {
+        if (!freopen("/dev/null", "w", stdout))
+            die(1, "rank %d: cannot silence stdout", rank);
+        o->json = 0, o->save = NULL, o->plot = NULL, o->metrics = NULL;
+    }
+}
+
+/* What the gradient all-reduce cost, on rank 0 (docs/PERFORMANCE.md). */
+static void dist_report(FILE *out)
+{
+    clrt_dist_stats ds;
+    if (clrt_dist_rank(dist) != 0 || clrt_dist_get_stats(dist, &ds) != CLRT_OK || !ds.steps)
+        return;
+    double k = (double)ds.steps;
+    fprintf(out, "all-reduce: %llu steps, %.0f bytes per step; per step %.3f ms waiting for "
+                 "backward, %.3f ms copying gradients to and from the device, %.3f ms in MPI\n",
+            (unsigned long long)ds.steps, (double)ds.bytes / k, 1e3 * ds.wait_s / k,
+            1e3 * ds.copy_s / k, 1e3 * ds.reduce_s / k);
+}
+
+static clrt_status take_loss(clrt_model *m, double *mean, size_t *samples)
+{
+    return dist ? clrt_dist_take_loss(dist, m, mean, samples)
+                : clrt_model_take_loss(m, mean, samples);
+}
+
+static clrt_status evaluate(clrt_model *m, clrt_loader *l, double *loss, double *accuracy)
+{
+    return dist ? clrt_dist_evaluate(dist, m, l, loss, accuracy)
+                : clrt_model_evaluate(m, l, loss, accuracy);
+}
+
 /* The epoch's training loss so far: a sum over the points read. */
 typedef struct loss_tally {
     double sum;
@@ -396,7 +466,7 @@ static void take_train_loss(clrt_model *m, clrt_ctx *ctx, train_log *log, size_t
 {
     double loss = 0;
     size_t samples = 0;
-    clrt_status st = clrt_model_take_loss(m, &loss, &samples);
+    clrt_status st = take_loss(m, &loss, &samples);
     note_numeric(st, ctx, "loss", "the training loss", loss, nf);
     t->sum += loss * (double)samples;
     t->samples += samples;
@@ -468,6 +538,11 @@ int main(int argc, char **argv)
     clrt_ctx_options_init(&copt);
     copt.device = o.device;
     copt.precision = (int)o.precision;
+    char rank_device[128];
+    if (o.distributed) {
+        dist_start(&o, rank_device, sizeof rank_device);
+        copt.device = rank_device;
+    }
     clrt_ctx *ctx = NULL;
     char err[4096] = "";
     if (clrt_ctx_create(&copt, &ctx, err, sizeof err) != CLRT_OK)
@@ -522,9 +597,14 @@ int main(int argc, char **argv)
             saved = true, saved_epoch = ts.epoch;
     }
 
+    if (dist)
+        check(clrt_dist_attach(dist, m, opt), ctx, "--distributed");
+
     clrt_loader_options lo;
     clrt_loader_options_init(&lo);
     lo.batch = o.batch;
+    lo.shards = dist ? (size_t)clrt_dist_size(dist) : 1;
+    lo.shard = dist ? (size_t)clrt_dist_rank(dist) : 0;
     lo.shuffle = o.shuffle;
     lo.seed = o.seed;
     clrt_loader *train_loader = NULL, *test_loader = NULL;
@@ -538,8 +618,12 @@ int main(int argc, char **argv)
     fprintf(out, "clrt-train on %s / %s: %zu train, %zu test samples, %zu features, %zu classes\n",
             dev->platform, dev->name, clrt_dataset_size(train), clrt_dataset_size(test),
             clrt_dataset_features(train), classes);
+    if (dist)
+        fprintf(out, "data parallel: %d rank%s, global batch %zu\n", clrt_dist_size(dist),
+                clrt_dist_size(dist) == 1 ? "" : "s", o.batch);
 
-    train_log_options lopt = {.bar = !o.json && isatty(STDERR_FILENO), .metrics_path = o.metrics,
+    bool bar = !o.json && isatty(STDERR_FILENO) && clrt_dist_rank(dist) <= 0; /* rank 0 alone */
+    train_log_options lopt = {.bar = bar, .metrics_path = o.metrics,
                               .plot_path = o.plot, .first_epoch = first_epoch, .epochs = o.epochs,
                               .batches = clrt_loader_batches(train_loader),
                               .log_every = o.log_every};
@@ -571,7 +655,7 @@ int main(int argc, char **argv)
         r->train_loss = tally.samples ? tally.sum / (double)tally.samples : 0;
         double dt = now_seconds() - t0;
         r->samples_per_s = dt > 0 ? (double)tally.samples / dt : 0;
-        clrt_status st = clrt_model_evaluate(m, test_loader, &r->test_loss, &r->test_accuracy);
+        clrt_status st = evaluate(m, test_loader, &r->test_loss, &r->test_accuracy);
         note_numeric(st, ctx, "evaluation", "the test loss", r->test_loss, &nf);
         if (!train_log_epoch_end(log, r, err, sizeof err))
             die(1, "%s", err);
@@ -595,6 +679,8 @@ int main(int argc, char **argv)
             saved = true, saved_epoch = e + 1;
         }
     }
+    if (dist)
+        dist_report(out);
     if (!train_log_finish(log, saved ? o.save : NULL, err, sizeof err))
         die(1, "%s", err);
     unsigned ran = 0;
@@ -603,5 +689,7 @@ int main(int argc, char **argv)
                                          clrt_gemm_backend_name(clrt_ctx_gemm_backend(ctx)),
                                          results, ran, err, sizeof err))
         die(1, "%s", err);
-    return release_made() ? 0 : 1;
+    bool released = release_made();
+    clrt_dist_destroy(dist); /* not on die(): MPI's finalise would wait for the others */
+    return released ? 0 : 1;
 }

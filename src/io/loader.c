@@ -16,6 +16,10 @@
  * Only 64-bit integer arithmetic: the same order on every machine, and a
  * resumed run sees exactly the order an uninterrupted one would.
  *
+ * Shards (data parallel): every shard walks the same order and batches,
+ * keeping rows [rows*s/S, rows*(s+1)/S) of each, so the shards of a batch
+ * are the unsharded batch and the ranks' steps stay in lockstep.
+ *
  * Staging: two stages alternate (batch k uses stage k mod 2). Each has a
  * host buffer, device tensors for a full batch and, made on first need,
  * for the shorter last batch. The host buffer is refilled only after the
@@ -45,6 +49,8 @@ struct clrt_loader {
     size_t batch;    /* rows per batch, at most n */
     size_t batches;  /* ceil(n / batch) */
     size_t next;     /* the next batch of the epoch */
+    size_t shards;   /* data-parallel: this loader keeps slice `shard` of each batch */
+    size_t shard;
     int shuffle;
     uint64_t seed;
     size_t *order;   /* the epoch's row order */
@@ -87,6 +93,15 @@ void clrt_loader_options_init(clrt_loader_options *opt)
     opt->batch = 128;
     opt->shuffle = 0;
     opt->seed = 0;
+    opt->shards = 1;
+    opt->shard = 0;
+}
+
+/* Rows [*lo, *hi) of a batch of `rows` are shard s's of `shards`. */
+static void shard_slice(size_t rows, size_t s, size_t shards, size_t *lo, size_t *hi)
+{
+    *lo = rows * s / shards;
+    *hi = rows * (s + 1) / shards;
 }
 
 clrt_status clrt_loader_create(clrt_ctx *ctx, const clrt_dataset *ds,
@@ -110,6 +125,24 @@ clrt_status clrt_loader_create(clrt_ctx *ctx, const clrt_dataset *ds,
         return clrt__fail(ctx, CLRT_ERR_INVALID_ARG,
                           "clrt_loader_create: the dataset is empty (%zu rows of %zu features)",
                           ds->n, ds->features);
+    size_t shards = opt->shards ? opt->shards : 1; /* a zeroed struct: unsharded */
+    size_t batch = opt->batch < ds->n ? opt->batch : ds->n, last = ds->n % batch;
+    if (opt->shard >= shards)
+        return clrt__fail(ctx, CLRT_ERR_INVALID_ARG,
+                          "clrt_loader_create: shard %zu of %zu does not exist (shards count "
+                          "from 0)",
+                          opt->shard, shards);
+    /* rows*shards must not overflow in shard_slice: batch <= n fits memory. */
+    size_t product;
+    if (!clrt__mul_fits(batch, shards, &product))
+        return clrt__fail(ctx, CLRT_ERR_INVALID_ARG, "clrt_loader_create: %zu shards is too many",
+                          shards);
+    if (batch < shards || (last != 0 && last < shards))
+        return clrt__fail(ctx, CLRT_ERR_INVALID_ARG,
+                          "clrt_loader_create: %zu shards of batches of %zu rows (%zu samples, "
+                          "the last batch %zu rows) would leave a shard without rows; choose a "
+                          "batch size of at least %zu whose remainder of %zu is 0 or at least %zu",
+                          shards, batch, ds->n, last ? last : batch, shards, ds->n, shards);
     clrt_loader *l = calloc(1, sizeof *l);
     size_t order_bytes;
     if (l && clrt__mul_fits(ds->n, sizeof *l->order, &order_bytes))
@@ -123,8 +156,10 @@ clrt_status clrt_loader_create(clrt_ctx *ctx, const clrt_dataset *ds,
     l->ds = ds;
     /* A batch larger than the dataset is the whole dataset: no tensor
      * bigger than the data, and no partial batch. */
-    l->batch = opt->batch < ds->n ? opt->batch : ds->n;
+    l->batch = batch;
     l->batches = ds->n / l->batch + (ds->n % l->batch != 0);
+    l->shards = shards;
+    l->shard = opt->shard;
     l->shuffle = opt->shuffle != 0;
     l->seed = opt->seed;
     l->pinned = ctx->pinned_staging >= 0 ? ctx->pinned_staging != 0 : !ctx->host_unified;
@@ -229,6 +264,17 @@ size_t clrt_loader_batches(const clrt_loader *l)
     return l ? l->batches : 0;
 }
 
+size_t clrt_loader_rows(const clrt_loader *l)
+{
+    if (!l)
+        return 0;
+    size_t lo, hi, full = l->ds->n / l->batch, last = l->ds->n % l->batch, rows;
+    shard_slice(l->batch, l->shard, l->shards, &lo, &hi);
+    rows = full * (hi - lo);
+    shard_slice(last, l->shard, l->shards, &lo, &hi);
+    return rows + (hi - lo);
+}
+
 /* The stage's host buffers and the device tensors for a batch of `rows`. */
 static clrt_status stage_prepare(clrt_loader *l, loader_stage *s, size_t rows,
                                  clrt_tensor **tx, clrt_tensor **ty)
@@ -253,7 +299,9 @@ static clrt_status stage_prepare(clrt_loader *l, loader_stage *s, size_t rows,
                               l->batch, d);
         }
     }
-    bool full = rows == l->batch;
+    size_t lo, hi;
+    shard_slice(l->batch, l->shard, l->shards, &lo, &hi);
+    bool full = rows == hi - lo;
     clrt_tensor **x = full ? &s->x : &s->px, **y = full ? &s->y : &s->py;
     if (!*x) {
         const size_t shape[2] = {rows, d};
@@ -283,6 +331,10 @@ clrt_status clrt_loader_next(clrt_loader *l, const clrt_tensor **x, const clrt_t
     const clrt_dataset *ds = l->ds;
     size_t d = ds->features, start = l->next * l->batch;
     size_t rows = ds->n - start < l->batch ? ds->n - start : l->batch;
+    size_t lo, hi; /* this shard's rows of the batch */
+    shard_slice(rows, l->shard, l->shards, &lo, &hi);
+    start += lo;
+    rows = hi - lo;
     loader_stage *s = &l->stage[l->next % 2];
     CLRT_TRY(stage_wait(l->ctx, s));
     clrt_tensor *tx = NULL, *ty = NULL;

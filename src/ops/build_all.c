@@ -29,7 +29,9 @@ clrt_status clrt_ctx_build_all(clrt_ctx *ctx)
 {
     if (!ctx)
         return CLRT_ERR_INVALID_ARG;
-    return clrt__program_variants(ctx, prepare, NULL);
+    clrt_status st = clrt__program_variants(ctx, prepare, NULL);
+    clrt__programs_store_pending(ctx); /* built ahead of time: stored now too */
+    return st;
 }
 
 clrt_status clrt__bundle_compile(clrt_ctx *ctx, const char *path, size_t *count)

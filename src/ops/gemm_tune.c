@@ -50,7 +50,10 @@ static void shape_class(const clrt__gemm_args *g, bool builtin_only, char *buf, 
 }
 
 /* Bumped when clrt__gemm_choose() changes what it times or how it picks. */
-#define TUNING_RULES 4 /* 4: k-major local-memory tiles among the scalar candidates */
+#define TUNING_RULES 5 /* 3: vector tiles only where the device prefers float vectors; 4: no
+                         * CLBlast on CPU devices, and a class times only the winners of the
+                         * classes of its transposes tuned before it; 5: k-major local-memory
+                         * tiles among the scalar candidates (the key has kt and the layout) */
 
 /* What the record is valid for: the device and driver, and this clrt. */
 static void device_key(const clrt_ctx *ctx, char *buf, size_t len)
@@ -228,6 +231,36 @@ typedef struct gemm_candidate {
     bool failed; /* a run failed: no longer timed */
 } gemm_candidate;
 
+/* Whether a shape class of the same transposes (and the same builtin_only)
+ * has a choice already, in this context or from the record; if so,
+ * learned[t] marks its winning tiles and the device's default tile. A new
+ * class then times only those: every other candidate is a compile on first
+ * run (PoCL compiles a kernel per work-group size, and the whole-row tiles
+ * have one per shape), and the MLP's 8 classes in 3 transposes paid for 8
+ * each, about 0.3 s apiece on PoCL. */
+static bool similar_class_winners(const clrt_ctx *ctx, const struct clrt_gemm_tuning *tuning,
+                                  const clrt__gemm_args *g, bool builtin_only,
+                                  bool learned[CLRT__GEMM_MAX_TILES])
+{
+    char prefix[48];
+    shape_class(g, builtin_only, prefix, sizeof prefix);
+    /* "nt-", "builtin/nt-", "s221/builtin/nt-": 16-bit classes learn from their own */
+    size_t plen = (size_t)(strchr(prefix, '-') - prefix) + 1;
+    bool any = false;
+    memset(learned, 0, CLRT__GEMM_MAX_TILES * sizeof *learned);
+    for (size_t i = 0; i < tuning->count; i++) {
+        const gemm_choice *c = &tuning->choices[i];
+        if (strncmp(c->shape_class, prefix, plen) != 0 || c->backend != CLRT_GEMM_BUILTIN ||
+            c->tile >= CLRT__GEMM_MAX_TILES)
+            continue;
+        learned[c->tile] = true;
+        any = true;
+    }
+    if (any)
+        learned[clrt__gemm_default_tile(ctx, g->ta, g->tb)] = true;
+    return any;
+}
+
 /* builtin_only: the choice among the builtin tiles that the builtin backend
  * makes, kept apart from auto's choice among all backends. */
 clrt_status clrt__gemm_choose(clrt_ctx *ctx, const clrt__gemm_args *g, bool builtin_only,
@@ -265,9 +298,13 @@ clrt_status clrt__gemm_choose(clrt_ctx *ctx, const clrt__gemm_args *g, bool buil
     gemm_candidate cand[CLRT__GEMM_MAX_TILES + 1];
     size_t ncand = 0;
     unsigned first, end;
+    bool learned[CLRT__GEMM_MAX_TILES];
+    bool similar = similar_class_winners(ctx, tuning, g, builtin_only, learned);
     clrt__gemm_candidate_tiles(ctx, &first, &end);
     for (unsigned t = first; t < end; t++) {
         if (!clrt__gemm_tile_available(ctx, t, g->ta, g->tb)) /* a bundle may lack some */
+            continue;
+        if (similar && !learned[t])
             continue;
         /* Nor one whose local memory or work-group the device refuses. */
         bool fits;
@@ -280,7 +317,12 @@ clrt_status clrt__gemm_choose(clrt_ctx *ctx, const clrt__gemm_args *g, bool buil
      * Taken for one shape class where it timed faster, it cut clrt-train
      * from 47k to 25k samples/s on PoCL, and still did when it had to time
      * 1.5x faster. It stays available by name. */
-    if (!builtin_only && !clrt__gemm_backend_unavailable(ctx, CLRT_GEMM_CLBLAST))
+    /* Nor CLBlast on CPU devices: its kernels, made for GPUs, ran 2.5-13x
+     * slower than the builtin tiles on every shape measured on PoCL, and
+     * timing it cost the cold start 5 s (its build, and the binary CLBlast
+     * asks of PoCL for its own cache). It stays available by name. */
+    if (!builtin_only && !clrt__device_is_cpu(&ctx->dev) &&
+        !clrt__gemm_backend_unavailable(ctx, CLRT_GEMM_CLBLAST))
         cand[ncand++] = (gemm_candidate){CLRT_GEMM_CLBLAST, 0, INFINITY, false};
     if (ncand == 0)
         return CLRT_OK; /* a bundle without this transpose: the default says what is missing */

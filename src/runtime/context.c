@@ -110,6 +110,8 @@ static clrt_status ctx_configure(clrt_ctx *ctx, const clrt_ctx_options *opt, cha
 
 static void ctx_free(clrt_ctx *ctx)
 {
+    if (ctx->context)
+        clrt__programs_store_pending(ctx);
     for (int i = 0; i < CLRT__STATE_COUNT; i++)
         if (ctx->layer_state[i].release)
             ctx->layer_state[i].release(ctx->layer_state[i].data);

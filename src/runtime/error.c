@@ -30,6 +30,7 @@ const char *clrt_status_str(clrt_status status)
     case CLRT_ERR_FORMAT: return "CLRT_ERR_FORMAT";
     case CLRT_ERR_UNSUPPORTED: return "CLRT_ERR_UNSUPPORTED";
     case CLRT_ERR_NUMERIC: return "CLRT_ERR_NUMERIC";
+    case CLRT_ERR_DIST: return "CLRT_ERR_DIST";
     }
     return "CLRT_ERR_UNKNOWN";
 }

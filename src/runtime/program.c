@@ -22,6 +22,7 @@ struct clrt_program_entry {
     char options[512]; /* the whole option string, and the source's hash: for a bundle */
     uint64_t source_hash[2], source_len;
     cl_program program;
+    char *pending_key; /* its disk cache key while its binary waits to be stored, else NULL */
     kernel_slot *kernels;
     size_t nkernels;
 };
@@ -274,9 +275,17 @@ static clrt_status load_bundled(clrt_ctx *ctx, const clrt__program_key *k, cl_pr
     return CLRT_OK;
 }
 
-static clrt_status build_program(clrt_ctx *ctx, clrt__program_key *k, cl_program *out)
+/* A program built from source goes to the disk cache later, not here:
+ * asking PoCL for a binary compiles every kernel of the program a second
+ * time (0.15-1.1 s a program on this machine, as long as the build), so
+ * storing at once doubled the cold start. *pending gets the key for
+ * clrt__programs_store_pending(), which the context's end and
+ * clrt_ctx_build_all() call. */
+static clrt_status build_program(clrt_ctx *ctx, clrt__program_key *k, cl_program *out,
+                                 char **pending)
 {
     *out = NULL;
+    *pending = NULL;
     const char *name = k->name;
     const char *src;
     size_t len;
@@ -325,8 +334,8 @@ static clrt_status build_program(clrt_ctx *ctx, clrt__program_key *k, cl_program
         }
         ctx->prog_stats.builds++;
         clrt__log(ctx, CLRT_LOG_DEBUG, "built %s.cl for %s", name, ctx->dev.name);
-        if (key)
-            store_cached(ctx, prog, key);
+        *pending = key;
+        key = NULL;
     }
     *out = prog;
 done:
@@ -368,7 +377,8 @@ static clrt_status program_entry(clrt_ctx *ctx, const char *name, const char *de
     snprintf(k.defines, sizeof k.defines, "%s", defines);
     k.dtype = dtype;
     cl_program prog;
-    CLRT_TRY(build_program(ctx, &k, &prog));
+    char *pending;
+    CLRT_TRY(build_program(ctx, &k, &prog, &pending));
     clrt_program_entry *e = &c->entries[c->count++];
     memset(e, 0, sizeof *e);
     snprintf(e->name, sizeof e->name, "%s", name);
@@ -378,8 +388,21 @@ static clrt_status program_entry(clrt_ctx *ctx, const char *name, const char *de
     memcpy(e->source_hash, k.source_hash, sizeof e->source_hash);
     e->source_len = k.source_len;
     e->program = prog;
+    e->pending_key = pending;
     *out = e;
     return CLRT_OK;
+}
+
+void clrt__programs_store_pending(clrt_ctx *ctx)
+{
+    clrt_program_cache *c = &ctx->programs;
+    for (size_t i = 0; i < c->count; i++) {
+        clrt_program_entry *e = &c->entries[i];
+        if (e->pending_key)
+            store_cached(ctx, e->program, e->pending_key);
+        free(e->pending_key);
+        e->pending_key = NULL;
+    }
 }
 
 clrt_status clrt__kernel(clrt_ctx *ctx, const char *program_name, const char *kernel_name,
@@ -457,6 +480,7 @@ void clrt__programs_release(clrt_program_cache *cache)
         for (size_t k = 0; k < e->nkernels; k++)
             clReleaseKernel(e->kernels[k].kernel);
         free(e->kernels);
+        free(e->pending_key);
         clReleaseProgram(e->program);
     }
     free(cache->entries);
@@ -572,6 +596,14 @@ clrt_status clrt__programs_check_bundle(clrt_ctx *ctx, char *err, size_t errlen)
                         : "the option strings differ");
         }
     }
+    return CLRT_OK;
+}
+
+clrt_status clrt_ctx_store_cache(clrt_ctx *ctx)
+{
+    if (!ctx)
+        return CLRT_ERR_INVALID_ARG;
+    clrt__programs_store_pending(ctx);
     return CLRT_OK;
 }
 

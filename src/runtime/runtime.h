@@ -335,6 +335,11 @@ bool clrt__program_available(const clrt_ctx *ctx, const char *program_name, cons
 
 void clrt__programs_release(clrt_program_cache *cache);
 
+/* Store in the disk cache the binaries of the programs this context built
+ * from source and has not stored yet (program.c defers them off the path
+ * to the first step); the context's end and clrt_ctx_build_all call it. */
+void clrt__programs_store_pending(clrt_ctx *ctx);
+
 /* What a program binary was built from, besides the device: the program
  * cache's key (name, defines, element type), the whole option string and
  * the hash of the source (the disk cache key's two FNV-1a hashes). */

@@ -467,6 +467,76 @@ static void context_busy_while_loader_lives(void **state)
     clrt_test_ctx_done(ctx);
 }
 
+/* Data-parallel shards: shard s keeps rows [rows*s/S, rows*(s+1)/S) of
+ * every batch of the unsharded order, so the shards of a batch, in shard
+ * order, are that batch, and each row is seen once per epoch across them.
+ * 257 rows in batches of 10: the last batch, 7 rows, splits unevenly. */
+static void shards_split_every_batch(void **state)
+{
+    (void)state;
+    clrt_ctx *ctx = clrt_test_ctx();
+    clrt_dataset *ds = make_dataset(N);
+    enum { B = 10 };
+    static size_t order[N];
+    expected_order(N, 1, 99, 1, order);
+    float *hx = malloc(B * F * sizeof *hx);
+    assert_non_null(hx);
+    for (size_t shards = 2; shards <= 3; shards++) {
+        size_t total_rows = 0, pos[3] = {0, 0, 0};
+        clrt_loader *l[3] = {NULL, NULL, NULL};
+        for (size_t s = 0; s < shards; s++) {
+            clrt_loader_options opt;
+            clrt_loader_options_init(&opt);
+            opt.batch = B, opt.shuffle = 1, opt.seed = 99, opt.shards = shards, opt.shard = s;
+            CLRT_ASSERT_OK(ctx, clrt_loader_create(ctx, ds, &opt, &l[s]));
+            assert_int_equal(clrt_loader_batches(l[s]), (N + B - 1) / B);
+            total_rows += clrt_loader_rows(l[s]);
+            CLRT_ASSERT_OK(ctx, clrt_loader_begin(l[s], 1));
+        }
+        assert_int_equal(total_rows, N);
+        for (size_t k = 0; k < (N + B - 1) / B; k++) {
+            size_t rows = N - k * B < B ? N - k * B : B, at = k * B;
+            for (size_t s = 0; s < shards; s++) {
+                const clrt_tensor *x, *y;
+                CLRT_ASSERT_OK(ctx, clrt_loader_next(l[s], &x, &y));
+                assert_non_null(x);
+                size_t want = rows * (s + 1) / shards - rows * s / shards;
+                assert_int_equal(clrt_tensor_dim(x, 0), want);
+                assert_int_equal(clrt_tensor_dim(y, 0), want);
+                CLRT_ASSERT_OK(ctx, clrt_tensor_read(x, hx, want * F));
+                for (size_t r = 0; r < want; r++)
+                    assert_int_equal((size_t)hx[r * F], order[at++]);
+                pos[s] += want;
+            }
+            assert_int_equal(at, k * B + rows);
+        }
+        for (size_t s = 0; s < shards; s++) {
+            const clrt_tensor *x, *y;
+            CLRT_ASSERT_OK(ctx, clrt_loader_next(l[s], &x, &y));
+            assert_null(x); /* the epoch is over on every shard at once */
+            assert_int_equal(pos[s], clrt_loader_rows(l[s]));
+            clrt_loader_destroy(l[s]);
+        }
+    }
+    free(hx);
+    /* A batch or last batch too small to give every shard a row, and a
+     * shard that does not exist, are refused with a message. */
+    static const size_t bad[][3] = {{2, 3, 0},   /* batch 2 over 3 shards */
+                                    {254, 4, 0}, /* last batch 257 - 254 = 3 rows, 4 shards */
+                                    {10, 3, 3}}; /* shard 3 of 3 */
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        clrt_loader_options opt;
+        clrt_loader_options_init(&opt);
+        opt.batch = bad[i][0], opt.shards = bad[i][1], opt.shard = bad[i][2];
+        clrt_loader *l = (clrt_loader *)&opt;
+        assert_int_equal(clrt_loader_create(ctx, ds, &opt, &l), CLRT_ERR_INVALID_ARG);
+        assert_null(l);
+        assert_non_null(strstr(clrt_ctx_errmsg(ctx), "shard"));
+    }
+    clrt_dataset_destroy(ds);
+    clrt_test_ctx_done(ctx);
+}
+
 static void argument_errors(void **state)
 {
     (void)state;
@@ -525,6 +595,7 @@ int main(void)
         cmocka_unit_test(pinned_staging_failures),
         cmocka_unit_test(destroy_mid_epoch),
         cmocka_unit_test(context_busy_while_loader_lives),
+        cmocka_unit_test(shards_split_every_batch),
         cmocka_unit_test(argument_errors),
     };
     return clrt_test_main("loader", tests, sizeof tests / sizeof tests[0]);

@@ -275,10 +275,13 @@ static float fill_first(clrt_ctx *ctx, float value)
     return out[0];
 }
 
+/* The stats once the context has stored what it built (which it otherwise
+ * does when it ends). */
 static void expect_stats(clrt_ctx *ctx, size_t builds, size_t hits, size_t writes,
                          size_t rejects)
 {
     clrt_program_stats ps;
+    CLRT_ASSERT_OK(ctx, clrt_ctx_store_cache(ctx));
     CLRT_ASSERT_OK(ctx, clrt_ctx_program_stats(ctx, &ps));
     if (ps.builds != builds || ps.disk_hits != hits || ps.disk_writes != writes ||
         ps.disk_rejects != rejects)
@@ -301,6 +304,49 @@ static void count_warnings(void *user, clrt_log_level level, const char *message
         c->warnings++;
         snprintf(c->last, sizeof c->last, "%s", message);
     }
+}
+
+/* A program built from source is stored when the context ends, not when it
+ * is built (asking PoCL for the binary compiles it again), or at
+ * clrt_ctx_store_cache, once. */
+static void binary_stored_later_once(void **state)
+{
+    (void)state;
+    char *dir = clrt_test_tempdir();
+    unsetenv("CLRT_CACHE"); /* "off" in the environment would skip what this tests */
+    clrt_ctx_options opt;
+    clrt_test_options(&opt);
+    opt.cache_dir = dir;
+    clrt_program_stats ps;
+
+    clrt_ctx *ctx = clrt_test_ctx_with(&opt);
+    assert_true(fill_first(ctx, 2.5f) == 2.5f);
+    CLRT_ASSERT_OK(ctx, clrt_ctx_program_stats(ctx, &ps));
+    assert_int_equal(ps.builds, 1);
+    assert_int_equal(ps.disk_writes, 0);
+    CLRT_ASSERT_OK(ctx, clrt_ctx_store_cache(ctx));
+    CLRT_ASSERT_OK(ctx, clrt_ctx_store_cache(ctx)); /* nothing left to store */
+    CLRT_ASSERT_OK(ctx, clrt_ctx_program_stats(ctx, &ps));
+    assert_int_equal(ps.disk_writes, 1);
+    free(only_entry(dir));
+    clrt_test_ctx_done(ctx);
+    clrt_test_rmtree(dir);
+
+    /* Left to the context's end. */
+    assert_int_equal(mkdir(dir, 0700), 0);
+    ctx = clrt_test_ctx_with(&opt);
+    assert_true(fill_first(ctx, 3.5f) == 3.5f);
+    clrt_test_ctx_done(ctx);
+    free(only_entry(dir));
+    ctx = clrt_test_ctx_with(&opt);
+    assert_true(fill_first(ctx, 4.5f) == 4.5f);
+    CLRT_ASSERT_OK(ctx, clrt_ctx_program_stats(ctx, &ps));
+    assert_int_equal(ps.builds, 0);
+    assert_int_equal(ps.disk_hits, 1);
+    clrt_test_ctx_done(ctx);
+    assert_int_equal(clrt_ctx_store_cache(NULL), CLRT_ERR_INVALID_ARG);
+    clrt_test_rmtree(dir);
+    free(dir);
 }
 
 /* A crc32 is no proof of who wrote an entry. The fill program's entry is
@@ -477,6 +523,7 @@ int main(void)
         cmocka_unit_test(broken_kernel_reports_build_log),
         cmocka_unit_test(kernel_dir_sources),
         cmocka_unit_test(disk_cache_hit_in_second_context),
+        cmocka_unit_test(binary_stored_later_once),
         cmocka_unit_test(forged_entry_is_rebuilt),
         cmocka_unit_test(shared_cache_folder_is_off),
     };

@@ -34,6 +34,7 @@ static const named_status all_statuses[] = {
     STATUS(CLRT_ERR_FORMAT),
     STATUS(CLRT_ERR_UNSUPPORTED),
     STATUS(CLRT_ERR_NUMERIC),
+    STATUS(CLRT_ERR_DIST),
 };
 #undef STATUS
 #define N_STATUSES (sizeof all_statuses / sizeof all_statuses[0])
@@ -70,7 +71,7 @@ static void every_code_in_range_is_named(void **state)
 static void unknown_status_codes(void **state)
 {
     (void)state;
-    static const int unknown[] = {1, 2, 77, -12, -13, -1000, INT_MIN, INT_MAX};
+    static const int unknown[] = {1, 2, 77, -13, -14, -1000, INT_MIN, INT_MAX};
     for (size_t i = 0; i < sizeof unknown / sizeof unknown[0]; i++) {
         const char *s = clrt_status_str((clrt_status)unknown[i]);
         assert_non_null(s);
