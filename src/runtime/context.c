@@ -81,6 +81,7 @@ static clrt_status ctx_configure(clrt_ctx *ctx, const clrt_ctx_options *opt, cha
                                  size_t errlen)
 {
     ctx->gemm_tile = -1;
+    ctx->gemm_tune_cost_s = -1;
     ctx->col_sum_groups = -1;
     ctx->pinned_staging = -1;
     cl_bool unified = CL_TRUE;
