@@ -35,10 +35,8 @@ typedef struct gemm_candidate {
 typedef struct gemm_pending {
     char shape_class[48];
     unsigned long calls;
-    double first_s;  /* the class's first call: the default tile's build and first launch */
-    double call_s;   /* a later call of the default tile */
+    double call_s;   /* its second call, of the default tile */
     double spent_s;  /* calls since then × call_s: the time run untuned */
-    double cost_s;   /* what timing would cost: a first run per candidate, first_s each */
     bool timing;     /* the candidates below are being timed */
     gemm_candidate cand[CLRT__GEMM_MAX_TILES + 1];
     size_t ncand, next; /* the candidate the next call runs */
@@ -51,6 +49,7 @@ struct clrt_gemm_tuning {
     size_t count, cap;
     gemm_pending *pending;
     size_t npending, pending_cap;
+    double first_run_s; /* the slowest first run of a tile seen: its builds and compiles */
     bool loaded; /* the disk record has been read */
     bool warned; /* a refused record has been logged */
 };
@@ -420,10 +419,12 @@ static void drop_pending(struct clrt_gemm_tuning *t, gemm_pending *p)
 }
 
 /* The lazy rule, a ski rental: a class runs the default tile until the
- * time it has run untuned (calls × a measured call) reaches what timing
- * its candidates would cost (a first run each, costed at the class's own
- * measured first call: on PoCL a build and a first-launch compile, some
- * 0.3 s, against well under a millisecond per call). Tuning only then
+ * time it has run untuned (calls × its measured second call) reaches what
+ * timing its candidates would cost (a first run each, costed at the
+ * slowest first run of a tile this context has measured: on a cold PoCL a
+ * build and a first-launch compile, some 0.3 s, against well under a
+ * millisecond per call; a class's own first call may find its program
+ * built by another class, so it alone would understate it). Tuning only then
  * keeps the time lost to it within the time run, whatever the run's
  * length: a short run (the first step of a cold start, a 2-epoch job)
  * never waits for compiles it could not win back, and a long one tunes
@@ -446,21 +447,27 @@ static clrt_status lazy_choose(clrt_ctx *ctx, struct clrt_gemm_tuning *tuning,
             double dt;
             *ran = true;
             CLRT_TRY(timed_run(ctx, g, CLRT_GEMM_BUILTIN, UINT32_MAX, &dt));
-            if (p->calls == 1) {
-                p->first_s = dt;
-            } else {
+            if (p->calls == 1 && dt > tuning->first_run_s)
+                tuning->first_run_s = dt;
+            else if (p->calls == 2)
                 p->call_s = dt;
-                /* Candidates without the fit check, which would build them. */
-                gemm_candidate cand[CLRT__GEMM_MAX_TILES + 1];
-                size_t ncand;
-                CLRT_TRY(collect_candidates(ctx, tuning, g, builtin_only, false, cand, &ncand));
-                p->cost_s = (double)ncand * p->first_s;
-            }
             return CLRT_OK;
         }
         p->spent_s += p->call_s;
-        if (p->spent_s < (ctx->gemm_tune_cost_s >= 0 ? ctx->gemm_tune_cost_s : p->cost_s))
+        if (p->spent_s < ctx->gemm_tune_cost_s)
             return CLRT_OK; /* the default tile, queued as usual */
+        if (ctx->gemm_tune_cost_s < 0) {
+            if (p->spent_s < tuning->first_run_s)
+                return CLRT_OK; /* below a single candidate's cost */
+            /* The candidates as they stand now (fewer once a class of the
+             * same transposes has chosen), without the fit check, which
+             * would build them. */
+            gemm_candidate cand[CLRT__GEMM_MAX_TILES + 1];
+            size_t ncand;
+            CLRT_TRY(collect_candidates(ctx, tuning, g, builtin_only, false, cand, &ncand));
+            if (p->spent_s < (double)ncand * tuning->first_run_s)
+                return CLRT_OK;
+        }
         CLRT_TRY(collect_candidates(ctx, tuning, g, builtin_only, true, p->cand, &p->ncand));
         if (p->ncand == 0) {
             remember(ctx, cls, CLRT_GEMM_BUILTIN, UINT32_MAX); /* a bundle lacks them all */
@@ -488,6 +495,8 @@ static clrt_status lazy_choose(clrt_ctx *ctx, struct clrt_gemm_tuning *tuning,
             c->failed = true, c->best = INFINITY;
         else if (p->round > 0 && dt < c->best)
             c->best = dt;
+        else if (p->round == 0 && dt > tuning->first_run_s)
+            tuning->first_run_s = dt; /* a compile: what the next class's will cost */
         if (p->round == 1 && st == CLRT_OK)
             p->round_s += dt;
         p->next++;
