@@ -49,7 +49,7 @@ struct clrt_gemm_tuning {
     size_t count, cap;
     gemm_pending *pending;
     size_t npending, pending_cap;
-    double first_run_s; /* the slowest first run of a tile seen: its builds and compiles */
+    double first_run_s; /* the slowest first run of a tile that built from source; 0: none */
     bool loaded; /* the disk record has been read */
     bool warned; /* a refused record has been logged */
 };
@@ -219,6 +219,13 @@ static void append_record(clrt_ctx *ctx, const char *cls, clrt_gemm_backend b, u
     }
 }
 
+/* What a candidate's first run is reckoned to cost before any tile has
+ * been built from source in the context (its tiles all came from the
+ * caches, whose first runs say nothing of a candidate's cold compile):
+ * about what one cost on a cold PoCL (3.4 s a transpose pair for 5 builds
+ * and 8 first launches, PERFORMANCE.md). */
+#define TUNE_FIRST_RUN_GUESS_S 0.3
+
 static double now_seconds(void)
 {
     struct timespec ts;
@@ -227,17 +234,30 @@ static double now_seconds(void)
 }
 
 /* One run of g on (b, tile) alone on the queue: what was queued before it
- * is waited for first. *dt: its seconds, +inf if it failed. */
+ * is waited for first. *dt: its seconds, +inf if it failed; *built (may be
+ * NULL): whether it built a program from source. */
 static clrt_status timed_run(clrt_ctx *ctx, const clrt__gemm_args *g, clrt_gemm_backend b,
-                             unsigned tile, double *dt)
+                             unsigned tile, double *dt, bool *built)
 {
     *dt = INFINITY;
+    clrt_program_stats before, after;
+    CLRT_TRY(clrt_ctx_program_stats(ctx, &before));
     CLRT_TRY(clrt_ctx_finish(ctx));
     double t0 = now_seconds();
     CLRT_TRY(clrt__gemm_run(ctx, g, b, tile));
     CLRT_TRY(clrt_ctx_finish(ctx));
     *dt = now_seconds() - t0;
+    CLRT_TRY(clrt_ctx_program_stats(ctx, &after));
+    if (built)
+        *built = after.builds > before.builds;
     return CLRT_OK;
+}
+
+/* The cost of a candidate's first run: measured where a tile was built
+ * from source, else the guess. */
+static double first_run_cost(const struct clrt_gemm_tuning *t)
+{
+    return t->first_run_s > 0 ? t->first_run_s : TUNE_FIRST_RUN_GUESS_S;
 }
 
 /* GEMMs with M·N·K below this run the default tile untimed: at a few
@@ -379,7 +399,7 @@ static clrt_status tune_at_once(clrt_ctx *ctx, struct clrt_gemm_tuning *tuning,
             if (cand[i].failed)
                 continue;
             double dt;
-            if (timed_run(ctx, &trial, cand[i].backend, cand[i].tile, &dt) != CLRT_OK)
+            if (timed_run(ctx, &trial, cand[i].backend, cand[i].tile, &dt, NULL) != CLRT_OK)
                 cand[i].failed = true, cand[i].best = INFINITY;
             else if (round > 0 && dt < cand[i].best)
                 cand[i].best = dt;
@@ -421,10 +441,11 @@ static void drop_pending(struct clrt_gemm_tuning *t, gemm_pending *p)
 /* The lazy rule, a ski rental: a class runs the default tile until the
  * time it has run untuned (calls × its measured second call) reaches what
  * timing its candidates would cost (a first run each, costed at the
- * slowest first run of a tile this context has measured: on a cold PoCL a
- * build and a first-launch compile, some 0.3 s, against well under a
- * millisecond per call; a class's own first call may find its program
- * built by another class, so it alone would understate it). Tuning only then
+ * slowest first run of a tile this context built from source: on a cold
+ * PoCL a build and a first-launch compile, some 0.3 s, against well under
+ * a millisecond per call; a class's own first call may find its program
+ * built by another class, and a tile from the caches starts quickly where
+ * a candidate would compile, so neither counts). Tuning only then
  * keeps the time lost to it within the time run, whatever the run's
  * length: a short run (the first step of a cold start, a 2-epoch job)
  * never waits for compiles it could not win back, and a long one tunes
@@ -445,9 +466,10 @@ static clrt_status lazy_choose(clrt_ctx *ctx, struct clrt_gemm_tuning *tuning,
         p->calls++;
         if (p->calls <= 2) {
             double dt;
+            bool built;
             *ran = true;
-            CLRT_TRY(timed_run(ctx, g, CLRT_GEMM_BUILTIN, UINT32_MAX, &dt));
-            if (p->calls == 1 && dt > tuning->first_run_s)
+            CLRT_TRY(timed_run(ctx, g, CLRT_GEMM_BUILTIN, UINT32_MAX, &dt, &built));
+            if (p->calls == 1 && built && dt > tuning->first_run_s)
                 tuning->first_run_s = dt;
             else if (p->calls == 2)
                 p->call_s = dt;
@@ -457,7 +479,7 @@ static clrt_status lazy_choose(clrt_ctx *ctx, struct clrt_gemm_tuning *tuning,
         if (p->spent_s < ctx->gemm_tune_cost_s)
             return CLRT_OK; /* the default tile, queued as usual */
         if (ctx->gemm_tune_cost_s < 0) {
-            if (p->spent_s < tuning->first_run_s)
+            if (p->spent_s < first_run_cost(tuning))
                 return CLRT_OK; /* below a single candidate's cost */
             /* The candidates as they stand now (fewer once a class of the
              * same transposes has chosen), without the fit check, which
@@ -465,7 +487,7 @@ static clrt_status lazy_choose(clrt_ctx *ctx, struct clrt_gemm_tuning *tuning,
             gemm_candidate cand[CLRT__GEMM_MAX_TILES + 1];
             size_t ncand;
             CLRT_TRY(collect_candidates(ctx, tuning, g, builtin_only, false, cand, &ncand));
-            if (p->spent_s < (double)ncand * tuning->first_run_s)
+            if (p->spent_s < (double)ncand * first_run_cost(tuning))
                 return CLRT_OK;
         }
         CLRT_TRY(collect_candidates(ctx, tuning, g, builtin_only, true, p->cand, &p->ncand));
@@ -488,14 +510,15 @@ static clrt_status lazy_choose(clrt_ctx *ctx, struct clrt_gemm_tuning *tuning,
     if (p->next < p->ncand) {
         gemm_candidate *c = &p->cand[p->next];
         double dt;
+        bool built = false;
         ctx->tuning = true;
-        st = timed_run(ctx, g, c->backend, c->tile, &dt);
+        st = timed_run(ctx, g, c->backend, c->tile, &dt, &built);
         ctx->tuning = false;
         if (st != CLRT_OK)
             c->failed = true, c->best = INFINITY;
         else if (p->round > 0 && dt < c->best)
             c->best = dt;
-        else if (p->round == 0 && dt > tuning->first_run_s)
+        else if (p->round == 0 && built && dt > tuning->first_run_s)
             tuning->first_run_s = dt; /* a compile: what the next class's will cost */
         if (p->round == 1 && st == CLRT_OK)
             p->round_s += dt;
