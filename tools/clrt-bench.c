@@ -331,6 +331,7 @@ static double time_gemm(gemm_run *g, int b)
 static int bench_gemm(const args *a)
 {
     clrt_ctx *ctx = open_ctx(a);
+    ctx->gemm_tune_at_once = true; /* the warm-up round tunes: the rounds time the choice */
     json_t *root = device_fields(ctx, "gemm"), *rows = json_array();
     if (!a->json)
         printf("%-22s %-8s %10s %10s %10s %10s%s\n", "shape", "backend", "ms", "GFLOP/s",
@@ -740,6 +741,7 @@ static int compare_doubles(const void *pa, const void *pb)
 static int bench_cases(const args *a)
 {
     clrt_ctx *ctx = open_ctx(a);
+    ctx->gemm_tune_at_once = true; /* the warm-up tunes: the runs time the choice */
     size_t reps = a->reps ? a->reps : 11;
     double *t = malloc(reps * sizeof *t);
     if (!t)

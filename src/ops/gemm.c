@@ -405,9 +405,13 @@ clrt_status clrt_gemm(clrt_ctx *ctx, int trans_a, int trans_b, float alpha, cons
     if (a->dtype != CLRT_F32 || b->dtype != CLRT_F32 || c->dtype != CLRT_F32)
         backend = CLRT_GEMM_BUILTIN;
     unsigned tile = UINT32_MAX; /* the device's default */
-    if ((backend == CLRT_GEMM_AUTO || backend == CLRT_GEMM_BUILTIN) && g.k > 0)
-        CLRT_TRY(clrt__gemm_choose(ctx, &g, backend == CLRT_GEMM_BUILTIN, &backend, &tile));
-    else if (backend == CLRT_GEMM_AUTO)
+    if ((backend == CLRT_GEMM_AUTO || backend == CLRT_GEMM_BUILTIN) && g.k > 0) {
+        bool ran = false;
+        clrt_status st =
+            clrt__gemm_choose(ctx, &g, backend == CLRT_GEMM_BUILTIN, &backend, &tile, &ran);
+        if (st != CLRT_OK || ran)
+            return st;
+    } else if (backend == CLRT_GEMM_AUTO)
         backend = CLRT_GEMM_BUILTIN; /* C = beta·C: nothing to tune */
     if (g.k == 0 && backend != CLRT_GEMM_BUILTIN)
         backend = CLRT_GEMM_BUILTIN; /* some BLAS reject K = 0 */

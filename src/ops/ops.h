@@ -168,11 +168,13 @@ clrt_status clrt__gemm_run(clrt_ctx *ctx, const clrt__gemm_args *g, clrt_gemm_ba
                            unsigned tile);
 
 /* The backend and tile for g: remembered for its shape class, read from
- * the tuning record, or timed now (gemm_tune.c). builtin_only chooses
- * among the builtin tiles alone. Where nothing is timed, *b is builtin and
- * *tile UINT32_MAX. */
+ * the tuning record, or the device's default until the class has run long
+ * enough for timing its candidates to pay, then each candidate in turn
+ * (gemm_tune.c). builtin_only chooses among the builtin tiles alone. Where
+ * nothing is chosen, *b is builtin and *tile UINT32_MAX. *ran: the call
+ * itself has been run (timed) here, and the status is its own. */
 clrt_status clrt__gemm_choose(clrt_ctx *ctx, const clrt__gemm_args *g, bool builtin_only,
-                              clrt_gemm_backend *b, unsigned *tile);
+                              clrt_gemm_backend *b, unsigned *tile, bool *ran);
 
 /* One line of the tuning record, "<device key> <shape class> <backend>
  * <tile>": true when it parses, is for `key`, names a backend and a tile

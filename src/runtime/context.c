@@ -88,6 +88,7 @@ static clrt_status ctx_configure(clrt_ctx *ctx, const clrt_ctx_options *opt, cha
                                  "CLRT_F16",
                                  precision);
     ctx->precision = (clrt_dtype)precision;
+    ctx->gemm_tune_cost_s = -1;
     ctx->col_sum_groups = -1;
     ctx->pinned_staging = -1;
     cl_bool unified = CL_TRUE;

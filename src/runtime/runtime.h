@@ -567,6 +567,10 @@ struct clrt_ctx {
     bool host_unified;  /* CL_DEVICE_HOST_UNIFIED_MEMORY (true when the query fails) */
     clrt_dtype precision; /* clrt_ctx_options.precision: a model's activation storage */
     bool tuning;        /* the GEMM tuner is timing candidates: their failures log at DEBUG */
+    bool gemm_tune_at_once; /* tests, clrt-bench gemm: a new GEMM shape class times its
+                             * candidates on its first call, not once it pays (gemm_tune.c) */
+    double gemm_tune_cost_s; /* tests: what timing a new class is reckoned to cost, in
+                              * seconds, against its untuned time; < 0: as measured */
     struct clrt_profile *profile; /* profile.c: kernel times; NULL until the first record */
     clrt__layer_state layer_state[CLRT__STATE_COUNT];
     size_t live[CLRT__LIVE_KINDS]; /* loaders, models, optimizers not yet destroyed */

@@ -340,6 +340,7 @@ static void auto_backend(void **state)
 {
     (void)state;
     clrt_ctx *ctx = clrt_test_ctx();
+    ctx->gemm_tune_at_once = true; /* lazy_tuning tests the way to it over calls */
     CLRT_ASSERT_OK(ctx, clrt_ctx_set_gemm_backend(ctx, CLRT_GEMM_AUTO));
     /* Twice each: the second run uses the recorded choice. */
     for (int rep = 0; rep < 2; rep++) {
@@ -384,6 +385,7 @@ static void tuning_record(void **state)
         clrt_test_options(&opt);
         opt.cache_dir = dir;
         clrt_ctx *ctx = clrt_test_ctx_with(&opt);
+        ctx->gemm_tune_at_once = true;
         /* Two shape classes large enough to be tuned (oclgrind tunes
          * nothing: it gets small ones); then one too small to be tuned. */
         bool sim = clrt_test_device()->is_simulator;
@@ -438,6 +440,7 @@ static tuning_log tune_in(const char *dir)
     opt.log = log_tuning;
     opt.log_user = &log;
     clrt_ctx *ctx = clrt_test_ctx_with(&opt);
+    ctx->gemm_tune_at_once = true;
     bool sim = clrt_test_device()->is_simulator;
     const shape3 *s1 = sim ? &shapes[1] : &shapes[2], *s2 = sim ? &shapes[0] : &shapes[3];
     CLRT_ASSERT_OK(ctx, clrt_ctx_set_gemm_backend(ctx, CLRT_GEMM_BUILTIN));
@@ -551,6 +554,65 @@ static void tuning_record_is_not_followed(void **state)
     free(dir);
 }
 
+/* The tile of the record's one line in <dir>; -1 if there is none. */
+static int recorded_tile(const char *dir)
+{
+    char path[4096], line[256], key[32], cls[48], name[16];
+    snprintf(path, sizeof path, "%s/gemm-tuning.txt", dir);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    unsigned tile = 0;
+    bool got = fgets(line, sizeof line, f) && sscanf(line, "%31s %47s %15s %u", key, cls, name,
+                                                     &tile) == 4;
+    fclose(f);
+    return got ? (int)tile : -1;
+}
+
+/* Lazy tuning: a new shape class runs the default tile and builds nothing
+ * else while its untuned time is below what timing would cost; past that,
+ * its calls run the candidates one each (every result still right, with
+ * beta = 1 accumulating into C), and then a candidate is chosen and
+ * recorded. A simulator times nothing. */
+static void lazy_tuning(void **state)
+{
+    (void)state;
+    if (clrt_test_device()->is_simulator)
+        skip();
+    unsetenv("CLRT_CACHE"); /* "off" would turn the record off */
+    char *dir = clrt_test_tempdir();
+    clrt_ctx_options opt;
+    clrt_test_options(&opt);
+    opt.cache_dir = dir;
+    clrt_ctx *ctx = clrt_test_ctx_with(&opt);
+    CLRT_ASSERT_OK(ctx, clrt_ctx_set_gemm_backend(ctx, CLRT_GEMM_AUTO));
+    const shape3 s = {40, 70, 96};
+    ctx->gemm_tune_cost_s = 1e9; /* never pays: the default throughout */
+    check_one(ctx, 0, 1, &s, 2.0f, 1.0f);
+    size_t built = clrt__program_count(ctx);
+    for (int i = 0; i < 20; i++)
+        check_one(ctx, 0, 1, &s, 2.0f, 1.0f);
+    assert_int_equal(clrt__program_count(ctx), built); /* no candidate built */
+    assert_int_equal(recorded_tile(dir), -1);
+
+    ctx->gemm_tune_cost_s = 0; /* pays now: the next calls time the candidates */
+    int calls = 0;
+    while (recorded_tile(dir) < 0 && calls < 2000) {
+        check_one(ctx, 0, 1, &s, 2.0f, 1.0f);
+        calls++;
+    }
+    int tile = recorded_tile(dir);
+    assert_true(tile >= 0);
+    unsigned first, end;
+    clrt__gemm_candidate_tiles(ctx, &first, &end);
+    assert_true((unsigned)tile >= first && (unsigned)tile < end);
+    assert_true(clrt__program_count(ctx) > built); /* the candidates, built once timing began */
+    print_message("lazy_tuning: tile %d chosen after %d calls of timing\n", tile, calls);
+    clrt_test_ctx_done(ctx);
+    clrt_test_rmtree(dir);
+    free(dir);
+}
+
 static void shape_errors(void **state)
 {
     (void)state;
@@ -590,6 +652,7 @@ int main(void)
         cmocka_unit_test(clblast_backend),
         cmocka_unit_test(host_backend),    cmocka_unit_test(auto_backend),
         cmocka_unit_test(tuning_record),   cmocka_unit_test(tuning_record_is_not_followed),
+        cmocka_unit_test(lazy_tuning),
         cmocka_unit_test(shape_errors),
     };
     return clrt_test_main("gemm", tests, sizeof tests / sizeof tests[0]);
