@@ -337,14 +337,16 @@ out:
     return st;
 }
 
-clrt_status clrt_tensor_copy(clrt_tensor *dst, const clrt_tensor *src)
+/* What copy and convert ask of their pair: both given, one context, one
+ * shape. */
+static clrt_status check_pair(const char *fn, const clrt_tensor *dst, const clrt_tensor *src)
 {
     if (!dst || !src)
         return clrt__fail(dst ? dst->ctx : src ? src->ctx : NULL, CLRT_ERR_INVALID_ARG,
-                          "clrt_tensor_copy: dst and src are needed");
+                          "%s: dst and src are needed", fn);
     if (dst->ctx != src->ctx)
         return clrt__fail(dst->ctx, CLRT_ERR_INVALID_ARG,
-                          "clrt_tensor_copy: the tensors belong to different contexts");
+                          "%s: the tensors belong to different contexts", fn);
     bool same = dst->rank == src->rank;
     for (int i = 0; same && i < dst->rank; i++)
         same = dst->shape[i] == src->shape[i];
@@ -352,9 +354,14 @@ clrt_status clrt_tensor_copy(clrt_tensor *dst, const clrt_tensor *src)
         char a[160], b[160];
         clrt__shape_str(dst->rank, dst->shape, a, sizeof a);
         clrt__shape_str(src->rank, src->shape, b, sizeof b);
-        return clrt__fail(dst->ctx, CLRT_ERR_SHAPE, "clrt_tensor_copy: dst %s and src %s differ",
-                          a, b);
+        return clrt__fail(dst->ctx, CLRT_ERR_SHAPE, "%s: dst %s and src %s differ", fn, a, b);
     }
+    return CLRT_OK;
+}
+
+clrt_status clrt_tensor_copy(clrt_tensor *dst, const clrt_tensor *src)
+{
+    CLRT_TRY(check_pair("clrt_tensor_copy", dst, src));
     if (dst->dtype != src->dtype)
         return clrt__fail(dst->ctx, CLRT_ERR_INVALID_ARG,
                           "clrt_tensor_copy: dst of %s and src of %s elements differ",
@@ -371,21 +378,7 @@ clrt_status clrt_tensor_copy(clrt_tensor *dst, const clrt_tensor *src)
 clrt_status clrt_tensor_convert(clrt_tensor *dst, const clrt_tensor *src)
 {
     static const char fn[] = "clrt_tensor_convert";
-    if (!dst || !src)
-        return clrt__fail(dst ? dst->ctx : src ? src->ctx : NULL, CLRT_ERR_INVALID_ARG,
-                          "%s: dst and src are needed", fn);
-    if (dst->ctx != src->ctx)
-        return clrt__fail(dst->ctx, CLRT_ERR_INVALID_ARG,
-                          "%s: the tensors belong to different contexts", fn);
-    bool same = dst->rank == src->rank;
-    for (int i = 0; same && i < dst->rank; i++)
-        same = dst->shape[i] == src->shape[i];
-    if (!same) {
-        char a[160], b[160];
-        clrt__shape_str(dst->rank, dst->shape, a, sizeof a);
-        clrt__shape_str(src->rank, src->shape, b, sizeof b);
-        return clrt__fail(dst->ctx, CLRT_ERR_SHAPE, "%s: dst %s and src %s differ", fn, a, b);
-    }
+    CLRT_TRY(check_pair(fn, dst, src));
     if (dst->dtype == src->dtype)
         return clrt_tensor_copy(dst, src);
     if (dst->numel == 0)
