@@ -4,6 +4,7 @@
  * disk cache is on, in "<cache dir>/gemm-tuning.txt". gemm.c runs them. */
 #include "ops/ops.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
@@ -181,9 +182,17 @@ static FILE *open_record(clrt_ctx *ctx, bool append)
 bool clrt__gemm_record_parse(const char *line, const char *key, char cls[48],
                              clrt_gemm_backend *b, unsigned *tile)
 {
-    char k[32], name[16];
-    if (sscanf(line, "%31s %47s %15s %u", k, cls, name, tile) != 4 || strcmp(k, key) != 0)
+    /* The tile is read as text and converted here: sscanf's %u is undefined
+     * for a number past UINT_MAX and takes "-1" as one. */
+    char k[32], name[16], digits[16];
+    int end = 0;
+    if (sscanf(line, "%31s %47s %15s %15s%n", k, cls, name, digits, &end) != 4 ||
+        strcmp(k, key) != 0 || (line[end] != '\0' && !isspace((unsigned char)line[end])))
         return false;
+    size_t len = strlen(digits);
+    if (len == 0 || len > 6 || strspn(digits, "0123456789") != len)
+        return false;
+    *tile = (unsigned)strtoul(digits, NULL, 10); /* at most 6 digits: no overflow */
     for (int i = CLRT_GEMM_BUILTIN; i <= CLRT_GEMM_HOST; i++)
         if (strcmp(name, clrt_gemm_backend_name((clrt_gemm_backend)i)) == 0 &&
             *tile < clrt__gemm_tile_count()) {

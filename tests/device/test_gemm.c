@@ -460,6 +460,31 @@ static char *file_text(const char *path)
     return text;
 }
 
+/* A record line's tile: decimal digits only, within the tile table, and
+ * never a number sscanf would have wrapped or cut short. */
+static void record_line_tiles(void **state)
+{
+    (void)state;
+    char cls[48];
+    clrt_gemm_backend b;
+    unsigned tile = 99;
+    assert_true(clrt__gemm_record_parse("k nt-m5 builtin 4\n", "k", cls, &b, &tile));
+    assert_int_equal(tile, 4);
+    assert_int_equal(b, CLRT_GEMM_BUILTIN);
+    assert_string_equal(cls, "nt-m5");
+    static const char *const bad[] = {
+        "k nt-m5 builtin -1\n",         "k nt-m5 builtin 4294967300\n",
+        "k nt-m5 builtin 18446744073709551620\n", "k nt-m5 builtin 4x\n",
+        "k nt-m5 builtin +4\n",         "k nt-m5 builtin 10000000000000000004\n",
+        "k nt-m5 builtin 999\n",        "other nt-m5 builtin 4\n",
+        "k nt-m5 nosuch 4\n",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        if (clrt__gemm_record_parse(bad[i], "k", cls, &b, &tile))
+            fail_msg("accepted %s", bad[i]);
+    }
+}
+
 /* The tuning record is never used through a link, nor when others can
  * write it: appends do not reach a link's target, a record behind a link
  * or open to others' writes is not read (the classes are timed again) nor
@@ -652,7 +677,7 @@ int main(void)
         cmocka_unit_test(clblast_backend),
         cmocka_unit_test(host_backend),    cmocka_unit_test(auto_backend),
         cmocka_unit_test(tuning_record),   cmocka_unit_test(tuning_record_is_not_followed),
-        cmocka_unit_test(lazy_tuning),
+        cmocka_unit_test(lazy_tuning),      cmocka_unit_test(record_line_tiles),
         cmocka_unit_test(shape_errors),
     };
     return clrt_test_main("gemm", tests, sizeof tests / sizeof tests[0]);
