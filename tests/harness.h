@@ -96,6 +96,8 @@ size_t clrt_test_run_cases(clrt_ctx *ctx, const char *family);
 cl_uint clrt_test_settled(cl_uint (*refs)(void *), void *obj, cl_uint want);
 
 char *clrt_test_tempdir(void);
+/* "dir/name" in a new string (free it); fails the test when out of memory. */
+char *clrt_test_path(const char *dir, const char *name);
 void clrt_test_rmtree(const char *dir);
 
 #define CLRT_ASSERT_OK(ctx, expr)                                                            \

@@ -129,15 +129,6 @@ static bool params_differ(clrt_ctx *ctx, const clrt_model *a, const clrt_model *
     return differ;
 }
 
-static char *path_in(const char *dir, const char *name)
-{
-    size_t n = strlen(dir) + strlen(name) + 2;
-    char *p = malloc(n);
-    assert_non_null(p);
-    snprintf(p, n, "%s/%s", dir, name);
-    return p;
-}
-
 static unsigned char *read_bytes(const char *path, size_t *len)
 {
     FILE *f = fopen(path, "rb");
@@ -295,7 +286,7 @@ static void weights_and_state_round_trip(void **state)
 {
     (void)state;
     clrt_ctx *ctx = clrt_test_ctx();
-    char *dir = clrt_test_tempdir(), *path = path_in(dir, "a.safetensors");
+    char *dir = clrt_test_tempdir(), *path = clrt_test_path(dir, "a.safetensors");
     clrt_model *a = model_a(ctx, 1), *b = model_a(ctx, 2);
     assert_true(params_differ(ctx, a, b));
 
@@ -358,7 +349,7 @@ static void optimizer_state_round_trip(void **state)
 {
     (void)state;
     clrt_ctx *ctx = clrt_test_ctx();
-    char *dir = clrt_test_tempdir(), *path = path_in(dir, "o.safetensors");
+    char *dir = clrt_test_tempdir(), *path = clrt_test_path(dir, "o.safetensors");
     clrt_optim_options cases[3];
     clrt_optim_options_init(&cases[0], CLRT_OPTIM_SGD);
     cases[0].lr = 0.05f;
@@ -432,7 +423,7 @@ static void resume_matches_uninterrupted_run(void **state)
 {
     (void)state;
     clrt_ctx *ctx = clrt_test_ctx();
-    char *dir = clrt_test_tempdir(), *path = path_in(dir, "r.safetensors");
+    char *dir = clrt_test_tempdir(), *path = clrt_test_path(dir, "r.safetensors");
     enum { BATCH = 9, STEPS = 4 };
     clrt_tensor *x[STEPS], *labels[STEPS];
     for (int s = 0; s < STEPS; s++) {
@@ -609,7 +600,7 @@ static void corrupt_files_refused(void **state)
     (void)state;
     clrt_ctx *ctx = clrt_test_ctx();
     char *dir = clrt_test_tempdir();
-    char *good = path_in(dir, "good.safetensors"), *bad = path_in(dir, "bad.safetensors");
+    char *good = clrt_test_path(dir, "good.safetensors"), *bad = clrt_test_path(dir, "bad.safetensors");
     clrt_model *a = model_a(ctx, 1);
     clrt_optim *oa = sgd_momentum(ctx, a);
     step_with_grads(ctx, a, oa, 1);
@@ -874,8 +865,8 @@ static void metadata_numbers_range_checked(void **state)
     (void)state;
     clrt_ctx *ctx = clrt_test_ctx();
     char *dir = clrt_test_tempdir();
-    char *sgd = path_in(dir, "sgd.safetensors"), *adam = path_in(dir, "adam.safetensors");
-    char *bad = path_in(dir, "bad.safetensors");
+    char *sgd = clrt_test_path(dir, "sgd.safetensors"), *adam = clrt_test_path(dir, "adam.safetensors");
+    char *bad = clrt_test_path(dir, "bad.safetensors");
     clrt_model *a = model_a(ctx, 1), *b = model_a(ctx, 2);
     clrt_optim *oa = sgd_momentum(ctx, a), *ob = sgd_momentum(ctx, b);
     step_with_grads(ctx, a, oa, 1);
@@ -1014,7 +1005,7 @@ static void edited_header_refused(void **state)
     (void)state;
     clrt_ctx *ctx = clrt_test_ctx();
     char *dir = clrt_test_tempdir();
-    char *good = path_in(dir, "good.safetensors"), *bad = path_in(dir, "bad.safetensors");
+    char *good = clrt_test_path(dir, "good.safetensors"), *bad = clrt_test_path(dir, "bad.safetensors");
     clrt_model *a = model_a(ctx, 1), *b = model_a(ctx, 2);
     clrt_optim *oa = sgd_momentum(ctx, a), *ob = sgd_momentum(ctx, b);
     step_with_grads(ctx, a, oa, 1);
@@ -1106,7 +1097,7 @@ static void format_1_still_loads(void **state)
 {
     (void)state;
     clrt_ctx *ctx = clrt_test_ctx();
-    char *dir = clrt_test_tempdir(), *bad = path_in(dir, "bad.safetensors");
+    char *dir = clrt_test_tempdir(), *bad = clrt_test_path(dir, "bad.safetensors");
     const char *fixture = CLRT_SOURCE_DIR "/tests/data/checkpoint-v1.safetensors";
     const size_t w[] = {4, 2};
     clrt_model *m = mlp(ctx, 3, w, 2, CLRT_ACT_TANH, 0, 1);
@@ -1143,7 +1134,7 @@ static void format_1_still_loads(void **state)
     clrt_model *a = model_a(ctx, 1), *b = model_a(ctx, 2);
     clrt_optim *oa = sgd_momentum(ctx, a), *ob = sgd_momentum(ctx, b);
     step_with_grads(ctx, a, oa, 1);
-    char *good = path_in(dir, "good.safetensors");
+    char *good = clrt_test_path(dir, "good.safetensors");
     const clrt_train_state ts = {4, 5, 0.5};
     CLRT_ASSERT_OK(ctx, clrt_checkpoint_save(good, a, oa, &ts));
     rewrite_header(good, bad, to_format_1);
@@ -1201,7 +1192,7 @@ static void refused_load_changes_nothing(void **state)
     (void)state;
     clrt_ctx *ctx = clrt_test_ctx();
     char *dir = clrt_test_tempdir();
-    char *good = path_in(dir, "good.safetensors"), *bad = path_in(dir, "bad.safetensors");
+    char *good = clrt_test_path(dir, "good.safetensors"), *bad = clrt_test_path(dir, "bad.safetensors");
     clrt_model *a = model_a(ctx, 1), *b = model_a(ctx, 2);
     clrt_optim *oa = sgd_momentum(ctx, a);
     step_with_grads(ctx, a, oa, 1);
@@ -1297,7 +1288,7 @@ static void other_models_refused(void **state)
 {
     (void)state;
     clrt_ctx *ctx = clrt_test_ctx();
-    char *dir = clrt_test_tempdir(), *path = path_in(dir, "a.safetensors");
+    char *dir = clrt_test_tempdir(), *path = clrt_test_path(dir, "a.safetensors");
     clrt_model *a = model_a(ctx, 1);
     CLRT_ASSERT_OK(ctx, clrt_checkpoint_save(path, a, NULL, NULL));
 
@@ -1373,7 +1364,7 @@ static void optimizer_mismatch(void **state)
 {
     (void)state;
     clrt_ctx *ctx = clrt_test_ctx();
-    char *dir = clrt_test_tempdir(), *path = path_in(dir, "o.safetensors");
+    char *dir = clrt_test_tempdir(), *path = clrt_test_path(dir, "o.safetensors");
     clrt_model *a = model_a(ctx, 1), *b = model_a(ctx, 2);
     clrt_optim *oa = sgd_momentum(ctx, a);
     step_with_grads(ctx, a, oa, 1);
@@ -1525,7 +1516,7 @@ static void foreign_file_weights_only(void **state)
 {
     (void)state;
     clrt_ctx *ctx = clrt_test_ctx();
-    char *dir = clrt_test_tempdir(), *path = path_in(dir, "torch.safetensors");
+    char *dir = clrt_test_tempdir(), *path = clrt_test_path(dir, "torch.safetensors");
     const size_t w[] = {3, 2};
     clrt_model *m = mlp(ctx, 5, w, 2, CLRT_ACT_RELU, 0, 1);
     clrt_optim *opt = sgd_momentum(ctx, m);
@@ -1586,7 +1577,7 @@ static void save_replaces_atomically(void **state)
 {
     (void)state;
     clrt_ctx *ctx = clrt_test_ctx();
-    char *dir = clrt_test_tempdir(), *path = path_in(dir, "ck.safetensors");
+    char *dir = clrt_test_tempdir(), *path = clrt_test_path(dir, "ck.safetensors");
     char listing[512];
     int count;
     clrt_model *a = model_a(ctx, 1), *b = model_a(ctx, 2), *c = model_a(ctx, 3);
@@ -1599,7 +1590,7 @@ static void save_replaces_atomically(void **state)
     /* A stale temp file of this process is replaced, not appended to. */
     char stale[64];
     snprintf(stale, sizeof stale, "ck.safetensors.tmp.%ld", (long)getpid());
-    char *stale_path = path_in(dir, stale);
+    char *stale_path = clrt_test_path(dir, stale);
     write_bytes(stale_path, "junk junk junk", 14);
     CLRT_ASSERT_OK(ctx, clrt_checkpoint_save(path, b, NULL, NULL));
     dir_listing(dir, listing, sizeof listing, &count);
@@ -1609,7 +1600,7 @@ static void save_replaces_atomically(void **state)
     assert_params_equal(ctx, b, c);
 
     /* A save that cannot happen is CLRT_ERR_IO and leaves the file alone. */
-    char *missing = path_in(dir, "no-such-dir/ck.safetensors");
+    char *missing = clrt_test_path(dir, "no-such-dir/ck.safetensors");
     assert_int_equal(clrt_checkpoint_save(missing, a, NULL, NULL), CLRT_ERR_IO);
     assert_non_null(strstr(clrt_ctx_errmsg(ctx), "no-such-dir"));
     assert_int_equal(clrt_checkpoint_save(dir, a, NULL, NULL), CLRT_ERR_IO); /* a directory */
@@ -1637,10 +1628,10 @@ static void save_ignores_planted_temp_link(void **state)
 {
     (void)state;
     clrt_ctx *ctx = clrt_test_ctx();
-    char *dir = clrt_test_tempdir(), *path = path_in(dir, "ck.safetensors");
-    char *victim = path_in(dir, "victim"), tmp[64];
+    char *dir = clrt_test_tempdir(), *path = clrt_test_path(dir, "ck.safetensors");
+    char *victim = clrt_test_path(dir, "victim"), tmp[64];
     snprintf(tmp, sizeof tmp, "ck.safetensors.tmp.%ld", (long)getpid());
-    char *link_path = path_in(dir, tmp);
+    char *link_path = clrt_test_path(dir, tmp);
     write_bytes(victim, "precious", 8);
     assert_int_equal(symlink(victim, link_path), 0);
     clrt_model *a = model_a(ctx, 1), *c = model_a(ctx, 3);
@@ -1680,7 +1671,7 @@ static void save_removes_stale_temps(void **state)
 {
     (void)state;
     clrt_ctx *ctx = clrt_test_ctx();
-    char *dir = clrt_test_tempdir(), *path = path_in(dir, "ck.safetensors");
+    char *dir = clrt_test_tempdir(), *path = clrt_test_path(dir, "ck.safetensors");
     pid_t child = fork();
     assert_true(child >= 0);
     if (child == 0)
@@ -1690,11 +1681,11 @@ static void save_removes_stale_temps(void **state)
     assert_true(kill(child, 0) != 0 && errno == ESRCH);
     char name[128];
     snprintf(name, sizeof name, "ck.safetensors.tmp.%ld", (long)child);
-    char *dead1 = path_in(dir, name);
+    char *dead1 = clrt_test_path(dir, name);
     snprintf(name, sizeof name, "ck.safetensors.tmp.%ld.1700000000.123", (long)child);
-    char *dead2 = path_in(dir, name);
+    char *dead2 = clrt_test_path(dir, name);
     snprintf(name, sizeof name, "ck.safetensors.tmp.%ld", (long)getppid());
-    char *live = path_in(dir, name);
+    char *live = clrt_test_path(dir, name);
     write_bytes(dead1, "half a save", 11);
     write_bytes(dead2, "half a save", 11);
     write_bytes(live, "in progress", 11);
@@ -1727,7 +1718,7 @@ static void missing_file_and_bad_arguments(void **state)
 {
     (void)state;
     clrt_ctx *ctx = clrt_test_ctx();
-    char *dir = clrt_test_tempdir(), *path = path_in(dir, "absent.safetensors");
+    char *dir = clrt_test_tempdir(), *path = clrt_test_path(dir, "absent.safetensors");
     clrt_model *a = model_a(ctx, 1);
     size_t nb;
     float *before = snapshot(ctx, a, &nb);
@@ -1776,7 +1767,7 @@ static void loads_into_pytorch(void **state)
         skip();
     clrt_ctx *ctx = clrt_test_ctx();
     char *dir = clrt_test_tempdir();
-    char *ck = path_in(dir, "m.safetensors"), *outputs = path_in(dir, "outputs.bin");
+    char *ck = clrt_test_path(dir, "m.safetensors"), *outputs = clrt_test_path(dir, "outputs.bin");
     enum { BATCH = 9, IN = 13, SEED = 5 };
     clrt_model *m;
     CLRT_ASSERT_OK(ctx, clrt_model_create(ctx, IN, &m));
@@ -1889,8 +1880,8 @@ static void checkpoints_across_precisions(void **state)
     (void)state;
     clrt_ctx *c16 = ctx_of_precision(CLRT_BF16), *c32 = ctx_of_precision(CLRT_F32);
     clrt_ctx *ch = ctx_of_precision(CLRT_F16);
-    char *dir = clrt_test_tempdir(), *path = path_in(dir, "bf16.safetensors");
-    char *back = path_in(dir, "f32.safetensors");
+    char *dir = clrt_test_tempdir(), *path = clrt_test_path(dir, "bf16.safetensors");
+    char *back = clrt_test_path(dir, "f32.safetensors");
     clrt_model *a = model_a(c16, 1), *b = model_a(c32, 2), *h = model_a(ch, 3);
     clrt_optim *oa = sgd_momentum(c16, a), *ob = sgd_momentum(c32, b), *oh = sgd_momentum(ch, h);
     for (size_t i = 0; i < clrt_model_num_params(a); i++) {

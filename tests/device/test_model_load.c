@@ -13,15 +13,6 @@
 
 enum { IN = 7, OUT = 3, ROWS = 37 };
 
-static char *path_in(const char *dir, const char *name)
-{
-    size_t n = strlen(dir) + strlen(name) + 2;
-    char *p = malloc(n);
-    assert_non_null(p);
-    snprintf(p, n, "%s/%s", dir, name);
-    return p;
-}
-
 /* 7 → 13 leaky_relu(0.2) → 11 gelu, tanh (standalone) → 3 */
 static clrt_model *make_model(clrt_ctx *ctx)
 {
@@ -71,7 +62,7 @@ static void checkpoint_round_trip(void **state)
 {
     (void)state;
     clrt_ctx *ctx = clrt_test_ctx();
-    char *dir = clrt_test_tempdir(), *ck = path_in(dir, "m.ckpt");
+    char *dir = clrt_test_tempdir(), *ck = clrt_test_path(dir, "m.ckpt");
     clrt_model *m = make_model(ctx), *back;
     /* With an optimizer's state and a training position in the file, which
      * the model takes no part of. */
@@ -134,7 +125,7 @@ static void state_dict_with_activation_given(void **state)
 {
     (void)state;
     clrt_ctx *ctx = clrt_test_ctx();
-    char *dir = clrt_test_tempdir(), *sd = path_in(dir, "torch.safetensors");
+    char *dir = clrt_test_tempdir(), *sd = clrt_test_path(dir, "torch.safetensors");
     clrt_model *m;
     CLRT_ASSERT_OK(ctx, clrt_model_create(ctx, IN, &m));
     CLRT_ASSERT_OK(ctx, clrt_model_add_linear(m, 13));
@@ -249,10 +240,10 @@ static void bad_files_refused(void **state)
 {
     (void)state;
     clrt_ctx *ctx = clrt_test_ctx();
-    char *dir = clrt_test_tempdir(), *p = path_in(dir, "f.safetensors");
+    char *dir = clrt_test_tempdir(), *p = clrt_test_path(dir, "f.safetensors");
     clrt_model *m = make_model(ctx); /* 0, 2, 5: two layers without parameters at 3, 4 */
 
-    char *missing = path_in(dir, "none.safetensors");
+    char *missing = clrt_test_path(dir, "none.safetensors");
     refused(ctx, missing, CLRT_ERR_IO, "cannot open");
     free(missing);
     FILE *f = fopen(p, "wb");
