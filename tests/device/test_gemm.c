@@ -28,8 +28,12 @@ static bool too_big(const shape3 *s)
 
 /* Compare against the reference with the standard bound for a float dot
  * product of length K: |err| <= (K+2)·eps·Σ|a||b| (scaled by |alpha|), plus
- * the rounding of beta·C. */
-static void check_one(clrt_ctx *ctx, int ta, int tb, const shape3 *s, float alpha, float beta)
+ * the rounding of beta·C. A and C are stored as `st`, B too unless b_f32;
+ * the reference starts from the inputs as stored, and a 16-bit C adds the
+ * rounding of the stored result, 2u·|C| (u = 2^-8 for bf16's 8 significant
+ * bits, 2^-11 for fp16's 11) and, for fp16, half its subnormal step. */
+static void check_typed(clrt_ctx *ctx, clrt_dtype st, bool b_f32, int ta, int tb,
+                        const shape3 *s, float alpha, float beta)
 {
     size_t m = s->m, n = s->n, k = s->k;
     size_t ar = ta ? k : m, ac = ta ? m : k, br = tb ? n : k, bc = tb ? k : n;
@@ -41,9 +45,23 @@ static void check_one(clrt_ctx *ctx, int ta, int tb, const shape3 *s, float alph
     clrt_test_random(a, ar * ac, (uint32_t)(m * 31 + k));
     clrt_test_random(b, br * bc, (uint32_t)(n * 17 + k));
     clrt_test_random(c0, m * n, (uint32_t)(m + n));
-    if (beta == 0.0f)
+    if (beta == 0.0f && st == CLRT_F32)
         for (size_t i = 0; i < m * n; i++)
             c0[i] = NAN; /* beta 0 must ignore C */
+
+    clrt_tensor *ta_, *tb_, *tc;
+    const size_t da[2] = {ar, ac}, db[2] = {br, bc}, dc[2] = {m, n};
+    CLRT_ASSERT_OK(ctx, clrt_tensor_create_typed(ctx, st, 2, da, 0, &ta_));
+    CLRT_ASSERT_OK(ctx, clrt_tensor_create_typed(ctx, b_f32 ? CLRT_F32 : st, 2, db, 0, &tb_));
+    CLRT_ASSERT_OK(ctx, clrt_tensor_create_typed(ctx, st, 2, dc, 0, &tc));
+    /* Written, then read back: the reference starts from the stored values
+     * (float32 reads back unchanged). */
+    CLRT_ASSERT_OK(ctx, clrt_tensor_write(ta_, a, ar * ac));
+    CLRT_ASSERT_OK(ctx, clrt_tensor_write(tb_, b, br * bc));
+    CLRT_ASSERT_OK(ctx, clrt_tensor_write(tc, c0, m * n));
+    CLRT_ASSERT_OK(ctx, clrt_tensor_read(ta_, a, ar * ac));
+    CLRT_ASSERT_OK(ctx, clrt_tensor_read(tb_, b, br * bc));
+    CLRT_ASSERT_OK(ctx, clrt_tensor_read(tc, c0, m * n));
     for (size_t i = 0; i < ar * ac; i++)
         aa[i] = fabsf(a[i]);
     for (size_t i = 0; i < br * bc; i++)
@@ -52,24 +70,33 @@ static void check_one(clrt_ctx *ctx, int ta, int tb, const shape3 *s, float alph
     clrt_ref_gemm(ta, tb, m, n, k, alpha, a, b, beta, want);
     clrt_ref_gemm(ta, tb, m, n, k, fabsf(alpha), aa, ab, 0.0f, bound);
 
-    clrt_tensor *ta_ = clrt_test_matrix(ctx, ar, ac, a), *tb_ = clrt_test_matrix(ctx, br, bc, b);
-    clrt_tensor *tc = clrt_test_matrix(ctx, m, n, c0);
     CLRT_ASSERT_OK(ctx, clrt_gemm(ctx, ta, tb, alpha, ta_, tb_, beta, tc));
     CLRT_ASSERT_OK(ctx, clrt_tensor_read(tc, got, m * n));
+    double u = st == CLRT_BF16 ? 0x1p-8 : 0x1p-11;
     for (size_t i = 0; i < m * n; i++) {
-        double tol = (double)(k + 2) * FLT_EPSILON * bound[i] + 1e-30;
+        double tol = (double)(k + 2) * FLT_EPSILON * bound[i];
+        if (st == CLRT_F32)
+            tol += 1e-30;
+        else
+            tol += 2 * u * fabs((double)want[i]) + (st == CLRT_F16 ? 0x1p-25 : 0.0);
         if (beta != 0.0f)
             tol += 2 * FLT_EPSILON * fabs((double)beta * c0[i]);
         if (!(fabs((double)got[i] - want[i]) <= tol))
-            fail_msg("%s gemm %c%c M=%zu N=%zu K=%zu alpha=%g beta=%g: C[%zu] = %.9g, want %.9g "
-                     "(tolerance %.3g)",
-                     clrt_gemm_backend_name(clrt_ctx_gemm_backend(ctx)), ta ? 't' : 'n',
-                     tb ? 't' : 'n', m, n, k, alpha, beta, i, got[i], want[i], tol);
+            fail_msg("%s %s gemm %c%c tile %d M=%zu N=%zu K=%zu alpha=%g beta=%g%s: C[%zu] = "
+                     "%.9g, want %.9g (tolerance %.3g)",
+                     clrt_gemm_backend_name(clrt_ctx_gemm_backend(ctx)), clrt_dtype_name(st),
+                     ta ? 't' : 'n', tb ? 't' : 'n', ctx->gemm_tile, m, n, k, alpha, beta,
+                     b_f32 ? " (B f32)" : "", i, got[i], want[i], tol);
     }
     clrt_tensor_destroy(ta_);
     clrt_tensor_destroy(tb_);
     clrt_tensor_destroy(tc);
     free(a), free(b), free(c0), free(want), free(got), free(bound), free(aa), free(ab);
+}
+
+static void check_one(clrt_ctx *ctx, int ta, int tb, const shape3 *s, float alpha, float beta)
+{
+    check_typed(ctx, CLRT_F32, false, ta, tb, s, alpha, beta);
 }
 
 static void check_backend(clrt_gemm_backend backend)
@@ -118,58 +145,10 @@ static void builtin_every_tile(void **state)
     clrt_test_ctx_done(ctx);
 }
 
-/* A 16-bit GEMM (storage `st` for A and C, and for B unless b_f32) against
- * the reference on the inputs as stored: the float32 bound, plus the
- * rounding of the stored C, 2u·|C| (u = 2^-8 for bf16's 8 significant
- * bits, 2^-11 for fp16's 11) and, for fp16, half its subnormal step. */
 static void check_one_16(clrt_ctx *ctx, clrt_dtype st, bool b_f32, int ta, int tb,
                          const shape3 *s, float beta)
 {
-    size_t m = s->m, n = s->n, k = s->k;
-    size_t ar = ta ? k : m, ac = ta ? m : k, br = tb ? n : k, bc = tb ? k : n;
-    float *a = malloc((ar * ac + 1) * sizeof *a), *b = malloc((br * bc + 1) * sizeof *b);
-    float *c0 = malloc((m * n + 1) * sizeof *c0), *want = malloc((m * n + 1) * sizeof *want);
-    float *got = malloc((m * n + 1) * sizeof *got), *bound = malloc((m * n + 1) * sizeof *bound);
-    float *aa = malloc((ar * ac + 1) * sizeof *aa), *ab = malloc((br * bc + 1) * sizeof *ab);
-    assert_true(a && b && c0 && want && got && bound && aa && ab);
-    clrt_test_random(a, ar * ac, (uint32_t)(m * 31 + k));
-    clrt_test_random(b, br * bc, (uint32_t)(n * 17 + k));
-    clrt_test_random(c0, m * n, (uint32_t)(m + n));
-    clrt_tensor *ta_, *tb_, *tc;
-    const size_t da[2] = {ar, ac}, db[2] = {br, bc}, dc[2] = {m, n};
-    CLRT_ASSERT_OK(ctx, clrt_tensor_create_typed(ctx, st, 2, da, 0, &ta_));
-    CLRT_ASSERT_OK(ctx, clrt_tensor_create_typed(ctx, b_f32 ? CLRT_F32 : st, 2, db, 0, &tb_));
-    CLRT_ASSERT_OK(ctx, clrt_tensor_create_typed(ctx, st, 2, dc, 0, &tc));
-    /* Written, then read back: the reference starts from the stored values. */
-    CLRT_ASSERT_OK(ctx, clrt_tensor_write(ta_, a, ar * ac));
-    CLRT_ASSERT_OK(ctx, clrt_tensor_write(tb_, b, br * bc));
-    CLRT_ASSERT_OK(ctx, clrt_tensor_write(tc, c0, m * n));
-    CLRT_ASSERT_OK(ctx, clrt_tensor_read(ta_, a, ar * ac));
-    CLRT_ASSERT_OK(ctx, clrt_tensor_read(tb_, b, br * bc));
-    CLRT_ASSERT_OK(ctx, clrt_tensor_read(tc, c0, m * n));
-    for (size_t i = 0; i < ar * ac; i++)
-        aa[i] = fabsf(a[i]);
-    for (size_t i = 0; i < br * bc; i++)
-        ab[i] = fabsf(b[i]);
-    memcpy(want, c0, m * n * sizeof *want);
-    clrt_ref_gemm(ta, tb, m, n, k, 1.0f, a, b, beta, want);
-    clrt_ref_gemm(ta, tb, m, n, k, 1.0f, aa, ab, 0.0f, bound);
-    CLRT_ASSERT_OK(ctx, clrt_gemm(ctx, ta, tb, 1.0f, ta_, tb_, beta, tc));
-    CLRT_ASSERT_OK(ctx, clrt_tensor_read(tc, got, m * n));
-    double u = st == CLRT_BF16 ? 0x1p-8 : 0x1p-11;
-    for (size_t i = 0; i < m * n; i++) {
-        double tol = (double)(k + 2) * FLT_EPSILON * bound[i] + 2 * u * fabs((double)want[i]) +
-                     (st == CLRT_F16 ? 0x1p-25 : 0.0) + 2 * FLT_EPSILON * fabs((double)beta * c0[i]);
-        if (!(fabs((double)got[i] - want[i]) <= tol))
-            fail_msg("%s gemm %c%c tile %d M=%zu N=%zu K=%zu beta=%g%s: C[%zu] = %.9g, want %.9g "
-                     "(tolerance %.3g)",
-                     clrt_dtype_name(st), ta ? 't' : 'n', tb ? 't' : 'n', ctx->gemm_tile, m, n, k,
-                     beta, b_f32 ? " (B f32)" : "", i, got[i], want[i], tol);
-    }
-    clrt_tensor_destroy(ta_);
-    clrt_tensor_destroy(tb_);
-    clrt_tensor_destroy(tc);
-    free(a), free(b), free(c0), free(want), free(got), free(bound), free(aa), free(ab);
+    check_typed(ctx, st, b_f32, ta, tb, s, 1.0f, beta);
 }
 
 /* Every builtin tile and transpose with 16-bit operands: each pair in one
