@@ -110,61 +110,89 @@ CLRT_GEMM_KERNEL(clrt_gemm_tt, A_T, B_T)
 #endif
 
 /* Vector variant, chosen with -D CLRT_GEMM_VW=8 or 16: each work-item keeps
- * TM rows × VW consecutive columns of C in TM vector registers and, for each
- * k, adds a[i]·B(k, n0..n0+VW) with one vector multiply-add per row. This is
- * the shape of a CPU GEMM micro-kernel, and what a CPU device such as PoCL
- * compiles into wide SIMD instructions; the scalar kernels above rely on
- * vectorisation across work-items instead. Full tiles take vector loads and
- * stores; tiles on the right edge fall back to guarded scalar accesses. */
+ * TM rows × NV·VW consecutive columns of C in TM×NV vector registers and,
+ * for each k, adds a[i]·B(k, n0..n0+NV·VW) with NV vector multiply-adds per
+ * row. This is the shape of a CPU GEMM micro-kernel, and what a CPU device
+ * such as PoCL compiles into wide SIMD instructions (a float16 is one
+ * 512-bit register there, A's element a broadcast folded into the
+ * multiply-add); the scalar kernels above rely on vectorisation across
+ * work-items instead. More accumulators per work-item hide more of the
+ * multiply-add latency and spread each work-item's fixed cost (its set-up
+ * and stores; K is 128 in the MLP's weight gradients) over more work.
+ * Full vectors take vector loads and stores; a vector that runs past the
+ * right edge falls back to guarded scalar accesses, and one wholly past it
+ * is neither loaded nor stored. Each element of C is summed over k in
+ * ascending order into one accumulator whatever TM, VW and NV are, so every
+ * vector tile gives the same bits. */
 #ifdef CLRT_GEMM_VW
+#ifndef CLRT_GEMM_NV
+#define CLRT_GEMM_NV 1 /* VW-wide vectors across a work-item's row */
+#endif
 #define CLRT_CAT2(a, b) a##b
 #define CLRT_CAT(a, b) CLRT_CAT2(a, b)
 #define VTYPE CLRT_CAT(float, CLRT_GEMM_VW)
 #define VLOAD CLRT_CAT(vload, CLRT_GEMM_VW)
 #define VSTORE CLRT_CAT(vstore, CLRT_GEMM_VW)
+#define VCOLS (CLRT_GEMM_VW * CLRT_GEMM_NV) /* columns of C per work-item */
 
 /* VW elements of op(B) row k starting at column n0; B_CONTIG: they are
- * consecutive in memory (B not transposed). */
+ * consecutive in memory (B not transposed). nfull: the vectors that lie
+ * wholly inside N; npart: those that start inside it. */
 #define CLRT_GEMM_VKERNEL(NAME, A_EL, B_EL, B_AT, B_CONTIG)                                         \
     __kernel void NAME(CLRT_GEMM_ARGS)                                                              \
     {                                                                                               \
-        const uint n0 = get_global_id(0) * CLRT_GEMM_VW;                                            \
+        const uint n0 = get_global_id(0) * VCOLS;                                                   \
         const uint m0 = get_global_id(1) * CLRT_GEMM_TM;                                            \
         if (n0 >= N || m0 >= M)                                                                     \
             return;                                                                                 \
-        const bool full_n = n0 + CLRT_GEMM_VW <= N;                                                 \
+        const uint nfull = min((N - n0) / CLRT_GEMM_VW, (uint)CLRT_GEMM_NV);                        \
+        const uint npart = min((N - n0 + CLRT_GEMM_VW - 1) / CLRT_GEMM_VW, (uint)CLRT_GEMM_NV);     \
         uint mi[CLRT_GEMM_TM];                                                                      \
-        VTYPE acc[CLRT_GEMM_TM];                                                                    \
+        VTYPE acc[CLRT_GEMM_TM][CLRT_GEMM_NV];                                                      \
         CLRT_UNROLL for (uint i = 0; i < CLRT_GEMM_TM; i++) {                                       \
             mi[i] = min(m0 + i, M - 1);                                                             \
-            acc[i] = (VTYPE)(0.0f);                                                                 \
+            CLRT_UNROLL for (uint v = 0; v < CLRT_GEMM_NV; v++)                                     \
+                acc[i][v] = (VTYPE)(0.0f);                                                          \
         }                                                                                           \
         for (uint k = 0; k < K; k++) {                                                              \
-            VTYPE b;                                                                                \
-            if (B_CONTIG && full_n) {                                                               \
-                b = VLOAD_B(CLRT_GEMM_VW, B, B_AT(k, n0));                                          \
-            } else {                                                                                \
-                float t[CLRT_GEMM_VW];                                                              \
-                CLRT_UNROLL for (uint j = 0; j < CLRT_GEMM_VW; j++)                                 \
-                    t[j] = B_EL(k, min(n0 + j, N - 1));                                             \
-                b = VLOAD(0, t);                                                                    \
+            VTYPE b[CLRT_GEMM_NV];                                                                  \
+            CLRT_UNROLL for (uint v = 0; v < CLRT_GEMM_NV; v++) {                                   \
+                const uint nv = n0 + v * CLRT_GEMM_VW;                                              \
+                if (B_CONTIG && v < nfull) {                                                        \
+                    b[v] = VLOAD_B(CLRT_GEMM_VW, B, B_AT(k, nv));                                   \
+                } else if (v < npart) {                                                             \
+                    float t[CLRT_GEMM_VW];                                                          \
+                    CLRT_UNROLL for (uint j = 0; j < CLRT_GEMM_VW; j++)                             \
+                        t[j] = B_EL(k, min(nv + j, N - 1));                                         \
+                    b[v] = VLOAD(0, t);                                                             \
+                } else {                                                                            \
+                    b[v] = (VTYPE)(0.0f);                                                           \
+                }                                                                                   \
             }                                                                                       \
-            CLRT_UNROLL for (uint i = 0; i < CLRT_GEMM_TM; i++)                                     \
-                acc[i] += A_EL(mi[i], k) * b;                                                       \
+            CLRT_UNROLL for (uint i = 0; i < CLRT_GEMM_TM; i++) {                                   \
+                const float a = A_EL(mi[i], k);                                                     \
+                CLRT_UNROLL for (uint v = 0; v < CLRT_GEMM_NV; v++)                                 \
+                    acc[i][v] += a * b[v];                                                          \
+            }                                                                                       \
         }                                                                                           \
-        for (uint i = 0; i < CLRT_GEMM_TM && m0 + i < M; i++) {                                     \
+        CLRT_UNROLL for (uint i = 0; i < CLRT_GEMM_TM; i++) {                                       \
+            if (m0 + i >= M)                                                                        \
+                break;                                                                              \
             const size_t row = AT(ldc, m0 + i, 0);                                                  \
-            VTYPE r = alpha * acc[i];                                                               \
-            if (full_n) {                                                                           \
-                /* beta 0 must not read C: it may hold NaN. */                                      \
-                if (beta != 0.0f)                                                                   \
-                    r += beta * VLOAD_C(CLRT_GEMM_VW, C, row + n0);                                 \
-                VSTORE_C(CLRT_GEMM_VW, r, C, row + n0);                                             \
-            } else {                                                                                \
-                float t[CLRT_GEMM_VW];                                                              \
-                VSTORE(r, 0, t);                                                                    \
-                for (uint j = 0; n0 + j < N; j++)                                                   \
-                    C_PUT(m0 + i, n0 + j, t[j]);                                                    \
+            CLRT_UNROLL for (uint v = 0; v < CLRT_GEMM_NV; v++) {                                   \
+                const uint nv = n0 + v * CLRT_GEMM_VW;                                              \
+                VTYPE r = alpha * acc[i][v];                                                        \
+                if (v < nfull) {                                                                    \
+                    /* beta 0 must not read C: it may hold NaN. */                                  \
+                    if (beta != 0.0f)                                                               \
+                        r += beta * VLOAD_C(CLRT_GEMM_VW, C, row + nv);                             \
+                    VSTORE_C(CLRT_GEMM_VW, r, C, row + nv);                                         \
+                } else if (v < npart) {                                                             \
+                    float t[CLRT_GEMM_VW];                                                          \
+                    VSTORE(r, 0, t);                                                                \
+                    for (uint j = 0; nv + j < N; j++)                                               \
+                        C_PUT(m0 + i, nv + j, t[j]);                                                \
+                }                                                                                   \
             }                                                                                       \
         }                                                                                           \
     }
@@ -178,8 +206,10 @@ CLRT_GEMM_VKERNEL(clrt_gemm_vec_nn, A_N, B_N, B_N_AT, 1)
  * are contiguous along k, so this one works along k instead: TM×4 vector
  * accumulators of NT_VW partial sums each, summed across at the end, and a
  * scalar loop for the K % NT_VW remainder. NT_VW is 8 whatever the tile's
- * VW: the order of the sums then depends on the shape only, so every tile
- * gives the same bits and tuning cannot change a result. */
+ * VW, and the partial sums of a row's 4 columns are summed across in one
+ * fixed tree of lane pairs (three vector adds, not 28 scalar ones): the
+ * order of the sums then depends on the shape only, so every tile gives
+ * the same bits and tuning cannot change a result. */
 #define NT_VW 8
 __kernel void clrt_gemm_vec_nt(CLRT_GEMM_ARGS)
 {
@@ -207,16 +237,36 @@ __kernel void clrt_gemm_vec_nt(CLRT_GEMM_ARGS)
                 acc[i][j] += a * b[j];
         }
     }
-    for (uint i = 0; i < CLRT_GEMM_TM && m0 + i < M; i++) {
-        for (uint j = 0; j < 4 && n0 + j < N; j++) {
-            float t[NT_VW];
-            vstore8(acc[i][j], 0, t);
-            float sum = 0.0f;
-            CLRT_UNROLL for (uint v = 0; v < NT_VW; v++)
-                sum += t[v];
-            for (uint k = kv; k < K; k++)
-                sum += LOAD_A(A, ar[i] + k) * LOAD_B(B, br[j] + k);
-            C_PUT(m0 + i, n0 + j, alpha * sum);
+    const bool full_n = n0 + 4 <= N;
+    CLRT_UNROLL for (uint i = 0; i < CLRT_GEMM_TM; i++) {
+        if (m0 + i >= M)
+            break;
+        /* Lane l of column j's partial sums: sum = ((l0 + l4) + (l1 + l5)) +
+         * ((l2 + l6) + (l3 + l7)), four columns at a time. */
+        float8 h01 = (float8)(acc[i][0].lo, acc[i][1].lo) + (float8)(acc[i][0].hi, acc[i][1].hi);
+        float8 h23 = (float8)(acc[i][2].lo, acc[i][3].lo) + (float8)(acc[i][2].hi, acc[i][3].hi);
+        float8 q = (float8)(h01.even, h23.even) + (float8)(h01.odd, h23.odd);
+        float4 sum = q.even + q.odd;
+        if (kv < K) {
+            float t[4];
+            vstore4(sum, 0, t);
+            CLRT_UNROLL for (uint j = 0; j < 4; j++)
+                for (uint k = kv; k < K; k++)
+                    t[j] += LOAD_A(A, ar[i] + k) * LOAD_B(B, br[j] + k);
+            sum = vload4(0, t);
+        }
+        float4 r = alpha * sum;
+        const size_t row = AT(ldc, m0 + i, n0);
+        if (full_n) {
+            /* beta 0 must not read C: it may hold NaN. */
+            if (beta != 0.0f)
+                r += beta * VLOAD_C(4, C, row);
+            VSTORE_C(4, r, C, row);
+        } else {
+            float t[4];
+            vstore4(r, 0, t);
+            for (uint j = 0; n0 + j < N; j++)
+                C_PUT(m0 + i, n0 + j, t[j]);
         }
     }
 }

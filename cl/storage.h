@@ -13,7 +13,7 @@
  *   code 2  bf16     ushort pointer: the top 16 bits of a float, loaded by
  *                    a shift and stored rounded to nearest even
  *
- * VLOAD_A(w, p, i) / VSTORE_A(w, v, p, i): w (8 or 16) consecutive
+ * VLOAD_A(w, p, i) / VSTORE_A(w, v, p, i): w (4, 8 or 16) consecutive
  * elements from element i, as a floatw. Plain C preprocessor and OpenCL C
  * only. */
 #ifndef CLRT_CL_STORAGE_H
@@ -62,6 +62,7 @@ CLRT_ST_FN ushort clrt_bf16_bits(float v)
         CLRT_ST_CAT(uint, w) q = (u >> 16) | 0x40u;                                                \
         return CLRT_ST_CAT(convert_ushort, w)(select(r, q, (u & 0x7fffffffu) > 0x7f800000u));      \
     }
+CLRT_ST_BF16_VEC(4)
 CLRT_ST_BF16_VEC(8)
 CLRT_ST_BF16_VEC(16)
 

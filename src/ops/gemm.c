@@ -46,6 +46,8 @@ static const clrt__gemm_tile tiles[] = {
     {6, 0, 8, 4, 8, 0, 0}, {8, 0, 0, 0, 16, 0, 0}, {4, 0, 0, 0, 8, 0, 0}, {6, 0, 0, 0, 16, 0, 0},
     /* No candidate: the last resort of a kernel allowing fewer than 32. */
     {2, 2, 4, 2, 0, 0, 0},
+    {12, 2, 8, 4, 16, 0, 0}, {8, 2, 8, 4, 16, 0, 0}, {6, 4, 8, 4, 16, 0, 0}, {14, 2, 8, 4, 16, 0, 0},
+    {12, 2, 4, 2, 16, 0, 0}, {8, 2, 0, 0, 16, 0, 0}, {12, 2, 0, 0, 16, 0, 0}, {8, 2, 4, 4, 16, 0, 0},
 };
 enum {
     NTILES = sizeof tiles / sizeof tiles[0],
@@ -93,6 +95,9 @@ void clrt__gemm_tile_defines(unsigned tile, int ta, int tb, char *buf, size_t le
                  "-D CLRT_GEMM_ONLY=%u -D CLRT_GEMM_TM=%u -D CLRT_GEMM_TN=%u -D CLRT_GEMM_LX=%u "
                  "-D CLRT_GEMM_LY=%u -D CLRT_GEMM_KT=%u%s",
                  op, t->tm, t->tn, t->lx, t->ly, t->kt, t->kmajor ? " -D CLRT_GEMM_KMAJOR=1" : "");
+    else if (t->vw && t->tn > 1)
+        snprintf(buf, len, "-D CLRT_GEMM_ONLY=%u -D CLRT_GEMM_TM=%u -D CLRT_GEMM_VW=%u -D CLRT_GEMM_NV=%u",
+                 op, t->tm, t->vw, t->tn);
     else if (t->vw)
         snprintf(buf, len, "-D CLRT_GEMM_ONLY=%u -D CLRT_GEMM_TM=%u -D CLRT_GEMM_VW=%u", op, t->tm,
                  t->vw);
@@ -253,7 +258,7 @@ clrt_status clrt__gemm_plan(clrt_ctx *ctx, const clrt__gemm_args *g, unsigned ti
     size_t rows = (g->m + t->tm - 1) / t->tm;
     if (t->vw) {
         /* The nt vector kernel covers 4 columns per work-item (it vectorises along K). */
-        size_t per_item = !g->ta && g->tb ? 4 : t->vw;
+        size_t per_item = !g->ta && g->tb ? 4 : t->vw * (t->tn > 1 ? t->tn : 1);
         size_t cols = (g->n + per_item - 1) / per_item, lx = t->lx, ly = t->ly;
         if (lx == 0) {
             size_t groups = 2 * (size_t)(ctx->dev.compute_units ? ctx->dev.compute_units : 1);

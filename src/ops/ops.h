@@ -112,7 +112,7 @@ typedef struct clrt__gemm_tile {
 } clrt__gemm_tile;
 
 /* At least the number of builtin configurations (fixed-size arrays). */
-#define CLRT__GEMM_MAX_TILES 24
+#define CLRT__GEMM_MAX_TILES 32
 
 /* The number of builtin kernel configurations (for ctx->gemm_tile). */
 unsigned clrt__gemm_tile_count(void);
