@@ -119,9 +119,9 @@ CLRT_GEMM_KERNEL(clrt_gemm_tt, A_T, B_T)
  * work-items instead. More accumulators per work-item hide more of the
  * multiply-add latency and spread each work-item's fixed cost (its set-up
  * and stores; K is 128 in the MLP's weight gradients) over more work.
- * Full vectors take vector loads and stores; a vector that runs past the
- * right edge falls back to guarded scalar accesses, and one wholly past it
- * is neither loaded nor stored. Each element of C is summed over k in
+ * Full vectors take vector stores; a vector that runs past the right edge
+ * falls back to guarded scalar stores, and one wholly past it is not
+ * stored. Each element of C is summed over k in
  * ascending order into one accumulator whatever TM, VW and NV are, so every
  * vector tile gives the same bits. */
 #ifdef CLRT_GEMM_VW
@@ -135,9 +135,44 @@ CLRT_GEMM_KERNEL(clrt_gemm_tt, A_T, B_T)
 #define VSTORE CLRT_CAT(vstore, CLRT_GEMM_VW)
 #define VCOLS (CLRT_GEMM_VW * CLRT_GEMM_NV) /* columns of C per work-item */
 
-/* VW elements of op(B) row k starting at column n0; B_CONTIG: they are
- * consecutive in memory (B not transposed). nfull: the vectors that lie
- * wholly inside N; npart: those that start inside it. */
+/* Two k loops. Where B is not transposed, N is a multiple of VW and the
+ * matrix holds at least one block (M >= TM, N >= NV·VW), every work-item
+ * runs a block of TM consecutive rows × NV whole vectors: the last block of
+ * a row or column moved back to end at the matrix's edge (its rows and
+ * vectors before m0 and n0 are the previous work-items', computed again,
+ * not stored). That loop has vector loads only and rows at fixed offsets
+ * from one another: TM clamped rows took TM of the 16 general registers,
+ * and the guarded loads mixed into the loop (12 rows or 2 vectors) made the
+ * compiler keep accumulators and pointers on the stack. Everything else
+ * (small or odd shapes, tt) takes clamped rows and guarded scalar loads of
+ * B. The sums are the same in both. */
+#define CLRT_GEMM_VFAST(A_EL, B_AT)                                                                 \
+    for (uint k = 0; k < K; k++) {                                                                  \
+        VTYPE b[CLRT_GEMM_NV];                                                                      \
+        CLRT_UNROLL for (uint v = 0; v < CLRT_GEMM_NV; v++)                                         \
+            b[v] = VLOAD_B(CLRT_GEMM_VW, B, B_AT(k, cs + v * CLRT_GEMM_VW));                        \
+        CLRT_UNROLL for (uint i = 0; i < CLRT_GEMM_TM; i++) {                                       \
+            const float a = A_EL(rs + i, k);                                                        \
+            CLRT_UNROLL for (uint v = 0; v < CLRT_GEMM_NV; v++)                                     \
+                acc[i][v] += a * b[v];                                                              \
+        }                                                                                           \
+    }
+#define CLRT_GEMM_VGUARDED(A_EL, B_EL)                                                              \
+    for (uint k = 0; k < K; k++) {                                                                  \
+        VTYPE b[CLRT_GEMM_NV];                                                                      \
+        CLRT_UNROLL for (uint v = 0; v < CLRT_GEMM_NV; v++) {                                       \
+            float t[CLRT_GEMM_VW];                                                                  \
+            CLRT_UNROLL for (uint j = 0; j < CLRT_GEMM_VW; j++)                                     \
+                t[j] = B_EL(k, min(cs + v * CLRT_GEMM_VW + j, N - 1));                              \
+            b[v] = VLOAD(0, t);                                                                     \
+        }                                                                                           \
+        CLRT_UNROLL for (uint i = 0; i < CLRT_GEMM_TM; i++) {                                       \
+            const float a = A_EL(min(rs + i, M - 1), k);                                            \
+            CLRT_UNROLL for (uint v = 0; v < CLRT_GEMM_NV; v++)                                     \
+                acc[i][v] += a * b[v];                                                              \
+        }                                                                                           \
+    }
+
 #define CLRT_GEMM_VKERNEL(NAME, A_EL, B_EL, B_AT, B_CONTIG)                                         \
     __kernel void NAME(CLRT_GEMM_ARGS)                                                              \
     {                                                                                               \
@@ -145,53 +180,39 @@ CLRT_GEMM_KERNEL(clrt_gemm_tt, A_T, B_T)
         const uint m0 = get_global_id(1) * CLRT_GEMM_TM;                                            \
         if (n0 >= N || m0 >= M)                                                                     \
             return;                                                                                 \
-        const uint nfull = min((N - n0) / CLRT_GEMM_VW, (uint)CLRT_GEMM_NV);                        \
-        const uint npart = min((N - n0 + CLRT_GEMM_VW - 1) / CLRT_GEMM_VW, (uint)CLRT_GEMM_NV);     \
-        uint mi[CLRT_GEMM_TM];                                                                      \
+        const bool fast = B_CONTIG && M >= CLRT_GEMM_TM && N >= VCOLS && N % CLRT_GEMM_VW == 0;     \
+        /* The block's first row and column. */                                                     \
+        const uint rs = fast ? min(m0, M - CLRT_GEMM_TM) : m0;                                      \
+        const uint cs = fast ? min(n0, N - VCOLS) : n0;                                             \
         VTYPE acc[CLRT_GEMM_TM][CLRT_GEMM_NV];                                                      \
-        CLRT_UNROLL for (uint i = 0; i < CLRT_GEMM_TM; i++) {                                       \
-            mi[i] = min(m0 + i, M - 1);                                                             \
+        CLRT_UNROLL for (uint i = 0; i < CLRT_GEMM_TM; i++)                                         \
             CLRT_UNROLL for (uint v = 0; v < CLRT_GEMM_NV; v++)                                     \
                 acc[i][v] = (VTYPE)(0.0f);                                                          \
-        }                                                                                           \
-        for (uint k = 0; k < K; k++) {                                                              \
-            VTYPE b[CLRT_GEMM_NV];                                                                  \
-            CLRT_UNROLL for (uint v = 0; v < CLRT_GEMM_NV; v++) {                                   \
-                const uint nv = n0 + v * CLRT_GEMM_VW;                                              \
-                if (B_CONTIG && v < nfull) {                                                        \
-                    b[v] = VLOAD_B(CLRT_GEMM_VW, B, B_AT(k, nv));                                   \
-                } else if (v < npart) {                                                             \
-                    float t[CLRT_GEMM_VW];                                                          \
-                    CLRT_UNROLL for (uint j = 0; j < CLRT_GEMM_VW; j++)                             \
-                        t[j] = B_EL(k, min(nv + j, N - 1));                                         \
-                    b[v] = VLOAD(0, t);                                                             \
-                } else {                                                                            \
-                    b[v] = (VTYPE)(0.0f);                                                           \
-                }                                                                                   \
-            }                                                                                       \
-            CLRT_UNROLL for (uint i = 0; i < CLRT_GEMM_TM; i++) {                                   \
-                const float a = A_EL(mi[i], k);                                                     \
-                CLRT_UNROLL for (uint v = 0; v < CLRT_GEMM_NV; v++)                                 \
-                    acc[i][v] += a * b[v];                                                          \
-            }                                                                                       \
+        if (fast) {                                                                                 \
+            CLRT_GEMM_VFAST(A_EL, B_AT)                                                             \
+        } else {                                                                                    \
+            CLRT_GEMM_VGUARDED(A_EL, B_EL)                                                          \
         }                                                                                           \
         CLRT_UNROLL for (uint i = 0; i < CLRT_GEMM_TM; i++) {                                       \
-            if (m0 + i >= M)                                                                        \
-                break;                                                                              \
-            const size_t row = AT(ldc, m0 + i, 0);                                                  \
+            const uint m = rs + i;                                                                  \
+            if (m < m0 || m >= M)                                                                   \
+                continue;                                                                           \
+            const size_t row = AT(ldc, m, 0);                                                       \
             CLRT_UNROLL for (uint v = 0; v < CLRT_GEMM_NV; v++) {                                   \
-                const uint nv = n0 + v * CLRT_GEMM_VW;                                              \
+                const uint n = cs + v * CLRT_GEMM_VW;                                               \
                 VTYPE r = alpha * acc[i][v];                                                        \
-                if (v < nfull) {                                                                    \
+                if (n < n0 || n >= N) {                                                             \
+                    /* another work-item's, or past the edge */                                     \
+                } else if (n + CLRT_GEMM_VW <= N) {                                                 \
                     /* beta 0 must not read C: it may hold NaN. */                                  \
                     if (beta != 0.0f)                                                               \
-                        r += beta * VLOAD_C(CLRT_GEMM_VW, C, row + nv);                             \
-                    VSTORE_C(CLRT_GEMM_VW, r, C, row + nv);                                         \
-                } else if (v < npart) {                                                             \
+                        r += beta * VLOAD_C(CLRT_GEMM_VW, C, row + n);                              \
+                    VSTORE_C(CLRT_GEMM_VW, r, C, row + n);                                          \
+                } else {                                                                            \
                     float t[CLRT_GEMM_VW];                                                          \
                     VSTORE(r, 0, t);                                                                \
-                    for (uint j = 0; nv + j < N; j++)                                               \
-                        C_PUT(m0 + i, nv + j, t[j]);                                                \
+                    for (uint j = 0; n + j < N; j++)                                                \
+                        C_PUT(m, n + j, t[j]);                                                      \
                 }                                                                                   \
             }                                                                                       \
         }                                                                                           \
