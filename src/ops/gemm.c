@@ -15,8 +15,9 @@
 /* Builtin kernel configurations. vw = 0: the scalar register-tiled kernels
  * (TM×TN per work-item in an LX×LY work-group), for GPUs; with kt > 0 the
  * same with KT-deep blocks of A and B in local memory. vw > 0: the vector
- * kernels (TM rows × VW columns per work-item), which CPU devices compile to
- * wide SIMD; LX×LY is their work-group. `builtin` and `auto` time the
+ * kernels (TM rows × TN vectors of VW columns per work-item, TN 0 meaning
+ * 1; nt: TM rows × 4 columns), which CPU devices compile to wide SIMD;
+ * LX×LY is their work-group. `builtin` and `auto` time the
  * candidates of the device's kind once per shape class (gemm_tune.c);
  * clrt__gemm_default_tile() is the choice where nothing is timed. */
 static const clrt__gemm_tile tiles[] = {
@@ -38,22 +39,21 @@ static const clrt__gemm_tile tiles[] = {
      * > 0: that many work-items (8×4 suits large GEMMs); lx = 0: whole
      * rows of the grid, split into two work-groups per compute unit, since
      * PoCL spends 1-2 µs on each work-group and a small GEMM (K = 10: 27 µs
-     * against 45 with 8×4) is mostly that. PoCL splits a float16 into
-     * two 256-bit halves: 6×16 keeps 12 accumulators, B's two halves and
-     * A's broadcast in 15 of the 16 registers it uses, where 8×16 spills
-     * (1.6× the instructions under callgrind for the same GEMM). */
-    {8, 0, 8, 4, 16, 0, 0}, {4, 0, 8, 4, 16, 0, 0}, {6, 0, 8, 4, 16, 0, 0}, {4, 0, 8, 4, 8, 0, 0},
-    {6, 0, 8, 4, 8, 0, 0}, {8, 0, 0, 0, 16, 0, 0}, {4, 0, 0, 0, 8, 0, 0}, {6, 0, 0, 0, 16, 0, 0},
+     * against 45 with 8×4) is mostly that. tn > 1: that many vectors
+     * across a work-item's row (-D CLRT_GEMM_NV). PoCL keeps a float16 in
+     * one of its 32 512-bit registers and folds A's broadcast into the
+     * multiply-add, so 8×32 holds 16 accumulators and B's two vectors;
+     * 12×32 and 14×32 ran no faster (docs/PERFORMANCE.md). */
+    {8, 0, 8, 4, 16, 0, 0}, {4, 0, 8, 4, 16, 0, 0}, {8, 2, 8, 4, 16, 0, 0}, {4, 0, 8, 4, 8, 0, 0},
+    {6, 0, 8, 4, 8, 0, 0}, {8, 0, 0, 0, 16, 0, 0}, {4, 0, 0, 0, 8, 0, 0}, {8, 2, 0, 0, 16, 0, 0},
     /* No candidate: the last resort of a kernel allowing fewer than 32. */
     {2, 2, 4, 2, 0, 0, 0},
-    {12, 2, 8, 4, 16, 0, 0}, {8, 2, 8, 4, 16, 0, 0}, {6, 4, 8, 4, 16, 0, 0}, {14, 2, 8, 4, 16, 0, 0},
-    {12, 2, 4, 2, 16, 0, 0}, {8, 2, 0, 0, 16, 0, 0}, {12, 2, 0, 0, 16, 0, 0}, {8, 2, 4, 4, 16, 0, 0},
 };
 enum {
     NTILES = sizeof tiles / sizeof tiles[0],
     FIRST_VECTOR_TILE = 10,
     END_VECTOR_TILE = 18,
-    CPU_TILE = 10,    /* 8 rows × 16 columns: nn, tn, tt on CPUs */
+    CPU_TILE = 12,    /* 8 rows × 32 columns: nn, tn, tt on CPUs */
     CPU_NT_TILE = 13, /* the nt kernel works along K: 4 rows × 4 columns of 8-wide sums */
 };
 _Static_assert(NTILES <= CLRT__GEMM_MAX_TILES, "CLRT__GEMM_MAX_TILES is too small");
@@ -95,9 +95,10 @@ void clrt__gemm_tile_defines(unsigned tile, int ta, int tb, char *buf, size_t le
                  "-D CLRT_GEMM_ONLY=%u -D CLRT_GEMM_TM=%u -D CLRT_GEMM_TN=%u -D CLRT_GEMM_LX=%u "
                  "-D CLRT_GEMM_LY=%u -D CLRT_GEMM_KT=%u%s",
                  op, t->tm, t->tn, t->lx, t->ly, t->kt, t->kmajor ? " -D CLRT_GEMM_KMAJOR=1" : "");
-    else if (t->vw && t->tn > 1)
-        snprintf(buf, len, "-D CLRT_GEMM_ONLY=%u -D CLRT_GEMM_TM=%u -D CLRT_GEMM_VW=%u -D CLRT_GEMM_NV=%u",
-                 op, t->tm, t->vw, t->tn);
+    else if (t->vw && t->tn > 1 && !(!ta && tb)) /* the nt kernel has no NV */
+        snprintf(buf, len,
+                 "-D CLRT_GEMM_ONLY=%u -D CLRT_GEMM_TM=%u -D CLRT_GEMM_VW=%u -D CLRT_GEMM_NV=%u", op,
+                 t->tm, t->vw, t->tn);
     else if (t->vw)
         snprintf(buf, len, "-D CLRT_GEMM_ONLY=%u -D CLRT_GEMM_TM=%u -D CLRT_GEMM_VW=%u", op, t->tm,
                  t->vw);

@@ -77,10 +77,11 @@ static void shape_class(const clrt__gemm_args *g, bool builtin_only, char *buf, 
 }
 
 /* Bumped when clrt__gemm_choose() changes what it times or how it picks. */
-#define TUNING_RULES 5 /* 3: vector tiles only where the device prefers float vectors; 4: no
+#define TUNING_RULES 6 /* 3: vector tiles only where the device prefers float vectors; 4: no
                          * CLBlast on CPU devices, and a class times only the winners of the
                          * classes of its transposes tuned before it; 5: k-major local-memory
-                         * tiles among the scalar candidates (the key has kt and the layout) */
+                         * tiles among the scalar candidates (the key has kt and the layout);
+                         * 6: 8×32 vector tiles 12 and 17 in place of 6×16 */
 
 /* What the record is valid for: the device and driver, and this clrt. */
 static void device_key(const clrt_ctx *ctx, char *buf, size_t len)

@@ -106,13 +106,13 @@ typedef struct clrt__gemm_args {
 
 /* A builtin kernel configuration (gemm.c's table says what each is). */
 typedef struct clrt__gemm_tile {
-    unsigned tm, tn, lx, ly, vw;
+    unsigned tm, tn, lx, ly, vw; /* with vw: tn is VW-wide vectors per row (0: one) */
     unsigned kt;     /* > 0: the local-memory kernels, staging KT-deep blocks of A and B */
     unsigned kmajor; /* with kt: both blocks staged k-major and padded (the nt GEMM's layout) */
 } clrt__gemm_tile;
 
 /* At least the number of builtin configurations (fixed-size arrays). */
-#define CLRT__GEMM_MAX_TILES 32
+#define CLRT__GEMM_MAX_TILES 24
 
 /* The number of builtin kernel configurations (for ctx->gemm_tile). */
 unsigned clrt__gemm_tile_count(void);
