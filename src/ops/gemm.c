@@ -53,7 +53,8 @@ enum {
     NTILES = sizeof tiles / sizeof tiles[0],
     FIRST_VECTOR_TILE = 10,
     END_VECTOR_TILE = 18,
-    CPU_TILE = 12,    /* 8 rows × 32 columns: nn, tn, tt on CPUs */
+    CPU_TILE = 10,    /* 8 rows × 16 columns: nn and tt on CPUs */
+    CPU_TN_TILE = 12, /* 8 rows × 32 columns: tn, whose K (the batch) is short */
     CPU_NT_TILE = 13, /* the nt kernel works along K: 4 rows × 4 columns of 8-wide sums */
 };
 _Static_assert(NTILES <= CLRT__GEMM_MAX_TILES, "CLRT__GEMM_MAX_TILES is too small");
@@ -125,7 +126,7 @@ static unsigned device_default_tile(const clrt_ctx *ctx, int ta, int tb)
         return (unsigned)ctx->gemm_tile;
     if (!wants_vector_tiles(ctx))
         return 0;
-    return !ta && tb ? CPU_NT_TILE : CPU_TILE;
+    return !ta && tb ? CPU_NT_TILE : ta && !tb ? CPU_TN_TILE : CPU_TILE;
 }
 
 unsigned clrt__gemm_default_tile(const clrt_ctx *ctx, int ta, int tb)
