@@ -262,12 +262,30 @@ __kernel void clrt_gemm_vec_nt(CLRT_GEMM_ARGS)
     CLRT_UNROLL for (uint i = 0; i < CLRT_GEMM_TM; i++) {
         if (m0 + i >= M)
             break;
-        /* Lane l of column j's partial sums: sum = ((l0 + l4) + (l1 + l5)) +
-         * ((l2 + l6) + (l3 + l7)), four columns at a time. */
-        float8 h01 = (float8)(acc[i][0].lo, acc[i][1].lo) + (float8)(acc[i][0].hi, acc[i][1].hi);
-        float8 h23 = (float8)(acc[i][2].lo, acc[i][3].lo) + (float8)(acc[i][2].hi, acc[i][3].hi);
-        float8 q = (float8)(h01.even, h23.even) + (float8)(h01.odd, h23.odd);
+        /* Lanes l0..l7 of column j's partial sums: sum = ((l0 + l4) + (l1 + l5)) +
+         * ((l2 + l6) + (l3 + l7)), four columns at a time in three vector
+         * adds. PoCL (which defines POCL_DEVICE_ADDRESS_BITS) gets the lanes
+         * by swizzles; elsewhere they move through private memory, which an
+         * optimising compiler turns into shuffles too: oclgrind 21.10's
+         * uninitialised-value check misreads narrowing shuffles (.lo, .even)
+         * and crashed on some, and on PoCL the private-memory form ran no
+         * faster than the 28 scalar adds it replaced. The sums are the same. */
+#if defined(POCL_DEVICE_ADDRESS_BITS)
+        const float8 h01 = (float8)(acc[i][0].lo, acc[i][1].lo) + (float8)(acc[i][0].hi, acc[i][1].hi);
+        const float8 h23 = (float8)(acc[i][2].lo, acc[i][3].lo) + (float8)(acc[i][2].hi, acc[i][3].hi);
+        const float8 q = (float8)(h01.even, h23.even) + (float8)(h01.odd, h23.odd);
         float4 sum = q.even + q.odd;
+#else
+        float l[4 * NT_VW], h[16];
+        CLRT_UNROLL for (uint j = 0; j < 4; j++)
+            vstore8(acc[i][j], 0, l + j * NT_VW);
+        CLRT_UNROLL for (uint j = 0; j < 4; j++) /* column j's l0 + l4 ... l3 + l7 */
+            vstore4(vload4(0, l + j * NT_VW) + vload4(1, l + j * NT_VW), j, h);
+        float4 p[4]; /* p[q]: lanes q + (q + 4) of the four columns */
+        CLRT_UNROLL for (uint q = 0; q < 4; q++)
+            p[q] = (float4)(h[q], h[4 + q], h[8 + q], h[12 + q]);
+        float4 sum = (p[0] + p[1]) + (p[2] + p[3]);
+#endif
         if (kv < K) {
             float t[4];
             vstore4(sum, 0, t);
