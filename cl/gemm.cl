@@ -271,8 +271,10 @@ __kernel void clrt_gemm_vec_nt(CLRT_GEMM_ARGS)
          * and crashed on some, and on PoCL the private-memory form ran no
          * faster than the 28 scalar adds it replaced. The sums are the same. */
 #if defined(POCL_DEVICE_ADDRESS_BITS)
-        const float8 h01 = (float8)(acc[i][0].lo, acc[i][1].lo) + (float8)(acc[i][0].hi, acc[i][1].hi);
-        const float8 h23 = (float8)(acc[i][2].lo, acc[i][3].lo) + (float8)(acc[i][2].hi, acc[i][3].hi);
+        const float8 h01 =
+            (float8)(acc[i][0].lo, acc[i][1].lo) + (float8)(acc[i][0].hi, acc[i][1].hi);
+        const float8 h23 =
+            (float8)(acc[i][2].lo, acc[i][3].lo) + (float8)(acc[i][2].hi, acc[i][3].hi);
         const float8 q = (float8)(h01.even, h23.even) + (float8)(h01.odd, h23.odd);
         float4 sum = q.even + q.odd;
 #else
