@@ -127,6 +127,12 @@ static void builtin_backend(void **state)
     check_backend(CLRT_GEMM_BUILTIN);
 }
 
+/* Shapes whose last block of rows (M not a multiple of TM) or of columns
+ * (N a multiple of 16, not of 32) the vector kernels move back to the
+ * matrix's edge: the overlap is computed twice and must be stored once,
+ * which beta != 0 checks (a second store would add beta·C twice). */
+static const shape3 block_edges[] = {{11, 48, 3}, {37, 80, 9}};
+
 /* Every builtin kernel configuration, scalar and vector, on odd shapes. */
 static void builtin_every_tile(void **state)
 {
@@ -140,6 +146,14 @@ static void builtin_every_tile(void **state)
                 continue;
             for (int t = 0; t < 4; t++)
                 check_one(ctx, t >> 1, t & 1, &shapes[s], 1.0f, s & 1 ? 0.5f : 0.0f);
+        }
+        for (size_t s = 0; s < sizeof block_edges / sizeof block_edges[0]; s++) {
+            if (too_big(&block_edges[s]))
+                continue;
+            for (int t = 0; t < 4; t++) {
+                check_one(ctx, t >> 1, t & 1, &block_edges[s], 1.0f, 0.0f);
+                check_one(ctx, t >> 1, t & 1, &block_edges[s], -1.5f, 0.5f);
+            }
         }
     }
     clrt_test_ctx_done(ctx);
@@ -202,7 +216,7 @@ static void tiles_agree_bitwise(void **state)
     unsigned first, end;
     clrt__gemm_candidate_tiles(ctx, &first, &end);
     assert_true(end > first);
-    static const shape3 cases[] = {{5, 19, 21}, {40, 70, 100}};
+    static const shape3 cases[] = {{5, 19, 21}, {40, 70, 100}, {37, 80, 9}};
     for (size_t s = 0; s < sizeof cases / sizeof cases[0]; s++) {
         const shape3 *d = &cases[s];
         if (too_big(d))
