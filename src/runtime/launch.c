@@ -107,15 +107,36 @@ clrt_status clrt__pow2_group_size(clrt_ctx *ctx, cl_kernel k, size_t cover, size
     return CLRT_OK;
 }
 
+clrt_status clrt__launch_1d_size(clrt_ctx *ctx, cl_kernel kernel, size_t n, const char *what,
+                                 size_t *global, size_t *local)
+{
+    /* A CPU device compiles a kernel for each work-group size it runs at
+     * (PoCL: 30-50 ms at the first launch at a size), and left to choose
+     * the size it took one per global size: the fill and the SGD update
+     * compiled four times each on the way to the MLP's first step. So on a
+     * CPU device a kernel always runs in groups of one size, the largest
+     * power of two it allows up to CLRT_WG_1D_CPU (few groups: PoCL spends
+     * 1-2 us on each). Elsewhere the driver chooses, as before; a
+     * simulator too (oclgrind runs each padded work-item). */
+    size_t round = CLRT_WG_1D;
+    *local = 0;
+    if (clrt__device_is_cpu(&ctx->dev) && !ctx->dev.is_simulator) {
+        CLRT_TRY(clrt__pow2_group_size(ctx, kernel, CLRT_WG_1D_CPU, CLRT_WG_1D_CPU, what, local));
+        round = *local;
+    }
+    *global = (n + round - 1) / round * round;
+    return CLRT_OK;
+}
+
 clrt_status clrt__launch_1d(clrt_ctx *ctx, cl_kernel kernel, size_t n, const char *what)
 {
     if (n == 0)
         return CLRT_OK;
-    size_t local = CLRT_WG_1D;
-    size_t global = (n + local - 1) / local * local;
+    size_t global, local;
+    CLRT_TRY(clrt__launch_1d_size(ctx, kernel, n, what, &global, &local));
     /* An event only when profiling: without, launches cost what they did. */
     cl_event ev = NULL;
-    cl_int rc = clrt__cl_enqueue_kernel(ctx, kernel, 1, &global, NULL,
+    cl_int rc = clrt__cl_enqueue_kernel(ctx, kernel, 1, &global, local ? &local : NULL,
                                         ctx->profiling ? &ev : NULL);
     if (rc != CL_SUCCESS)
         return clrt__fail_cl(ctx, rc, "clEnqueueNDRangeKernel", "%s over %zu items", what, n);
