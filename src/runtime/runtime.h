@@ -621,8 +621,16 @@ clrt_status clrt__launch_1d_size(clrt_ctx *ctx, cl_kernel kernel, size_t n, cons
 /* Enqueue a 1-D kernel over n work-items (clrt__launch_1d_size). */
 clrt_status clrt__launch_1d(clrt_ctx *ctx, cl_kernel kernel, size_t n, const char *what);
 
-/* Enqueue a 2-D kernel; with l0, l1 non-zero the global size is rounded up
- * to multiples of them, with 0 the driver picks the work-group. */
+/* The sizes clrt__launch_2d enqueues with: l0, l1 non-zero, the global size
+ * rounded up to multiples of them; 0, the driver's choice (local 0, 0),
+ * except on a CPU device (not a simulator), where the work-group depends on
+ * the kernel and g0 alone (launch.c says why) and the grid is padded to it:
+ * a kernel launched with 0, 0 must check its range. */
+clrt_status clrt__launch_2d_size(clrt_ctx *ctx, cl_kernel kernel, size_t g0, size_t g1,
+                                 size_t l0, size_t l1, const char *what, size_t global[2],
+                                 size_t local[2]);
+
+/* Enqueue a 2-D kernel over g0 x g1 work-items (clrt__launch_2d_size). */
 clrt_status clrt__launch_2d(clrt_ctx *ctx, cl_kernel kernel, size_t g0, size_t g1, size_t l0,
                             size_t l1, const char *what);
 

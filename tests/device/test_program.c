@@ -116,7 +116,8 @@ static void base_programs_are_one_build(void **state)
 /* On a CPU device (not a simulator) a 1-D kernel runs in work-groups of
  * one size whatever its length, so that PoCL compiles it once; elsewhere
  * the driver chooses (local 0). The global size covers n in whole groups
- * (of 64 items at least). */
+ * (of 64 items at least). Likewise for a 2-D launch without a work-group
+ * of its own, whatever its rows. */
 static void one_group_size_per_1d_kernel(void **state)
 {
     (void)state;
@@ -138,6 +139,32 @@ static void one_group_size_per_1d_kernel(void **state)
             fail_msg("n %zu: local %zu (first %zu) on a %s device", n, local, first_local,
                      fixed ? "CPU" : "non-CPU or simulated");
     }
+
+    /* 2-D, the work-group left to clrt (the bias pass): on a CPU device one
+     * per column count whatever the rows (the batch); an explicit one kept. */
+    CLRT_ASSERT_OK(ctx, clrt__kernel(ctx, "linear", "clrt_bias_grad", &k));
+    static const size_t cols[] = {10, 512}, rows[] = {1, 16, 96, 128, 1000};
+    for (size_t c = 0; c < 2; c++) {
+        size_t first[2] = {0, 0};
+        for (size_t r = 0; r < sizeof rows / sizeof rows[0]; r++) {
+            size_t global[2], local[2];
+            CLRT_ASSERT_OK(ctx, clrt__launch_2d_size(ctx, k, cols[c], rows[r], 0, 0, "test",
+                                                     global, local));
+            if (r == 0)
+                first[0] = local[0], first[1] = local[1];
+            bool ok = fixed ? local[0] == first[0] && local[1] == first[1] && local[0] >= cols[c] &&
+                                  global[0] % local[0] == 0 && global[1] % local[1] == 0 &&
+                                  global[0] >= cols[c] && global[1] >= rows[r]
+                            : local[0] == 0 && local[1] == 0 && global[0] == cols[c] &&
+                                  global[1] == rows[r];
+            if (!ok)
+                fail_msg("%zux%zu: global %zux%zu, local %zux%zu (first %zux%zu)", cols[c],
+                         rows[r], global[0], global[1], local[0], local[1], first[0], first[1]);
+        }
+    }
+    size_t global[2], local[2];
+    CLRT_ASSERT_OK(ctx, clrt__launch_2d_size(ctx, k, 10, 7, 8, 4, "test", global, local));
+    assert_true(local[0] == 8 && local[1] == 4 && global[0] == 16 && global[1] == 8);
     clrt_test_ctx_done(ctx);
 }
 
