@@ -150,7 +150,8 @@ clrt_status clrt__launch_1d_size(clrt_ctx *ctx, cl_kernel kernel, size_t n, cons
     *local = 0;
     if (clrt__device_is_cpu(&ctx->dev) && !ctx->dev.is_simulator) {
         CLRT_TRY(clrt__pow2_group_size(ctx, kernel, CLRT_WG_1D_CPU, CLRT_WG_1D_CPU, what, local));
-        round = *local;
+        if (*local > round) /* both powers of two: whole groups and a multiple of 64 */
+            round = *local;
     }
     *global = (n + round - 1) / round * round;
     return CLRT_OK;

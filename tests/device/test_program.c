@@ -130,8 +130,8 @@ static void one_group_size_per_1d_kernel(void **state)
     for (size_t i = 0; i < sizeof lengths / sizeof lengths[0]; i++) {
         size_t n = lengths[i], global, local;
         CLRT_ASSERT_OK(ctx, clrt__launch_1d_size(ctx, k, n, "test", &global, &local));
-        size_t group = local ? local : 64;
-        if (global < n || global % group != 0 || global - n >= group || global % 64 != 0)
+        size_t group = local > 64 ? local : 64; /* what n is rounded up to */
+        if (global < n || global % group != 0 || global - n >= group)
             fail_msg("n %zu: global %zu, local %zu", n, global, local);
         if (i == 0)
             first_local = local;
@@ -152,8 +152,9 @@ static void one_group_size_per_1d_kernel(void **state)
                                                      global, local));
             if (r == 0)
                 first[0] = local[0], first[1] = local[1];
-            bool ok = fixed ? local[0] == first[0] && local[1] == first[1] && local[0] >= cols[c] &&
-                                  global[0] % local[0] == 0 && global[1] % local[1] == 0 &&
+            bool ok = fixed ? local[0] == first[0] && local[1] == first[1] && local[0] > 0 &&
+                                  local[1] > 0 && global[0] % local[0] == 0 &&
+                                  global[1] % local[1] == 0 &&
                                   global[0] >= cols[c] && global[1] >= rows[r]
                             : local[0] == 0 && local[1] == 0 && global[0] == cols[c] &&
                                   global[1] == rows[r];
