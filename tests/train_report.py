@@ -154,7 +154,9 @@ def check_bar(out, ck, wall):
              (s.group(0), acc[best], best + 1, ck), out)
     total = float(s.group(2))
     clock = "%d:%02d" % divmod(int(total + 0.5), 60)
-    if not 0 < total <= wall or s.group(1) != clock:
+    # The summary rounds to 0.1 s: a run this small on warm caches can train
+    # in under 0.05 s and say 0.0; one that took a second cannot.
+    if not 0 <= total <= wall or (total == 0 and wall >= 1.0) or s.group(1) != clock:
         fail("the summary's time %r: the run took %.1f s" % (s.group(0), wall), out)
     print("2. bar and summary: %s" % s.group(0))
 

@@ -38,6 +38,7 @@ clrt_status clrt__bundle_compile(clrt_ctx *ctx, const char *path, size_t *count)
 {
     *count = 0;
     bool all = true;
+    clrt__programs_separate(ctx); /* a bundle holds each program by its name */
     CLRT_TRY(clrt__program_variants(ctx, prepare, &all));
     return clrt__bundle_save(ctx, path, count);
 }

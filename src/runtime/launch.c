@@ -57,20 +57,48 @@ clrt_status clrt__set_args(clrt_ctx *ctx, cl_kernel kernel, const char *what, co
     return st;
 }
 
+/* A CPU device (not a simulator) compiles a kernel per work-group size
+ * (launch.c's 1-D case says why), so a 2-D launch that leaves the size to
+ * the driver gets one per kernel and column count instead: the columns'
+ * power of two (up to the kernel's limit, 4096 at most) by as many rows as
+ * fill that limit. The rows, which are the batch, then change nothing: a
+ * test pass at batch 96 and 16 compiled the bias kernel three more times. */
+static clrt_status cpu_group_2d(clrt_ctx *ctx, cl_kernel kernel, size_t g0, const char *what,
+                                size_t *l0, size_t *l1)
+{
+    size_t limit;
+    CLRT_TRY(clrt__pow2_group_size(ctx, kernel, CLRT_WG_1D_CPU, CLRT_WG_1D_CPU, what, &limit));
+    size_t x = 1;
+    while (x < g0 && x < limit)
+        x *= 2;
+    *l0 = x;
+    *l1 = limit / x;
+    return CLRT_OK;
+}
+
+clrt_status clrt__launch_2d_size(clrt_ctx *ctx, cl_kernel kernel, size_t g0, size_t g1,
+                                 size_t l0, size_t l1, const char *what, size_t global[2],
+                                 size_t local[2])
+{
+    if (!(l0 && l1) && clrt__device_is_cpu(&ctx->dev) && !ctx->dev.is_simulator)
+        CLRT_TRY(cpu_group_2d(ctx, kernel, g0, what, &l0, &l1));
+    local[0] = l0 && l1 ? l0 : 0;
+    local[1] = l0 && l1 ? l1 : 0;
+    global[0] = l0 && l1 ? (g0 + l0 - 1) / l0 * l0 : g0;
+    global[1] = l0 && l1 ? (g1 + l1 - 1) / l1 * l1 : g1;
+    return CLRT_OK;
+}
+
 clrt_status clrt__launch_2d(clrt_ctx *ctx, cl_kernel kernel, size_t g0, size_t g1, size_t l0,
                             size_t l1, const char *what)
 {
     if (g0 == 0 || g1 == 0)
         return CLRT_OK;
-    size_t local[2] = {l0, l1};
-    size_t global[2] = {g0, g1};
-    if (l0 && l1) {
-        global[0] = (g0 + l0 - 1) / l0 * l0;
-        global[1] = (g1 + l1 - 1) / l1 * l1;
-    }
+    size_t local[2], global[2];
+    CLRT_TRY(clrt__launch_2d_size(ctx, kernel, g0, g1, l0, l1, what, global, local));
     /* An event only when profiling: without, launches cost what they did. */
     cl_event ev = NULL;
-    cl_int rc = clrt__cl_enqueue_kernel(ctx, kernel, 2, global, l0 && l1 ? local : NULL,
+    cl_int rc = clrt__cl_enqueue_kernel(ctx, kernel, 2, global, local[0] ? local : NULL,
                                         ctx->profiling ? &ev : NULL);
     if (rc != CL_SUCCESS)
         return clrt__fail_cl(ctx, rc, "clEnqueueNDRangeKernel", "%s over %zux%zu items", what, g0,
@@ -107,15 +135,37 @@ clrt_status clrt__pow2_group_size(clrt_ctx *ctx, cl_kernel k, size_t cover, size
     return CLRT_OK;
 }
 
+clrt_status clrt__launch_1d_size(clrt_ctx *ctx, cl_kernel kernel, size_t n, const char *what,
+                                 size_t *global, size_t *local)
+{
+    /* A CPU device compiles a kernel for each work-group size it runs at
+     * (PoCL: 30-50 ms at the first launch at a size), and left to choose
+     * the size it took one per global size: the fill and the SGD update
+     * compiled four times each on the way to the MLP's first step. So on a
+     * CPU device a kernel always runs in groups of one size, the largest
+     * power of two it allows up to CLRT_WG_1D_CPU (few groups: PoCL spends
+     * 1-2 us on each). Elsewhere the driver chooses, as before; a
+     * simulator too (oclgrind runs each padded work-item). */
+    size_t round = CLRT_WG_1D;
+    *local = 0;
+    if (clrt__device_is_cpu(&ctx->dev) && !ctx->dev.is_simulator) {
+        CLRT_TRY(clrt__pow2_group_size(ctx, kernel, CLRT_WG_1D_CPU, CLRT_WG_1D_CPU, what, local));
+        if (*local > round) /* both powers of two: whole groups and a multiple of 64 */
+            round = *local;
+    }
+    *global = (n + round - 1) / round * round;
+    return CLRT_OK;
+}
+
 clrt_status clrt__launch_1d(clrt_ctx *ctx, cl_kernel kernel, size_t n, const char *what)
 {
     if (n == 0)
         return CLRT_OK;
-    size_t local = CLRT_WG_1D;
-    size_t global = (n + local - 1) / local * local;
+    size_t global, local;
+    CLRT_TRY(clrt__launch_1d_size(ctx, kernel, n, what, &global, &local));
     /* An event only when profiling: without, launches cost what they did. */
     cl_event ev = NULL;
-    cl_int rc = clrt__cl_enqueue_kernel(ctx, kernel, 1, &global, NULL,
+    cl_int rc = clrt__cl_enqueue_kernel(ctx, kernel, 1, &global, local ? &local : NULL,
                                         ctx->profiling ? &ev : NULL);
     if (rc != CL_SUCCESS)
         return clrt__fail_cl(ctx, rc, "clEnqueueNDRangeKernel", "%s over %zu items", what, n);

@@ -2,7 +2,8 @@
  * device and element type, and the program/kernel cache: in memory per
  * context, keyed by (program, defines, element type), and on disk through
  * cache.c for devices that profit from it. A context with a bundle
- * (bundle.c) takes every program from it and compiles nothing. */
+ * (bundle.c) takes every program from it and compiles nothing. The plain
+ * builds of the base programs are one program (BASE_GROUP). */
 #include "runtime/runtime.h"
 
 #include <stdio.h>
@@ -39,6 +40,54 @@ void clrt__build_options(const clrt_device_info *dev, clrt_dtype dtype, char *bu
              type ? type : "F32");
 }
 
+/* The base programs whose plain float32 builds (no defines) are one program
+ * when built from the embedded sources: each build parses clang's OpenCL
+ * header again and links the kernel library, about 0.1 s a program on
+ * PoCL, where the five together take 0.04 s more than one. Not gemm.cl,
+ * always built per tile and transpose pair, nor activation.cl, whose
+ * plain build only softmax uses (a training step takes its per-activation
+ * builds): with it, storing the group's binary (which compiles every
+ * kernel in it on PoCL) took 0.5 s more. With CLRT_KERNEL_DIR,
+ * a bundle or clrt__programs_separate, each is its own program. */
+static const char *const base_group[] = {"tensor", "elementwise", "linear", "loss", "optim"};
+enum { BASE_GROUP_COUNT = sizeof base_group / sizeof base_group[0] };
+static const char BASE_GROUP[] = "+base"; /* its entry's name: no file has it */
+
+static bool in_base_group(const char *name)
+{
+    for (size_t i = 0; i < BASE_GROUP_COUNT; i++)
+        if (strcmp(base_group[i], name) == 0)
+            return true;
+    return false;
+}
+
+/* Whether this request is served by the base group's program. */
+static bool grouped(const clrt_ctx *ctx, const char *name, const char *defines, clrt_dtype dtype)
+{
+    return !ctx->bundle && !ctx->kernel_dir && !ctx->programs_separate && !defines[0] &&
+           dtype == CLRT_F32 && in_base_group(name);
+}
+
+/* How messages name a program: "tensor.cl", or the group's files. */
+static void program_label(const char *name, char *buf, size_t len)
+{
+    if (strcmp(name, BASE_GROUP) != 0) {
+        snprintf(buf, len, "%s.cl", name);
+        return;
+    }
+    size_t used = 0;
+    buf[0] = '\0';
+    for (size_t i = 0; i < BASE_GROUP_COUNT && used < len; i++)
+        used += (size_t)snprintf(buf + used, len - used, "%s%s.cl", i ? ", " : "", base_group[i]);
+    if (used < len)
+        snprintf(buf + used, len - used, " (one program)");
+}
+
+void clrt__programs_separate(clrt_ctx *ctx)
+{
+    ctx->programs_separate = true;
+}
+
 const clrt_source *clrt__embedded_source(const char *name)
 {
     for (size_t i = 0; i < clrt_embedded_source_count; i++)
@@ -47,12 +96,45 @@ const clrt_source *clrt__embedded_source(const char *name)
     return NULL;
 }
 
+/* The base group's source: its members' embedded sources one after the
+ * other (their shared headers have include guards). */
+static clrt_status group_source(clrt_ctx *ctx, const char **src, size_t *len)
+{
+    const clrt_source *member[BASE_GROUP_COUNT];
+    size_t total = 0;
+    for (size_t i = 0; i < BASE_GROUP_COUNT; i++) {
+        member[i] = clrt__embedded_source(base_group[i]);
+        if (!member[i])
+            return clrt__fail(ctx, CLRT_ERR_INVALID_ARG, "no kernel program named \"%s\"",
+                              base_group[i]);
+        total += member[i]->len + 1;
+    }
+    char *text = malloc(total + 1);
+    if (!text)
+        return clrt__fail(ctx, CLRT_ERR_OUT_OF_MEMORY, "out of host memory for kernel sources");
+    size_t used = 0;
+    for (size_t i = 0; i < BASE_GROUP_COUNT; i++) {
+        memcpy(text + used, member[i]->data, member[i]->len);
+        used += member[i]->len;
+        text[used++] = '\n';
+    }
+    text[used] = '\0';
+    *src = text;
+    *len = used;
+    return CLRT_OK;
+}
+
 /* The source of program `name`, include-expanded, NUL-terminated; *owned
  * tells whether the caller frees it. */
 static clrt_status program_source(clrt_ctx *ctx, const char *name, const char **src,
                                   size_t *len, bool *owned)
 {
     *owned = false;
+    if (strcmp(name, BASE_GROUP) == 0) {
+        CLRT_TRY(group_source(ctx, src, len));
+        *owned = true;
+        return CLRT_OK;
+    }
     if (!ctx->kernel_dir) {
         const clrt_source *e = clrt__embedded_source(name);
         if (!e)
@@ -108,10 +190,12 @@ static clrt_status build_failure(clrt_ctx *ctx, cl_program prog, cl_int rc, cons
         log[size] = '\0';
     }
     ctx->cl_error = rc;
+    char label[256];
+    program_label(name, label, sizeof label);
     clrt_status st = clrt__fail(ctx, CLRT_ERR_BUILD,
-                                "clBuildProgram failed: %s (%d) building %s.cl for %s with "
+                                "clBuildProgram failed: %s (%d) building %s for %s with "
                                 "options \"%s\"; build log:\n%s",
-                                clrt_cl_error_str(rc), (int)rc, name, ctx->dev.name, options,
+                                clrt_cl_error_str(rc), (int)rc, label, ctx->dev.name, options,
                                 log && log[0] ? log : "(the compiler gave no log)");
     free(log);
     return st;
@@ -312,10 +396,12 @@ static clrt_status build_program(clrt_ctx *ctx, clrt__program_key *k, cl_program
     if (!prog && !ctx->dev.compiler_available) {
         /* Context creation refuses such a device without a bundle: a
          * guard, so that its compiler is never asked for. */
+        char label[256];
+        program_label(name, label, sizeof label);
         st = clrt__fail(ctx, CLRT_ERR_UNSUPPORTED,
-                        "device %s has no compiler and no pre-built binary of %s.cl was found: "
+                        "device %s has no compiler and no pre-built binary of %s was found: "
                         "give the context a bundle (clrt-compile)",
-                        ctx->dev.name, name);
+                        ctx->dev.name, label);
         goto done;
     }
     if (!prog) {
@@ -333,7 +419,9 @@ static clrt_status build_program(clrt_ctx *ctx, clrt__program_key *k, cl_program
             goto done;
         }
         ctx->prog_stats.builds++;
-        clrt__log(ctx, CLRT_LOG_DEBUG, "built %s.cl for %s", name, ctx->dev.name);
+        char label[256];
+        program_label(name, label, sizeof label);
+        clrt__log(ctx, CLRT_LOG_DEBUG, "built %s for %s", label, ctx->dev.name);
         *pending = key;
         key = NULL;
     }
@@ -349,6 +437,8 @@ static clrt_status program_entry(clrt_ctx *ctx, const char *name, const char *de
                                  clrt_dtype dtype, clrt_program_entry **out)
 {
     clrt_program_cache *c = &ctx->programs;
+    if (grouped(ctx, name, defines, dtype))
+        name = BASE_GROUP;
     for (size_t i = 0; i < c->count; i++)
         if (c->entries[i].dtype == dtype && strcmp(c->entries[i].name, name) == 0 &&
             strcmp(c->entries[i].defines, defines) == 0) {
@@ -512,6 +602,11 @@ clrt_status clrt__program_export(clrt_ctx *ctx, size_t i, clrt__program_key *key
     *bin = NULL;
     *bin_len = 0;
     const clrt_program_entry *e = &ctx->programs.entries[i];
+    if (strcmp(e->name, BASE_GROUP) == 0)
+        return clrt__fail(ctx, CLRT_ERR_UNSUPPORTED,
+                          "the base programs of this context were built as one program, and a "
+                          "bundle holds each by its name: call clrt__programs_separate before "
+                          "building them");
     memset(key, 0, sizeof *key);
     snprintf(key->name, sizeof key->name, "%s", e->name);
     snprintf(key->defines, sizeof key->defines, "%s", e->defines);

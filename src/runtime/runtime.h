@@ -335,6 +335,11 @@ bool clrt__program_available(const clrt_ctx *ctx, const char *program_name, cons
 
 void clrt__programs_release(clrt_program_cache *cache);
 
+/* From now on each program of this context is built on its own, the base
+ * programs too (program.c builds their plain builds as one): the bundle
+ * compiler, whose bundle holds each program by name. */
+void clrt__programs_separate(clrt_ctx *ctx);
+
 /* Store in the disk cache the binaries of the programs this context built
  * from source and has not stored yet (program.c defers them off the path
  * to the first step); the context's end and clrt_ctx_build_all call it. */
@@ -580,6 +585,7 @@ struct clrt_ctx {
     clrt_memory_stats mem;
     clrt_program_cache programs;
     clrt_program_stats prog_stats;
+    bool programs_separate; /* clrt__programs_separate: no base group */
 
     clrt__bundle *bundle; /* bundle.c: NULL, or every program comes from it */
     size_t bundle_loads;  /* programs loaded from the bundle */
@@ -602,11 +608,29 @@ const char *clrt__gemm_backend_unavailable(const clrt_ctx *ctx, clrt_gemm_backen
 clrt_status clrt__set_args(clrt_ctx *ctx, cl_kernel kernel, const char *what, const char *types,
                            ...);
 
-/* Enqueue a 1-D kernel over n work-items (rounded up to a multiple of 64). */
+/* The largest work-group of a 1-D launch on a CPU device (PoCL allows 4096). */
+enum { CLRT_WG_1D_CPU = 4096 };
+
+/* The sizes clrt__launch_1d enqueues `kernel` over n work-items with: the
+ * global size rounded up to a multiple of 64 and *local 0 (the driver's
+ * choice); on a CPU device one work-group size per kernel whatever n, and
+ * the global size whole groups of it (launch.c says why). */
+clrt_status clrt__launch_1d_size(clrt_ctx *ctx, cl_kernel kernel, size_t n, const char *what,
+                                 size_t *global, size_t *local);
+
+/* Enqueue a 1-D kernel over n work-items (clrt__launch_1d_size). */
 clrt_status clrt__launch_1d(clrt_ctx *ctx, cl_kernel kernel, size_t n, const char *what);
 
-/* Enqueue a 2-D kernel; with l0, l1 non-zero the global size is rounded up
- * to multiples of them, with 0 the driver picks the work-group. */
+/* The sizes clrt__launch_2d enqueues with: l0, l1 non-zero, the global size
+ * rounded up to multiples of them; 0, the driver's choice (local 0, 0),
+ * except on a CPU device (not a simulator), where the work-group depends on
+ * the kernel and g0 alone (launch.c says why) and the grid is padded to it:
+ * a kernel launched with 0, 0 must check its range. */
+clrt_status clrt__launch_2d_size(clrt_ctx *ctx, cl_kernel kernel, size_t g0, size_t g1,
+                                 size_t l0, size_t l1, const char *what, size_t global[2],
+                                 size_t local[2]);
+
+/* Enqueue a 2-D kernel over g0 x g1 work-items (clrt__launch_2d_size). */
 clrt_status clrt__launch_2d(clrt_ctx *ctx, cl_kernel kernel, size_t g0, size_t g1, size_t l0,
                             size_t l1, const char *what);
 

@@ -64,6 +64,7 @@ static void make_programs(void)
     free(made.e);
     memset(&made, 0, sizeof made);
     clrt_ctx *ctx = clrt_test_ctx();
+    clrt__programs_separate(ctx); /* a bundle holds each program by name */
     base_programs(ctx);
     unsigned first, end;
     clrt__gemm_candidate_tiles(ctx, &first, &end);

@@ -280,6 +280,32 @@ static void work_groups_fit(void **state)
     clrt_test_ctx_done(ctx);
 }
 
+/* A tile with a work-group of its own (lx > 0) runs with it whatever the
+ * shape, its grid padded to whole groups: PoCL compiles a kernel once per
+ * work-group size (0.15 s for a vector tile), and the MLP's GEMMs with N or
+ * M = 10 had compiled the nt and tn kernels a second time. */
+static void one_work_group_per_tile(void **state)
+{
+    (void)state;
+    clrt_ctx *ctx = clrt_test_ctx();
+    static const size_t mnk[][3] = {{128, 10, 512}, {128, 512, 784}, {10, 512, 128}, {3, 5, 7}};
+    for (unsigned tile = 0; tile < clrt__gemm_tile_count(); tile++)
+        for (size_t s = 0; s < sizeof mnk / sizeof mnk[0]; s++)
+            for (int t = 0; t < 4; t++) {
+                clrt__gemm_args g = {t >> 1, t & 1, mnk[s][0], mnk[s][1], mnk[s][2],
+                                     1.0f, 0.0f, NULL, NULL, NULL};
+                clrt__gemm_launch p;
+                CLRT_ASSERT_OK(ctx, clrt__gemm_plan(ctx, &g, tile, &p));
+                const clrt__gemm_tile *run = clrt__gemm_tile_at(p.tile);
+                if (run->lx && (p.local[0] != run->lx || p.local[1] != run->ly))
+                    fail_msg("tile %u (run as %u), %zux%zux%zu: work-group %zux%zu, its own is "
+                             "%ux%u",
+                             tile, p.tile, g.m, g.n, g.k, p.local[0], p.local[1], run->lx,
+                             run->ly);
+            }
+    clrt_test_ctx_done(ctx);
+}
+
 /* Counts the GEMM variants built k-major (CLRT_GEMM_KMAJOR), by transpose
  * pair (CLRT_GEMM_ONLY 9-12). */
 static clrt_status count_kmajor(clrt_ctx *ctx, const clrt__program_variant *v, void *user)
@@ -666,6 +692,7 @@ int main(void)
         cmocka_unit_test(builtin_backend), cmocka_unit_test(builtin_every_tile),
         cmocka_unit_test(builtin_every_tile_16_bit), cmocka_unit_test(other_backends_16_bit),
         cmocka_unit_test(tiles_agree_bitwise), cmocka_unit_test(work_groups_fit),
+        cmocka_unit_test(one_work_group_per_tile),
         cmocka_unit_test(kmajor_tiles_are_candidates),
         cmocka_unit_test(clblast_backend),
         cmocka_unit_test(host_backend),    cmocka_unit_test(auto_backend),

@@ -1,6 +1,8 @@
-/* Programs on each device: lazy build, CLRT_KERNEL_DIR, a broken kernel's
- * build log, and the on-disk binary cache (hit, corrupt entry, rebuild; a
- * forged entry with a valid crc, a folder others can write). */
+/* Programs on each device: lazy build, the base programs built as one,
+ * one work-group size per 1-D kernel on CPU devices, CLRT_KERNEL_DIR, a
+ * broken kernel's build log, and the on-disk binary cache (hit, corrupt
+ * entry, rebuild; a forged entry with a valid crc, a folder others can
+ * write). */
 #include "harness.h"
 #include "io/io.h"
 
@@ -57,13 +59,113 @@ static void lazy_build_once_per_context(void **state)
     fill_and_check(ctx, -1.0f);
     CLRT_ASSERT_OK(ctx, clrt_ctx_build_all(ctx));
     CLRT_ASSERT_OK(ctx, clrt_ctx_program_stats(ctx, &ps));
-    /* Every embedded program, plus GEMM's tile variants. */
+    /* The base group, activation.cl and GEMM's up-front variants. */
     size_t all = ps.builds;
-    assert_true(all > clrt_embedded_source_count);
+    assert_true(all > 2);
     CLRT_ASSERT_OK(ctx, clrt_ctx_build_all(ctx));
     CLRT_ASSERT_OK(ctx, clrt_ctx_program_stats(ctx, &ps));
     assert_int_equal(ps.builds, all);
     assert_int_equal(ps.disk_hits + ps.disk_writes, 0); /* the disk cache is off here */
+    clrt_test_ctx_done(ctx);
+}
+
+/* The plain float32 builds of tensor, elementwise, linear, loss and optim
+ * are one program: a kernel of each after the fill builds nothing more.
+ * A variant with defines, and activation.cl, are programs of their own;
+ * the group is no bundle entry. clrt__programs_separate (the bundle
+ * compiler) builds each file on its own. */
+static void base_programs_are_one_build(void **state)
+{
+    (void)state;
+    static const char *const kernels[][2] = {{"elementwise", "clrt_axpy"},
+                                             {"linear", "clrt_bias_grad"},
+                                             {"loss", "clrt_loss_sum"},
+                                             {"optim", "clrt_optim_sgd"}};
+    clrt_ctx *ctx = clrt_test_ctx();
+    clrt_program_stats ps;
+    fill_and_check(ctx, 2.0f);
+    cl_kernel k;
+    for (size_t i = 0; i < sizeof kernels / sizeof kernels[0]; i++)
+        CLRT_ASSERT_OK(ctx, clrt__kernel(ctx, kernels[i][0], kernels[i][1], &k));
+    CLRT_ASSERT_OK(ctx, clrt_ctx_program_stats(ctx, &ps));
+    assert_int_equal(ps.builds, 1);
+    assert_int_equal(clrt__program_count(ctx), 1);
+    CLRT_ASSERT_OK(ctx, clrt__kernel_variant(ctx, "linear", "-D CLRT_ACT_FIXED=1", "clrt_bias_act",
+                                             &k));
+    CLRT_ASSERT_OK(ctx, clrt__kernel(ctx, "activation", "clrt_softmax_forward", &k));
+    CLRT_ASSERT_OK(ctx, clrt_ctx_program_stats(ctx, &ps));
+    assert_int_equal(ps.builds, 3);
+    clrt__program_key key;
+    unsigned char *bin;
+    size_t len;
+    assert_int_equal(clrt__program_export(ctx, 0, &key, &bin, &len), CLRT_ERR_UNSUPPORTED);
+    assert_null(bin);
+    assert_non_null(strstr(clrt_ctx_errmsg(ctx), "clrt__programs_separate"));
+    clrt_test_ctx_done(ctx);
+
+    ctx = clrt_test_ctx();
+    clrt__programs_separate(ctx);
+    fill_and_check(ctx, 3.0f);
+    for (size_t i = 0; i < sizeof kernels / sizeof kernels[0]; i++)
+        CLRT_ASSERT_OK(ctx, clrt__kernel(ctx, kernels[i][0], kernels[i][1], &k));
+    CLRT_ASSERT_OK(ctx, clrt_ctx_program_stats(ctx, &ps));
+    assert_int_equal(ps.builds, 1 + sizeof kernels / sizeof kernels[0]);
+    clrt_test_ctx_done(ctx);
+}
+
+/* On a CPU device (not a simulator) a 1-D kernel runs in work-groups of
+ * one size whatever its length, so that PoCL compiles it once; elsewhere
+ * the driver chooses (local 0). The global size covers n in whole groups
+ * (of 64 items at least). Likewise for a 2-D launch without a work-group
+ * of its own, whatever its rows. */
+static void one_group_size_per_1d_kernel(void **state)
+{
+    (void)state;
+    clrt_ctx *ctx = clrt_test_ctx();
+    cl_kernel k;
+    CLRT_ASSERT_OK(ctx, clrt__kernel(ctx, "optim", "clrt_optim_sgd", &k));
+    static const size_t lengths[] = {1, 10, 64, 512, 5120, 65537, 401408};
+    bool fixed = clrt__device_is_cpu(&ctx->dev) && !ctx->dev.is_simulator;
+    size_t first_local = 0;
+    for (size_t i = 0; i < sizeof lengths / sizeof lengths[0]; i++) {
+        size_t n = lengths[i], global, local;
+        CLRT_ASSERT_OK(ctx, clrt__launch_1d_size(ctx, k, n, "test", &global, &local));
+        size_t group = local > 64 ? local : 64; /* what n is rounded up to */
+        if (global < n || global % group != 0 || global - n >= group)
+            fail_msg("n %zu: global %zu, local %zu", n, global, local);
+        if (i == 0)
+            first_local = local;
+        if (fixed ? local == 0 || local != first_local : local != 0)
+            fail_msg("n %zu: local %zu (first %zu) on a %s device", n, local, first_local,
+                     fixed ? "CPU" : "non-CPU or simulated");
+    }
+
+    /* 2-D, the work-group left to clrt (the bias pass): on a CPU device one
+     * per column count whatever the rows (the batch); an explicit one kept. */
+    CLRT_ASSERT_OK(ctx, clrt__kernel(ctx, "linear", "clrt_bias_grad", &k));
+    static const size_t cols[] = {10, 512}, rows[] = {1, 16, 96, 128, 1000};
+    for (size_t c = 0; c < 2; c++) {
+        size_t first[2] = {0, 0};
+        for (size_t r = 0; r < sizeof rows / sizeof rows[0]; r++) {
+            size_t global[2], local[2];
+            CLRT_ASSERT_OK(ctx, clrt__launch_2d_size(ctx, k, cols[c], rows[r], 0, 0, "test",
+                                                     global, local));
+            if (r == 0)
+                first[0] = local[0], first[1] = local[1];
+            bool ok = fixed ? local[0] == first[0] && local[1] == first[1] && local[0] > 0 &&
+                                  local[1] > 0 && global[0] % local[0] == 0 &&
+                                  global[1] % local[1] == 0 &&
+                                  global[0] >= cols[c] && global[1] >= rows[r]
+                            : local[0] == 0 && local[1] == 0 && global[0] == cols[c] &&
+                                  global[1] == rows[r];
+            if (!ok)
+                fail_msg("%zux%zu: global %zux%zu, local %zux%zu (first %zux%zu)", cols[c],
+                         rows[r], global[0], global[1], local[0], local[1], first[0], first[1]);
+        }
+    }
+    size_t global[2], local[2];
+    CLRT_ASSERT_OK(ctx, clrt__launch_2d_size(ctx, k, 10, 7, 8, 4, "test", global, local));
+    assert_true(local[0] == 8 && local[1] == 4 && global[0] == 16 && global[1] == 8);
     clrt_test_ctx_done(ctx);
 }
 
@@ -174,13 +276,13 @@ static void disk_cache_hit_in_second_context(void **state)
     opt.cache_dir = cache;
     clrt_ctx *ctx;
     clrt_program_stats ps;
-    size_t nprog; /* programs build_all makes: the embedded ones and GEMM's variants */
+    size_t nprog; /* programs build_all makes: the base group, activation.cl, GEMM's */
 
     ctx = clrt_test_ctx_with(&opt);
     CLRT_ASSERT_OK(ctx, clrt_ctx_build_all(ctx));
     CLRT_ASSERT_OK(ctx, clrt_ctx_program_stats(ctx, &ps));
     nprog = ps.builds;
-    assert_true(nprog > clrt_embedded_source_count);
+    assert_true(nprog > 2);
     assert_int_equal(ps.disk_writes, nprog);
     assert_int_equal(ps.disk_hits, 0);
     clrt_test_ctx_done(ctx);
@@ -501,7 +603,7 @@ static void shared_cache_folder_is_off(void **state)
     CLRT_ASSERT_OK(ctx, clrt_ctx_build_all(ctx));
     clrt_program_stats ps;
     CLRT_ASSERT_OK(ctx, clrt_ctx_program_stats(ctx, &ps));
-    assert_true(ps.builds > clrt_embedded_source_count);
+    assert_true(ps.builds > 2);
     assert_int_equal(ps.disk_hits, 0);
     assert_int_equal(ps.disk_writes, 0);
     assert_int_equal(ps.disk_rejects, 1);
@@ -520,6 +622,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(lazy_build_once_per_context),
+        cmocka_unit_test(base_programs_are_one_build),
+        cmocka_unit_test(one_group_size_per_1d_kernel),
         cmocka_unit_test(broken_kernel_reports_build_log),
         cmocka_unit_test(kernel_dir_sources),
         cmocka_unit_test(disk_cache_hit_in_second_context),
