@@ -602,6 +602,11 @@ const char *clrt__gemm_backend_unavailable(const clrt_ctx *ctx, clrt_gemm_backen
 clrt_status clrt__set_args(clrt_ctx *ctx, cl_kernel kernel, const char *what, const char *types,
                            ...);
 
+/* The same from argument `first` on: kernels whose arguments repeat in
+ * slots (the multi-tensor optimizers) set one slot at a time. */
+clrt_status clrt__set_args_from(clrt_ctx *ctx, cl_kernel kernel, const char *what, unsigned first,
+                                const char *types, ...);
+
 /* Enqueue a 1-D kernel over n work-items (rounded up to a multiple of 64). */
 clrt_status clrt__launch_1d(clrt_ctx *ctx, cl_kernel kernel, size_t n, const char *what);
 
