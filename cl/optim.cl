@@ -85,22 +85,36 @@ __kernel void clrt_optim_adam(__global float *p, __global const float *g, __glob
  * in its order, so the results are bit-identical to it. */
 
 #define CLRT_SLOTS(X) X(0), X(1), X(2), X(3), X(4), X(5), X(6), X(7)
-#define CLRT_PICKS(X) X(1) X(2) X(3) X(4) X(5) X(6) X(7)
+
+/* v = slot 0's v##0, then the v##j of the last slot j whose first group
+ * grp has reached. One conditional expression per variable and slot: LLVM
+ * turns each into a select (it leaves a branch that sets more than three
+ * variables as a branch, which keeps PoCL from vectorising), and the
+ * selects, uniform, leave the work-item loop. */
+#define CLRT_PICK(v)                                                                              \
+    v = grp >= s1 ? v##1 : v;                                                                     \
+    v = grp >= s2 ? v##2 : v;                                                                     \
+    v = grp >= s3 ? v##3 : v;                                                                     \
+    v = grp >= s4 ? v##4 : v;                                                                     \
+    v = grp >= s5 ? v##5 : v;                                                                     \
+    v = grp >= s6 ? v##6 : v;                                                                     \
+    v = grp >= s7 ? v##7 : v;
 
 /* The element of the chosen tensor this work-item updates. */
 #define CLRT_SLOT_INDEX(start) ((get_group_id(0) - (start)) * get_local_size(0) + get_local_id(0))
 
 #define CLRT_SGD_SLOT(j) __global float *p##j, __global const float *g##j, const ulong n##j, \
                          const ulong s##j
-#define CLRT_SGD_PICK(j) if (grp >= s##j) { p = p##j; g = g##j; n = n##j; s = s##j; }
 
 __kernel void clrt_optim_sgd_multi(const float lr, const float wd, CLRT_SLOTS(CLRT_SGD_SLOT))
 {
     const ulong grp = get_group_id(0);
     __global float *p = p0;
     __global const float *g = g0;
-    ulong n = n0, s = s0;
-    CLRT_PICKS(CLRT_SGD_PICK)
+    ulong n = n0;
+    CLRT_PICK(p) CLRT_PICK(g) CLRT_PICK(n)
+    ulong s = s0;
+    CLRT_PICK(s)
     size_t i = CLRT_SLOT_INDEX(s);
     if (i < n) {
         float pi = p[i];
@@ -113,8 +127,6 @@ __kernel void clrt_optim_sgd_multi(const float lr, const float wd, CLRT_SLOTS(CL
 
 #define CLRT_MOMENTUM_SLOT(j) __global float *p##j, __global const float *g##j, \
                               __global float *buf##j, const ulong n##j, const ulong s##j
-#define CLRT_MOMENTUM_PICK(j) \
-    if (grp >= s##j) { p = p##j; g = g##j; buf = buf##j; n = n##j; s = s##j; }
 
 __kernel void clrt_optim_sgd_momentum_multi(const float lr, const float wd, const float momentum,
                                             const float one_minus_dampening, const int nesterov,
@@ -123,8 +135,10 @@ __kernel void clrt_optim_sgd_momentum_multi(const float lr, const float wd, cons
     const ulong grp = get_group_id(0);
     __global float *p = p0, *buf = buf0;
     __global const float *g = g0;
-    ulong n = n0, s = s0;
-    CLRT_PICKS(CLRT_MOMENTUM_PICK)
+    ulong n = n0;
+    CLRT_PICK(p) CLRT_PICK(g) CLRT_PICK(buf) CLRT_PICK(n)
+    ulong s = s0;
+    CLRT_PICK(s)
     size_t i = CLRT_SLOT_INDEX(s);
     if (i < n) {
         float pi = p[i];
@@ -140,8 +154,6 @@ __kernel void clrt_optim_sgd_momentum_multi(const float lr, const float wd, cons
 
 #define CLRT_ADAM_SLOT(j) __global float *p##j, __global const float *g##j, __global float *m##j, \
                           __global float *v##j, const ulong n##j, const ulong s##j
-#define CLRT_ADAM_PICK(j) \
-    if (grp >= s##j) { p = p##j; g = g##j; m = m##j; v = v##j; n = n##j; s = s##j; }
 
 __kernel void clrt_optim_adam_multi(const float wd, const float decay, const float beta1,
                                     const float one_minus_beta1, const float beta2,
@@ -152,8 +164,10 @@ __kernel void clrt_optim_adam_multi(const float wd, const float decay, const flo
     const ulong grp = get_group_id(0);
     __global float *p = p0, *m = m0, *v = v0;
     __global const float *g = g0;
-    ulong n = n0, s = s0;
-    CLRT_PICKS(CLRT_ADAM_PICK)
+    ulong n = n0;
+    CLRT_PICK(p) CLRT_PICK(g) CLRT_PICK(m) CLRT_PICK(v) CLRT_PICK(n)
+    ulong s = s0;
+    CLRT_PICK(s)
     size_t i = CLRT_SLOT_INDEX(s);
     if (i < n) {
         float pi = p[i];
