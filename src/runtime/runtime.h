@@ -562,6 +562,7 @@ struct clrt_ctx {
     clrt_gemm_backend gemm_backend; /* backend.c */
     int gemm_tile;      /* builtin configuration forced by tests; -1: the device's default */
     int col_sum_groups; /* tests: 1 forces the work-group column sums, 0 the per-column; -1 */
+    bool ce_rows_apart; /* tests: cross-entropy as row losses, then their sum (two launches) */
     int pinned_staging; /* tests: 1 forces the loader's pinned staging, 0 forbids it; -1: where
                          * the device does not share host memory (host_unified false) */
     bool host_unified;  /* CL_DEVICE_HOST_UNIFIED_MEMORY (true when the query fails) */
