@@ -7,6 +7,10 @@
 /* Work-group size the 1-D element-wise launches round up to. */
 #define CLRT_WG_1D 64
 
+/* Parameter tensors one launch of a multi-tensor optimizer kernel updates
+ * (cl/optim.cl spells out this many argument slots). */
+#define CLRT_OPTIM_TENSORS 8
+
 /* Columns per work-item of the bias gradient (float16 vectors). */
 #define CLRT_BIAS_GRAD_VW 16
 

@@ -53,19 +53,16 @@ size_t clrt_loss_label(float lab, ulong classes)
     return li < classes ? li : classes; /* (float)classes may have rounded up */
 }
 
-/* Cross-entropy, one item per row: rowloss[r] = logsumexp(row) - row[label]
- * (NaN for a bad label) and, when has_grad, the grad row (softmax(row) -
- * onehot(label)) / batch (NaN for a bad label). Computed as (max - row[label])
- * + log Σ exp(row - max): the difference of two nearby large logits is exact,
- * so a large common offset costs no precision. grad may alias logits: the
- * row is fully read before it is written. */
-__kernel void clrt_ce_rows(__global const TYPE_A *logits, __global const TYPE_B *labels,
-                           __global TYPE_C *grad, const int has_grad, const ulong batch,
-                           const ulong classes, __global float *rowloss)
+/* Cross-entropy of row r: its loss logsumexp(row) - row[label] (NaN for a
+ * bad label) and, when has_grad, the grad row (softmax(row) -
+ * onehot(label)) / batch (NaN for a bad label). Computed as (max -
+ * row[label]) + log Σ exp(row - max): the difference of two nearby large
+ * logits is exact, so a large common offset costs no precision. grad may
+ * alias logits: the row is fully read before it is written. */
+float clrt_ce_row(__global const TYPE_A *logits, __global const TYPE_B *labels,
+                  __global TYPE_C *grad, const int has_grad, const ulong batch,
+                  const ulong classes, const size_t r)
 {
-    size_t r = get_global_id(0);
-    if (r >= batch)
-        return;
     __global const TYPE_A *x = logits + r * classes;
     float m = -INFINITY;
     for (size_t j = 0; j < classes; j++)
@@ -76,7 +73,6 @@ __kernel void clrt_ce_rows(__global const TYPE_A *logits, __global const TYPE_B 
     size_t li = clrt_loss_label(LOAD_B(labels, r), classes);
     bool ok = li < classes;
     float xl = ok ? LOAD_A(x, li) : 0.0f;
-    rowloss[r] = ok ? (m - xl) + log(s) : NAN;
     if (has_grad) {
         __global TYPE_C *g = grad + r * classes;
         const float fb = (float)batch;
@@ -85,6 +81,37 @@ __kernel void clrt_ce_rows(__global const TYPE_A *logits, __global const TYPE_B 
             STORE_C(g, j, ok ? (p - (j == li ? 1.0f : 0.0f)) / fb : NAN);
         }
     }
+    return ok ? (m - xl) + log(s) : NAN;
+}
+
+/* Cross-entropy, one item per row: rowloss[r] and the grad row, as
+ * clrt_ce_row computes them. */
+__kernel void clrt_ce_rows(__global const TYPE_A *logits, __global const TYPE_B *labels,
+                           __global TYPE_C *grad, const int has_grad, const ulong batch,
+                           const ulong classes, __global float *rowloss)
+{
+    size_t r = get_global_id(0);
+    if (r >= batch)
+        return;
+    rowloss[r] = clrt_ce_row(logits, labels, grad, has_grad, batch, classes, r);
+}
+
+/* clrt_ce_rows and the one-group clrt_loss_sum after it in one launch, for
+ * a batch one group sums: launched as that sum (one group of the size it
+ * would have), item l takes rows l, l + size, ... as clrt_loss_sum's item l
+ * takes their losses, and the tree and the division are its own, so
+ * loss[0] has the same bits without the row losses going through memory. */
+__kernel void clrt_ce_mean(__global const TYPE_A *logits, __global const TYPE_B *labels,
+                           __global TYPE_C *grad, const int has_grad, const ulong batch,
+                           const ulong classes, const float divisor, __global float *loss,
+                           __local float *scratch)
+{
+    float acc = 0.0f;
+    for (size_t r = get_global_id(0); r < batch; r += get_global_size(0))
+        acc += clrt_ce_row(logits, labels, grad, has_grad, batch, classes, r);
+    acc = clrt_group_sum(scratch, acc);
+    if (get_local_id(0) == 0)
+        loss[0] = acc / divisor;
 }
 
 /* Accuracy, one item per row: rowcorrect[r] = 1 when the first argmax of the

@@ -115,6 +115,36 @@ static clrt_status check_classification(clrt_ctx *ctx, const char *fn, const clr
     return expect_scalar(ctx, fn, result_name, result);
 }
 
+/* Cross-entropy in one launch (clrt_ce_mean) where the row losses'
+ * sum_to_scalar would be one group's sum with a group clrt_ce_mean can have
+ * too: the same order, so the same bits, with no row losses in memory and
+ * one launch instead of two. *done false: the caller runs the two. */
+static clrt_status ce_mean(clrt_ctx *ctx, const char *fn, const clrt_tensor *logits,
+                           const clrt_tensor *labels, clrt_tensor *loss, clrt_tensor *grad,
+                           const clrt_tensor *const *ops, bool *done)
+{
+    *done = false;
+    size_t batch = logits->shape[0], classes = logits->shape[1];
+    if (ctx->ce_rows_apart)
+        return CLRT_OK;
+    cl_kernel sum, k;
+    size_t wg, wg_mean;
+    CLRT_TRY(clrt__kernel(ctx, "loss", "clrt_loss_sum", &sum));
+    CLRT_TRY(clrt__pow2_group_size(ctx, sum, REDUCE_WG_MAX, REDUCE_WG_MAX, fn, &wg));
+    if (stage1_groups(batch, wg) != 1)
+        return CLRT_OK;
+    CLRT_TRY(clrt__storage_kernel(ctx, "loss", "", "clrt_ce_mean", ops, 3, &k));
+    CLRT_TRY(clrt__pow2_group_size(ctx, k, REDUCE_WG_MAX, REDUCE_WG_MAX, fn, &wg_mean));
+    if (wg_mean != wg)
+        return CLRT_OK;
+    CLRT_TRY(clrt__set_args(ctx, k, fn, "mmmillfmL", logits, labels, grad ? grad : loss,
+                            grad ? 1 : 0, batch, classes, (double)(float)batch, loss,
+                            wg * sizeof(float)));
+    CLRT_TRY(clrt__launch_2d(ctx, k, wg, 1, wg, 1, fn));
+    *done = true;
+    return CLRT_OK;
+}
+
 clrt_status clrt_loss_cross_entropy(clrt_ctx *ctx, const clrt_tensor *logits,
                                     const clrt_tensor *labels, clrt_tensor *loss,
                                     clrt_tensor *grad)
@@ -131,8 +161,12 @@ clrt_status clrt_loss_cross_entropy(clrt_ctx *ctx, const clrt_tensor *logits,
     if (batch == 0 || classes == 0)
         return clrt_tensor_fill(loss, NAN);
 
-    cl_kernel k;
     const clrt_tensor *ops[3] = {logits, labels, grad};
+    bool done = false;
+    CLRT_TRY(ce_mean(ctx, fn, logits, labels, loss, grad, ops, &done));
+    if (done)
+        return CLRT_OK;
+    cl_kernel k;
     CLRT_TRY(clrt__storage_kernel(ctx, "loss", "", "clrt_ce_rows", ops, 3, &k));
     clrt_tensor *rowloss;
     CLRT_TRY(clrt_tensor_create(ctx, 1, &batch, CLRT_TENSOR_UNINIT, &rowloss));

@@ -73,6 +73,11 @@ clrt_status clrt__act_kernel(clrt_ctx *ctx, const char *program_name, const char
  * before stepping, since clrt_optim_step reads as many gradients. */
 clrt_tensor *const *clrt__optim_params(const clrt_optim *opt, size_t *count);
 
+/* Step with the per-tensor kernels (one launch per parameter) instead of
+ * the multi-tensor ones: the same arithmetic per element, kept so tests
+ * can check the multi-tensor path against them bit for bit. */
+void clrt__optim_set_per_tensor(clrt_optim *opt, bool per_tensor);
+
 /* The per-activation variants clrt__act_kernel may build, for
  * clrt__program_variants. */
 clrt_status clrt__act_variants(clrt_ctx *ctx, clrt__variant_fn fn, void *user);

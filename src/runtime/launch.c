@@ -5,15 +5,14 @@
 
 #include <stdarg.h>
 
-clrt_status clrt__set_args(clrt_ctx *ctx, cl_kernel kernel, const char *what, const char *types,
-                           ...)
+static clrt_status set_args_va(clrt_ctx *ctx, cl_kernel kernel, const char *what,
+                               cl_uint first, const char *types, va_list ap)
 {
-    va_list ap;
-    va_start(ap, types);
     clrt_status st = CLRT_OK;
-    for (cl_uint i = 0; types[i] && st == CLRT_OK; i++) {
+    for (cl_uint a = 0; types[a] && st == CLRT_OK; a++) {
+        cl_uint i = first + a;
         cl_int rc = CL_SUCCESS;
-        switch (types[i]) {
+        switch (types[a]) {
         case 'm': {
             const clrt_tensor *t = va_arg(ap, const clrt_tensor *);
             cl_mem mem = t ? t->buf->mem : NULL;
@@ -47,12 +46,31 @@ clrt_status clrt__set_args(clrt_ctx *ctx, cl_kernel kernel, const char *what, co
         }
         default:
             st = clrt__fail(ctx, CLRT_ERR_INVALID_ARG, "%s: bad argument type '%c'", what,
-                            types[i]);
+                            types[a]);
             continue;
         }
         if (rc != CL_SUCCESS)
             st = clrt__fail_cl(ctx, rc, "clSetKernelArg", "%s argument %u", what, i);
     }
+    return st;
+}
+
+clrt_status clrt__set_args(clrt_ctx *ctx, cl_kernel kernel, const char *what, const char *types,
+                           ...)
+{
+    va_list ap;
+    va_start(ap, types);
+    clrt_status st = set_args_va(ctx, kernel, what, 0, types, ap);
+    va_end(ap);
+    return st;
+}
+
+clrt_status clrt__set_args_from(clrt_ctx *ctx, cl_kernel kernel, const char *what, unsigned first,
+                                const char *types, ...)
+{
+    va_list ap;
+    va_start(ap, types);
+    clrt_status st = set_args_va(ctx, kernel, what, (cl_uint)first, types, ap);
     va_end(ap);
     return st;
 }

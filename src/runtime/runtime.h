@@ -567,6 +567,7 @@ struct clrt_ctx {
     clrt_gemm_backend gemm_backend; /* backend.c */
     int gemm_tile;      /* builtin configuration forced by tests; -1: the device's default */
     int col_sum_groups; /* tests: 1 forces the work-group column sums, 0 the per-column; -1 */
+    bool ce_rows_apart; /* tests: cross-entropy as row losses, then their sum (two launches) */
     int pinned_staging; /* tests: 1 forces the loader's pinned staging, 0 forbids it; -1: where
                          * the device does not share host memory (host_unified false) */
     bool host_unified;  /* CL_DEVICE_HOST_UNIFIED_MEMORY (true when the query fails) */
@@ -607,6 +608,11 @@ const char *clrt__gemm_backend_unavailable(const clrt_ctx *ctx, clrt_gemm_backen
  * cl_ulong, 'L' local memory of size_t bytes. */
 clrt_status clrt__set_args(clrt_ctx *ctx, cl_kernel kernel, const char *what, const char *types,
                            ...);
+
+/* The same from argument `first` on: kernels whose arguments repeat in
+ * slots (the multi-tensor optimizers) set one slot at a time. */
+clrt_status clrt__set_args_from(clrt_ctx *ctx, cl_kernel kernel, const char *what, unsigned first,
+                                const char *types, ...);
 
 /* The largest work-group of a 1-D launch on a CPU device (PoCL allows 4096). */
 enum { CLRT_WG_1D_CPU = 4096 };

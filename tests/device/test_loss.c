@@ -4,6 +4,7 @@
  * and argument errors. */
 #include "harness.h"
 #include "io/io.h"
+#include "ops/ops.h"
 #include "verify/ref.h"
 
 #include <math.h>
@@ -193,6 +194,87 @@ static void many_rows_deterministic(void **state)
     clrt_test_ctx_done(ctx);
 }
 
+/* Cross-entropy in one launch (clrt_ce_mean, where one work-group sums the
+ * row losses) against the row losses and their sum apart (two launches):
+ * the same loss and gradient bits, with and without a gradient, bad labels
+ * among good ones, on odd shapes up to the most rows one group sums and
+ * past them (where both take the two launches); and one launch counted by
+ * profiling where the one-launch form applies. */
+static void cross_entropy_one_launch_equals_two(void **state)
+{
+    (void)state;
+    clrt_ctx_options co;
+    clrt_test_options(&co);
+    co.profiling = 1;
+    clrt_ctx *ctx = clrt_test_ctx_with(&co);
+    bool sim = clrt_test_device()->is_simulator;
+    static const size_t shapes[][2] = {{1, 1}, {1, 10}, {3, 7}, {128, 10}, {257, 13},
+                                       {4096, 10}, {4097, 3}};
+    const size_t one = 1;
+    for (size_t c = 0; c < sizeof shapes / sizeof shapes[0]; c++) {
+        const size_t batch = shapes[c][0], classes = shapes[c][1];
+        if (sim && batch * classes > 4000)
+            continue;
+        const size_t dims[2] = {batch, classes}, n = batch * classes;
+        float *logits = clrt_test_guarded(n), *labels = clrt_test_guarded(batch);
+        clrt_test_random(logits, n, 300u + (uint32_t)c);
+        random_labels(labels, batch, classes, 400u + (uint32_t)c);
+        if (batch > 2 && c % 2 == 1)
+            labels[batch / 2] = (float)classes; /* out of range: NaN loss and row */
+        clrt_tensor *tx = clrt_test_tensor(ctx, 2, dims, logits);
+        clrt_tensor *tl = clrt_test_tensor(ctx, 1, &batch, labels);
+        clrt_tensor *grad[2] = {clrt_test_tensor(ctx, 2, dims, NULL),
+                                clrt_test_tensor(ctx, 2, dims, NULL)};
+        clrt_tensor *loss[2] = {clrt_test_tensor(ctx, 1, &one, NULL),
+                                clrt_test_tensor(ctx, 1, &one, NULL)};
+        for (int with_grad = 0; with_grad < 2; with_grad++) {
+            clrt_kernel_time times[8];
+            size_t ntimes;
+            for (int apart = 0; apart < 2; apart++) {
+                ctx->ce_rows_apart = apart != 0;
+                CLRT_ASSERT_OK(ctx, clrt_ctx_kernel_times(ctx, NULL, 0, &ntimes));
+                CLRT_ASSERT_OK(ctx, clrt_loss_cross_entropy(ctx, tx, tl, loss[apart],
+                                                            with_grad ? grad[apart] : NULL));
+                CLRT_ASSERT_OK(ctx, clrt_ctx_kernel_times(ctx, times, 8, &ntimes));
+                if (!apart && batch <= 4096) {
+                    assert_int_equal(ntimes, 1);
+                    assert_string_equal(times[0].name, "clrt_ce_mean");
+                    assert_int_equal(times[0].calls, 1);
+                } else {
+                    assert_true(ntimes >= 2);
+                }
+            }
+            ctx->ce_rows_apart = false;
+            float l[2];
+            for (int i = 0; i < 2; i++)
+                l[i] = read_scalar(ctx, loss[i]);
+            if (memcmp(&l[0], &l[1], sizeof l[0]) != 0)
+                fail_msg("%zux%zu%s: loss %.9g in one launch, %.9g in two", batch, classes,
+                         with_grad ? " with grad" : "", (double)l[0], (double)l[1]);
+            if (!with_grad)
+                continue;
+            float *g0 = clrt_test_guarded(n), *g1 = clrt_test_guarded(n);
+            clrt_test_read_guarded(ctx, grad[0], g0);
+            clrt_test_read_guarded(ctx, grad[1], g1);
+            for (size_t i = 0; i < n; i++)
+                if (memcmp(&g0[i], &g1[i], sizeof g0[i]) != 0)
+                    fail_msg("%zux%zu: grad element %zu %.9g in one launch, %.9g in two", batch,
+                             classes, i, (double)g0[i], (double)g1[i]);
+            free(g0);
+            free(g1);
+        }
+        clrt_tensor_destroy(tx);
+        clrt_tensor_destroy(tl);
+        for (int i = 0; i < 2; i++) {
+            clrt_tensor_destroy(grad[i]);
+            clrt_tensor_destroy(loss[i]);
+        }
+        free(logits);
+        free(labels);
+    }
+    clrt_test_ctx_done(ctx);
+}
+
 static void argument_errors(void **state)
 {
     (void)state;
@@ -304,6 +386,7 @@ int main(void)
         cmocka_unit_test(loss_gradients_by_finite_differences),
         cmocka_unit_test(many_rows_deterministic),
         cmocka_unit_test(argument_errors),
+        cmocka_unit_test(cross_entropy_one_launch_equals_two),
     };
     return clrt_test_main("loss", tests, sizeof tests / sizeof tests[0]);
 }

@@ -2,9 +2,13 @@
  * dampening, nesterov, weight decay), Adam and AdamW against the plain-C
  * reference on odd sizes; a few steps pinned to numbers PyTorch produced;
  * option checks, gradient shape errors, learning-rate changes, state
- * tensors, and resuming with clrt_optim_set_steps. */
+ * tensors, resuming with clrt_optim_set_steps, and the multi-tensor
+ * kernels bit for bit against the per-tensor ones. */
 #include "harness.h"
 #include "verify/ref.h"
+#include "ops/ops.h"
+
+#include "common.h"
 
 #include <math.h>
 #include <stdbool.h>
@@ -723,6 +727,162 @@ static void context_busy_while_optimizer_lives(void **state)
     clrt_test_ctx_done(ctx);
 }
 
+/* ------------------------------------- multi-tensor = per-tensor, bit for bit */
+
+/* Parameter sizes for the multi-tensor check: odd ones, whole and partial
+ * work-groups (64), and empty tensors; the simulator gets small ones. */
+static const size_t multi_sizes[] = {65, 0, 1, 64, 63, 129, 257, 7, 1000, 3, 0, 2, 513, 31, 77,
+                                     128, 5};
+static const size_t multi_sizes_sim[] = {65, 0, 1, 64, 63, 9, 33, 7, 100, 3, 0, 2, 70, 31, 17,
+                                         12, 5};
+#define MULTI_MAX (sizeof multi_sizes / sizeof multi_sizes[0])
+#define MULTI_STEPS 3
+
+/* Every option each kind takes: plain, weight decay, momentum (first and
+ * later steps), dampening, nesterov, coupled and decoupled decay. */
+static size_t multi_options(clrt_optim_options *o)
+{
+    size_t n = 0;
+    clrt_optim_options_init(&o[n], CLRT_OPTIM_SGD);
+    o[n++].lr = 0.1f;
+    o[n] = o[n - 1];
+    o[n++].weight_decay = 0.05f;
+    o[n] = o[n - 2];
+    o[n++].momentum = 0.9f;
+    o[n] = o[n - 1];
+    o[n].dampening = 0.3f;
+    o[n++].weight_decay = 0.05f;
+    o[n] = o[n - 2];
+    o[n].nesterov = 1;
+    o[n++].weight_decay = 0.05f;
+    clrt_optim_options_init(&o[n], CLRT_OPTIM_ADAM);
+    o[n++].lr = 0.05f;
+    o[n] = o[n - 1];
+    o[n].weight_decay = 0.05f;
+    o[n].beta1 = 0.5f;
+    o[n].beta2 = 0.75f;
+    o[n++].eps = 1e-3f;
+    clrt_optim_options_init(&o[n], CLRT_OPTIM_ADAMW);
+    o[n++].lr = 0.05f;
+    o[n] = o[n - 1];
+    o[n++].weight_decay = 0.0f;
+    return n;
+}
+
+/* The bits of every element of a and b equal (NaN patterns included). */
+static void assert_same_bits(clrt_ctx *ctx, const char *what, size_t k, const clrt_tensor *a,
+                             const clrt_tensor *b, size_t n, float *ha, float *hb)
+{
+    if (n == 0)
+        return;
+    read_all(ctx, a, ha);
+    read_all(ctx, b, hb);
+    for (size_t i = 0; i < n; i++)
+        if (memcmp(&ha[i], &hb[i], sizeof ha[i]) != 0)
+            fail_msg("%s, tensor %zu, element %zu of %zu: multi-tensor %.9g, per-tensor %.9g", what,
+                     k, i, n, (double)ha[i], (double)hb[i]);
+}
+
+/* One optimizer over `count` parameters stepping with the multi-tensor
+ * kernels, one over copies of them with the per-tensor kernels: after
+ * each step, parameters and every state tensor agree bit for bit, and the
+ * multi-tensor one made one launch per CLRT_OPTIM_TENSORS non-empty
+ * tensors (counted by profiling). */
+static void multi_equals_per_tensor_for(clrt_ctx *ctx, const clrt_optim_options *o,
+                                        size_t count, const char *what)
+{
+    const size_t *sizes = clrt_test_device()->is_simulator ? multi_sizes_sim : multi_sizes;
+    clrt_tensor *p[2][MULTI_MAX], *g[MULTI_MAX];
+    size_t most = 1, nonempty = 0;
+    for (size_t k = 0; k < count; k++) {
+        most = sizes[k] > most ? sizes[k] : most;
+        nonempty += sizes[k] > 0;
+    }
+    float *h = malloc(most * sizeof *h), *h2 = malloc(most * sizeof *h2);
+    assert_non_null(h);
+    assert_non_null(h2);
+    for (size_t k = 0; k < count; k++) {
+        clrt_test_random(h, sizes[k], 7u + (uint32_t)k);
+        for (int side = 0; side < 2; side++)
+            p[side][k] = clrt_test_vector(ctx, sizes[k], sizes[k] ? h : NULL);
+        g[k] = clrt_test_vector(ctx, sizes[k], NULL);
+    }
+    clrt_optim *opt[2];
+    CLRT_ASSERT_OK(ctx, clrt_optim_create(ctx, o, count, p[0], &opt[0]));
+    CLRT_ASSERT_OK(ctx, clrt_optim_create(ctx, o, count, p[1], &opt[1]));
+    clrt__optim_set_per_tensor(opt[1], true);
+    clrt_kernel_time times[16];
+    size_t ntimes;
+    for (int t = 0; t < MULTI_STEPS; t++) {
+        for (size_t k = 0; k < count; k++) {
+            if (sizes[k] == 0)
+                continue;
+            clrt_test_random(h, sizes[k], 100u * (uint32_t)(t + 1) + (uint32_t)k);
+            CLRT_ASSERT_OK(ctx, clrt_tensor_write(g[k], h, sizes[k]));
+        }
+        CLRT_ASSERT_OK(ctx, clrt_ctx_kernel_times(ctx, NULL, 0, &ntimes)); /* forget so far */
+        CLRT_ASSERT_OK(ctx, clrt_optim_step(opt[0], g));
+        CLRT_ASSERT_OK(ctx, clrt_ctx_kernel_times(ctx, times, 16, &ntimes));
+        unsigned long long launches = 0;
+        for (size_t i = 0; i < ntimes && i < 16; i++) {
+            assert_non_null(strstr(times[i].name, "_multi"));
+            launches += times[i].calls;
+        }
+        assert_int_equal(launches, (nonempty + CLRT_OPTIM_TENSORS - 1) / CLRT_OPTIM_TENSORS);
+        CLRT_ASSERT_OK(ctx, clrt_optim_step(opt[1], g));
+        for (size_t k = 0; k < count; k++) {
+            char label[160];
+            snprintf(label, sizeof label, "%s, %zu tensors, step %d: param", what, count, t + 1);
+            assert_same_bits(ctx, label, k, p[0][k], p[1][k], sizes[k], h, h2);
+            for (int slot = 0; slot < 2; slot++) {
+                const char *name;
+                const clrt_tensor *s0 = clrt_optim_state(opt[0], k, slot, &name);
+                const clrt_tensor *s1 = clrt_optim_state(opt[1], k, slot, NULL);
+                if (!s0)
+                    continue;
+                snprintf(label, sizeof label, "%s, %zu tensors, step %d: %s", what, count, t + 1,
+                         name);
+                assert_same_bits(ctx, label, k, s0, s1, sizes[k], h, h2);
+            }
+        }
+    }
+    clrt_optim_destroy(opt[0]);
+    clrt_optim_destroy(opt[1]);
+    for (size_t k = 0; k < count; k++) {
+        clrt_tensor_destroy(p[0][k]);
+        clrt_tensor_destroy(p[1][k]);
+        clrt_tensor_destroy(g[k]);
+    }
+    free(h);
+    free(h2);
+}
+
+/* Every kind and option, at tensor counts below, at, just above and past
+ * two launches' worth of CLRT_OPTIM_TENSORS, empty tensors among them. */
+static void multi_tensor_equals_per_tensor(void **state)
+{
+    (void)state;
+    clrt_ctx_options co;
+    clrt_test_options(&co);
+    co.profiling = 1;
+    clrt_ctx *ctx = clrt_test_ctx_with(&co);
+    clrt_optim_options o[16];
+    size_t nopts = multi_options(o);
+    static const size_t counts[] = {1, 3, CLRT_OPTIM_TENSORS, CLRT_OPTIM_TENSORS + 1, MULTI_MAX};
+    _Static_assert(MULTI_MAX > 2 * CLRT_OPTIM_TENSORS, "the last count needs three launches");
+    for (size_t c = 0; c < nopts; c++) {
+        char what[96];
+        snprintf(what, sizeof what, "%s lr %g momentum %g dampening %g nesterov %d wd %g",
+                 o[c].kind == CLRT_OPTIM_SGD ? "SGD" : o[c].kind == CLRT_OPTIM_ADAM ? "Adam"
+                                                                                     : "AdamW",
+                 (double)o[c].lr, (double)o[c].momentum, (double)o[c].dampening, o[c].nesterov,
+                 (double)o[c].weight_decay);
+        for (size_t i = 0; i < sizeof counts / sizeof counts[0]; i++)
+            multi_equals_per_tensor_for(ctx, &o[c], counts[i], what);
+    }
+    clrt_test_ctx_done(ctx);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -737,6 +897,7 @@ int main(void)
         cmocka_unit_test(resume_with_set_steps),
         cmocka_unit_test(step_count_does_not_wrap),
         cmocka_unit_test(context_busy_while_optimizer_lives),
+        cmocka_unit_test(multi_tensor_equals_per_tensor),
     };
     return clrt_test_main("optim", tests, sizeof tests / sizeof tests[0]);
 }
