@@ -115,10 +115,38 @@ static clrt_status check_classification(clrt_ctx *ctx, const char *fn, const clr
     return expect_scalar(ctx, fn, result_name, result);
 }
 
-/* Cross-entropy in one launch (clrt_ce_mean) where the row losses'
- * sum_to_scalar would be one group's sum with a group clrt_ce_mean can have
- * too: the same order, so the same bits, with no row losses in memory and
- * one launch instead of two. *done false: the caller runs the two. */
+/* The most rows clrt_ce_mean takes in one launch for these operands (0:
+ * none): those whose row losses' sum_to_scalar would be one group's sum,
+ * when clrt_ce_mean can have that group too. *k and *wg: its kernel and
+ * group. */
+static clrt_status ce_mean_plan(clrt_ctx *ctx, const char *fn, const clrt_tensor *const *ops,
+                                size_t *rows, cl_kernel *k, size_t *wg)
+{
+    cl_kernel sum;
+    size_t wg_sum;
+    *rows = 0;
+    CLRT_TRY(clrt__kernel(ctx, "loss", "clrt_loss_sum", &sum));
+    CLRT_TRY(clrt__pow2_group_size(ctx, sum, REDUCE_WG_MAX, REDUCE_WG_MAX, fn, &wg_sum));
+    CLRT_TRY(clrt__storage_kernel(ctx, "loss", "", "clrt_ce_mean", ops, 3, k));
+    CLRT_TRY(clrt__pow2_group_size(ctx, *k, REDUCE_WG_MAX, REDUCE_WG_MAX, fn, wg));
+    if (*wg == wg_sum)
+        *rows = wg_sum * REDUCE_CHUNK; /* stage1_groups(rows, wg_sum) == 1 up to here */
+    return CLRT_OK;
+}
+
+clrt_status clrt__ce_mean_max_rows(clrt_ctx *ctx, const clrt_tensor *logits,
+                                   const clrt_tensor *labels, const clrt_tensor *grad, size_t *rows)
+{
+    const clrt_tensor *ops[3] = {logits, labels, grad};
+    cl_kernel k;
+    size_t wg;
+    return ce_mean_plan(ctx, "clrt__ce_mean_max_rows", ops, rows, &k, &wg);
+}
+
+/* Cross-entropy in one launch (clrt_ce_mean) where ce_mean_plan allows: the
+ * same order as the row losses and their sum, so the same bits, with no row
+ * losses in memory and one launch instead of two. *done false: the caller
+ * runs the two. */
 static clrt_status ce_mean(clrt_ctx *ctx, const char *fn, const clrt_tensor *logits,
                            const clrt_tensor *labels, clrt_tensor *loss, clrt_tensor *grad,
                            const clrt_tensor *const *ops, bool *done)
@@ -127,15 +155,10 @@ static clrt_status ce_mean(clrt_ctx *ctx, const char *fn, const clrt_tensor *log
     size_t batch = logits->shape[0], classes = logits->shape[1];
     if (ctx->ce_rows_apart)
         return CLRT_OK;
-    cl_kernel sum, k;
-    size_t wg, wg_mean;
-    CLRT_TRY(clrt__kernel(ctx, "loss", "clrt_loss_sum", &sum));
-    CLRT_TRY(clrt__pow2_group_size(ctx, sum, REDUCE_WG_MAX, REDUCE_WG_MAX, fn, &wg));
-    if (stage1_groups(batch, wg) != 1)
-        return CLRT_OK;
-    CLRT_TRY(clrt__storage_kernel(ctx, "loss", "", "clrt_ce_mean", ops, 3, &k));
-    CLRT_TRY(clrt__pow2_group_size(ctx, k, REDUCE_WG_MAX, REDUCE_WG_MAX, fn, &wg_mean));
-    if (wg_mean != wg)
+    cl_kernel k;
+    size_t wg, rows;
+    CLRT_TRY(ce_mean_plan(ctx, fn, ops, &rows, &k, &wg));
+    if (batch > rows)
         return CLRT_OK;
     CLRT_TRY(clrt__set_args(ctx, k, fn, "mmmillfmL", logits, labels, grad ? grad : loss,
                             grad ? 1 : 0, batch, classes, (double)(float)batch, loss,

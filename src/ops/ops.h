@@ -82,6 +82,13 @@ void clrt__optim_set_per_tensor(clrt_optim *opt, bool per_tensor);
  * clrt__program_variants. */
 clrt_status clrt__act_variants(clrt_ctx *ctx, clrt__variant_fn fn, void *user);
 
+/* --------------------------------------------------------------- loss.c */
+
+/* The most rows clrt_loss_cross_entropy takes in one launch (clrt_ce_mean)
+ * for operands like these on this device; 0 when it always takes two. */
+clrt_status clrt__ce_mean_max_rows(clrt_ctx *ctx, const clrt_tensor *logits,
+                                   const clrt_tensor *labels, const clrt_tensor *grad, size_t *rows);
+
 /* ------------------------------------------------------------ col_sum.c */
 
 /* Whether column sums (clrt_reduce along axis 0, the bias gradient) run as
