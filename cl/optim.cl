@@ -8,40 +8,43 @@
  * follow PyTorch's order so float32 results agree to a few ulps. */
 #include "common.h"
 
+#if defined(__OPENCL_C_VERSION__) && __OPENCL_C_VERSION__ >= 120
+#define CLRT_OPTIM_FN static inline
+#else
+#define CLRT_OPTIM_FN inline __attribute__((always_inline))
+#endif
+
+/* Each rule updates element i in one function, which the per-tensor and
+ * the multi-tensor kernels both call, so the two give the same bits. */
+
 /* SGD without momentum: p -= lr·(g + wd·p). */
-__kernel void clrt_optim_sgd(__global float *p, __global const float *g, const float lr,
-                             const float wd, const ulong n)
+CLRT_OPTIM_FN void clrt_sgd_element(__global float *p, __global const float *g, size_t i,
+                                    float lr, float wd)
 {
-    size_t i = get_global_id(0);
-    if (i < n) {
-        float pi = p[i];
-        float d = g[i];
-        if (wd != 0.0f)
-            d = d + wd * pi;
-        p[i] = pi + (-lr) * d;
-    }
+    float pi = p[i];
+    float d = g[i];
+    if (wd != 0.0f)
+        d = d + wd * pi;
+    p[i] = pi + (-lr) * d;
 }
 
 /* SGD with momentum. d = g + wd·p; on the first step buf = d, later
  * buf = momentum·buf + (1 - dampening)·d; the step is buf, or with nesterov
  * d + momentum·buf; p -= lr·step. `first` is non-zero on the first step
  * (the buffer is then written without being read). */
-__kernel void clrt_optim_sgd_momentum(__global float *p, __global const float *g,
-                                      __global float *buf, const float lr, const float wd,
-                                      const float momentum, const float one_minus_dampening,
-                                      const int nesterov, const int first, const ulong n)
+CLRT_OPTIM_FN void clrt_sgd_momentum_element(__global float *p, __global const float *g,
+                                             __global float *buf, size_t i, float lr, float wd,
+                                             float momentum, float one_minus_dampening,
+                                             int nesterov, int first)
 {
-    size_t i = get_global_id(0);
-    if (i < n) {
-        float pi = p[i];
-        float d = g[i];
-        if (wd != 0.0f)
-            d = d + wd * pi;
-        float b = first ? d : buf[i] * momentum + one_minus_dampening * d;
-        buf[i] = b;
-        float s = nesterov ? d + momentum * b : b;
-        p[i] = pi + (-lr) * s;
-    }
+    float pi = p[i];
+    float d = g[i];
+    if (wd != 0.0f)
+        d = d + wd * pi;
+    float b = first ? d : buf[i] * momentum + one_minus_dampening * d;
+    buf[i] = b;
+    float st = nesterov ? d + momentum * b : b;
+    p[i] = pi + (-lr) * st;
 }
 
 /* Adam and AdamW. `wd` is Adam's coupled weight decay (g += wd·p; 0 for
@@ -51,6 +54,45 @@ __kernel void clrt_optim_sgd_momentum(__global float *p, __global const float *g
  *   v = beta2·v + (1 - beta2)·g²
  *   p -= step_size·m / (sqrt(v) / bias2_sqrt + eps)
  * with step_size = lr / (1 - beta1^t) and bias2_sqrt = sqrt(1 - beta2^t). */
+CLRT_OPTIM_FN void clrt_adam_element(__global float *p, __global const float *g,
+                                     __global float *m, __global float *v, size_t i, float wd,
+                                     float decay, float beta1, float one_minus_beta1, float beta2,
+                                     float one_minus_beta2, float step_size, float bias2_sqrt,
+                                     float eps)
+{
+    float pi = p[i];
+    float gi = g[i];
+    if (wd != 0.0f)
+        gi = gi + wd * pi;
+    if (decay != 1.0f)
+        pi = pi * decay;
+    float mi = m[i] * beta1 + one_minus_beta1 * gi;
+    float vi = v[i] * beta2 + one_minus_beta2 * gi * gi;
+    m[i] = mi;
+    v[i] = vi;
+    float denom = sqrt(vi) / bias2_sqrt + eps;
+    p[i] = pi + ((-step_size) * mi) / denom;
+}
+
+__kernel void clrt_optim_sgd(__global float *p, __global const float *g, const float lr,
+                             const float wd, const ulong n)
+{
+    size_t i = get_global_id(0);
+    if (i < n)
+        clrt_sgd_element(p, g, i, lr, wd);
+}
+
+__kernel void clrt_optim_sgd_momentum(__global float *p, __global const float *g,
+                                      __global float *buf, const float lr, const float wd,
+                                      const float momentum, const float one_minus_dampening,
+                                      const int nesterov, const int first, const ulong n)
+{
+    size_t i = get_global_id(0);
+    if (i < n)
+        clrt_sgd_momentum_element(p, g, buf, i, lr, wd, momentum, one_minus_dampening, nesterov,
+                                  first);
+}
+
 __kernel void clrt_optim_adam(__global float *p, __global const float *g, __global float *m,
                               __global float *v, const float wd, const float decay,
                               const float beta1, const float one_minus_beta1, const float beta2,
@@ -58,20 +100,9 @@ __kernel void clrt_optim_adam(__global float *p, __global const float *g, __glob
                               const float bias2_sqrt, const float eps, const ulong n)
 {
     size_t i = get_global_id(0);
-    if (i < n) {
-        float pi = p[i];
-        float gi = g[i];
-        if (wd != 0.0f)
-            gi = gi + wd * pi;
-        if (decay != 1.0f)
-            pi = pi * decay;
-        float mi = m[i] * beta1 + one_minus_beta1 * gi;
-        float vi = v[i] * beta2 + one_minus_beta2 * gi * gi;
-        m[i] = mi;
-        v[i] = vi;
-        float denom = sqrt(vi) / bias2_sqrt + eps;
-        p[i] = pi + ((-step_size) * mi) / denom;
-    }
+    if (i < n)
+        clrt_adam_element(p, g, m, v, i, wd, decay, beta1, one_minus_beta1, beta2,
+                          one_minus_beta2, step_size, bias2_sqrt, eps);
 }
 
 /* ------------------------------------------------- multi-tensor forms
@@ -81,8 +112,8 @@ __kernel void clrt_optim_adam(__global float *p, __global const float *g, __glob
  * slot has s_j = ULONG_MAX and is never chosen): each group belongs to
  * one tensor, so the buffers chosen below are the same for all its
  * work-items and PoCL still vectorises across them. Element i of the
- * chosen tensor is then updated with the per-tensor kernel's expressions,
- * in its order, so the results are bit-identical to it. */
+ * chosen tensor is then updated by the rule's element function, the one
+ * the per-tensor kernel calls, so the results are bit-identical to it. */
 
 #define CLRT_SLOTS(X) X(0), X(1), X(2), X(3), X(4), X(5), X(6), X(7)
 
@@ -116,13 +147,8 @@ __kernel void clrt_optim_sgd_multi(const float lr, const float wd, CLRT_SLOTS(CL
     ulong s = s0;
     CLRT_PICK(s)
     size_t i = CLRT_SLOT_INDEX(s);
-    if (i < n) {
-        float pi = p[i];
-        float d = g[i];
-        if (wd != 0.0f)
-            d = d + wd * pi;
-        p[i] = pi + (-lr) * d;
-    }
+    if (i < n)
+        clrt_sgd_element(p, g, i, lr, wd);
 }
 
 #define CLRT_MOMENTUM_SLOT(j) __global float *p##j, __global const float *g##j, \
@@ -140,16 +166,9 @@ __kernel void clrt_optim_sgd_momentum_multi(const float lr, const float wd, cons
     ulong s = s0;
     CLRT_PICK(s)
     size_t i = CLRT_SLOT_INDEX(s);
-    if (i < n) {
-        float pi = p[i];
-        float d = g[i];
-        if (wd != 0.0f)
-            d = d + wd * pi;
-        float b = first ? d : buf[i] * momentum + one_minus_dampening * d;
-        buf[i] = b;
-        float st = nesterov ? d + momentum * b : b;
-        p[i] = pi + (-lr) * st;
-    }
+    if (i < n)
+        clrt_sgd_momentum_element(p, g, buf, i, lr, wd, momentum, one_minus_dampening, nesterov,
+                                  first);
 }
 
 #define CLRT_ADAM_SLOT(j) __global float *p##j, __global const float *g##j, __global float *m##j, \
@@ -169,18 +188,7 @@ __kernel void clrt_optim_adam_multi(const float wd, const float decay, const flo
     ulong s = s0;
     CLRT_PICK(s)
     size_t i = CLRT_SLOT_INDEX(s);
-    if (i < n) {
-        float pi = p[i];
-        float gi = g[i];
-        if (wd != 0.0f)
-            gi = gi + wd * pi;
-        if (decay != 1.0f)
-            pi = pi * decay;
-        float mi = m[i] * beta1 + one_minus_beta1 * gi;
-        float vi = v[i] * beta2 + one_minus_beta2 * gi * gi;
-        m[i] = mi;
-        v[i] = vi;
-        float denom = sqrt(vi) / bias2_sqrt + eps;
-        p[i] = pi + ((-step_size) * mi) / denom;
-    }
+    if (i < n)
+        clrt_adam_element(p, g, m, v, i, wd, decay, beta1, one_minus_beta1, beta2,
+                          one_minus_beta2, step_size, bias2_sqrt, eps);
 }
