@@ -264,13 +264,12 @@ __kernel void clrt_gemm_vec_nt(CLRT_GEMM_ARGS)
             break;
         /* Lanes l0..l7 of column j's partial sums: sum = ((l0 + l4) + (l1 + l5)) +
          * ((l2 + l6) + (l3 + l7)), four columns at a time in three vector
-         * adds. PoCL (which defines POCL_DEVICE_ADDRESS_BITS) gets the lanes
-         * by swizzles; elsewhere they move through private memory, which an
-         * optimising compiler turns into shuffles too: oclgrind 21.10's
+         * adds. The lanes come by swizzles, except on a simulator, where
+         * they move through private memory: oclgrind 21.10's
          * uninitialised-value check misreads narrowing shuffles (.lo, .even)
-         * and crashed on some, and on PoCL the private-memory form ran no
-         * faster than the 28 scalar adds it replaced. The sums are the same. */
-#if defined(POCL_DEVICE_ADDRESS_BITS)
+         * and crashed on some (on PoCL the private-memory form ran no faster
+         * than the 28 scalar adds it replaced). The sums are the same. */
+#if !CLRT_SIMULATOR
         const float8 h01 =
             (float8)(acc[i][0].lo, acc[i][1].lo) + (float8)(acc[i][0].hi, acc[i][1].hi);
         const float8 h23 =

@@ -35,9 +35,10 @@ void clrt__build_options(const clrt_device_info *dev, clrt_dtype dtype, char *bu
     bool cl12 = major > 1 || (major == 1 && minor >= 2);
     bool cpu = clrt__device_is_cpu(dev);
     const char *type = clrt__dtype_name(dtype);
-    snprintf(buf, len, "%s-D CLRT_HAS_FP16=%d -D CLRT_DEVICE_CPU=%d -D CLRT_DTYPE_%s",
+    snprintf(buf, len,
+             "%s-D CLRT_HAS_FP16=%d -D CLRT_DEVICE_CPU=%d -D CLRT_SIMULATOR=%d -D CLRT_DTYPE_%s",
              cl12 ? "-cl-std=CL1.2 " : "", dev->has_fp16 ? 1 : 0, cpu ? 1 : 0,
-             type ? type : "F32");
+             dev->is_simulator ? 1 : 0, type ? type : "F32");
 }
 
 /* The base programs whose plain float32 builds (no defines) are one program

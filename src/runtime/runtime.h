@@ -292,7 +292,7 @@ typedef struct clrt_program_cache {
 
 /* The compiler options clrt uses for a device and element type
  * (deterministic): "-cl-std=CL1.2 -D CLRT_HAS_FP16=0 -D CLRT_DEVICE_CPU=1
- * -D CLRT_DTYPE_F32". */
+ * -D CLRT_SIMULATOR=0 -D CLRT_DTYPE_F32". */
 void clrt__build_options(const clrt_device_info *dev, clrt_dtype dtype, char *buf, size_t len);
 
 /* The kernel `kernel_name` of program `program_name` for float32, building
