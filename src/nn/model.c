@@ -102,15 +102,12 @@ static clrt_status push_layer(clrt_model *m, clrt__layer *l)
         if (!names)
             st = clrt__fail(m->ctx, CLRT_ERR_OUT_OF_MEMORY, "out of host memory for a layer");
     }
-    if (st == CLRT_OK && m->nlayers == m->cap) {
-        size_t cap = m->cap ? 2 * m->cap : 8;
-        clrt__layer *grown = realloc(m->layers, cap * sizeof *grown);
-        if (grown) {
-            m->layers = grown;
-            m->cap = cap;
-        } else {
+    if (st == CLRT_OK) {
+        clrt__layer *room = clrt__array_room(m->layers, &m->cap, m->nlayers, sizeof *room, 8);
+        if (room)
+            m->layers = room;
+        else
             st = clrt__fail(m->ctx, CLRT_ERR_OUT_OF_MEMORY, "out of host memory for a layer");
-        }
     }
     if (st != CLRT_OK) {
         for (size_t j = 0; j < CLRT__LAYER_MAX_PARAMS; j++)

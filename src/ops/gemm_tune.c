@@ -133,14 +133,10 @@ static void remember(clrt_ctx *ctx, const char *cls, clrt_gemm_backend b, unsign
     struct clrt_gemm_tuning *t = tuning_of(ctx);
     if (!t)
         return;
-    if (t->count == t->cap) {
-        size_t cap = t->cap ? 2 * t->cap : 16;
-        gemm_choice *grown = realloc(t->choices, cap * sizeof *grown);
-        if (!grown)
-            return; /* then it is timed again next time: slower, not wrong */
-        t->choices = grown;
-        t->cap = cap;
-    }
+    gemm_choice *room = clrt__array_room(t->choices, &t->cap, t->count, sizeof *room, 16);
+    if (!room)
+        return; /* then it is timed again next time: slower, not wrong */
+    t->choices = room;
     gemm_choice *c = &t->choices[t->count++];
     snprintf(c->shape_class, sizeof c->shape_class, "%s", cls);
     c->backend = b;
@@ -438,14 +434,11 @@ static gemm_pending *pending_of(struct clrt_gemm_tuning *t, const char *cls)
     for (size_t i = 0; i < t->npending; i++)
         if (strcmp(t->pending[i].shape_class, cls) == 0)
             return &t->pending[i];
-    if (t->npending == t->pending_cap) {
-        size_t cap = t->pending_cap ? 2 * t->pending_cap : 8;
-        gemm_pending *grown = realloc(t->pending, cap * sizeof *grown);
-        if (!grown)
-            return NULL;
-        t->pending = grown;
-        t->pending_cap = cap;
-    }
+    gemm_pending *room =
+        clrt__array_room(t->pending, &t->pending_cap, t->npending, sizeof *room, 8);
+    if (!room)
+        return NULL;
+    t->pending = room;
     gemm_pending *p = &t->pending[t->npending++];
     memset(p, 0, sizeof *p);
     snprintf(p->shape_class, sizeof p->shape_class, "%s", cls);

@@ -108,14 +108,9 @@ void clrt__pool_release(clrt_ctx *ctx, clrt_buffer *buf)
         ctx->mem.bytes_in_use -= buf->capacity;
         clrt_pool *p = &ctx->pool;
         bool kept = false;
-        if (p->count == p->cap) {
-            size_t cap = p->cap ? 2 * p->cap : 16;
-            clrt_pool_slot *grown = realloc(p->free, cap * sizeof *grown);
-            if (grown) {
-                p->free = grown;
-                p->cap = cap;
-            }
-        }
+        clrt_pool_slot *room = clrt__array_room(p->free, &p->cap, p->count, sizeof *room, 16);
+        if (room)
+            p->free = room;
         if (p->count < p->cap) {
             p->free[p->count++] = (clrt_pool_slot){buf->mem, buf->capacity};
             ctx->mem.bytes_pooled += buf->capacity;

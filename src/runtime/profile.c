@@ -30,14 +30,10 @@ static clrt_kernel_time *total_for(struct clrt_profile *p, const char *name)
     for (size_t i = 0; i < p->ntotals; i++)
         if (strcmp(p->totals[i].name, name) == 0)
             return &p->totals[i];
-    if (p->ntotals == p->cap) {
-        size_t cap = p->cap ? 2 * p->cap : 32;
-        clrt_kernel_time *grown = realloc(p->totals, cap * sizeof *grown);
-        if (!grown)
-            return NULL;
-        p->totals = grown;
-        p->cap = cap;
-    }
+    clrt_kernel_time *room = clrt__array_room(p->totals, &p->cap, p->ntotals, sizeof *room, 32);
+    if (!room)
+        return NULL;
+    p->totals = room;
     clrt_kernel_time *t = &p->totals[p->ntotals++];
     memset(t, 0, sizeof *t);
     memcpy(t->name, name, sizeof t->name);

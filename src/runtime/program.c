@@ -454,14 +454,10 @@ static clrt_status program_entry(clrt_ctx *ctx, const char *name, const char *de
     if (!clrt__dtype_name(dtype))
         return clrt__fail(ctx, CLRT_ERR_INVALID_ARG,
                           "kernel program %s: element type %d names no type", name, (int)dtype);
-    if (c->count == c->cap) {
-        size_t cap = c->cap ? 2 * c->cap : 8;
-        clrt_program_entry *grown = realloc(c->entries, cap * sizeof *grown);
-        if (!grown)
-            return clrt__fail(ctx, CLRT_ERR_OUT_OF_MEMORY, "out of host memory caching programs");
-        c->entries = grown;
-        c->cap = cap;
-    }
+    clrt_program_entry *room = clrt__array_room(c->entries, &c->cap, c->count, sizeof *room, 8);
+    if (!room)
+        return clrt__fail(ctx, CLRT_ERR_OUT_OF_MEMORY, "out of host memory caching programs");
+    c->entries = room;
     clrt__program_key k;
     memset(&k, 0, sizeof k);
     snprintf(k.name, sizeof k.name, "%s", name);

@@ -73,6 +73,15 @@ void clrt__log(const clrt_ctx *ctx, clrt_log_level level, const char *fmt, ...) 
 clrt_status clrt__errbuf_fail(char *err, size_t errlen, clrt_status status, const char *fmt, ...)
     CLRT_PRINTF(4, 5);
 
+/* ------------------------------------------------------------ array.c */
+
+/* Room for one more item in an array `items` of *cap items of `size` bytes,
+ * `count` of them in use: `items` itself while there is room, else the
+ * array moved to twice *cap items (`first` when *cap is 0), *cap updated.
+ * NULL when memory or size_t runs out; `items` is then still valid and
+ * *cap unchanged. */
+void *clrt__array_room(void *items, size_t *cap, size_t count, size_t size, size_t first);
+
 /* ------------------------------------------------------------- text.c */
 
 /* A copy of s (NULL for NULL or no memory); the caller frees it. */

@@ -20,14 +20,10 @@
 
 void *clrt__case_alloc(clrt__case_run *r, size_t bytes)
 {
-    if (r->nmem == r->capmem) {
-        size_t cap = r->capmem ? 2 * r->capmem : 32;
-        void **grown = realloc(r->mem, cap * sizeof *grown);
-        if (!grown)
-            goto oom;
-        r->mem = grown;
-        r->capmem = cap;
-    }
+    void **room = clrt__array_room(r->mem, &r->capmem, r->nmem, sizeof *room, 32);
+    if (!room)
+        goto oom;
+    r->mem = room;
     void *p = calloc(1, bytes ? bytes : 1);
     if (!p)
         goto oom;
