@@ -700,6 +700,10 @@ size_t clrt__tensor_bytes(const clrt_tensor *t);
 
 /* ---------------------------------------------------------- storage.c */
 
+/* A float's bit pattern, and the float of a bit pattern. */
+uint32_t clrt__f32_bits(float v);
+float clrt__f32_from_bits(uint32_t u);
+
 /* float32 to and from fp16 / bf16 bits, rounding to nearest even as the
  * kernels' stores do (cl/storage.h); a NaN stays a quiet NaN. */
 uint16_t clrt__bf16_from_f32(float v);

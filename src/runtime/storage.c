@@ -12,14 +12,14 @@ _Static_assert(CLRT_F32 == CLRT_ST_F32, "storage code");
 _Static_assert(CLRT_F16 == CLRT_ST_F16, "storage code");
 _Static_assert(CLRT_BF16 == CLRT_ST_BF16, "storage code");
 
-static uint32_t bits_of(float v)
+uint32_t clrt__f32_bits(float v)
 {
     uint32_t u;
     memcpy(&u, &v, sizeof u);
     return u;
 }
 
-static float float_of(uint32_t u)
+float clrt__f32_from_bits(uint32_t u)
 {
     float v;
     memcpy(&v, &u, sizeof v);
@@ -28,7 +28,7 @@ static float float_of(uint32_t u)
 
 uint16_t clrt__bf16_from_f32(float v)
 {
-    uint32_t u = bits_of(v);
+    uint32_t u = clrt__f32_bits(v);
     if ((u & 0x7fffffffu) > 0x7f800000u) /* NaN: quieted, never rounded into an infinity */
         return (uint16_t)((u >> 16) | 0x40u);
     return (uint16_t)((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
@@ -36,7 +36,7 @@ uint16_t clrt__bf16_from_f32(float v)
 
 float clrt__bf16_to_f32(uint16_t h)
 {
-    return float_of((uint32_t)h << 16);
+    return clrt__f32_from_bits((uint32_t)h << 16);
 }
 
 /* u >> shift rounded to nearest, ties to even; shift 1..31. */
@@ -48,7 +48,7 @@ static uint32_t shift_rne(uint32_t u, unsigned shift)
 
 uint16_t clrt__f16_from_f32(float v)
 {
-    uint32_t u = bits_of(v), a = u & 0x7fffffffu;
+    uint32_t u = clrt__f32_bits(v), a = u & 0x7fffffffu;
     uint16_t sign = (uint16_t)((u >> 16) & 0x8000u);
     if (a > 0x7f800000u) /* NaN: quiet, the top payload bits kept */
         return (uint16_t)(sign | 0x7e00u | ((a >> 13) & 0x3ffu));
@@ -68,9 +68,9 @@ float clrt__f16_to_f32(uint16_t h)
 {
     uint32_t sign = (uint32_t)(h & 0x8000u) << 16, e = (h >> 10) & 0x1fu, m = h & 0x3ffu;
     if (e == 0x1f)
-        return float_of(sign | 0x7f800000u | (m << 13));
+        return clrt__f32_from_bits(sign | 0x7f800000u | (m << 13));
     if (e)
-        return float_of(sign | ((e + 112u) << 23) | (m << 13));
+        return clrt__f32_from_bits(sign | ((e + 112u) << 23) | (m << 13));
     /* Subnormal: m·2^-24, exact in float. */
     float f = (float)m * 0x1p-24f;
     return sign ? -f : f;

@@ -150,13 +150,6 @@ static void write_floats(clrt_ctx *ctx, const clrt_tensor *t, size_t offset, con
     assert_int_equal(rc, CL_SUCCESS);
 }
 
-static uint32_t bits(float f)
-{
-    uint32_t u;
-    memcpy(&u, &f, sizeof u);
-    return u;
-}
-
 /* A range of a buffer filled with the sentinel reads back intact; a word
  * overwritten in it (the first, one inside, the last) is found, with its
  * offset and value. Works on every device: the range lies inside the
@@ -179,7 +172,7 @@ static void sentinel_range_can_fail(void **state)
         write_floats(ctx, t, offsets[k], &v, 1);
         CLRT_ASSERT_OK(ctx, clrt__sentinel_check_range(ctx, mem, 128, 128, &at, &value));
         assert_int_equal(at, offsets[k]);
-        assert_int_equal(value, bits(v));
+        assert_int_equal(value, clrt__f32_bits(v));
         /* The words before the range are not the sentinel's business. */
         CLRT_ASSERT_OK(ctx, clrt__sentinel_check_range(ctx, mem, offsets[k] + 4,
                                                        256 - offsets[k] - 4, &at, &value));
@@ -216,7 +209,7 @@ static void sentinel_guards_the_slack(void **state)
         write_floats(ctx, t, used, &v, 1);
         CLRT_ASSERT_OK(ctx, clrt__sentinel_check(ctx, t, &at, &value));
         assert_int_equal(at, used);
-        assert_int_equal(value, bits(v));
+        assert_int_equal(value, clrt__f32_bits(v));
     }
     clrt_tensor_destroy(t);
     clrt_test_ctx_done(ctx);

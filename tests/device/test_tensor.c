@@ -404,13 +404,6 @@ static void kernel_variants_per_dtype(void **state)
 
 /* ------------------------------------------------------ 16-bit storage */
 
-static uint32_t bits_of(float v)
-{
-    uint32_t u;
-    memcpy(&u, &v, sizeof u);
-    return u;
-}
-
 /* The floats the device conversions are checked on: the named cases of
  * tests/unit/test_storage.c (ties, overflow, subnormals, NaN, infinities)
  * and a stride over every float bit pattern. */
@@ -465,11 +458,12 @@ static void device_narrowing_matches_host(void **state)
             if (isnan(in[i])) {
                 float back = bf ? clrt__bf16_to_f32(got[i]) : clrt__f16_to_f32(got[i]);
                 if (!isnan(back) || (got[i] >> 15) != (want >> 15))
-                    fail_msg("%s of NaN 0x%08x on the device is 0x%04x",
-                             clrt_dtype_name(types[k]), bits_of(in[i]), got[i]);
+                    fail_msg("%s of NaN 0x%08x on the device is 0x%04x", clrt_dtype_name(types[k]),
+                             clrt__f32_bits(in[i]), got[i]);
             } else if (got[i] != want) {
                 fail_msg("%s of 0x%08x (%.9g) on the device is 0x%04x, on the host 0x%04x",
-                         clrt_dtype_name(types[k]), bits_of(in[i]), (double)in[i], got[i], want);
+                         clrt_dtype_name(types[k]), clrt__f32_bits(in[i]), (double)in[i], got[i],
+                         want);
             }
         }
         clrt_tensor_destroy(dst);
@@ -504,11 +498,13 @@ static void device_widening_matches_host(void **state)
         CLRT_ASSERT_OK(ctx, clrt_tensor_convert(dst, src));
         CLRT_ASSERT_OK(ctx, clrt_tensor_read(dst, got, n));
         for (size_t i = 0; i < n; i++) {
-            float want = types[k] == CLRT_BF16 ? clrt__bf16_to_f32(pat[i]) : clrt__f16_to_f32(pat[i]);
-            bool ok = isnan(want) ? isnan(got[i]) : bits_of(got[i]) == bits_of(want);
+            float want = types[k] == CLRT_BF16 ? clrt__bf16_to_f32(pat[i])
+                                               : clrt__f16_to_f32(pat[i]);
+            bool ok = isnan(want) ? isnan(got[i]) : clrt__f32_bits(got[i]) == clrt__f32_bits(want);
             if (!ok)
                 fail_msg("%s 0x%04zx widens on the device to 0x%08x, on the host 0x%08x",
-                         clrt_dtype_name(types[k]), i, bits_of(got[i]), bits_of(want));
+                         clrt_dtype_name(types[k]), i, clrt__f32_bits(got[i]),
+                         clrt__f32_bits(want));
         }
         clrt_tensor_destroy(src);
     }
@@ -541,7 +537,7 @@ static void typed_tensor_calls(void **state)
         for (size_t i = 0; i < n; i++) {
             float want = bf ? clrt__bf16_to_f32(clrt__bf16_from_f32(in[i]))
                             : clrt__f16_to_f32(clrt__f16_from_f32(in[i]));
-            assert_int_equal(bits_of(out[i]), bits_of(want));
+            assert_int_equal(clrt__f32_bits(out[i]), clrt__f32_bits(want));
         }
         cl_event ev = (cl_event)1;
         CLRT_ASSERT_OK(ctx, clrt_tensor_read_async(t, out, n, &ev));

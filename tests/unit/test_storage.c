@@ -18,35 +18,21 @@
 
 #include "runtime/runtime.h"
 
-static uint32_t bits(float v)
-{
-    uint32_t u;
-    memcpy(&u, &v, sizeof u);
-    return u;
-}
-
-static float from_bits(uint32_t u)
-{
-    float v;
-    memcpy(&v, &u, sizeof v);
-    return v;
-}
-
 /* bf16 of v: of the bf16 values just below and above v (its top 16 bits,
  * and those plus one), the nearer in exact double arithmetic, the even one
  * on a tie; beyond the largest bf16 by half a step or more, infinity. */
 static uint16_t ref_bf16(float v)
 {
-    uint32_t u = bits(v);
+    uint32_t u = clrt__f32_bits(v);
     uint16_t lo = (uint16_t)(u >> 16), hi = (uint16_t)(lo + 1);
-    double dv = fabs((double)v), dlo = fabs((double)from_bits((uint32_t)lo << 16));
+    double dv = fabs((double)v), dlo = fabs((double)clrt__f32_from_bits((uint32_t)lo << 16));
     if ((lo & 0x7fffu) == 0x7f7fu) { /* hi would be the infinity: the step is 2^(127-7) */
         double dhi = dlo + ldexp(1.0, 127 - 7);
         if (dv - dlo < dhi - dv || (dv - dlo == dhi - dv && !(lo & 1u)))
             return lo;
         return (uint16_t)((u >> 16 & 0x8000u) | 0x7f80u);
     }
-    double dhi = fabs((double)from_bits((uint32_t)hi << 16));
+    double dhi = fabs((double)clrt__f32_from_bits((uint32_t)hi << 16));
     if (dv - dlo < dhi - dv || (dv - dlo == dhi - dv && !(lo & 1u)))
         return lo;
     return hi;
@@ -81,25 +67,25 @@ static bool is_nan16(uint16_t h, bool bf16)
 static void sweep(void (*check)(float v))
 {
     for (uint64_t u = 0; u < 0x100000000ull; u += 65537)
-        check(from_bits((uint32_t)u));
+        check(clrt__f32_from_bits((uint32_t)u));
     static const uint32_t tops[] = {0x3f800000u, 0xbf800000u, 0x477f0000u, 0x38800000u,
                                     0x33800000u, 0x00000000u, 0x7f7f0000u, 0x387f0000u};
     for (size_t t = 0; t < sizeof tops / sizeof tops[0]; t++)
         for (uint32_t low = 0; low < 0x10000u; low++)
-            check(from_bits(tops[t] | low));
+            check(clrt__f32_from_bits(tops[t] | low));
 }
 
 static void check_bf16(float v)
 {
     uint16_t got = clrt__bf16_from_f32(v);
     if (isnan(v)) {
-        if (!is_nan16(got, true) || (got >> 15) != (bits(v) >> 31))
-            fail_msg("bf16 of NaN 0x%08x is 0x%04x, not a NaN of its sign", bits(v), got);
+        if (!is_nan16(got, true) || (got >> 15) != (clrt__f32_bits(v) >> 31))
+            fail_msg("bf16 of NaN 0x%08x is 0x%04x, not a NaN of its sign", clrt__f32_bits(v), got);
         return;
     }
     if (got != ref_bf16(v))
-        fail_msg("bf16 of 0x%08x (%.9g) is 0x%04x, the reference 0x%04x", bits(v), (double)v,
-                 got, ref_bf16(v));
+        fail_msg("bf16 of 0x%08x (%.9g) is 0x%04x, the reference 0x%04x", clrt__f32_bits(v),
+                 (double)v, got, ref_bf16(v));
 }
 
 static void bf16_from_f32_matches_reference(void **state)
@@ -113,13 +99,13 @@ static void check_f16(float v)
 {
     uint16_t got = clrt__f16_from_f32(v);
     if (isnan(v)) {
-        if (!is_nan16(got, false) || (got >> 15) != (bits(v) >> 31))
-            fail_msg("f16 of NaN 0x%08x is 0x%04x, not a NaN of its sign", bits(v), got);
+        if (!is_nan16(got, false) || (got >> 15) != (clrt__f32_bits(v) >> 31))
+            fail_msg("f16 of NaN 0x%08x is 0x%04x, not a NaN of its sign", clrt__f32_bits(v), got);
         return;
     }
     if (got != ref_f16(v))
-        fail_msg("f16 of 0x%08x (%.9g) is 0x%04x, the reference 0x%04x", bits(v), (double)v,
-                 got, ref_f16(v));
+        fail_msg("f16 of 0x%08x (%.9g) is 0x%04x, the reference 0x%04x", clrt__f32_bits(v),
+                 (double)v, got, ref_f16(v));
 }
 #endif
 
@@ -139,7 +125,7 @@ static void every_pattern_round_trips(void **state)
     (void)state;
     for (uint32_t h = 0; h < 0x10000u; h++) {
         float b = clrt__bf16_to_f32((uint16_t)h), f = clrt__f16_to_f32((uint16_t)h);
-        assert_int_equal(bits(b), h << 16);
+        assert_int_equal(clrt__f32_bits(b), h << 16);
         if (is_nan16((uint16_t)h, true))
             assert_true(isnan(b));
         else
@@ -150,7 +136,7 @@ static void every_pattern_round_trips(void **state)
         }
         assert_int_equal(clrt__f16_from_f32(f), h);
 #ifdef __FLT16_MAX__
-        assert_int_equal(bits(f), bits(ref_f16_to_f32((uint16_t)h)));
+        assert_int_equal(clrt__f32_bits(f), clrt__f32_bits(ref_f16_to_f32((uint16_t)h)));
 #endif
     }
 }
@@ -191,15 +177,16 @@ static void named_cases(void **state)
     assert_true(clrt__f16_to_f32(0x0001) == 0x1p-24f);
     assert_true(clrt__f16_to_f32(0x03ff) == 0x3ffp-24f);
     /* bf16 keeps float32's subnormals, rounded like any other value. */
-    assert_int_equal(clrt__bf16_from_f32(from_bits(0x00008000u)), 0x0000); /* tie to even */
-    assert_int_equal(clrt__bf16_from_f32(from_bits(0x00018000u)), 0x0002);
-    assert_int_equal(clrt__bf16_from_f32(from_bits(0x00010001u)), 0x0001);
+    assert_int_equal(clrt__bf16_from_f32(clrt__f32_from_bits(0x00008000u)),
+                     0x0000); /* tie to even */
+    assert_int_equal(clrt__bf16_from_f32(clrt__f32_from_bits(0x00018000u)), 0x0002);
+    assert_int_equal(clrt__bf16_from_f32(clrt__f32_from_bits(0x00010001u)), 0x0001);
     /* A NaN stays a (quiet) NaN of its sign, even one whose payload is
      * only in the low bits, which plain rounding would make an infinity. */
-    assert_int_equal(clrt__bf16_from_f32(from_bits(0x7f800001u)), 0x7fc0);
-    assert_int_equal(clrt__bf16_from_f32(from_bits(0xff800001u)), 0xffc0);
+    assert_int_equal(clrt__bf16_from_f32(clrt__f32_from_bits(0x7f800001u)), 0x7fc0);
+    assert_int_equal(clrt__bf16_from_f32(clrt__f32_from_bits(0xff800001u)), 0xffc0);
     assert_int_equal(clrt__bf16_from_f32(NAN) & 0x7fc0, 0x7fc0);
-    assert_int_equal(clrt__f16_from_f32(from_bits(0x7f800001u)), 0x7e00);
+    assert_int_equal(clrt__f16_from_f32(clrt__f32_from_bits(0x7f800001u)), 0x7e00);
     assert_true(isnan(clrt__f16_to_f32(0x7e00)) && isnan(clrt__bf16_to_f32(0x7fc0)));
     assert_true(isinf(clrt__f16_to_f32(0x7c00)) && clrt__f16_to_f32(0xfc00) < 0);
 }
@@ -215,13 +202,13 @@ static void array_forms(void **state)
     clrt__from_storage(CLRT_BF16, h, out, 5);
     for (int i = 0; i < 5; i++) {
         assert_int_equal(h[i], clrt__bf16_from_f32(in[i]));
-        assert_int_equal(bits(out[i]), bits(clrt__bf16_to_f32(h[i])));
+        assert_int_equal(clrt__f32_bits(out[i]), clrt__f32_bits(clrt__bf16_to_f32(h[i])));
     }
     clrt__to_storage(CLRT_F16, in, h, 5);
     clrt__from_storage(CLRT_F16, h, out, 5);
     for (int i = 0; i < 5; i++) {
         assert_int_equal(h[i], clrt__f16_from_f32(in[i]));
-        assert_int_equal(bits(out[i]), bits(clrt__f16_to_f32(h[i])));
+        assert_int_equal(clrt__f32_bits(out[i]), clrt__f32_bits(clrt__f16_to_f32(h[i])));
     }
     assert_true(isinf(out[2]));
     float same[5];
