@@ -37,6 +37,13 @@ void clrt_test_options(clrt_ctx_options *opt)
     opt->log = log_to_stderr;
 }
 
+void clrt_test_cache_options(clrt_ctx_options *opt, const char *dir)
+{
+    unsetenv("CLRT_CACHE");
+    clrt_test_options(opt);
+    opt->cache_dir = dir;
+}
+
 clrt_ctx *clrt_test_ctx_with(const clrt_ctx_options *opt)
 {
     clrt_ctx *ctx = NULL;

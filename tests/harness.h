@@ -24,6 +24,10 @@ const clrt_device_info *clrt_test_device(void);
 /* Default options for the current device: disk cache off, errors logged. */
 void clrt_test_options(clrt_ctx_options *opt);
 
+/* The same with the disk cache in `dir`, and CLRT_CACHE unset: "off" in
+ * the environment would skip the cache the test checks. */
+void clrt_test_cache_options(clrt_ctx_options *opt, const char *dir);
+
 /* A context on the current device with clrt_test_options(); fails the test
  * if it cannot be made. */
 clrt_ctx *clrt_test_ctx(void);

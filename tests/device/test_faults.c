@@ -128,10 +128,8 @@ static void build_fault_cached_binary(void **state)
 {
     (void)state;
     char *dir = clrt_test_tempdir();
-    unsetenv("CLRT_CACHE"); /* "off" in the environment would skip what this tests */
     clrt_ctx_options opt;
-    clrt_test_options(&opt);
-    opt.cache_dir = dir;
+    clrt_test_cache_options(&opt, dir);
     clrt_ctx *ctx = clrt_test_ctx_with(&opt);
     const size_t n = 7;
     clrt_tensor *t;

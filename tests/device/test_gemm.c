@@ -397,12 +397,10 @@ static int record_lines(const char *dir, bool *host)
 static void tuning_record(void **state)
 {
     (void)state;
-    unsetenv("CLRT_CACHE"); /* "off" would turn the record off */
     char *dir = clrt_test_tempdir();
     for (int pass = 0; pass < 2; pass++) {
         clrt_ctx_options opt;
-        clrt_test_options(&opt);
-        opt.cache_dir = dir;
+        clrt_test_cache_options(&opt, dir);
         clrt_ctx *ctx = clrt_test_ctx_with(&opt);
         ctx->gemm_tune_at_once = true;
         /* Two shape classes large enough to be tuned (oclgrind tunes
@@ -454,8 +452,7 @@ static tuning_log tune_in(const char *dir)
 {
     tuning_log log = {0, 0, ""};
     clrt_ctx_options opt;
-    clrt_test_options(&opt);
-    opt.cache_dir = dir;
+    clrt_test_cache_options(&opt, dir);
     opt.log = log_tuning;
     opt.log_user = &log;
     clrt_ctx *ctx = clrt_test_ctx_with(&opt);
@@ -511,7 +508,6 @@ static void record_line_tiles(void **state)
 static void tuning_record_is_not_followed(void **state)
 {
     (void)state;
-    unsetenv("CLRT_CACHE"); /* "off" would turn the record off */
     bool sim = clrt_test_device()->is_simulator;
     char *dir = clrt_test_tempdir();
     char a[1024], b[1024], c[1024], d[1024], victim[1024], real[1024], rec[1100];
@@ -623,11 +619,9 @@ static void lazy_tuning(void **state)
     (void)state;
     if (clrt_test_device()->is_simulator)
         skip();
-    unsetenv("CLRT_CACHE"); /* "off" would turn the record off */
     char *dir = clrt_test_tempdir();
     clrt_ctx_options opt;
-    clrt_test_options(&opt);
-    opt.cache_dir = dir;
+    clrt_test_cache_options(&opt, dir);
     clrt_ctx *ctx = clrt_test_ctx_with(&opt);
     CLRT_ASSERT_OK(ctx, clrt_ctx_set_gemm_backend(ctx, CLRT_GEMM_AUTO));
     const shape3 s = {40, 70, 96};

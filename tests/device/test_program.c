@@ -270,10 +270,8 @@ static void disk_cache_hit_in_second_context(void **state)
     char *dir = clrt_test_tempdir();
     char cache[1024];
     snprintf(cache, sizeof cache, "%s/nested/cache", dir);
-    unsetenv("CLRT_CACHE"); /* "off" in the environment would skip what this tests */
     clrt_ctx_options opt;
-    clrt_test_options(&opt);
-    opt.cache_dir = cache;
+    clrt_test_cache_options(&opt, cache);
     clrt_ctx *ctx;
     clrt_program_stats ps;
     size_t nprog; /* programs build_all makes: the base group, activation.cl, GEMM's */
@@ -415,10 +413,8 @@ static void binary_stored_later_once(void **state)
 {
     (void)state;
     char *dir = clrt_test_tempdir();
-    unsetenv("CLRT_CACHE"); /* "off" in the environment would skip what this tests */
     clrt_ctx_options opt;
-    clrt_test_options(&opt);
-    opt.cache_dir = dir;
+    clrt_test_cache_options(&opt, dir);
     clrt_program_stats ps;
 
     clrt_ctx *ctx = clrt_test_ctx_with(&opt);
@@ -476,10 +472,8 @@ static void forged_entry_is_rebuilt(void **state)
                "    if (i < n)\n"
                "        x[i] = 42.0f;\n"
                "}\n");
-    unsetenv("CLRT_CACHE"); /* "off" in the environment would skip what this tests */
     clrt_ctx_options opt;
-    clrt_test_options(&opt);
-    opt.cache_dir = cache;
+    clrt_test_cache_options(&opt, cache);
 
     /* The victim's entry for the fill program, and its key. */
     clrt_ctx *ctx = clrt_test_ctx_with(&opt);
@@ -582,11 +576,9 @@ static void shared_cache_folder_is_off(void **state)
     char *dir = clrt_test_tempdir();
     char cache[1024];
     snprintf(cache, sizeof cache, "%s/cache", dir);
-    unsetenv("CLRT_CACHE");
     log_count logs = {0, ""};
     clrt_ctx_options opt;
-    clrt_test_options(&opt);
-    opt.cache_dir = cache;
+    clrt_test_cache_options(&opt, cache);
     opt.log = count_warnings;
     opt.log_user = &logs;
     clrt_ctx *ctx = clrt_test_ctx_with(&opt);
